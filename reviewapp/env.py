@@ -1,0 +1,136 @@
+"""Read settings from the environment, rejecting junk values with a message naming the variable.
+
+Pure helpers with no Django import, so they can be tested on their own and so that a malformed
+value stops the process before Django half-starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+HOST_PATTERN = re.compile(r"^(\*|\.?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(:\d+)?$")
+
+
+class EnvError(ValueError):
+    """A variable is set to a value we cannot use; the message names the variable."""
+
+
+def _raw(name: str, environ: Mapping[str, str] | None) -> str | None:
+    value = (os.environ if environ is None else environ).get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None):
+    value = _raw(name, environ)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = None) -> bool:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    word = value.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise EnvError(
+        f"{name}={value!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off."
+    )
+
+
+def env_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise EnvError(f"{name}={value!r} is not a whole number.") from None
+    if minimum is not None and number < minimum:
+        raise EnvError(f"{name}={number} is below the minimum of {minimum}.")
+    if maximum is not None and number > maximum:
+        raise EnvError(f"{name}={number} is above the maximum of {maximum}.")
+    return number
+
+
+def env_list(name: str, default: list[str], *, environ: Mapping[str, str] | None = None):
+    """A comma-separated list; empty items are dropped."""
+    value = _raw(name, environ)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_hosts(name: str, default: list[str], *, environ: Mapping[str, str] | None = None):
+    hosts = env_list(name, default, environ=environ)
+    for host in hosts:
+        if not HOST_PATTERN.match(host):
+            raise EnvError(
+                f"{name} contains {host!r}, which is not a host name "
+                "(give names separated by commas, e.g. example.org,.example.net)."
+            )
+    return hosts
+
+
+def env_url(
+    name: str,
+    default: str | None,
+    *,
+    schemes: tuple[str, ...],
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """A URL whose scheme is one of `schemes` and that names a host (or, for sqlite, a path)."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError on a non-numeric port
+    except ValueError as exc:
+        raise EnvError(f"{name} is not a valid URL: {exc}.") from None
+    del port
+    if parts.scheme not in schemes:
+        raise EnvError(
+            f"{name}={value!r} has scheme {parts.scheme or '(none)'!r}; expected one of "
+            + ", ".join(schemes)
+            + "."
+        )
+    if parts.scheme != "sqlite" and not parts.hostname:
+        raise EnvError(f"{name}={value!r} names no host.")
+    return value
+
+
+def env_path(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if "\x00" in value:
+        raise EnvError(f"{name} contains a NUL byte.")
+    if not os.path.isabs(value):
+        raise EnvError(f"{name}={value!r} must be an absolute path.")
+    return value
+
+
+def env_email(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise EnvError(f"{name}={value!r} is not an email address.")
+    return value

@@ -1,0 +1,125 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from reviewapp.core.models import TimeStampedModel
+from reviewapp.extraction.constants import ExtractionKind
+from reviewapp.reviews.models import Review
+from reviewapp.screening.models import Study
+
+
+class ExtractionForm(TimeStampedModel):
+    """A named data-extraction form of a review; its fields live in versions, as data."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="extraction_forms")
+    name = models.CharField(max_length=200)
+    extractors_required = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "name"], name="form_name_once"),
+            models.CheckConstraint(
+                condition=Q(extractors_required__in=[1, 2]), name="form_extractors_1_or_2"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FormVersion(models.Model):
+    """An immutable definition of a form (sections, fields, effect-data groups) as JSON.
+
+    Editing a form makes a new version, so entries made against an older one stay readable.
+    """
+
+    form = models.ForeignKey(ExtractionForm, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["form", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "number"], name="form_version_once"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="form_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form} v{self.number}"
+
+
+class Extraction(TimeStampedModel):
+    """The data one extractor (or the consensus) entered for one study on one form."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="extractions")
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="extractions")
+    form = models.ForeignKey(ExtractionForm, on_delete=models.PROTECT, related_name="extractions")
+    form_version = models.ForeignKey(
+        FormVersion, on_delete=models.PROTECT, related_name="extractions"
+    )
+    kind = models.CharField(
+        max_length=16, choices=ExtractionKind.choices, default=ExtractionKind.INDIVIDUAL
+    )
+    extractor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="extractions",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    revision = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "form", "extractor"],
+                condition=Q(kind=ExtractionKind.INDIVIDUAL),
+                name="extraction_one_per_extractor",
+            ),
+            models.UniqueConstraint(
+                fields=["study", "form"],
+                condition=Q(kind=ExtractionKind.CONSENSUS),
+                name="extraction_one_consensus",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=ExtractionKind.INDIVIDUAL, extractor__isnull=False)
+                    | Q(kind=ExtractionKind.CONSENSUS, extractor__isnull=True)
+                ),
+                name="extraction_extractor_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.extractor or "consensus"
+        return f"{self.study} / {self.form} ({who})"
+
+
+class ExtractionRevision(models.Model):
+    """Every saved state of an extraction, so nothing entered is ever silently overwritten."""
+
+    extraction = models.ForeignKey(Extraction, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    data = models.JSONField(default=dict)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    saved_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["extraction", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["extraction", "number"], name="revision_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.extraction} r{self.number}"

@@ -1,0 +1,48 @@
+from django.contrib import admin
+
+from reviewapp.literature.models import DuplicateLink, Import, Record, Search
+
+
+@admin.register(Search)
+class SearchAdmin(admin.ModelAdmin):
+    list_display = [
+        "review",
+        "source_database",
+        "status",
+        "count_reported",
+        "count_retrieved",
+        "created_at",
+    ]
+    list_filter = ["status", "source_database"]
+    search_fields = ["query"]
+    raw_id_fields = ["review", "rerun_of"]
+
+
+@admin.register(Import)
+class ImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "review",
+        "file_name",
+        "format",
+        "status",
+        "count_read",
+        "count_imported",
+        "count_rejected",
+    ]
+    list_filter = ["status", "format"]
+    raw_id_fields = ["review"]
+
+
+@admin.register(Record)
+class RecordAdmin(admin.ModelAdmin):
+    list_display = ["id", "review", "title", "year", "pmid", "doi"]
+    search_fields = ["title", "pmid", "doi"]
+    raw_id_fields = ["review", "search", "source_import"]
+    list_select_related = ["review"]
+
+
+@admin.register(DuplicateLink)
+class DuplicateLinkAdmin(admin.ModelAdmin):
+    list_display = ["duplicate", "primary", "rule", "score", "status", "undone_at"]
+    list_filter = ["rule", "status"]
+    raw_id_fields = ["review", "duplicate", "primary"]

@@ -1,0 +1,38 @@
+from django.db import models
+
+
+class SourceKind(models.TextChoices):
+    """The PRISMA 2020 arm a search or import counts in."""
+
+    DATABASE = "database", "Database"
+    REGISTER = "register", "Register (e.g. ClinicalTrials.gov)"
+    OTHER = "other", "Other method (websites, organisations, citation searching)"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportFormat(models.TextChoices):
+    PUBMED_XML = "pubmed-xml", "PubMed XML"
+    MEDLINE = "medline", "MEDLINE / .nbib"
+    RIS = "ris", "RIS"
+    CSV = "csv", "CSV"
+    ENDNOTE_XML = "endnote-xml", "EndNote XML"
+
+
+class DuplicateRule(models.TextChoices):
+    PMID = "pmid", "Same PMID"
+    DOI = "doi", "Same DOI"
+    TITLE_YEAR_AUTHOR = "title_year_author", "Same title, year and first author"
+    FUZZY_TITLE = "fuzzy_title", "Similar title"
+    MANUAL = "manual", "Marked by a reviewer"
+
+
+class DuplicateStatus(models.TextChoices):
+    AUTOMATIC = "automatic", "Automatic"
+    NEEDS_REVIEW = "needs_review", "Needs a reviewer's confirmation"
+    CONFIRMED = "confirmed", "Confirmed by a reviewer"

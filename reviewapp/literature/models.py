@@ -1,0 +1,215 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from reviewapp.core.models import TimeStampedModel
+from reviewapp.literature.constants import (
+    DuplicateRule,
+    DuplicateStatus,
+    ImportFormat,
+    JobStatus,
+    SourceKind,
+)
+from reviewapp.reviews.models import Review
+
+
+class JobFields(models.Model):
+    """Status and progress of background work, written by the task and read by the page."""
+
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Search(TimeStampedModel, JobFields):
+    """One run of a database search. A re-run (living review) is a new Search pointing at the first."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="searches")
+    source_database = models.CharField(max_length=100, default="PubMed")
+    source_kind = models.CharField(
+        max_length=16, choices=SourceKind.choices, default=SourceKind.DATABASE
+    )
+    query = models.TextField()
+    query_translation = models.TextField(blank=True)
+    run_at = models.DateTimeField(null=True, blank=True, help_text="When the source was queried.")
+    mindate = models.CharField(max_length=10, blank=True, help_text="YYYY/MM/DD")
+    maxdate = models.CharField(max_length=10, blank=True, help_text="YYYY/MM/DD")
+    count_reported = models.PositiveIntegerField(null=True, blank=True)
+    count_retrieved = models.PositiveIntegerField(default=0)
+    count_new = models.PositiveIntegerField(default=0)
+    # How the query was run: date-split plan, batch sizes, server warnings, WebEnv, tool versions.
+    provenance = models.JSONField(default=dict, blank=True)
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "searches"
+        indexes = [models.Index(fields=["review", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_database}: {self.query[:60]}"
+
+    @property
+    def shortfall(self) -> int:
+        if self.count_reported is None:
+            return 0
+        return max(0, self.count_reported - self.count_retrieved)
+
+
+class Import(TimeStampedModel, JobFields):
+    """One uploaded file of records exported from a database."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="imports")
+    file = models.FileField(upload_to="imports/%Y/%m/", blank=True)
+    file_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=16, choices=ImportFormat.choices, blank=True)
+    source_database = models.CharField(max_length=100, blank=True)
+    source_kind = models.CharField(
+        max_length=16, choices=SourceKind.choices, default=SourceKind.DATABASE
+    )
+    count_read = models.PositiveIntegerField(default=0)
+    count_imported = models.PositiveIntegerField(default=0)
+    count_duplicates = models.PositiveIntegerField(default=0)
+    count_rejected = models.PositiveIntegerField(default=0)
+    # [{"position": 7, "line": 81, "field": "title", "reason": "..."}]
+    rejections = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["review", "status"])]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+
+class Record(models.Model):
+    """One imported citation, exactly as one search or file gave it (duplicates included)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="records")
+    search = models.ForeignKey(
+        Search, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    source_import = models.ForeignKey(
+        Import, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    source_position = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Record number in the file or search result."
+    )
+    pmid = models.CharField("PMID", max_length=12, blank=True)
+    doi = models.CharField("DOI", max_length=255, blank=True)
+    pmcid = models.CharField("PMCID", max_length=16, blank=True)
+    title = models.TextField()
+    title_key = models.CharField(
+        max_length=255, blank=True, help_text="Normalised title for duplicate matching."
+    )
+    abstract = models.TextField(blank=True)
+    # [{"label": "BACKGROUND", "text": "..."}] so structured abstracts keep their sections.
+    abstract_sections = models.JSONField(default=list, blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    journal = models.CharField(max_length=500, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    volume = models.CharField(max_length=50, blank=True)
+    issue = models.CharField(max_length=50, blank=True)
+    pages = models.CharField(max_length=100, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    mesh_terms = models.JSONField(default=list, blank=True)
+    publication_types = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=50, blank=True)
+    raw = models.JSONField(default=dict, blank=True, help_text="The record as the source gave it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(search__isnull=False, source_import__isnull=True)
+                    | Q(search__isnull=True, source_import__isnull=False)
+                ),
+                name="record_from_one_search_or_import",
+            ),
+            # A search run never stores the same PMID twice: re-running an interrupted fetch is safe.
+            models.UniqueConstraint(
+                fields=["search", "pmid"],
+                condition=Q(search__isnull=False) & ~Q(pmid=""),
+                name="record_pmid_once_per_search",
+            ),
+            models.CheckConstraint(
+                condition=Q(year__isnull=True) | Q(year__gte=1000, year__lte=2200),
+                name="record_year_plausible",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["review", "pmid"]),
+            models.Index(fields=["review", "doi"]),
+            models.Index(fields=["review", "title_key"]),
+            models.Index(fields=["review", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title[:80]
+
+    @property
+    def first_author(self) -> str:
+        return self.authors[0] if self.authors else ""
+
+
+class DuplicateLink(models.Model):
+    """`duplicate` is the same citation as `primary`. Undoing keeps the row with who and when."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="duplicate_links")
+    duplicate = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="duplicate_of")
+    primary = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="duplicates")
+    rule = models.CharField(max_length=24, choices=DuplicateRule.choices)
+    score = models.FloatField(default=1.0)
+    status = models.CharField(
+        max_length=16, choices=DuplicateStatus.choices, default=DuplicateStatus.AUTOMATIC
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(duplicate=models.F("primary")), name="duplicate_not_itself"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=1), name="duplicate_score_0_1"
+            ),
+            models.UniqueConstraint(
+                fields=["duplicate"],
+                condition=Q(undone_at__isnull=True),
+                name="duplicate_one_active_link",
+            ),
+        ]
+        indexes = [models.Index(fields=["review", "undone_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.duplicate_id} duplicates {self.primary_id} ({self.rule})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.undone_at is None

@@ -1,0 +1,63 @@
+"""The plain shapes every parser produces. No Django here: parsers are pure and tested without a database.
+
+A parser turns a file (or an Entrez reply) into a stream of `ParsedRecord` and `Rejection` items, in
+file order, so an import can be streamed in batches and every rejection names its place in the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class AbstractSection:
+    """One labelled part of a structured abstract (label is '' for an unstructured abstract)."""
+
+    label: str
+    text: str
+
+
+@dataclass(slots=True)
+class ParsedRecord:
+    """One citation as read from a source, with identifiers already normalised.
+
+    position is the 1-based record number in the file; line is the 1-based line where the record
+    starts, for formats that have lines (None otherwise).
+    """
+
+    position: int
+    title: str
+    line: int | None = None
+    pmid: str = ""
+    doi: str = ""
+    pmcid: str = ""
+    abstract: str = ""
+    abstract_sections: list[AbstractSection] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    journal: str = ""
+    year: int | None = None
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""
+    keywords: list[str] = field(default_factory=list)
+    mesh_terms: list[str] = field(default_factory=list)
+    publication_types: list[str] = field(default_factory=list)
+    language: str = ""
+    # The record as the source gave it (a dict of tags for RIS/MEDLINE/CSV, the XML text for
+    # PubMed/EndNote), so nothing the source said is lost.
+    raw: Any = None
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A record that could not be read: where it is in the file and why, in words a user can act on."""
+
+    position: int
+    reason: str
+    line: int | None = None
+    field: str = ""
+
+
+class FileUnreadable(ValueError):
+    """The whole file cannot be read (wrong format, not text, truncated beyond repair)."""

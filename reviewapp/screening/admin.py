@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from reviewapp.screening.models import (
+    Decision,
+    ExclusionReason,
+    RecordNote,
+    RecordTag,
+    Report,
+    StageSettings,
+    Study,
+    Tag,
+)
+
+
+@admin.register(StageSettings)
+class StageSettingsAdmin(admin.ModelAdmin):
+    list_display = ["review", "stage", "reviewers_required", "blinded", "queue_order"]
+
+
+@admin.register(ExclusionReason)
+class ExclusionReasonAdmin(admin.ModelAdmin):
+    list_display = ["review", "label", "position", "active"]
+    list_filter = ["active"]
+
+
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    """Read-only: decisions are append-only events, even for superusers."""
+
+    list_display = ["created_at", "review", "stage", "record", "reviewer", "kind", "value"]
+    list_filter = ["stage", "kind", "value"]
+    raw_id_fields = ["review", "record"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+for model in (Tag, RecordTag, RecordNote, Study, Report):
+    admin.site.register(model)

@@ -1,0 +1,222 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from reviewapp.core.models import TimeStampedModel
+from reviewapp.literature.models import Record
+from reviewapp.reviews.models import Review
+from reviewapp.screening.constants import (
+    DecisionKind,
+    DecisionValue,
+    QueueOrder,
+    RetrievalStatus,
+    Stage,
+)
+
+
+class StageSettings(TimeStampedModel):
+    """How one screening stage of one review works: single or dual, blinded, queue order."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="stage_settings")
+    stage = models.CharField(max_length=2, choices=Stage.choices)
+    reviewers_required = models.PositiveSmallIntegerField(
+        default=2, help_text="Independent votes needed per record: 1 (single) or 2 (dual)."
+    )
+    blinded = models.BooleanField(
+        default=True, help_text="Reviewers cannot see each other's votes until both have voted."
+    )
+    queue_order = models.CharField(
+        max_length=20, choices=QueueOrder.choices, default=QueueOrder.FILE_ORDER
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "stage"], name="stage_settings_once"),
+            models.CheckConstraint(
+                condition=Q(reviewers_required__in=[1, 2]), name="stage_reviewers_1_or_2"
+            ),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="stage_valid"),
+        ]
+        verbose_name_plural = "stage settings"
+
+    def __str__(self) -> str:
+        return f"{self.review}: {self.get_stage_display()}"
+
+
+class ExclusionReason(TimeStampedModel):
+    """A reason shared by the whole team; numbered so reviewers can press 1 to 9."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="exclusion_reasons")
+    label = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True, help_text="Retired reasons stay on old decisions.")
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "label"], name="reason_label_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class DecisionQuerySet(models.QuerySet):
+    # Decisions are events: the bulk paths that would rewrite or erase history are closed too.
+    def update(self, **kwargs):
+        raise TypeError("Decisions are append-only; record a new decision instead of updating.")
+
+    def delete(self):
+        raise TypeError("Decisions are append-only and cannot be deleted.")
+
+
+class Decision(models.Model):
+    """One screening event. Never changed: a change of mind is a new event; the state is derived.
+
+    These events are also the training data of the ranking model, so they keep everything a model
+    may learn from: who, what, when, at which stage, with which reasons.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="decisions")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="decisions")
+    stage = models.CharField(max_length=2, choices=Stage.choices)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+    )
+    kind = models.CharField(max_length=16, choices=DecisionKind.choices, default=DecisionKind.VOTE)
+    value = models.CharField(max_length=8, choices=DecisionValue.choices)
+    reasons = models.ManyToManyField(ExclusionReason, blank=True, related_name="decisions")
+    note = models.TextField(blank=True)
+    # Sent by the browser with each decision so a double click or a retried request is stored once.
+    client_token = models.UUIDField(null=True, blank=True)
+    # Automation decisions carry the stopping rule and recall estimate that justified them.
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DecisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reviewer", "client_token"],
+                condition=Q(client_token__isnull=False),
+                name="decision_client_token_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(value__in=DecisionValue.values), name="decision_value_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=DecisionKind.values), name="decision_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=Stage.values), name="decision_stage_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["review", "stage", "record", "created_at"]),
+            models.Index(fields=["review", "stage", "reviewer", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.value} record {self.record_id} ({self.stage})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Decisions are append-only; record a new decision instead of editing.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Decisions are append-only and cannot be deleted.")
+
+
+class Tag(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=60)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["review", "name"], name="tag_name_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecordTag(models.Model):
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="record_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="record_tags")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["record", "tag"], name="record_tag_once")]
+
+    def __str__(self) -> str:
+        return f"{self.tag} on {self.record_id}"
+
+
+class RecordNote(models.Model):
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="record_notes"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class Study(TimeStampedModel):
+    """A study, as PRISMA 2020 counts them: one or more reports (records) describe it."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="studies")
+    label = models.CharField(
+        max_length=200, help_text="e.g. first author and year of the main report"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["label"]
+        verbose_name_plural = "studies"
+        constraints = [models.UniqueConstraint(fields=["review", "label"], name="study_label_once")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def full_text_path(instance: "Report", filename: str) -> str:
+    # Not guessable from the record alone and never served directly: a members-only view serves it.
+    return f"fulltext/review-{instance.review_id}/record-{instance.record_id}/{filename}"
+
+
+class Report(TimeStampedModel):
+    """The full text of a record that reached full-text screening (a 'report' in PRISMA 2020)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="reports")
+    record = models.OneToOneField(Record, on_delete=models.CASCADE, related_name="report")
+    study = models.ForeignKey(
+        Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    retrieval_status = models.CharField(
+        max_length=16, choices=RetrievalStatus.choices, default=RetrievalStatus.SOUGHT
+    )
+    file = models.FileField(upload_to=full_text_path, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["review", "retrieval_status"])]
+
+    def __str__(self) -> str:
+        return f"Report of record {self.record_id}"

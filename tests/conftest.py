@@ -1,0 +1,64 @@
+"""Shared fixtures: a review and its cast (owner, admin, reviewer, second reviewer, analyst, outsider)."""
+
+import pytest
+
+from reviewapp.reviews.constants import Role
+from tests.factories import MembershipFactory, RecordFactory, UserFactory, review_make
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    # Tests run with DEBUG off like production; the test client speaks plain HTTP, so the HTTPS
+    # redirect is switched off here and tested on its own in tests/core/test_security.py.
+    settings.SECURE_SSL_REDIRECT = False
+    # Hashing stays real but cheap, so creating a cast of users per test costs milliseconds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(username="olivia")
+
+
+@pytest.fixture
+def review(owner):
+    return review_make(owner=owner, slug="natalizumab")
+
+
+def _member(review, username, role):
+    return MembershipFactory(review=review, user=UserFactory(username=username), role=role).user
+
+
+@pytest.fixture
+def admin_user(review):
+    return _member(review, "adam", Role.ADMIN)
+
+
+@pytest.fixture
+def reviewer(review):
+    return _member(review, "rita", Role.REVIEWER)
+
+
+@pytest.fixture
+def reviewer2(review):
+    return _member(review, "ravi", Role.REVIEWER)
+
+
+@pytest.fixture
+def analyst(review):
+    return _member(review, "anna", Role.ANALYST)
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but not a member of the review."""
+    return UserFactory(username="oscar")
+
+
+@pytest.fixture
+def records(review):
+    return RecordFactory.create_batch(3, review=review)
+
+
+def membership_of(user, review):
+    return user.memberships.get(review=review)
