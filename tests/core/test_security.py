@@ -1,0 +1,14 @@
+from django.urls import reverse
+
+
+def test_production_redirects_plain_http_to_https(client, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get(reverse("login"))
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+
+
+def test_healthz_answers_without_login_and_reports_the_database(client, db):
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
