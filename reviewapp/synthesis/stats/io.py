@@ -1,0 +1,220 @@
+"""Reading and validating study data for pooling from CSV, without Django.
+
+The CSV has a ``study`` column and, by measure:
+``ai,bi,ci,di`` (OR, RR, RD); ``m1i,sd1i,n1i,m2i,sd2i,n2i`` (MD, SMD); ``xi,ni`` (PR, PLO, PFT);
+``yi,sei`` or ``yi,vi`` or ``estimate,lower,upper`` (GEN). Errors name the file, the row
+(spreadsheet numbering: the header is row 1) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reviewapp.synthesis.stats.effect_sizes import (
+    BINARY_MEASURES,
+    MEAN_MEASURES,
+    PROPORTION_MEASURES,
+    EffectSizes,
+    StudyDataError,
+    escalc_binary,
+    escalc_generic,
+    escalc_means,
+    escalc_proportion,
+)
+
+__all__ = ["MEASURES", "PoolingInputError", "effects_from_rows", "read_effects_csv"]
+
+MEASURES = (*BINARY_MEASURES, *MEAN_MEASURES, *PROPORTION_MEASURES, "GEN")
+
+COLUMNS = {
+    **{m: ("ai", "bi", "ci", "di") for m in BINARY_MEASURES},
+    **{m: ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i") for m in MEAN_MEASURES},
+    **{m: ("xi", "ni") for m in PROPORTION_MEASURES},
+}
+GEN_LAYOUTS = (("yi", "sei"), ("yi", "vi"), ("estimate", "lower", "upper"))
+
+
+class PoolingInputError(ValueError):
+    """Unusable input; ``source``, ``row`` and ``column`` say where, when known."""
+
+    def __init__(
+        self, message: str, *, source: str, row: int | None = None, column: str | None = None
+    ):
+        self.source = source
+        self.row = row
+        self.column = column
+        where = source
+        if row is not None:
+            where += f", row {row}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class _Row:
+    number: int
+    cells: dict[str, str]
+
+
+def _required_columns(measure: str, header: Iterable[str], source: str) -> tuple[str, ...]:
+    header = set(header)
+    if measure != "GEN":
+        return COLUMNS[measure]
+    for layout in GEN_LAYOUTS:
+        if set(layout) <= header:
+            return layout
+    raise PoolingInputError(
+        "measure GEN needs columns yi and sei, yi and vi, or estimate, lower and upper "
+        f"(found: {', '.join(sorted(header)) or 'none'}).",
+        source=source,
+    )
+
+
+def effects_from_rows(
+    rows: Iterable[dict[str, str]],
+    measure: str,
+    *,
+    ratio: bool = False,
+    source: str = "<data>",
+    row_numbers: Iterable[int] | None = None,
+) -> EffectSizes:
+    """Validate string cells (as from ``csv.DictReader``) and compute effect sizes.
+
+    ``ratio`` applies to GEN only: estimates and CI limits are ratios on their natural scale.
+    ``row_numbers`` are the file rows of the records (default: 2, 3, ... after a header).
+    Raises :class:`PoolingInputError` naming the row and column of the first problem.
+    """
+    measure = measure.upper()
+    if measure not in MEASURES:
+        raise PoolingInputError(
+            f"unknown measure {measure!r}; use one of {', '.join(MEASURES)}.", source=source
+        )
+    if ratio and measure != "GEN":
+        raise PoolingInputError("ratio applies to measure GEN only.", source=source)
+    rows = list(rows)
+    numbers = list(row_numbers) if row_numbers is not None else list(range(2, len(rows) + 2))
+    rows = [_Row(n, r) for n, r in zip(numbers, rows, strict=True)]
+    if not rows:
+        raise PoolingInputError("no studies (the file has no data rows).", source=source)
+    header = [name for name in rows[0].cells if name is not None]
+    if "study" not in header:
+        raise PoolingInputError("missing column 'study'.", source=source)
+    needed = _required_columns(measure, header, source)
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise PoolingInputError(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(measure {measure} needs study, {', '.join(needed)}).",
+            source=source,
+        )
+
+    labels: list[str] = []
+    values: dict[str, list[float]] = {c: [] for c in needed}
+    row_of: dict[str, int] = {}
+    for row in rows:
+        if None in row.cells:
+            raise PoolingInputError(
+                "more cells than header columns.", source=source, row=row.number
+            )
+        label = (row.cells.get("study") or "").strip()
+        if not label:
+            raise PoolingInputError(
+                "study label is empty.", source=source, row=row.number, column="study"
+            )
+        if label in row_of:
+            raise PoolingInputError(
+                f"duplicate study label {label!r} (also in row {row_of[label]}).",
+                source=source,
+                row=row.number,
+                column="study",
+            )
+        row_of[label] = row.number
+        labels.append(label)
+        for column in needed:
+            raw = row.cells.get(column)
+            text = (raw or "").strip()
+            if not text:
+                raise PoolingInputError(
+                    "cell is empty.", source=source, row=row.number, column=column
+                )
+            try:
+                number = float(text)
+            except ValueError:
+                raise PoolingInputError(
+                    f"{text!r} is not a number.", source=source, row=row.number, column=column
+                ) from None
+            if not math.isfinite(number):
+                raise PoolingInputError(
+                    f"{text!r} is not a finite number.",
+                    source=source,
+                    row=row.number,
+                    column=column,
+                )
+            values[column].append(number)
+
+    try:
+        if measure in BINARY_MEASURES:
+            return escalc_binary(measure, labels, *(values[c] for c in needed))
+        if measure in MEAN_MEASURES:
+            return escalc_means(measure, labels, *(values[c] for c in needed))
+        if measure in PROPORTION_MEASURES:
+            return escalc_proportion(measure, labels, values["xi"], values["ni"])
+        return escalc_generic(labels, **{c: values[c] for c in needed}, ratio=ratio)
+    except StudyDataError as exc:
+        column = exc.field if exc.field in needed else None
+        raise PoolingInputError(
+            f"study {exc.study!r}: {exc.field} {exc.problem}",
+            source=source,
+            row=row_of.get(exc.study),
+            column=column,
+        ) from exc
+
+
+def read_effects_csv(
+    path: str | Path | None = None,
+    measure: str = "GEN",
+    *,
+    text: str | None = None,
+    ratio: bool = False,
+    source: str | None = None,
+) -> EffectSizes:
+    """Read a pooling CSV file (or its ``text``) and return validated effect sizes."""
+    if (path is None) == (text is None):
+        raise ValueError("Give exactly one of path or text.")
+    if path is not None:
+        source = source or str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise PoolingInputError("file not found.", source=source) from None
+        except UnicodeDecodeError:
+            raise PoolingInputError("file is not UTF-8 text.", source=source) from None
+        except OSError as exc:
+            raise PoolingInputError(f"cannot read file ({exc.strerror}).", source=source) from None
+    source = source or "<text>"
+    text = text.lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows, numbers = [], []
+    try:
+        header = reader.fieldnames
+        for record in reader:
+            rows.append(record)
+            # the reader's line count, so blank lines and quoted newlines keep numbers right
+            numbers.append(reader.line_num)
+    except csv.Error as exc:
+        raise PoolingInputError(f"not a valid CSV file ({exc}).", source=source) from None
+    if not header:
+        raise PoolingInputError("the file is empty.", source=source)
+    header = [h.strip() for h in header]
+    rows = [{key.strip() if key else key: value for key, value in r.items()} for r in rows]
+    if "study" not in header:
+        raise PoolingInputError("missing column 'study'.", source=source)
+    if not rows:
+        raise PoolingInputError("no studies (the file has no data rows).", source=source)
+    return effects_from_rows(rows, measure, ratio=ratio, source=source, row_numbers=numbers)

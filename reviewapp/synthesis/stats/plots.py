@@ -1,0 +1,409 @@
+"""Forest and funnel plots rendered to SVG or PNG bytes.
+
+Figures are built on ``matplotlib.figure.Figure`` with an Agg canvas, never through pyplot, so
+nothing leaks into global figure state and rendering is safe in web workers. SVG keeps text as
+text (``svg.fonttype = "none"``, set only for the duration of the save).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+from matplotlib.transforms import blended_transform_factory
+from scipy import stats
+
+from reviewapp.synthesis.stats.effect_sizes import EffectSizes
+from reviewapp.synthesis.stats.results import PoolResult
+from reviewapp.synthesis.stats.subgroups import SubgroupResult
+from reviewapp.synthesis.stats.transforms import back_transform
+
+__all__ = ["FORMATS", "axis_label", "forest_plot", "funnel_plot", "heterogeneity_text"]
+
+FORMATS = ("svg", "png")
+
+AXIS_LABELS = {
+    "OR": "Odds ratio",
+    "RR": "Risk ratio",
+    "RD": "Risk difference",
+    "MD": "Mean difference",
+    "SMD": "Standardised mean difference (Hedges' g)",
+    "PR": "Proportion",
+    "PLO": "Proportion",
+    "PFT": "Proportion",
+}
+ANALYSIS_SCALE_LABELS = {
+    "OR": "log odds ratio",
+    "RR": "log risk ratio",
+    "PLO": "logit proportion",
+    "PFT": "Freeman-Tukey double arcsine",
+}
+
+FONT = 10
+ROW_HEIGHT = 0.28  # inches per forest-plot row
+
+
+def axis_label(measure: str, transform: str) -> str:
+    """Axis title on the display (back-transformed) scale."""
+    if measure == "GEN":
+        return "Ratio" if transform == "exp" else "Estimate"
+    return AXIS_LABELS.get(measure, measure)
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def heterogeneity_text(result: PoolResult) -> str:
+    """ "Heterogeneity: τ² = …; I² = …%; Q = … (df = …, p = …)" for a pooled result."""
+    parts = []
+    if result.model == "random":
+        parts.append(f"τ² = {result.tau2:.4g}")
+    parts.append(f"I² = {result.I2:.0f}%")
+    parts.append(f"Q = {result.Q:.2f} (df = {result.Q_df}, {_p_text(result.Q_p)})")
+    return "Heterogeneity: " + "; ".join(parts)
+
+
+def _model_label(result: PoolResult) -> str:
+    if result.model == "fixed":
+        name = {"MH": "Mantel-Haenszel", "PETO": "Peto"}.get(result.method, "inverse variance")
+        return f"Common-effect model ({name})"
+    extra = ", HKSJ" if result.test == "knha" else ""
+    return f"Random-effects model ({result.method}{extra})"
+
+
+def _digits(values: Sequence[float]) -> int:
+    finite = [abs(v) for v in values if v is not None and np.isfinite(v) and v != 0]
+    if finite and max(finite) < 0.1:
+        return 4
+    return 2
+
+
+def _save(fig: Figure, fmt: str) -> bytes:
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown plot format {fmt!r}; use svg or png.")
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "reviewapp"}):
+        fig.savefig(buf, format=fmt, dpi=200 if fmt == "png" else 72, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def forest_plot(
+    result: PoolResult | SubgroupResult,
+    fmt: str = "svg",
+    *,
+    title: str | None = None,
+    label_treatment: str | None = None,
+    label_control: str | None = None,
+) -> bytes:
+    """Forest plot: one row per study with weight and estimate [CI] columns, pooled diamond,
+    prediction interval and heterogeneity line; subgroup blocks with their own diamonds when
+    given a :class:`SubgroupResult`. Ratio measures are drawn on a log axis labelled in ratios.
+    """
+    if isinstance(result, SubgroupResult):
+        blocks = list(result.groups.items())
+        overall = result.overall
+    else:
+        blocks = [(None, result)]
+        overall = result
+    transform = overall.transform
+    log_axis = transform == "exp"
+
+    # Lay the rows out top to bottom: (kind, payload).
+    rows: list[tuple[str, object]] = []
+    for name, res in blocks:
+        if name is not None:
+            rows.append(("header", name))
+        rows.extend(("study", s) for s in res.studies)
+        if name is not None:
+            rows.append(("pooled", (res, f"Subtotal ({res.k} studies)")))
+            rows.append(("het", res))
+            rows.append(("blank", None))
+    rows.append(("pooled", (overall, _model_label(overall))))
+    if overall.pi_lb is not None:
+        rows.append(("pi", overall))
+    rows.append(("het", overall))
+    if isinstance(result, SubgroupResult):
+        rows.append(
+            (
+                "text",
+                f"Test for subgroup differences: Q = {result.Q_between:.2f} "
+                f"(df = {result.df}, {_p_text(result.pval)})",
+            )
+        )
+    for e in overall.excluded:
+        rows.append(("text", f"Not pooled: {e.label} ({e.reason})"))
+
+    n = len(rows) + 1
+    fig = _new_figure(11.0, max(2.5, ROW_HEIGHT * n + 1.2))
+    ax = fig.add_axes((0.30, 0.9 / (ROW_HEIGHT * n + 1.2), 0.34, 1 - 1.3 / (ROW_HEIGHT * n + 1.2)))
+    ax.set_ylim(n - 0.5, -1.5)
+    text_tf = blended_transform_factory(ax.transAxes, ax.transData)
+
+    all_bt = [s.yi_bt for _, r in blocks for s in r.studies] + [overall.estimate_bt]
+    digits = _digits(all_bt)
+
+    def fmt_ci(est: float, lb: float, ub: float) -> str:
+        return f"{est:.{digits}f} [{lb:.{digits}f}, {ub:.{digits}f}]"
+
+    header_y = -1.0
+    ax.text(
+        -0.05,
+        header_y,
+        "Study",
+        transform=text_tf,
+        ha="right",
+        va="center",
+        fontsize=FONT,
+        fontweight="bold",
+    )
+    ax.text(
+        1.05,
+        header_y,
+        "Weight",
+        transform=text_tf,
+        ha="left",
+        va="center",
+        fontsize=FONT,
+        fontweight="bold",
+    )
+    ax.text(
+        1.25,
+        header_y,
+        f"{axis_label(overall.measure, transform)} [{overall.level * 100:.0f}% CI]",
+        transform=text_tf,
+        ha="left",
+        va="center",
+        fontsize=FONT,
+        fontweight="bold",
+    )
+
+    max_weight = max((s.weight for _, r in blocks for s in r.studies), default=1.0) or 1.0
+    xs: list[float] = []
+    for y, (kind, payload) in enumerate(rows):
+        if kind == "header":
+            ax.text(
+                -0.85,
+                y,
+                str(payload),
+                transform=text_tf,
+                ha="left",
+                va="center",
+                fontsize=FONT,
+                fontweight="bold",
+            )
+        elif kind == "study":
+            s = payload
+            ax.plot([s.ci_lb_bt, s.ci_ub_bt], [y, y], color="black", lw=1)
+            size = 4 + 10 * np.sqrt(s.weight / max_weight)
+            ax.plot([s.yi_bt], [y], marker="s", ms=size, color="#4a6fa5", mec="black", mew=0.5)
+            xs += [s.ci_lb_bt, s.ci_ub_bt]
+            ax.text(-0.05, y, s.label, transform=text_tf, ha="right", va="center", fontsize=FONT)
+            ax.text(
+                1.05,
+                y,
+                f"{s.weight:.1f}%",
+                transform=text_tf,
+                ha="left",
+                va="center",
+                fontsize=FONT,
+            )
+            ax.text(
+                1.25,
+                y,
+                fmt_ci(s.yi_bt, s.ci_lb_bt, s.ci_ub_bt),
+                transform=text_tf,
+                ha="left",
+                va="center",
+                fontsize=FONT,
+            )
+        elif kind == "pooled":
+            res, label = payload
+            est, lb, ub = res.estimate_bt, res.ci_lb_bt, res.ci_ub_bt
+            diamond = Polygon(
+                [(lb, y), (est, y - 0.35), (ub, y), (est, y + 0.35)],
+                closed=True,
+                facecolor="#c0392b" if res is overall else "#e59866",
+                edgecolor="black",
+                lw=0.6,
+            )
+            ax.add_patch(diamond)
+            xs += [lb, ub]
+            ax.text(
+                -0.05,
+                y,
+                label,
+                transform=text_tf,
+                ha="right",
+                va="center",
+                fontsize=FONT,
+                fontweight="bold",
+            )
+            ax.text(
+                1.05,
+                y,
+                "100.0%",
+                transform=text_tf,
+                ha="left",
+                va="center",
+                fontsize=FONT,
+                fontweight="bold",
+            )
+            ax.text(
+                1.25,
+                y,
+                fmt_ci(est, lb, ub),
+                transform=text_tf,
+                ha="left",
+                va="center",
+                fontsize=FONT,
+                fontweight="bold",
+            )
+        elif kind == "pi":
+            res = payload
+            lo, hi = res.pi_lb_bt, res.pi_ub_bt
+            ax.plot([lo, hi], [y, y], color="#c0392b", lw=2, solid_capstyle="butt")
+            ax.plot([lo, lo], [y - 0.2, y + 0.2], color="#c0392b", lw=1.5)
+            ax.plot([hi, hi], [y - 0.2, y + 0.2], color="#c0392b", lw=1.5)
+            xs += [lo, hi]
+            ax.text(
+                -0.05,
+                y,
+                "Prediction interval",
+                transform=text_tf,
+                ha="right",
+                va="center",
+                fontsize=FONT,
+            )
+            ax.text(
+                1.25,
+                y,
+                f"[{lo:.{digits}f}, {hi:.{digits}f}]",
+                transform=text_tf,
+                ha="left",
+                va="center",
+                fontsize=FONT,
+            )
+        elif kind == "het":
+            ax.text(
+                -0.85,
+                y,
+                heterogeneity_text(payload),
+                transform=text_tf,
+                ha="left",
+                va="center",
+                fontsize=FONT - 1,
+            )
+        elif kind == "text":
+            ax.text(
+                -0.85, y, str(payload), transform=text_tf, ha="left", va="center", fontsize=FONT - 1
+            )
+
+    finite = [x for x in xs if x is not None and np.isfinite(x) and (not log_axis or x > 0)]
+    if log_axis:
+        ax.set_xscale("log")
+        lo, hi = min(finite), max(finite)
+        ax.set_xlim(lo / 1.3, hi * 1.3)
+        ax.axvline(1.0, color="grey", lw=0.8, ls="-")
+        _log_ticks(ax, lo / 1.3, hi * 1.3)
+    else:
+        lo, hi = min(finite), max(finite)
+        pad = 0.08 * (hi - lo or 1.0)
+        ax.set_xlim(lo - pad, hi + pad)
+        if transform == "none" and overall.measure not in ("PR",):
+            ax.axvline(0.0, color="grey", lw=0.8)
+    ax.axvline(overall.estimate_bt, color="#c0392b", lw=0.8, ls=":")
+    ax.set_xlabel(axis_label(overall.measure, transform), fontsize=FONT)
+    ax.tick_params(axis="x", labelsize=FONT - 1)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    if label_treatment or label_control:
+        ax.text(
+            0.0,
+            -0.12,
+            f"Favours {label_treatment or 'treatment'}",
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontsize=FONT - 1,
+        )
+        ax.text(
+            1.0,
+            -0.12,
+            f"Favours {label_control or 'control'}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=FONT - 1,
+        )
+    if title:
+        fig.suptitle(title, fontsize=FONT + 2)
+    return _save(fig, fmt)
+
+
+def _log_ticks(ax, lo: float, hi: float) -> None:
+    candidates = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100])
+    ticks = candidates[(candidates >= lo) & (candidates <= hi)]
+    if len(ticks) < 3:
+        ticks = np.unique(np.round(np.geomspace(lo, hi, 4), 2))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+
+
+def funnel_plot(
+    effects: EffectSizes, result: PoolResult, fmt: str = "svg", *, title: str | None = None
+) -> bytes:
+    """Funnel plot: estimates against their standard errors (inverted axis) with pseudo 95%
+    confidence limits estimate ± 1.96·SE around the pooled estimate (Sterne & Egger 2001).
+    Ratio measures are drawn on a log axis labelled in ratios; other measures on the analysis
+    scale, where the funnel is symmetric.
+    """
+    sei = np.sqrt(effects.vi)
+    se_max = float(sei.max()) * 1.1 or 1.0
+    grid = np.linspace(0, se_max, 50)
+    z = stats.norm.isf((1 - result.level) / 2)
+    ratio = effects.transform == "exp"
+    centre = result.estimate
+
+    def x(values: np.ndarray) -> np.ndarray:
+        return back_transform(values, "exp") if ratio else values
+
+    fig = _new_figure(6.0, 5.0)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.fill_betweenx(grid, x(centre - z * grid), x(centre + z * grid), color="#eeeeee", zorder=0)
+    ax.plot(x(centre - z * grid), grid, color="grey", ls="--", lw=0.8)
+    ax.plot(x(centre + z * grid), grid, color="grey", ls="--", lw=0.8)
+    ax.axvline(float(x(np.array(centre))), color="#c0392b", lw=1)
+    ax.scatter(
+        x(effects.yi), sei, s=28, color="#4a6fa5", edgecolor="black", linewidth=0.5, zorder=3
+    )
+    ax.set_ylim(se_max, 0)
+    ax.set_ylabel("Standard error", fontsize=FONT)
+    if ratio:
+        ax.set_xscale("log")
+        values = np.concatenate([x(effects.yi), x(centre - z * grid), x(centre + z * grid)])
+        _log_ticks(ax, float(values.min()), float(values.max()))
+        ax.set_xlabel(
+            f"{axis_label(effects.measure, effects.transform)} (log scale)", fontsize=FONT
+        )
+    else:
+        name = ANALYSIS_SCALE_LABELS.get(effects.measure) or axis_label(effects.measure, "none")
+        ax.set_xlabel(name[0].upper() + name[1:], fontsize=FONT)
+    ax.tick_params(labelsize=FONT - 1)
+    if title:
+        ax.set_title(title, fontsize=FONT + 1)
+    return _save(fig, fmt)
