@@ -1,0 +1,41 @@
+"""Pure parsers for literature files: PubMed XML, MEDLINE, RIS, EndNote XML, CSV.
+
+Usage from an import service::
+
+    from reviewapp.literature.parsers import parse, ParsedRecord, Rejection, FileUnreadable
+
+    with upload.open("rb") as fileobj:
+        try:
+            for item in parse(fileobj, filename=upload.name):
+                if isinstance(item, Rejection):
+                    ...  # item.position, item.line, item.field, item.reason
+                else:
+                    ...  # item is a ParsedRecord
+        except FileUnreadable as error:
+            ...  # str(error) says why; items yielded before it are good
+
+Every parser is a generator over a binary file object; nothing here imports Django.
+"""
+
+from .base import AbstractSection, FileUnreadable, ParsedRecord, Rejection
+from .csvfile import parse_csv
+from .detect import PARSERS, detect_format, parse
+from .endnote_xml import parse_endnote_xml
+from .medline import parse_medline
+from .pubmed_xml import parse_pubmed_xml
+from .ris import parse_ris
+
+__all__ = [
+    "PARSERS",
+    "AbstractSection",
+    "FileUnreadable",
+    "ParsedRecord",
+    "Rejection",
+    "detect_format",
+    "parse",
+    "parse_csv",
+    "parse_endnote_xml",
+    "parse_medline",
+    "parse_pubmed_xml",
+    "parse_ris",
+]

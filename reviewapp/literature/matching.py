@@ -1,0 +1,375 @@
+"""Duplicate matching: pure, streaming, never quadratic.
+
+Records are compared as light tuples `MatchRecord(id, pmid, doi, title, year,
+first_author_surname)`. A `DuplicateIndex` holds what it has seen (existing records of a review,
+then each new batch) and, for every new record, returns at most one `DuplicateLink(duplicate_id,
+primary_id, rule, score)`. The primary is the earliest record (lowest id) of the group: when a
+record matches a duplicate, the link points at that duplicate's primary.
+
+Tiers, tried in order; the first tier with a candidate decides:
+
+| rule              | when |
+|-------------------|------|
+| pmid              | same PMID (digits only) |
+| doi               | same DOI (normalised), PMIDs not different, and titles not clearly different (token set ratio >= 50 when both are known: supplement DOIs are shared by many abstracts) |
+| title_year_author | same `title_key`, same year, same first-author surname key |
+| fuzzy_title       | `fuzz.ratio` of the title keys >= FUZZY_THRESHOLD (92), years within 1 (or both unknown), first authors compatible (equal, one contains the other, or ratio >= 80; unknown is compatible) |
+
+Score is 100 for the exact tiers and the fuzzy ratio (0..100) for fuzzy_title.
+
+Guards against false matches in the title tiers: different PMIDs or different DOIs mean different
+records; titles shorter than 3 words / 15 characters are never matched on title ("Editorial");
+fuzzy matches need the same numbers in both titles ("Part 1"/"Part 2", "Phase II"/"Phase III":
+digits and Roman numerals are compared) and the same erratum/correction/retraction/comment words
+(an erratum is not a duplicate of the article it corrects).
+
+Blocking (fuzzy tier only): each record is filed under three keys, each combined with its
+publication year: the first four significant words of the title key, the last four, and the three
+longest words sorted alphabetically. A record is compared only with records sharing a key in its
+year or the years either side. A key that collects more than MAX_BLOCK records stops being used
+(it no longer separates anything), which bounds the work per record whatever the review size.
+Records without a year are blocked among themselves.
+
+Memory: per record the index keeps the id, identifiers, title key, year, author key and hashed
+block keys, about 1 KB in CPython: 100,000 records take about 110 MB and are checked in about
+10 seconds (bench: random 6-16 word titles, one core).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from rapidfuzz import fuzz
+
+from reviewapp.literature.parsers.normalise import (
+    normalise_doi,
+    normalise_pmcid,
+    normalise_pmid,
+    plain_text,
+    strip_accents,
+    surname_of,
+)
+
+__all__ = [
+    "FUZZY_THRESHOLD",
+    "MAX_BLOCK",
+    "DuplicateIndex",
+    "DuplicateLink",
+    "MatchRecord",
+    "author_key",
+    "find_duplicates",
+    "normalise_doi",
+    "normalise_pmcid",
+    "normalise_pmid",
+    "title_key",
+]
+
+FUZZY_THRESHOLD = 92.0
+AUTHOR_THRESHOLD = 80.0
+DOI_TITLE_FLOOR = 50.0
+MAX_BLOCK = 500
+MIN_TITLE_WORDS = 3
+MIN_TITLE_CHARS = 15
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_DIGITS = re.compile(r"\d+")
+_ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"}
+_NOTICE_WORDS = {
+    "erratum",
+    "errata",
+    "corrigendum",
+    "correction",
+    "retraction",
+    "retracted",
+    "reply",
+    "response",
+    "comment",
+    "commentary",
+    "withdrawn",
+}
+_STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "and",
+    "or",
+    "for",
+    "to",
+    "with",
+    "by",
+    "at",
+    "from",
+    "is",
+    "are",
+    "as",
+    "its",
+    "their",
+    "vs",
+    "versus",
+}
+
+
+class MatchRecord(NamedTuple):
+    """The fields matching needs; plain tuples in this order are accepted too."""
+
+    id: int
+    pmid: str = ""
+    doi: str = ""
+    title: str = ""
+    year: int | None = None
+    first_author_surname: str = ""
+
+
+class DuplicateLink(NamedTuple):
+    """`duplicate_id` is a duplicate of `primary_id`, found by `rule` with `score` (0..100)."""
+
+    duplicate_id: int
+    primary_id: int
+    rule: str
+    score: float
+
+
+def title_key(title: str) -> str:
+    """Casefolded title without markup, diacritics or punctuation, spaces collapsed."""
+    text = strip_accents(plain_text(title)).casefold()
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def author_key(surname: str) -> str:
+    """A surname as letters only ("Beane Freeman" -> "beanefreeman", "Grošelj" -> "groselj").
+
+    Accepts a full "Surname, Initials" author too; only the part before the comma is used.
+    """
+    return _NON_WORD.sub("", strip_accents(surname_of(plain_text(surname or ""))).casefold())
+
+
+class _Entry(NamedTuple):
+    id: int
+    pmid: str
+    doi: str
+    title: str
+    year: int | None
+    author: str
+
+
+def _significant(words: list[str]) -> list[str]:
+    return [w for w in words if w not in _STOPWORDS]
+
+
+def _block_keys(title: str) -> list[str]:
+    words = _significant(title.split())
+    if not words:
+        return []
+    longest = sorted(sorted(set(words), key=lambda w: (-len(w), w))[:3])
+    return [
+        "p:" + " ".join(words[:4]),
+        "s:" + " ".join(words[-4:]),
+        "l:" + " ".join(longest),
+    ]
+
+
+def _long_enough(title: str) -> bool:
+    return len(title) >= MIN_TITLE_CHARS and len(title.split()) >= MIN_TITLE_WORDS
+
+
+def _numbers(title: str) -> tuple[frozenset[str], frozenset[str]]:
+    words = title.split()
+    return frozenset(_DIGITS.findall(title)), frozenset(w for w in words if w in _ROMAN)
+
+
+def _notices(title: str) -> frozenset[str]:
+    return frozenset(w for w in title.split() if w in _NOTICE_WORDS)
+
+
+def _authors_compatible(a: str, b: str) -> bool:
+    if not a or not b or a == b or a in b or b in a:
+        return True
+    return fuzz.ratio(a, b) >= AUTHOR_THRESHOLD
+
+
+def _conflict(a: _Entry, b: _Entry) -> bool:
+    """Different PMIDs or different DOIs: two distinct publications whatever their titles say."""
+    return bool((a.pmid and b.pmid and a.pmid != b.pmid) or (a.doi and b.doi and a.doi != b.doi))
+
+
+class DuplicateIndex:
+    """An index of records seen so far; feed existing records with `add`, new ones with `check`.
+
+    `match` only looks; `add` only files; `check` does both (match, then file the record so
+    later records of the same batch can match it).
+    """
+
+    def __init__(self, *, fuzzy_threshold: float = FUZZY_THRESHOLD, max_block: int = MAX_BLOCK):
+        self.fuzzy_threshold = fuzzy_threshold
+        self.max_block = max_block
+        self._entries: dict[int, _Entry] = {}
+        self._primary: dict[int, int] = {}
+        self._by_pmid: dict[str, int] = {}
+        self._by_doi: dict[str, list[int]] = {}
+        # Keys are hashes, not the strings they hash: it halves the index's memory. A collision
+        # only adds a candidate, which is then checked on its real fields.
+        self._by_exact: dict[int, int] = {}
+        self._blocks: dict[int, int | list[int]] = {}
+        self._saturated: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def _entry(record: MatchRecord | tuple) -> _Entry:
+        record = record if isinstance(record, MatchRecord) else MatchRecord._make(record)
+        return _Entry(
+            id=record.id,
+            pmid=normalise_pmid(record.pmid),
+            doi=normalise_doi(record.doi),
+            title=title_key(record.title or ""),
+            year=record.year,
+            author=author_key(record.first_author_surname or ""),
+        )
+
+    def primary_of(self, record_id: int) -> int:
+        """The primary a record belongs to (itself when it is not a known duplicate)."""
+        seen = set()
+        while record_id in self._primary and record_id not in seen:
+            seen.add(record_id)
+            record_id = self._primary[record_id]
+        return record_id
+
+    def add(self, record: MatchRecord | tuple, *, primary_id: int | None = None) -> None:
+        """File a record without matching it; pass `primary_id` if it is a known duplicate."""
+        entry = self._entry(record)
+        self._file(entry)
+        if primary_id is not None and primary_id != entry.id:
+            self._primary[entry.id] = primary_id
+
+    def _file(self, entry: _Entry) -> None:
+        self._entries[entry.id] = entry
+        if entry.pmid:
+            self._by_pmid.setdefault(entry.pmid, entry.id)
+        if entry.doi:
+            self._by_doi.setdefault(entry.doi, []).append(entry.id)
+        if not _long_enough(entry.title):
+            return
+        if entry.year is not None and entry.author:
+            self._by_exact.setdefault(hash((entry.title, entry.year, entry.author)), entry.id)
+        for key in _block_keys(entry.title):
+            block_key = hash((key, entry.year))
+            if block_key in self._saturated:
+                continue
+            block = self._blocks.get(block_key)
+            if block is None:
+                # Most blocks hold one record; a bare id saves a list per key.
+                self._blocks[block_key] = entry.id
+            elif isinstance(block, int):
+                self._blocks[block_key] = [block, entry.id]
+            else:
+                block.append(entry.id)
+                if len(block) > self.max_block:
+                    # An over-full block is a common phrase, not a signal; drop it to stay linear.
+                    self._saturated.add(block_key)
+                    del self._blocks[block_key]
+
+    def _candidates(self, entry: _Entry) -> Iterator[tuple[str, float, int]]:
+        """(rule, score, matched id) in tier order; the caller takes the first."""
+        if entry.pmid and entry.pmid in self._by_pmid:
+            yield "pmid", 100.0, self._by_pmid[entry.pmid]
+        if entry.doi:
+            for other_id in self._by_doi.get(entry.doi, []):
+                other = self._entries[other_id]
+                if entry.pmid and other.pmid and entry.pmid != other.pmid:
+                    continue
+                if (
+                    entry.title
+                    and other.title
+                    and fuzz.token_set_ratio(entry.title, other.title) < DOI_TITLE_FLOOR
+                ):
+                    continue
+                yield "doi", 100.0, other_id
+        if not _long_enough(entry.title):
+            return
+        if entry.year is not None and entry.author:
+            other_id = self._by_exact.get(hash((entry.title, entry.year, entry.author)))
+            other = self._entries.get(other_id) if other_id is not None else None
+            if (
+                other is not None
+                and (other.title, other.year, other.author)
+                == (entry.title, entry.year, entry.author)
+                and not _conflict(entry, other)
+            ):
+                yield "title_year_author", 100.0, other.id
+        yield from self._fuzzy(entry)
+
+    def _fuzzy(self, entry: _Entry) -> Iterator[tuple[str, float, int]]:
+        years = [None] if entry.year is None else [entry.year - 1, entry.year, entry.year + 1]
+        seen: set[int] = set()
+        numbers, notices = _numbers(entry.title), _notices(entry.title)
+        best: tuple[float, int] | None = None
+        for key in _block_keys(entry.title):
+            for year in years:
+                block = self._blocks.get(hash((key, year)), ())
+                for other_id in (block,) if isinstance(block, int) else block:
+                    if other_id in seen or other_id == entry.id:
+                        continue
+                    seen.add(other_id)
+                    other = self._entries[other_id]
+                    score = fuzz.ratio(entry.title, other.title, score_cutoff=self.fuzzy_threshold)
+                    if not score:
+                        continue
+                    if _conflict(entry, other) or not _authors_compatible(
+                        entry.author, other.author
+                    ):
+                        continue
+                    if _numbers(other.title) != numbers or _notices(other.title) != notices:
+                        continue
+                    primary = self.primary_of(other_id)
+                    if best is None or (score, -primary) > (best[0], -best[1]):
+                        best = (score, primary)
+        if best is not None:
+            yield "fuzzy_title", round(best[0], 1), best[1]
+
+    def match(self, record: MatchRecord | tuple) -> DuplicateLink | None:
+        """The link for `record` against the records filed so far, or None; files nothing."""
+        entry = self._entry(record)
+        return self._match(entry)
+
+    def _match(self, entry: _Entry) -> DuplicateLink | None:
+        for rule, score, other_id in self._candidates(entry):
+            primary = self.primary_of(other_id)
+            if primary == entry.id:
+                continue
+            if primary < entry.id:
+                return DuplicateLink(entry.id, primary, rule, score)
+            # The new record is older than the group it matched: it becomes the primary.
+            return DuplicateLink(primary, entry.id, rule, score)
+        return None
+
+    def check(self, record: MatchRecord | tuple) -> DuplicateLink | None:
+        """Match `record`, then file it (as a duplicate if it matched) and return the link."""
+        entry = self._entry(record)
+        link = self._match(entry)
+        self._file(entry)
+        if link is not None:
+            self._primary[link.duplicate_id] = link.primary_id
+        return link
+
+    def check_all(self, records: Iterable[MatchRecord | tuple]) -> Iterator[DuplicateLink]:
+        """`check` every record of a stream, yielding the links found."""
+        for record in records:
+            link = self.check(record)
+            if link is not None:
+                yield link
+
+
+def find_duplicates(
+    existing: Iterable[MatchRecord | tuple], new: Iterable[MatchRecord | tuple]
+) -> list[DuplicateLink]:
+    """Links for the `new` records against `existing` ones and each other (existing are trusted)."""
+    index = DuplicateIndex()
+    for record in existing:
+        index.add(record)
+    return list(index.check_all(new))

@@ -1,0 +1,276 @@
+"""CSV (or semicolon/tab separated) tables of records: Embase, Scopus, Web of Science, Zotero,
+PubMed's CSV, and hand-made spreadsheets.
+
+The first row is the header. Headers are matched case-insensitively, ignoring spaces and
+punctuation ("Author Names", "author_names" and "AUTHORNAMES" are the same), against these
+aliases; when several columns map to one field the first alias listed wins (keywords collect all):
+
+| field      | accepted headers |
+|------------|------------------|
+| title      | Title, Article Title, TI, Primary Title, Document Title, Original Title (Embase) |
+| abstract   | Abstract, AB, Abstract Note (Zotero), Original Abstract (Embase) |
+| authors    | Authors, Author, Author Names (Embase), AU, Author Full Names, AF, Creators |
+| year       | Year, Publication Year, PY, Pub Year, Year Published, Date, Publication Date, PD, Date of Publication; else the year in Embase's Source |
+| journal    | Journal, Journal Title, Source Title (Scopus), Publication Title (Zotero), SO, Secondary Title, T2; else Embase's Source |
+| source     | Source (Embase: "Endoscopic Ultrasound (2014) 3:3 (152-160). Date of Publication: 2014" gives journal, year, volume, issue, pages) |
+| doi        | DOI, DI; else a DOI in a URL column |
+| pmid       | PMID, PubMed ID (Scopus), PubmedID, Medline PMID (Embase), PM; else a PubMed URL |
+| pmcid      | PMCID, PMC ID, PMC |
+| volume     | Volume, VL, Vol |
+| issue      | Issue, Number, IS, No |
+| pages      | Pages, Page Range, PG, PP; else Page Start/BP/SP + Page End/EP |
+| keywords   | Keywords, Author Keywords, Index Keywords, Manual Tags, KW, DE, Emtree Medical Index Terms, Emtree Drug Index Terms (with or without "(Major Focus)") |
+| mesh_terms | MeSH Terms, MeSH, MH, MeSH Headings |
+| language   | Language, Language of Original Document, Language of Article, LA |
+| publication types | Publication Type, Document Type, PT, DT, Item Type, Reference Type |
+| urls (only searched for identifiers) | URL, Link, Open URL Link (Embase), Full Text Link, Links |
+
+Lists inside one cell (authors, keywords, MeSH) are split on ";" (Embase writes
+"Liu R., Adler D.G." and keywords with ", " — both are recognised). Columns not listed are kept
+in `raw`. A row with more cells than the header (a value with an unquoted comma) is rejected;
+a shorter row is padded. Empty rows are skipped and do not count as records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from .base import FileUnreadable, ParsedRecord, Rejection
+from .normalise import (
+    find_doi,
+    find_pmid_in_url,
+    flatten_abstract,
+    format_authors,
+    normalise_doi,
+    normalise_pmcid,
+    normalise_pmid,
+    plain_text,
+    split_author_list,
+    split_structured_abstract,
+)
+from .records import check_characters, no_title, pick_year, reject
+from .stream import text_stream
+
+ALIASES: dict[str, list[str]] = {
+    "title": ["Title", "Article Title", "TI", "Primary Title", "Document Title", "Original Title"],
+    "abstract": ["Abstract", "AB", "Abstract Note", "Original Abstract"],
+    "authors": ["Authors", "Author", "Author Names", "AU", "Author Full Names", "AF", "Creators"],
+    "year": [
+        "Year",
+        "Publication Year",
+        "PY",
+        "Pub Year",
+        "Year Published",
+        "Date",
+        "Publication Date",
+        "PD",
+        "Date of Publication",
+    ],
+    "journal": [
+        "Journal",
+        "Journal Title",
+        "Source Title",
+        "Publication Title",
+        "SO",
+        "Secondary Title",
+        "T2",
+    ],
+    "source": ["Source"],
+    "doi": ["DOI", "DI"],
+    "pmid": ["PMID", "PubMed ID", "PubmedID", "Medline PMID", "PM"],
+    "pmcid": ["PMCID", "PMC ID", "PMC"],
+    "volume": ["Volume", "VL", "Vol"],
+    "issue": ["Issue", "Number", "IS", "No"],
+    "pages": ["Pages", "Page Range", "PG", "PP"],
+    "page_start": ["Page Start", "Start Page", "BP", "SP"],
+    "page_end": ["Page End", "End Page", "EP"],
+    "keywords": [
+        "Keywords",
+        "Author Keywords",
+        "Index Keywords",
+        "Manual Tags",
+        "KW",
+        "DE",
+        "Emtree Medical Index Terms",
+        "Emtree Medical Index Terms (Major Focus)",
+        "Emtree Drug Index Terms",
+        "Emtree Drug Index Terms (Major Focus)",
+    ],
+    "mesh_terms": ["MeSH Terms", "MeSH", "MH", "MeSH Headings"],
+    "language": ["Language", "Language of Original Document", "Language of Article", "LA"],
+    "publication_types": [
+        "Publication Type",
+        "Document Type",
+        "PT",
+        "DT",
+        "Item Type",
+        "Reference Type",
+    ],
+    "urls": ["URL", "Link", "Open URL Link", "Full Text Link", "Links"],
+}
+
+_EMBASE_SOURCE = re.compile(
+    r"^(?P<journal>.+?)\s+\((?P<year>\d{4})\)\s*"
+    r"(?:(?P<volume>[^\s:(]+)(?::(?P<issue>[^\s(]+))?)?\s*"
+    r"(?:\((?P<pages>[^)]*)\))?"
+)
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", header.casefold())
+
+
+_ALIAS_INDEX = {
+    _key(alias): (field, rank)
+    for field, aliases in ALIASES.items()
+    for rank, alias in enumerate(aliases)
+}
+
+
+def _column_map(header: list[str]) -> dict[str, list[int]]:
+    """field -> column indexes, best alias first."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for index, name in enumerate(header):
+        hit = _ALIAS_INDEX.get(_key(name))
+        if hit:
+            field, rank = hit
+            found.setdefault(field, []).append((rank, index))
+    return {field: [index for _rank, index in sorted(hits)] for field, hits in found.items()}
+
+
+def _choose_delimiter(first_line: str) -> str:
+    best, best_hits = ",", -1
+    for delimiter in (",", ";", "\t", "|"):
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+        hits = len(_column_map(header))
+        if hits > best_hits:
+            best, best_hits = delimiter, hits
+    return best
+
+
+def _split_list(value: str) -> list[str]:
+    separator = ";" if ";" in value else ","
+    return [plain_text(part) for part in value.split(separator) if plain_text(part)]
+
+
+def _build(
+    position: int, line: int, header: list[str], row: list[str], columns: dict[str, list[int]]
+):
+    if len(row) > len(header):
+        return reject(
+            position,
+            line,
+            f"the row has {len(row)} values but the header has {len(header)} columns; a value "
+            "probably contains an unquoted comma or quote, so fields are in the wrong columns",
+        )
+    row = row + [""] * (len(header) - len(row))
+    problem = check_characters(position, line, zip(header, row, strict=True))
+    if problem:
+        return problem
+
+    def first(field: str) -> str:
+        for index in columns.get(field, []):
+            text = plain_text(row[index])
+            if text:
+                return text
+        return ""
+
+    source = {}
+    for index in columns.get("source", []):
+        match = _EMBASE_SOURCE.match(row[index].strip())
+        if match:
+            source = {k: (v or "").strip() for k, v in match.groupdict().items()}
+            break
+    title = first("title")
+    if not title:
+        return no_title(position, line, [header[i] for i in columns.get("title", [])])
+    year_candidates = [(header[i], row[i]) for i in columns.get("year", [])]
+    if source.get("year"):
+        year_candidates.append((header[columns["source"][0]], source["year"]))
+    year = pick_year(position, line, year_candidates)
+    if isinstance(year, Rejection):
+        return year
+    urls = [row[i] for i in columns.get("urls", []) if row[i].strip()]
+    doi = normalise_doi(first("doi")) or next((d for d in map(find_doi, urls) if d), "")
+    pmid = normalise_pmid(first("pmid")) or next((p for p in map(find_pmid_in_url, urls) if p), "")
+    pages = first("pages")
+    if not pages:
+        start, end = first("page_start"), first("page_end")
+        pages = f"{start}-{end}" if start and end else start
+    keywords: list[str] = []
+    for index in columns.get("keywords", []):
+        for keyword in _split_list(row[index]):
+            if keyword not in keywords:
+                keywords.append(keyword)
+    sections = split_structured_abstract(first("abstract"))
+    return ParsedRecord(
+        position=position,
+        line=line,
+        title=title,
+        pmid=pmid,
+        doi=doi,
+        pmcid=normalise_pmcid(first("pmcid")),
+        abstract=flatten_abstract(sections),
+        abstract_sections=sections,
+        authors=format_authors(split_author_list(first("authors"))),
+        journal=first("journal") or source.get("journal", ""),
+        year=year,
+        volume=first("volume") or source.get("volume", ""),
+        issue=first("issue") or source.get("issue", ""),
+        pages=pages or source.get("pages", ""),
+        keywords=keywords,
+        mesh_terms=_split_list(first("mesh_terms")),
+        publication_types=_split_list(first("publication_types")),
+        language=first("language"),
+        raw=dict(zip(header, row, strict=True)),
+    )
+
+
+def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
+    """Yield the rows of a CSV export as records in order, rejecting the unreadable ones.
+
+    Raises FileUnreadable (when iterated) if the file is empty, binary, or its header has no
+    title column (the message lists the accepted names).
+    """
+    with text_stream(fileobj, newline="") as text:
+        start = text.tell()
+        first_line = text.readline()
+        text.seek(start)
+        delimiter = _choose_delimiter(first_line)
+        reader = csv.reader(text, delimiter=delimiter)
+        try:
+            header = [name.strip().lstrip("\ufeff") for name in next(reader)]
+        except StopIteration:
+            raise FileUnreadable("the file is empty") from None
+        columns = _column_map(header)
+        if "title" not in columns:
+            shown = ", ".join(repr(h) for h in header[:12])
+            raise FileUnreadable(
+                f"the CSV header has no title column (found {shown}); name the title column one "
+                f"of: {', '.join(ALIASES['title'])}"
+            )
+        position = 0
+        last_line = reader.line_num
+        try:
+            for row in reader:
+                line = last_line + 1
+                last_line = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                position += 1
+                yield _build(position, line, header, row, columns)
+        except csv.Error as error:
+            raise FileUnreadable(
+                f"the CSV file breaks at line {reader.line_num} (after record {position}): {error}"
+            ) from error
+
+
+def looks_like_csv(text: str) -> bool:
+    """True when the first line of `text` reads as a header with a title column."""
+    first_line = io.StringIO(text).readline()
+    header = next(csv.reader([first_line], delimiter=_choose_delimiter(first_line)), [])
+    return "title" in _column_map(header)

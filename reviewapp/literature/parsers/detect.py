@@ -1,0 +1,115 @@
+"""Which parser reads a file: decided from the first few kilobytes, the filename only as a hint.
+
+| format        | recognised by |
+|---------------|---------------|
+| pubmed-xml    | XML whose root element is PubmedArticleSet (or PubmedBookArticleSet) |
+| endnote-xml   | XML whose root is <xml> holding <records>/<record> |
+| ris           | a "TY  - " line (numbered "1. TY  - " too) |
+| medline       | a "PMID- " line |
+| csv           | a first row that has a title column (see `csvfile.ALIASES`) |
+
+The filename decides only between formats the content fits equally; it never overrides the
+content (a ".ris" file holding PubMed XML is read as PubMed XML).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from .base import FileUnreadable, ParsedRecord, Rejection
+from .csvfile import looks_like_csv, parse_csv
+from .endnote_xml import parse_endnote_xml
+from .medline import parse_medline
+from .pubmed_xml import parse_pubmed_xml
+from .ris import parse_ris
+from .stream import HEAD_SIZE, as_seekable, check_head, decode_head, read_head
+from .xmltext import check_root, root_name
+
+Parser = Callable[[BinaryIO], Iterator[ParsedRecord | Rejection]]
+
+PARSERS: dict[str, Parser] = {
+    "pubmed-xml": parse_pubmed_xml,
+    "medline": parse_medline,
+    "ris": parse_ris,
+    "endnote-xml": parse_endnote_xml,
+    "csv": parse_csv,
+}
+
+_RIS_TY = re.compile(r"^\ufeff?(?:\d+\.\s*)?TY {1,2}-", re.MULTILINE)
+_MEDLINE_PMID = re.compile(r"^\ufeff?PMID- ?\d", re.MULTILINE)
+_TAGGED = re.compile(r"^[A-Z][A-Z0-9]{1,3} {0,3}- ", re.MULTILINE)
+_EXTENSION_HINTS = {
+    ".ris": "ris",
+    ".nbib": "medline",
+    ".medline": "medline",
+    ".csv": "csv",
+    ".tsv": "csv",
+}
+
+
+def detect_format(head: bytes, filename: str = "") -> str:
+    """Return the format name of a file from its first bytes (use at least a few KB).
+
+    Raises FileUnreadable with a message a user can act on when the file is empty, binary, an
+    HTML page, an NCBI error reply, or no known format.
+    """
+    check_head(head)
+    text = decode_head(head).lstrip("\ufeff")
+    stripped = text.lstrip()
+    lower_name = filename.lower()
+    if stripped.startswith("<"):
+        root = root_name(head)
+        if root in {
+            "PubmedArticleSet",
+            "PubmedBookArticleSet",
+            "PubmedArticle",
+            "PubmedBookArticle",
+        }:
+            return "pubmed-xml"
+        if root in {"xml", "records"} and "<record" in text:
+            return "endnote-xml"
+        # Raises with the specific reason (HTML page, NCBI ERROR, another XML root).
+        check_root(head, set(), "PubMed XML or EndNote XML")
+    has_ris = bool(_RIS_TY.search(text))
+    has_medline = bool(_MEDLINE_PMID.search(text))
+    if has_ris and has_medline:
+        return "medline" if lower_name.endswith((".nbib", ".medline", ".txt")) else "ris"
+    if has_ris:
+        return "ris"
+    if has_medline:
+        return "medline"
+    if looks_like_csv(text):
+        return "csv"
+    hint = next((fmt for ext, fmt in _EXTENSION_HINTS.items() if lower_name.endswith(ext)), "")
+    first = stripped.splitlines()[0][:60] if stripped else ""
+    if _TAGGED.search(text):
+        raise FileUnreadable(
+            "the file has tagged lines but neither a 'TY  - ' line (RIS) nor a 'PMID- ' line "
+            f"(MEDLINE) in its first {len(head)} bytes; it may be cut or edited"
+        )
+    named = f" although its name ends in {lower_name[lower_name.rfind('.') :]!s}" if hint else ""
+    raise FileUnreadable(
+        f"the format of this file could not be recognised{named} (it starts with {first!r}); "
+        "upload RIS, PubMed XML, MEDLINE (.nbib), EndNote XML or a CSV with a title column"
+    )
+
+
+def parse(
+    fileobj: BinaryIO | bytes, format: str = "auto", filename: str = ""
+) -> Iterator[ParsedRecord | Rejection]:
+    """Yield ParsedRecord and Rejection items from a binary file object in file order.
+
+    With format="auto" the format is detected from the first bytes (and `filename` as a hint),
+    and a file of no known format raises FileUnreadable at once. Otherwise FileUnreadable is
+    raised while iterating: at the first step when the file is not of the format, or, for XML
+    that breaks off, after yielding what came before the break. Raises ValueError for an
+    unknown format name. A non-seekable stream is spooled to a temporary file first.
+    """
+    if format != "auto" and format not in PARSERS:
+        raise ValueError(f"unknown format {format!r}; known: {', '.join(PARSERS)}")
+    stream = as_seekable(fileobj)
+    if format == "auto":
+        format = detect_format(read_head(stream, HEAD_SIZE), filename)
+    return PARSERS[format](stream)

@@ -1,0 +1,133 @@
+"""Identifier, text, year and author normalisation."""
+
+import pytest
+
+from reviewapp.literature.parsers.base import AbstractSection
+from reviewapp.literature.parsers.normalise import (
+    find_doi,
+    flatten_abstract,
+    format_author,
+    normalise_doi,
+    normalise_pmcid,
+    normalise_pmid,
+    parse_year,
+    plain_text,
+    split_author_list,
+    split_structured_abstract,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12345", "12345"),
+        ("PMID: 12345", "12345"),
+        ("pmid:0012345", "12345"),
+        ("PubMed ID 987", "987"),
+        (" 31234567 ", "31234567"),
+        ("WOS:000333482900004", ""),
+        ("L373791783x", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_pmids_are_digits_only(raw, expected):
+    assert normalise_pmid(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("10.1136/OEMED-2017-104431", "10.1136/oemed-2017-104431"),
+        ("https://doi.org/10.1136/oemed-2017-104431", "10.1136/oemed-2017-104431"),
+        ("http://dx.doi.org/10.4103/2303-9027.138783", "10.4103/2303-9027.138783"),
+        ("doi:10.1000/xyz123.", "10.1000/xyz123"),
+        ("DOI: 10.1000/abc;", "10.1000/abc"),
+        ("10.1016/0005-2795(76)90109-4", "10.1016/0005-2795(76)90109-4"),
+        ("(see 10.1000/abc)", "10.1000/abc"),
+        ("10.1186/1471-2105-7-10 [doi]", "10.1186/1471-2105-7-10"),
+        ("not a doi", ""),
+    ],
+)
+def test_dois_are_lower_case_without_resolver_or_trailing_punctuation(raw, expected):
+    assert normalise_doi(raw) == expected
+
+
+def test_a_doi_is_found_inside_an_encoded_query_string():
+    url = "http://sfx.example/?id=doi:10.1002%2Fcncr.20369&atitle=Endoscopic"
+    assert find_doi(url) == "10.1002/cncr.20369"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("PMC123", "PMC123"), ("pmc 0123", "PMC123"), ("123", "PMC123"), ("x", "")],
+)
+def test_pmcids_are_pmc_plus_digits(raw, expected):
+    assert normalise_pmcid(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1990", 1990),
+        ("1998 Dec-1999 Jan", 1998),
+        ("Spring 2019", 2019),
+        ("2019/03/01", 2019),
+        ("2019///", 2019),
+        ("2019/06//undefined", 2019),
+        ("Published online 3 May 2011", 2011),
+        ("10 15", None),
+        ("1750", None),
+        ("n.d.", None),
+        ("12019", None),
+    ],
+)
+def test_years_are_the_first_plausible_four_digit_year(raw, expected):
+    assert parse_year(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Mangalam H", "Mangalam, H"),
+        ("Mangalam, Harry", "Mangalam, H"),
+        ("Adler D.G.", "Adler, DG"),
+        ("Basinska, Malgorzata A.", "Basinska, MA"),
+        ("Alceste, F", "Alceste, F"),
+        ("Labanski, A.", "Labanski, A"),
+        ("de Hoon MJ", "de Hoon, MJ"),
+        ("Müller, Hans-Peter", "Müller, HP"),
+        ("Smith, John Jr.", "Smith, J"),
+        ("CMS Collaboration", "CMS Collaboration"),
+    ],
+)
+def test_authors_are_surname_comma_initials(raw, expected):
+    assert format_author(raw) == expected
+
+
+def test_author_cells_split_on_semicolons_or_between_initialled_names():
+    assert split_author_list("Liu R., Adler D.G.") == ["Liu R.", "Adler D.G."]
+    assert split_author_list("Wiklund, I") == ["Wiklund, I"]
+    assert split_author_list("Kellstein, D E; Waksman, J A") == ["Kellstein, D E", "Waksman, J A"]
+
+
+def test_inline_html_is_removed_but_comparisons_stay():
+    assert (
+        plain_text("CO<sub>2</sub> in <i>vivo</i> p<0.05 &amp; x>3") == "CO2 in vivo p<0.05 & x>3"
+    )
+
+
+def test_a_flat_abstract_with_caps_labels_becomes_sections_and_back():
+    text = "BACKGROUND: Why. METHODS: How. RESULTS: What."
+    sections = split_structured_abstract(text)
+    assert sections == [
+        AbstractSection("BACKGROUND", "Why."),
+        AbstractSection("METHODS", "How."),
+        AbstractSection("RESULTS", "What."),
+    ]
+    assert flatten_abstract(sections) == "BACKGROUND: Why.\n\nMETHODS: How.\n\nRESULTS: What."
+
+
+def test_an_abstract_with_one_label_in_the_middle_stays_unstructured():
+    sections = split_structured_abstract("We measured NOTE: something. Then more.")
+    assert sections == [AbstractSection("", "We measured NOTE: something. Then more.")]

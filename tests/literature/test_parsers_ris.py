@@ -1,0 +1,170 @@
+"""RIS parser against real exports (Embase, Scopus, WoS, Zotero, Lens) and hand-made variants."""
+
+import io
+
+import pytest
+
+from reviewapp.literature.parsers import FileUnreadable, parse_ris
+from tests.literature.helpers import FIXTURES, parse_fixture, split
+
+
+def test_baseline_with_bom_and_crlf_reads_all_100_records():
+    records, rejections = parse_fixture(parse_ris, "ris/_baseline.ris")
+    assert len(records) == 100
+    assert rejections == []
+    first = records[0]
+    assert first.title.startswith("The Value of Radiologic Interventions and 18 F-DOPA PET")
+    assert first.line == 1
+    assert first.position == 1
+
+
+def test_baseline_second_record_has_lens_identifiers_and_accented_authors():
+    records, _ = parse_fixture(parse_ris, "ris/_baseline.ris")
+    record = next(r for r in records if r.doi == "10.3390/cancers13061254")
+    assert (
+        record.title
+        == "Electrochemotherapy in Mucosal Cancer of the Head and Neck: A Systematic Review."
+    )
+    assert record.pmcid == "PMC7999968"
+    assert record.pmid == "33809141"
+    assert record.year == 2021
+    assert record.authors[:2] == ["Strojan, P", "Grošelj, A"]
+    assert record.journal == "Cancers"
+
+
+def test_records_are_numbered_in_file_order_with_their_start_lines():
+    records, _ = parse_fixture(parse_ris, "ris/embase.ris")
+    assert [r.position for r in records] == [1, 2, 3, 4, 5, 6]
+    assert [r.line for r in records] == [1, 51, 114, 197, 267, 317]
+
+
+def test_embase_uses_t1_a1_y1_jf_and_c5_for_the_pmid():
+    records, rejections = parse_fixture(parse_ris, "ris/embase.ris")
+    assert len(records) == 6 and rejections == []
+    first = records[0]
+    assert (
+        first.title
+        == "Duplication cysts: Diagnosis, management, and the role of endoscopic ultrasound"
+    )
+    assert first.authors == ["Liu, R", "Adler, DG"]
+    assert first.year == 2014
+    assert first.journal == "Endoscopic Ultrasound"
+    assert first.doi == "10.4103/2303-9027.138783"
+    assert (first.volume, first.issue, first.pages) == ("3", "3", "152-160")
+    assert first.pmid == ""
+    assert records[1].pmid == "15368318"
+    assert records[1].abstract
+
+
+def test_scopus_takes_the_pmid_from_c2_and_journal_from_t2():
+    records, rejections = parse_fixture(parse_ris, "ris/scopus.ris")
+    assert len(records) == 6 and rejections == []
+    assert records[0].title.startswith("Stress and the brain-gut axis in functional")
+    assert records[0].journal == "Psychoneuroendocrinology"
+    assert records[0].doi == "10.1016/j.psyneuen.2019.104501"
+    assert records[0].authors[:2] == ["Labanski, A", "Langhorst, J"]
+    assert sorted(r.pmid for r in records if r.pmid) == [
+        "30704343",
+        "31175206",
+        "31421429",
+        "31574429",
+        "31627144",
+    ]
+
+
+def test_web_of_science_reads_continuation_lines_and_ignores_a_month_only_da():
+    records, rejections = parse_fixture(parse_ris, "ris/web_of_science.txt")
+    assert len(records) == 10 and rejections == []
+    second = records[1]
+    assert second.title.startswith("When Self-Report Trumps Science")
+    assert second.year == 2016  # DA is "MAY", PY is 2016
+    assert second.doi == "10.1037/law0000080"
+    assert second.authors == ["Appleby, SC", "Kassin, SM"]
+    assert "Total Times Cited:  56" in second.raw["N1"][0]
+    assert second.pmid == ""  # AN is a WOS accession number, not a PMID
+
+
+def test_zotero_export_reads_da_dates_like_2019_slashes():
+    records, rejections = parse_fixture(parse_ris, "ris/pubmed_zotero.ris")
+    assert len(records) == 6 and rejections == []
+    assert all(r.year == 2019 for r in records)
+    assert records[0].authors[2] == "Basinska, MA"
+    assert records[0].journal == "Przeglad gastroenterologiczny"
+
+
+def test_records_without_title_are_rejected_and_the_rest_parse():
+    records, rejections = parse_fixture(parse_ris, "ris/baseline_empty_values.ris")
+    assert [r.position for r in records] == [1, 3]
+    assert [(r.position, r.line, r.field) for r in rejections] == [(2, 7, "TI"), (4, 18, "TI")]
+    assert rejections[0].reason.startswith("record 2 (line 7): no title (TI/T1/")
+
+
+def test_faulty_year_is_rejected_naming_the_field_and_value():
+    records, rejections = parse_fixture(parse_ris, "ris/faulty_year.ris")
+    assert records == []
+    assert rejections[0].field == "PY"
+    assert "'10 15'" in rejections[0].reason
+
+
+def test_ovid_numbered_lines_and_hidden_identifiers():
+    records, rejections = parse_fixture(parse_ris, "malformed/ovid_numbered.ris")
+    first, second = records
+    assert first.title == (
+        "Occupational pesticide exposure and subclinical hypothyroidism among male "
+        "pesticide applicators"
+    )
+    assert first.pmid == "28775130"  # AN with DB naming MEDLINE
+    assert first.doi == "10.1136/oemed-2017-104431"  # only in M3, behind a resolver
+    assert first.journal == "Occupational and environmental medicine"
+    assert second.pmid == "31234567"  # Embase AN is not a PMID; the PubMed URL is
+    assert second.doi == "10.1000/xyz123"  # from N1, trailing full stop dropped
+    assert second.year == 2019
+    assert [(r.position, r.field) for r in rejections] == [(3, "TY"), (4, "PY")]
+    assert "starts with 'AU'" in rejections[0].reason
+
+
+def test_broken_bytes_reject_only_their_record_naming_the_field():
+    records, rejections = parse_fixture(parse_ris, "malformed/broken_encoding.ris")
+    assert [r.title for r in records] == [
+        "Électrochimiothérapie des cancers muqueux",
+        "Über die Müdigkeit: eine Übersicht",
+    ]
+    assert len(rejections) == 1
+    assert (rejections[0].position, rejections[0].line, rejections[0].field) == (2, 7, "AB")
+    assert "U+FFFD" in rejections[0].reason
+
+
+def test_a_windows_1252_file_is_decoded_as_a_whole():
+    records, rejections = parse_fixture(parse_ris, "malformed/cp1252.ris")
+    assert rejections == []
+    assert records[0].title == "Café “au lait” and naïve patients"
+    assert records[0].authors == ["Benoît, A"]
+
+
+def test_a_replacement_character_already_in_the_file_rejects_its_record():
+    records, rejections = parse_fixture(parse_ris, "malformed/replacement_char.ris")
+    assert [r.title for r in records] == ["Fine title"]
+    assert rejections[0].field == "TI"
+
+
+def test_a_control_character_rejects_its_record():
+    data = b"TY  - JOUR\nTI  - Bell\x07 title\nER  - \n"
+    _, rejections = split(parse_ris(io.BytesIO(data)))
+    assert rejections[0].field == "TI"
+    assert "U+0007" in rejections[0].reason
+
+
+def test_xml_given_to_the_ris_parser_is_unreadable():
+    with pytest.raises(FileUnreadable, match="not a RIS file"):
+        parse_fixture(parse_ris, "entrez/pubmed1.xml")
+
+
+def test_an_empty_file_is_unreadable():
+    with pytest.raises(FileUnreadable, match="empty"):
+        list(parse_ris(io.BytesIO(b"")))
+
+
+def test_the_callers_file_stays_open_after_parsing():
+    with (FIXTURES / "ris/faulty_year.ris").open("rb") as handle:
+        list(parse_ris(handle))
+        assert not handle.closed
