@@ -156,7 +156,9 @@ def iter_records(
             while parent is not None and element.getprevious() is not None:
                 del parent[0]
     except etree.XMLSyntaxError as error:
-        fatal = [entry for entry in error.error_log if entry.level == etree.ErrorLevels.FATAL]
+        # The iterparse's own log: the exception's log can hold entries of earlier parses in this
+        # thread (lxml keeps a thread-global log), which would blame this file for their faults.
+        fatal = [entry for entry in events.error_log if entry.level == etree.ErrorLevels.FATAL]
         if not fatal:
             return
         first = fatal[0]
