@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "reviewapp.extraction",
     "reviewapp.synthesis",
     "reviewapp.reporting",
+    "reviewapp.demo",
 ]
 
 MIDDLEWARE = [
@@ -148,7 +149,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": _env["DATABASE"]}
+DATABASES = {
+    "default": _env["DATABASE"],
+    # Same database, own connection: progress of long transactions (reviewapp/core/progress.py).
+    "progress": {**_env["DATABASE"], "TEST": {"MIRROR": "default"}},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

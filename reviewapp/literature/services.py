@@ -1,0 +1,272 @@
+"""Writes on literature: importing files of records and linking duplicates.
+
+An import runs in one transaction: a file either lands whole (minus the records it rejects, each
+reported with its place in the file) or not at all. Records stream through in batches, so a
+100,000-record file never sits in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.permissions import require
+from reviewapp.core.progress import progress_write
+from reviewapp.literature import matching
+from reviewapp.literature.constants import (
+    DuplicateRule,
+    DuplicateStatus,
+    ImportFormat,
+    JobStatus,
+    SourceKind,
+)
+from reviewapp.literature.models import DuplicateLink, Import, Record
+from reviewapp.literature.parsers import (
+    FileUnreadable,
+    ParsedRecord,
+    Rejection,
+    detect_format,
+    parse,
+)
+from reviewapp.literature.parsers.normalise import surname_of
+from reviewapp.reviews.constants import Capability
+from reviewapp.reviews.models import Membership, Review
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+# Exact identifiers are safe to remove automatically; a similar title waits for a person.
+AUTOMATIC_RULES = {DuplicateRule.PMID, DuplicateRule.DOI, DuplicateRule.TITLE_YEAR_AUTHOR}
+
+
+def import_create(
+    *,
+    membership: Membership,
+    fileobj,
+    file_name: str,
+    format: str = "auto",
+    source_database: str = "",
+    source_kind: str = SourceKind.DATABASE,
+) -> Import:
+    """Store an uploaded file as a queued Import of the review; `import_run` does the work."""
+    require(membership, Capability.MANAGE_REVIEW)
+    if format != "auto" and format not in ImportFormat.values:
+        raise ServiceError(
+            f"'{format}' is not a format we read; use one of auto, {', '.join(ImportFormat.values)}.",
+            field="format",
+        )
+    size = getattr(fileobj, "size", None)
+    if size is not None and size > settings.UPLOAD_MAX_BYTES:
+        raise ServiceError(
+            f"{file_name} is {size // (1024 * 1024)} MB; the largest file accepted is "
+            f"{settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB.",
+            field="file",
+        )
+    if size == 0:
+        raise ServiceError(f"{file_name} is empty.", field="file")
+    record = Import(
+        review=membership.review,
+        file_name=file_name[:255],
+        format="" if format == "auto" else format,
+        source_database=source_database.strip()[:100],
+        source_kind=source_kind,
+        created_by=membership.user,
+    )
+    record.file.save(file_name, File(fileobj, name=file_name), save=False)
+    record.save()
+    return record
+
+
+def _claim(import_id: int) -> bool:
+    """queued -> running, once: a retried task finds it already claimed and does nothing."""
+    return bool(
+        Import.objects.filter(pk=import_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, started_at=timezone.now(), error=""
+        )
+    )
+
+
+def import_run(*, import_id: int, progress: Callable[[int], None] | None = None) -> Import:
+    """Parse the import's file and add its records to the review, linking duplicates.
+
+    A file that cannot be read at all imports nothing and says why in the Import's error.
+    """
+    if not _claim(import_id):
+        return Import.objects.get(pk=import_id)
+    imp = Import.objects.select_related("review").get(pk=import_id)
+    try:
+        with imp.file.open("rb") as fileobj:
+            if not imp.format:
+                imp.format = detect_format(fileobj.read(64 * 1024), imp.file_name)
+                fileobj.seek(0)
+                Import.objects.filter(pk=imp.pk).update(format=imp.format)
+            with transaction.atomic():
+                _records_add(
+                    imp=imp,
+                    items=parse(fileobj, format=imp.format, filename=imp.file_name),
+                    progress=progress,
+                )
+    except FileUnreadable as exc:
+        Import.objects.filter(pk=imp.pk).update(
+            status=JobStatus.FAILED,
+            error=f"{imp.file_name} could not be read, so nothing was imported: {exc}",
+            finished_at=timezone.now(),
+            count_read=0,
+            count_imported=0,
+            count_duplicates=0,
+            count_rejected=0,
+            rejections=[],
+            progress_done=0,
+        )
+        imp.refresh_from_db()
+        return imp
+    except Exception as exc:
+        logger.exception("import %s failed", imp.pk)
+        Import.objects.filter(pk=imp.pk).update(
+            status=JobStatus.FAILED,
+            error=f"The import of {imp.file_name} stopped on an internal error, so nothing "
+            f"was imported ({exc.__class__.__name__}). It can be run again.",
+            finished_at=timezone.now(),
+        )
+        raise
+    imp.refresh_from_db()
+    return imp
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def duplicate_index_for(review: Review) -> matching.DuplicateIndex:
+    """An index of the review's records so far, with the duplicate links already known."""
+    index = matching.DuplicateIndex()
+    primaries = dict(
+        DuplicateLink.objects.filter(review=review, undone_at__isnull=True).values_list(
+            "duplicate_id", "primary_id"
+        )
+    )
+    rows = (
+        Record.objects.filter(review=review)
+        .order_by("id")
+        .values_list("id", "pmid", "doi", "title", "year", "authors")
+        .iterator(chunk_size=5000)
+    )
+    for rid, pmid, doi, title, year, authors in rows:
+        first = surname_of(authors[0]) if authors else ""
+        index.add(
+            matching.MatchRecord(rid, pmid, doi, title, year, first), primary_id=primaries.get(rid)
+        )
+    return index
+
+
+def _record_from(parsed: ParsedRecord, *, review: Review, **source) -> Record:
+    return Record(
+        review=review,
+        source_position=parsed.position,
+        pmid=parsed.pmid,
+        doi=parsed.doi,
+        pmcid=parsed.pmcid,
+        title=parsed.title,
+        title_key=matching.title_key(parsed.title)[:255],
+        abstract=parsed.abstract,
+        abstract_sections=[{"label": s.label, "text": s.text} for s in parsed.abstract_sections],
+        authors=parsed.authors,
+        journal=parsed.journal[:500],
+        year=parsed.year,
+        volume=parsed.volume[:50],
+        issue=parsed.issue[:50],
+        pages=parsed.pages[:100],
+        keywords=parsed.keywords,
+        mesh_terms=parsed.mesh_terms,
+        publication_types=parsed.publication_types,
+        language=parsed.language[:50],
+        raw=parsed.raw if isinstance(parsed.raw, dict) else {"source": parsed.raw},
+        **source,
+    )
+
+
+def records_add_parsed(
+    *,
+    review: Review,
+    parsed: list[ParsedRecord],
+    index: matching.DuplicateIndex,
+    **source,
+) -> tuple[list[Record], list[DuplicateLink]]:
+    """Insert one batch of parsed records and link those that duplicate earlier ones."""
+    records = Record.objects.bulk_create([_record_from(p, review=review, **source) for p in parsed])
+    links = []
+    for record in records:
+        first = surname_of(record.authors[0]) if record.authors else ""
+        found = index.check(
+            matching.MatchRecord(
+                record.pk, record.pmid, record.doi, record.title, record.year, first
+            )
+        )
+        if found is not None:
+            links.append(
+                DuplicateLink(
+                    review=review,
+                    duplicate_id=found.duplicate_id,
+                    primary_id=found.primary_id,
+                    rule=found.rule,
+                    score=min(1.0, found.score / 100),
+                    status=(
+                        DuplicateStatus.AUTOMATIC
+                        if found.rule in AUTOMATIC_RULES
+                        else DuplicateStatus.NEEDS_REVIEW
+                    ),
+                )
+            )
+    DuplicateLink.objects.bulk_create(links)
+    return records, links
+
+
+def _records_add(*, imp: Import, items: Iterable, progress) -> dict:
+    index = duplicate_index_for(imp.review)
+    read = imported = duplicates = 0
+    rejections: list[dict] = []
+    for batch in _batches(items, BATCH_SIZE):
+        parsed = [item for item in batch if isinstance(item, ParsedRecord)]
+        for item in batch:
+            if isinstance(item, Rejection):
+                rejections.append(
+                    {
+                        "position": item.position,
+                        "line": item.line,
+                        "field": item.field,
+                        "reason": item.reason,
+                    }
+                )
+        read += len(batch)
+        records, links = records_add_parsed(
+            review=imp.review, parsed=parsed, index=index, source_import=imp
+        )
+        imported += len(records)
+        duplicates += len(links)
+        progress_write(Import, imp.pk, progress_done=read)
+        if progress:
+            progress(read)
+    counts = {
+        "count_read": read,
+        "count_imported": imported,
+        "count_duplicates": duplicates,
+        "count_rejected": len(rejections),
+    }
+    Import.objects.filter(pk=imp.pk).update(
+        **counts,
+        rejections=rejections,
+        status=JobStatus.DONE,
+        finished_at=timezone.now(),
+        progress_done=read,
+        progress_total=read,
+    )
+    return counts
