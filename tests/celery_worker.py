@@ -40,7 +40,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
+def celery_worker(django_db_setup, django_db_blocker, media_root):
     """Start one worker for the session on a queue of its own; yield (queue, hostname)."""
     reason = services_missing_reason()
     if reason:
@@ -54,6 +54,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         "DATABASE_URL": _database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "MEDIA_ROOT": str(media_root),
     }
     process = subprocess.Popen(
         [

@@ -6,6 +6,17 @@ from reviewapp.reviews.constants import Role
 from tests.factories import MembershipFactory, RecordFactory, UserFactory, review_make
 
 
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory):
+    """One uploads folder for the session, shared with any worker process the tests start."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, media_root):
+    settings.MEDIA_ROOT = str(media_root)
+
+
 @pytest.fixture(autouse=True)
 def _plain_http(settings):
     # Tests run with DEBUG off like production; the test client speaks plain HTTP, so the HTTPS
