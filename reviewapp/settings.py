@@ -149,11 +149,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": _env["DATABASE"],
-    # Same database, own connection: progress of long transactions (reviewapp/core/progress.py).
-    "progress": {**_env["DATABASE"], "TEST": {"MIRROR": "default"}},
-}
+DATABASES = {"default": _env["DATABASE"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -207,6 +203,16 @@ SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is a decision for each deployment's domain owner, not for us.
     "security.W021",
 ]
+
+# The cache carries progress of background work between processes (reviewapp/core/progress.py),
+# so it is Redis whenever Redis is there.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _env["REDIS_URL"]}
+        if _env["REDIS_URL"]
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Celery: Redis as broker and result backend when REDIS_URL is set, otherwise eager in-process.
 REDIS_URL = _env["REDIS_URL"]

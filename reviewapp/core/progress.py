@@ -1,16 +1,25 @@
 """Progress of background work, visible to the page while the work's own transaction is open.
 
-An import writes all its records in one transaction so that a failure leaves nothing behind; its
-progress must still reach the page polling for it. So progress goes through a second connection
-(the "progress" alias: same database, autocommit). SQLite allows one writer at a time, and with
-SQLite tasks run in the request anyway, so there the progress is simply not written mid-way.
+An import writes all its records in one transaction so that a failure leaves nothing behind, so a
+progress column in that transaction would stay invisible until the end. Progress goes to the cache
+instead (Redis whenever REDIS_URL is set, shared by web and worker processes); the row keeps the
+final counts.
 """
 
-from django.db import connections
+from django.core.cache import cache
+
+TIMEOUT = 60 * 60 * 6
 
 
-def progress_write(model, pk: int, **fields) -> None:
-    """Set fields of one row outside the current transaction (no-op on SQLite)."""
-    if connections["default"].vendor == "sqlite":
-        return
-    model.objects.using("progress").filter(pk=pk).update(**fields)
+def _key(kind: str, pk: int) -> str:
+    return f"progress:{kind}:{pk}"
+
+
+def progress_write(kind: str, pk: int, *, done: int, total: int | None = None) -> None:
+    """Record that `done` of `total` items of job `kind`/`pk` are through."""
+    cache.set(_key(kind, pk), {"done": done, "total": total}, TIMEOUT)
+
+
+def progress_read(kind: str, pk: int) -> dict | None:
+    """The last progress written for a job, or None when none was (or it has expired)."""
+    return cache.get(_key(kind, pk))

@@ -252,7 +252,7 @@ def _records_add(*, imp: Import, items: Iterable, progress) -> dict:
         )
         imported += len(records)
         duplicates += len(links)
-        progress_write(Import, imp.pk, progress_done=read)
+        progress_write("import", imp.pk, done=read)
         if progress:
             progress(read)
     counts = {
