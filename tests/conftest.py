@@ -41,7 +41,7 @@ def _member(review, username, role):
 
 
 @pytest.fixture
-def admin_user(review):
+def review_admin(review):
     return _member(review, "adam", Role.ADMIN)
 
 

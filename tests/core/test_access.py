@@ -3,51 +3,42 @@
 The URL list is read from the URLconf, so a page added later is covered without touching this file.
 """
 
+import re
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.conftest import membership_of
+from tests.url_kwargs import URL_KWARGS
 
 
-def _review_scoped_patterns():
-    found = []
+def _review_scoped_patterns() -> dict[str, list[str]]:
+    """URL name -> its parameters, for every route that has a review slug in it."""
+    found = {}
 
     def walk(patterns, prefix="", namespace=None):
         for p in patterns:
             if isinstance(p, URLResolver):
-                ns = p.namespace or namespace
-                walk(p.url_patterns, prefix + str(p.pattern), ns)
+                walk(p.url_patterns, prefix + str(p.pattern), p.namespace or namespace)
             elif isinstance(p, URLPattern) and p.name:
                 route = prefix + str(p.pattern)
                 if "<slug:slug>" in route:
-                    found.append(f"{namespace}:{p.name}" if namespace else p.name)
+                    name = f"{namespace}:{p.name}" if namespace else p.name
+                    found[name] = re.findall(r"<(?:\w+:)?(\w+)>", route)
 
     walk(get_resolver().url_patterns)
-    return sorted(set(found))
+    return dict(sorted(found.items()))
 
 
-REVIEW_URLS = _review_scoped_patterns()
+ROUTES = _review_scoped_patterns()
+REVIEW_URLS = list(ROUTES)
 
 
-def _kwargs(name, review, records, owner):
-    values = {
-        "slug": review.slug,
-        "record_id": records[0].pk,
-        "member_id": membership_of(owner, review).pk,
-        "stage": "ta",
-    }
-    for keys in (
-        ["slug"],
-        ["slug", "record_id"],
-        ["slug", "member_id"],
-        ["slug", "stage"],
-        ["slug", "stage", "record_id"],
-    ):
-        try:
-            return reverse(name, kwargs={k: values[k] for k in keys})
-        except Exception:
-            continue
-    raise AssertionError(f"test_access does not know how to build a URL for {name}")
+def _url(name, review, owner):
+    """The page's address, with each parameter made by tests/url_kwargs.py."""
+    params = ROUTES[name]
+    missing = [p for p in params if p not in URL_KWARGS]
+    assert not missing, f"add a value for {missing} of {name} to tests/url_kwargs.py"
+    return reverse(name, kwargs={p: URL_KWARGS[p](review, owner) for p in params})
 
 
 def test_the_urlconf_has_review_scoped_pages():
@@ -59,14 +50,14 @@ def test_the_urlconf_has_review_scoped_pages():
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_outsider_gets_404(client, outsider, review, records, owner, name, method):
     client.force_login(outsider)
-    response = getattr(client, method)(_kwargs(name, review, records, owner))
+    response = getattr(client, method)(_url(name, review, owner))
     assert response.status_code == 404
 
 
 @pytest.mark.parametrize("name", REVIEW_URLS)
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_anonymous_user_is_sent_to_login(client, review, records, owner, name, method):
-    url = _kwargs(name, review, records, owner)
+    url = _url(name, review, owner)
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login") + "?next=")
@@ -88,6 +79,6 @@ def test_member_sees_the_review_in_their_list(client, reviewer, review):
 @pytest.mark.parametrize("name", REVIEW_URLS)
 def test_owner_can_open_every_page(client, owner, review, records, name):
     client.force_login(owner)
-    response = client.get(_kwargs(name, review, records, owner))
+    response = client.get(_url(name, review, owner))
     # POST-only actions answer 405 to a GET; every other page renders for the owner.
     assert response.status_code in (200, 405)

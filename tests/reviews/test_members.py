@@ -53,15 +53,15 @@ def test_a_reviewer_cannot_change_or_remove_members(client, reviewer, analyst, r
     assert target.role == Role.ANALYST
 
 
-def test_an_admin_can_add_but_not_change_roles(client, admin_user, reviewer, review):
-    client.force_login(admin_user)
+def test_an_admin_can_add_but_not_change_roles(client, review_admin, reviewer, review):
+    client.force_login(review_admin)
     target = membership_of(reviewer, review)
     url = reverse("reviews:member-role", args=[review.slug, target.pk])
     assert client.post(url, {"role": "admin"}).status_code == 403
     with pytest.raises(ServiceError, match="Only an owner can add another owner"):
         membership_add(
             review=review,
-            actor=membership_of(admin_user, review),
+            actor=membership_of(review_admin, review),
             identifier=UserFactory().username,
             role=Role.OWNER,
         )

@@ -1,0 +1,25 @@
+"""Values for the URL parameters of review-scoped pages, used by tests/core/test_access.py.
+
+A page whose route has a new parameter (e.g. <int:conflict_id>) adds one entry here: a function
+taking the review and its owner and returning a value that makes the page exist. The access test
+then checks it for outsiders and anonymous users automatically.
+"""
+
+from reviewapp.reviews.models import Membership
+from tests.factories import RecordFactory
+
+
+def _record_id(review, owner):
+    return RecordFactory(review=review).pk
+
+
+def _member_id(review, owner):
+    return Membership.objects.get(review=review, user=owner).pk
+
+
+URL_KWARGS = {
+    "slug": lambda review, owner: review.slug,
+    "record_id": _record_id,
+    "member_id": _member_id,
+    "stage": lambda review, owner: "ta",
+}
