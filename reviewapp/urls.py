@@ -21,6 +21,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("reviews/", include("reviewapp.reviews.urls")),
-    path("reviews/<slug:slug>/records/", include("reviewapp.literature.urls")),
+    path("reviews/<slug:slug>/", include("reviewapp.literature.urls")),
     path("reviews/<slug:slug>/screen/", include("reviewapp.screening.urls")),
 ]

@@ -243,13 +243,18 @@ class FakeEutils:
     def script_search(
         self, term: str, per_day: Mapping[date, int], *, translation: str | None = None
     ) -> None:
-        """Answer esearch for ``term`` with counts computed from ``per_day`` (records per day)."""
+        """Answer esearch for ``term`` with counts computed from ``per_day`` (records per day).
+
+        Scripting a term again keeps its PMIDs: records keep their place in day order, so adding
+        later days is how a test says "PubMed has indexed more records since" (a living review).
+        """
         days = dict(sorted(per_day.items()))
         offsets = dict(zip(days, itertools.accumulate([0, *days.values()]), strict=False))
+        earlier = self._searches.get(term)
         search = _ScriptedSearch(
             per_day=days,
             translation=translation,
-            first_pmid=self._next_pmid_block(),
+            first_pmid=earlier.first_pmid if earlier else self._next_pmid_block(),
             day_offsets=offsets,
         )
         with self._lock:

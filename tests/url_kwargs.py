@@ -23,3 +23,25 @@ URL_KWARGS = {
     "member_id": _member_id,
     "stage": lambda review, owner: "ta",
 }
+
+
+def _search_id(review, owner):
+    from reviewapp.literature.models import Search
+
+    return Search.objects.create(review=review, query="natalizumab", status="done").pk
+
+
+def _import_id(review, owner):
+    from tests.factories import ImportFactory
+
+    return ImportFactory(review=review, status="done").pk
+
+
+def _link_id(review, owner):
+    from reviewapp.literature.models import DuplicateLink
+
+    a, b = RecordFactory(review=review), RecordFactory(review=review)
+    return DuplicateLink.objects.create(review=review, duplicate=b, primary=a, rule="doi").pk
+
+
+URL_KWARGS.update(search_id=_search_id, import_id=_import_id, link_id=_link_id)

@@ -1,9 +1,24 @@
-from django.core.paginator import Paginator
-from django.db.models import Q
-from django.shortcuts import get_object_or_404, render
+import csv
 
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.htmx import render_page_or_partial
 from reviewapp.core.permissions import review_view
-from reviewapp.literature.models import Record
+from reviewapp.core.progress import progress_read
+from reviewapp.core.spreadsheet import neutralise
+from reviewapp.literature import duplicates, searches, services
+from reviewapp.literature.constants import JobStatus
+from reviewapp.literature.forms import DuplicateMarkForm, ImportForm, SearchForm
+from reviewapp.literature.models import DuplicateLink, Import, Record, Search
+from reviewapp.literature.tasks import import_run_task, search_run_task
+from reviewapp.reviews.constants import Capability
 
 
 @review_view()
@@ -25,8 +40,238 @@ def record_list(request, *, review, membership):
 @review_view()
 def record_detail(request, record_id: int, *, review, membership):
     record = get_object_or_404(Record, pk=record_id, review=review)
+    link = (
+        DuplicateLink.objects.filter(duplicate=record, undone_at__isnull=True)
+        .select_related("primary")
+        .first()
+    )
     return render(
         request,
         "literature/record_detail.html",
-        {"review": review, "membership": membership, "record": record},
+        {"review": review, "membership": membership, "record": record, "duplicate_of": link},
+    )
+
+
+@review_view()
+def source_list(request, *, review, membership):
+    return render(
+        request,
+        "literature/source_list.html",
+        {
+            "review": review,
+            "membership": membership,
+            "searches": Search.objects.filter(review=review).select_related("created_by"),
+            "imports": Import.objects.filter(review=review).select_related("created_by"),
+            "search_form": SearchForm(),
+            "import_form": ImportForm(),
+            "can_add": membership.can(Capability.MANAGE_REVIEW),
+        },
+    )
+
+
+def _form_error(form, exc: ServiceError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+@review_view(Capability.MANAGE_REVIEW)
+def search_create(request, *, review, membership):
+    form = SearchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            search = searches.search_create(membership=membership, **form.cleaned_data)
+        except ServiceError as exc:
+            _form_error(form, exc)
+        else:
+            transaction.on_commit(lambda: search_run_task.delay(search.pk))
+            return redirect("literature:search-detail", review.slug, search.pk)
+    return render(
+        request,
+        "literature/search_create.html",
+        {"review": review, "membership": membership, "form": form},
+    )
+
+
+def _job_context(kind: str, job) -> dict:
+    live = progress_read(kind, job.pk) if job.status == JobStatus.RUNNING else None
+    done = live["done"] if live else job.progress_done
+    total = (live or {}).get("total") or job.progress_total
+    percent = round(100 * done / total) if total else None
+    return {
+        "job": job,
+        "done": done,
+        "total": total,
+        "percent": percent,
+        "active": job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+    }
+
+
+@review_view()
+def search_detail(request, search_id: int, *, review, membership):
+    search = get_object_or_404(Search, pk=search_id, review=review)
+    context = {
+        "review": review,
+        "membership": membership,
+        "search": search,
+        "can_add": membership.can(Capability.MANAGE_REVIEW),
+        **_job_context("search", search),
+    }
+    return render_page_or_partial(
+        request, "literature/search_detail.html", "literature/partials/_search_status.html", context
+    )
+
+
+@review_view(Capability.MANAGE_REVIEW)
+@require_POST
+def search_rerun(request, search_id: int, *, review, membership):
+    search = get_object_or_404(Search, pk=search_id, review=review)
+    try:
+        new = searches.search_rerun(membership=membership, search=search)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("literature:source-list", review.slug)
+    transaction.on_commit(lambda: search_run_task.delay(new.pk))
+    messages.success(request, "The search runs again; only records new to it will be added.")
+    return redirect("literature:search-detail", review.slug, new.pk)
+
+
+@review_view(Capability.MANAGE_REVIEW)
+@require_POST
+def search_retry(request, search_id: int, *, review, membership):
+    search = get_object_or_404(Search, pk=search_id, review=review)
+    try:
+        searches.search_retry(membership=membership, search=search)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        transaction.on_commit(lambda: search_run_task.delay(search.pk))
+    return redirect("literature:search-detail", review.slug, search.pk)
+
+
+@review_view(Capability.MANAGE_REVIEW)
+def import_create(request, *, review, membership):
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            imp = services.import_create(
+                membership=membership,
+                fileobj=upload,
+                file_name=upload.name,
+                format=form.cleaned_data["format"],
+                source_database=form.cleaned_data["source_database"],
+                source_kind=form.cleaned_data["source_kind"],
+            )
+        except ServiceError as exc:
+            _form_error(form, exc)
+        else:
+            transaction.on_commit(lambda: import_run_task.delay(imp.pk))
+            return redirect("literature:import-detail", review.slug, imp.pk)
+    return render(
+        request,
+        "literature/import_create.html",
+        {"review": review, "membership": membership, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@review_view()
+def import_detail(request, import_id: int, *, review, membership):
+    imp = get_object_or_404(Import, pk=import_id, review=review)
+    context = {
+        "review": review,
+        "membership": membership,
+        "imp": imp,
+        **_job_context("import", imp),
+    }
+    return render_page_or_partial(
+        request, "literature/import_detail.html", "literature/partials/_import_status.html", context
+    )
+
+
+@review_view()
+def import_rejections_csv(request, import_id: int, *, review, membership):
+    imp = get_object_or_404(Import, pk=import_id, review=review)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stem = imp.file_name.rsplit(".", 1)[0]
+    response["Content-Disposition"] = f'attachment; filename="{stem}-rejected.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["file", "record", "line", "field", "reason"])
+    for rejection in imp.rejections:
+        writer.writerow(
+            [
+                neutralise(imp.file_name),
+                rejection.get("position"),
+                rejection.get("line") or "",
+                neutralise(rejection.get("field") or ""),
+                neutralise(rejection.get("reason") or ""),
+            ]
+        )
+    return response
+
+
+@review_view()
+def duplicate_list(request, *, review, membership):
+    only_uncertain = request.GET.get("show") == "uncertain"
+    return render(
+        request,
+        "literature/duplicate_list.html",
+        {
+            "review": review,
+            "membership": membership,
+            "clusters": duplicates.duplicate_clusters(review, needs_review_only=only_uncertain),
+            "only_uncertain": only_uncertain,
+            "mark_form": DuplicateMarkForm(),
+            "can_decide": membership.can(Capability.SCREEN),
+        },
+    )
+
+
+def _duplicate_action(request, review, action, success: str):
+    try:
+        action()
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("literature:duplicate-list", review.slug)
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def duplicate_confirm(request, link_id: int, *, review, membership):
+    return _duplicate_action(
+        request,
+        review,
+        lambda: duplicates.duplicate_confirm(membership=membership, link_id=link_id),
+        "Marked as a confirmed duplicate.",
+    )
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def duplicate_undo(request, link_id: int, *, review, membership):
+    return _duplicate_action(
+        request,
+        review,
+        lambda: duplicates.duplicate_undo(membership=membership, link_id=link_id),
+        "Not a duplicate: the record returns to screening.",
+    )
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def duplicate_mark(request, *, review, membership):
+    form = DuplicateMarkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the record numbers of both records.")
+        return redirect("literature:duplicate-list", review.slug)
+    return _duplicate_action(
+        request,
+        review,
+        lambda: duplicates.duplicate_mark(
+            membership=membership,
+            duplicate_id=form.cleaned_data["duplicate"],
+            primary_id=form.cleaned_data["primary"],
+        ),
+        "Marked as a duplicate.",
     )

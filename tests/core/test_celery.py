@@ -4,12 +4,11 @@ import pytest
 
 from reviewapp.core.models import WorkerHeartbeat
 from reviewapp.core.tasks import worker_heartbeat
-from tests.celery_worker import celery_worker  # noqa: F401  (fixture)
 
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_a_task_travels_through_the_broker_and_the_worker_writes_to_the_database(celery_worker):  # noqa: F811
+def test_a_task_travels_through_the_broker_and_the_worker_writes_to_the_database(celery_worker):
     queue, hostname = celery_worker
     result = worker_heartbeat.apply_async(queue=queue)
     heartbeat_id = result.get(timeout=60)

@@ -1,0 +1,120 @@
+"""Writes and reads on duplicate links: the clusters page, confirming and undoing.
+
+A link is never deleted: undoing it records who and when, and the record returns to screening.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.permissions import require
+from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
+from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.reviews.constants import Capability
+from reviewapp.reviews.models import Membership, Review
+
+
+@dataclass
+class Cluster:
+    primary: Record
+    links: list[DuplicateLink]
+
+    @property
+    def needs_review(self) -> bool:
+        return any(link.status == DuplicateStatus.NEEDS_REVIEW for link in self.links)
+
+
+def duplicate_clusters(review: Review, *, needs_review_only: bool = False) -> list[Cluster]:
+    """Active duplicate links grouped by their primary record, uncertain clusters first."""
+    links = (
+        DuplicateLink.objects.filter(review=review, undone_at__isnull=True)
+        .select_related(
+            "duplicate__search",
+            "duplicate__source_import",
+            "primary__search",
+            "primary__source_import",
+        )
+        .order_by("primary_id", "duplicate_id")
+    )
+    if needs_review_only:
+        links = links.filter(status=DuplicateStatus.NEEDS_REVIEW)
+    grouped: dict[int, list[DuplicateLink]] = defaultdict(list)
+    primaries: dict[int, Record] = {}
+    for link in links:
+        grouped[link.primary_id].append(link)
+        primaries[link.primary_id] = link.primary
+    clusters = [Cluster(primaries[pid], grouped[pid]) for pid in grouped]
+    clusters.sort(key=lambda c: (not c.needs_review, c.primary.pk))
+    return clusters
+
+
+def _link_for(membership: Membership, link_id: int) -> DuplicateLink:
+    link = (
+        DuplicateLink.objects.select_for_update()
+        .filter(pk=link_id, review=membership.review)
+        .first()
+    )
+    if link is None:
+        raise ServiceError("No such duplicate link in this review.")
+    return link
+
+
+@transaction.atomic
+def duplicate_confirm(*, membership: Membership, link_id: int) -> DuplicateLink:
+    """A reviewer agrees that the two records are the same citation."""
+    require(membership, Capability.SCREEN)
+    link = _link_for(membership, link_id)
+    if link.undone_at is not None:
+        raise ServiceError("This link was undone; mark the records as duplicates again instead.")
+    link.status = DuplicateStatus.CONFIRMED
+    link.confirmed_by = membership.user
+    link.save(update_fields=["status", "confirmed_by"])
+    return link
+
+
+@transaction.atomic
+def duplicate_undo(*, membership: Membership, link_id: int) -> DuplicateLink:
+    """The records are different citations: the duplicate returns to screening."""
+    require(membership, Capability.SCREEN)
+    link = _link_for(membership, link_id)
+    if link.undone_at is not None:
+        return link
+    link.undone_at = timezone.now()
+    link.undone_by = membership.user
+    link.save(update_fields=["undone_at", "undone_by"])
+    return link
+
+
+@transaction.atomic
+def duplicate_mark(*, membership: Membership, duplicate_id: int, primary_id: int) -> DuplicateLink:
+    """A reviewer marks a record as a duplicate the matcher missed."""
+    require(membership, Capability.SCREEN)
+    review = membership.review
+    records = {
+        r.pk: r for r in Record.objects.filter(review=review, pk__in=[duplicate_id, primary_id])
+    }
+    if duplicate_id == primary_id or len(records) != 2:
+        raise ServiceError("Choose two different records of this review.")
+    if DuplicateLink.objects.filter(duplicate_id=duplicate_id, undone_at__isnull=True).exists():
+        raise ServiceError(f"Record {duplicate_id} is already marked as a duplicate.")
+    primary_id = (
+        DuplicateLink.objects.filter(duplicate_id=primary_id, undone_at__isnull=True)
+        .values_list("primary_id", flat=True)
+        .first()
+        or primary_id
+    )
+    return DuplicateLink.objects.create(
+        review=review,
+        duplicate_id=duplicate_id,
+        primary_id=primary_id,
+        rule=DuplicateRule.MANUAL,
+        score=1.0,
+        status=DuplicateStatus.CONFIRMED,
+        created_by=membership.user,
+        confirmed_by=membership.user,
+    )

@@ -1,0 +1,75 @@
+import json as jsonlib
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.literature.constants import ImportFormat, JobStatus, SourceKind
+from reviewapp.literature.management.commands._review_owner import owner_membership
+from reviewapp.literature.services import import_create, import_run
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a file of records (PubMed XML, MEDLINE/.nbib, RIS, EndNote XML, CSV) into a review."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="The review's short name")
+        parser.add_argument("file", help="The exported file")
+        parser.add_argument("--format", default="auto", choices=["auto", *ImportFormat.values])
+        parser.add_argument("--source", default="", help='The database it came from, e.g. "Embase"')
+        parser.add_argument("--kind", default=SourceKind.DATABASE, choices=SourceKind.values)
+        parser.add_argument("--user", help="Act as this member (default: the review's owner)")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object")
+
+    def handle(self, *args, slug, file, format, source, kind, user, json: bool, **options):
+        membership = owner_membership(slug, user)
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"{file} is not a file.")
+        try:
+            with path.open("rb") as fileobj:
+                imp = import_create(
+                    membership=membership,
+                    fileobj=fileobj,
+                    file_name=path.name,
+                    format=format,
+                    source_database=source,
+                    source_kind=kind,
+                )
+        except ServiceError as exc:
+            raise CommandError(exc.message) from None
+
+        def progress(read: int) -> None:
+            if not json:
+                self.stderr.write(f"  {read} records read")
+
+        imp = import_run(import_id=imp.pk, progress=progress)
+        result = {
+            "import_id": imp.pk,
+            "file": imp.file_name,
+            "format": imp.format,
+            "status": imp.status,
+            "read": imp.count_read,
+            "imported": imp.count_imported,
+            "duplicates": imp.count_duplicates,
+            "rejected": imp.count_rejected,
+            "rejections": imp.rejections,
+            "error": imp.error,
+        }
+        if json:
+            self.stdout.write(jsonlib.dumps(result, indent=2))
+        else:
+            self.stdout.write(
+                f"{imp.file_name} ({imp.format or 'unknown format'}): {imp.count_read} read, "
+                f"{imp.count_imported} imported, {imp.count_duplicates} duplicates, "
+                f"{imp.count_rejected} rejected."
+            )
+            for rejection in imp.rejections:
+                where = f"record {rejection['position']}"
+                if rejection.get("line"):
+                    where += f" (line {rejection['line']})"
+                self.stdout.write(f"  rejected {where}: {rejection['reason']}")
+        if imp.status != JobStatus.DONE:
+            raise CommandError(imp.error)

@@ -1,0 +1,251 @@
+"""Writes on PubMed searches: run a query through the Entrez client and add what it finds.
+
+A search runs in one transaction, so an interrupted run leaves nothing behind and can simply run
+again. A living review re-runs a stored search: records an earlier run of the same search already
+brought are recognised by PMID and not added twice; the new run is its own Search, counting what
+was new.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import date
+from io import BytesIO
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.permissions import require
+from reviewapp.core.progress import progress_write
+from reviewapp.integrations.entrez import EntrezError, PubMedClient
+from reviewapp.literature.constants import JobStatus, SourceKind
+from reviewapp.literature.models import Record, Search
+from reviewapp.literature.parsers import FileUnreadable, Rejection
+from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
+from reviewapp.literature.services import duplicate_index_for, records_add_parsed
+from reviewapp.reviews.constants import Capability
+from reviewapp.reviews.models import Membership
+
+logger = logging.getLogger(__name__)
+
+DATE_PATTERN = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
+BATCH_SIZE = 500
+
+
+def pubmed_client() -> PubMedClient:
+    """The Entrez client configured from settings (ENTREZ_EMAIL, ENTREZ_API_KEY, ENTREZ_BASE_URL)."""
+    return PubMedClient(
+        email=settings.ENTREZ_EMAIL,
+        api_key=settings.ENTREZ_API_KEY or None,
+        base_url=settings.ENTREZ_BASE_URL,
+    )
+
+
+def _date_check(value: str, field: str) -> str:
+    given = (value or "").strip()
+    value = given.replace("-", "/")
+    if not value:
+        return ""
+    parts = [int(p) for p in value.split("/")] if DATE_PATTERN.match(value) else []
+    try:
+        if not parts:
+            raise ValueError
+        date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+    except ValueError:
+        raise ServiceError(
+            f"{field} '{given}' is not a date PubMed understands; use YYYY, YYYY/MM or YYYY/MM/DD.",
+            field=field,
+        ) from None
+    return value
+
+
+def search_create(
+    *,
+    membership: Membership,
+    query: str,
+    mindate: str = "",
+    maxdate: str = "",
+    rerun_of: Search | None = None,
+) -> Search:
+    """Store a PubMed search as queued; `search_run` (usually in a task) does the work."""
+    require(membership, Capability.MANAGE_REVIEW)
+    query = (query or "").strip()
+    if not query:
+        raise ServiceError("A search needs a query.", field="query")
+    if len(query) > 10000:
+        raise ServiceError("The query is longer than 10,000 characters.", field="query")
+    mindate = _date_check(mindate, "mindate")
+    maxdate = _date_check(maxdate, "maxdate")
+    if mindate and maxdate and mindate.ljust(10, "/") > maxdate.ljust(10, "~"):
+        raise ServiceError(
+            f"The start date {mindate} is after the end date {maxdate}.", field="mindate"
+        )
+    return Search.objects.create(
+        review=membership.review,
+        source_database="PubMed",
+        source_kind=SourceKind.DATABASE,
+        query=query,
+        mindate=mindate,
+        maxdate=maxdate,
+        rerun_of=rerun_of,
+        created_by=membership.user,
+    )
+
+
+def search_rerun(*, membership: Membership, search: Search) -> Search:
+    """Queue a new run of a stored search (a living review's update); dates as first given."""
+    if search.review_id != membership.review_id:
+        raise ServiceError("That search belongs to another review.")
+    root = search.rerun_of or search
+    return search_create(
+        membership=membership,
+        query=root.query,
+        mindate=root.mindate,
+        maxdate=root.maxdate,
+        rerun_of=root,
+    )
+
+
+def search_retry(*, membership: Membership, search: Search) -> Search:
+    """Queue a failed search again; it left nothing behind, so it starts from the beginning."""
+    require(membership, Capability.MANAGE_REVIEW)
+    updated = Search.objects.filter(
+        pk=search.pk, review=membership.review, status=JobStatus.FAILED
+    ).update(status=JobStatus.QUEUED, error="", started_at=None, finished_at=None)
+    if not updated:
+        raise ServiceError("Only a failed search can be run again.")
+    search.refresh_from_db()
+    return search
+
+
+def _known_pmids(search: Search) -> set[str]:
+    """PMIDs that earlier runs of the same stored search brought into the review."""
+    root_id = search.rerun_of_id or search.pk
+    lineage = Q(search_id=root_id) | Q(search__rerun_of_id=root_id)
+    return set(
+        Record.objects.filter(lineage, review_id=search.review_id)
+        .exclude(search_id=search.pk)
+        .exclude(pmid="")
+        .values_list("pmid", flat=True)
+    )
+
+
+def search_run(
+    *,
+    search_id: int,
+    client: PubMedClient | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Search:
+    """Run a queued search: plan it (splitting >9,999 hits by date), fetch in batches, add records.
+
+    Every failure (network, a malformed reply, a query PubMed rejects) is written to the Search
+    with the batch named, and nothing of the run is kept.
+    """
+    claimed = Search.objects.filter(pk=search_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), error=""
+    )
+    search = Search.objects.select_related("review").get(pk=search_id)
+    if not claimed:
+        return search
+    client = client or pubmed_client()
+    try:
+        with transaction.atomic():
+            _search_fetch(search, client, progress)
+    except (EntrezError, FileUnreadable) as exc:
+        _search_fail(search, f"The search failed and nothing was added: {exc}")
+    except Exception as exc:
+        logger.exception("search %s failed", search.pk)
+        _search_fail(
+            search,
+            "The search stopped on an internal error and nothing was added "
+            f"({exc.__class__.__name__}). It can be run again.",
+        )
+        raise
+    search.refresh_from_db()
+    return search
+
+
+def _search_fail(search: Search, message: str) -> None:
+    Search.objects.filter(pk=search.pk).update(
+        status=JobStatus.FAILED,
+        error=message,
+        finished_at=timezone.now(),
+        count_retrieved=0,
+        count_new=0,
+    )
+
+
+def _search_fetch(search: Search, client: PubMedClient, progress) -> None:
+    plan = client.plan_search(
+        search.query, mindate=search.mindate or None, maxdate=search.maxdate or None
+    )
+    first = plan.parts[0] if plan.parts else None
+    provenance = {
+        "tool": "Bio.Entrez",
+        "split_by_date": plan.split,
+        "parts": [
+            {
+                "mindate": lo.isoformat() if lo else None,
+                "maxdate": hi.isoformat() if hi else None,
+                "count": n,
+            }
+            for lo, hi, n in plan.ranges
+        ],
+        "parts_total": plan.parts_total,
+        "errors": first.errors if first else {},
+        "warnings": first.warnings if first else {},
+    }
+    Search.objects.filter(pk=search.pk).update(
+        run_at=timezone.now(),
+        count_reported=plan.count,
+        query_translation=first.query_translation if first else "",
+        provenance=provenance,
+        progress_total=plan.parts_total,
+    )
+    known = _known_pmids(search)
+    index = duplicate_index_for(search.review)
+    retrieved = new = 0
+    rejections: list[dict] = []
+
+    def on_progress(done: int, total: int) -> None:
+        progress_write("search", search.pk, done=done, total=total)
+        if progress:
+            progress(done, total)
+
+    for part_index, batch in client.fetch_plan(plan, batch_size=BATCH_SIZE, progress=on_progress):
+        parsed = []
+        for item in parse_pubmed_xml(BytesIO(batch.xml)):
+            if isinstance(item, Rejection):
+                rejections.append(
+                    {
+                        "part": part_index + 1,
+                        "batch": batch.batch_index,
+                        "position": batch.retstart + item.position,
+                        "reason": item.reason,
+                    }
+                )
+                continue
+            retrieved += 1
+            if item.pmid and item.pmid in known:
+                continue
+            known.add(item.pmid)
+            item.position = batch.retstart + item.position
+            parsed.append(item)
+        records, _links = records_add_parsed(
+            review=search.review, parsed=parsed, index=index, search=search
+        )
+        new += len(records)
+    provenance["rejections"] = rejections
+    Search.objects.filter(pk=search.pk).update(
+        status=JobStatus.DONE,
+        finished_at=timezone.now(),
+        count_retrieved=retrieved,
+        count_new=new,
+        progress_done=retrieved,
+        provenance=provenance,
+    )

@@ -1,0 +1,236 @@
+"""File imports through the real import service and command, with the real export files."""
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from reviewapp.literature.constants import JobStatus
+from reviewapp.literature.models import DuplicateLink, Import, Record
+from reviewapp.literature.parsers import ParsedRecord, Rejection, parse
+from reviewapp.literature.services import import_create, import_run
+from reviewapp.screening.selectors import stage_counts
+from tests.conftest import membership_of
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXPORTS = [
+    ("entrez/pubmed1.xml", "pubmed-xml"),
+    ("entrez/pubmed2.xml", "pubmed-xml"),
+    ("entrez/pubmed5.xml", "pubmed-xml"),
+    ("medline/pubmed_result1.txt", "medline"),
+    ("medline/pubmed_result2.txt", "medline"),
+    ("ris/_baseline.ris", "ris"),
+    ("ris/embase.ris", "ris"),
+    ("ris/scopus.ris", "ris"),
+    ("ris/pubmed_zotero.ris", "ris"),
+    ("ris/web_of_science.txt", "ris"),
+    ("ris/baseline_empty_values.ris", "ris"),
+    ("csv/embase.csv", "csv"),
+    ("malformed/endnote.xml", "endnote-xml"),
+]
+
+
+def _import(review, user, path: Path, **options):
+    with path.open("rb") as fileobj:
+        imp = import_create(
+            membership=membership_of(user, review), fileobj=fileobj, file_name=path.name, **options
+        )
+    return import_run(import_id=imp.pk)
+
+
+@pytest.mark.parametrize(("name", "fmt"), EXPORTS)
+def test_every_export_imports_what_its_parser_reads(review, owner, name, fmt):
+    path = FIXTURES / name
+    with path.open("rb") as fileobj:
+        items = list(parse(fileobj, format=fmt, filename=path.name))
+    good = [i for i in items if isinstance(i, ParsedRecord)]
+    bad = [i for i in items if isinstance(i, Rejection)]
+
+    imp = _import(review, owner, path)
+
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.format == fmt  # detected, not given
+    assert (imp.count_read, imp.count_imported, imp.count_rejected) == (
+        len(items),
+        len(good),
+        len(bad),
+    )
+    stored = Record.objects.filter(source_import=imp).order_by("source_position")
+    assert [r.title for r in stored] == [p.title for p in good]
+    assert [r.doi for r in stored] == [p.doi for p in good]
+
+
+def test_bad_records_are_rejected_one_by_one_and_the_rest_imported(review, owner):
+    imp = _import(review, owner, FIXTURES / "ris" / "baseline_empty_values.ris")
+    assert imp.count_rejected >= 1
+    assert imp.count_imported >= 1
+    for rejection in imp.rejections:
+        assert rejection["position"] >= 1
+        assert rejection["reason"]
+
+
+def test_a_file_that_cannot_be_read_imports_nothing_and_says_why(review, owner):
+    imp = _import(review, owner, FIXTURES / "entrez" / "pubmed3.html")
+    assert imp.status == JobStatus.FAILED
+    assert "pubmed3.html could not be read, so nothing was imported" in imp.error
+    assert not Record.objects.exists()
+
+
+def test_a_truncated_file_imports_nothing_and_names_where_it_broke(review, owner):
+    imp = _import(review, owner, FIXTURES / "malformed" / "pubmed_truncated.xml")
+    assert imp.status == JobStatus.FAILED
+    assert "record" in imp.error and "line" in imp.error
+    assert not Record.objects.exists()
+
+
+def test_the_same_citations_from_two_databases_are_linked_not_screened_twice(review, owner):
+    first = _import(review, owner, FIXTURES / "ris" / "_baseline.ris", source_database="Embase")
+    second = _import(review, owner, FIXTURES / "ris" / "_baseline.ris", source_database="Scopus")
+    assert second.count_duplicates == second.count_imported == first.count_imported
+    links = DuplicateLink.objects.filter(review=review, duplicate__source_import=second)
+    assert links.count() == first.count_imported
+    assert all(link.primary.source_import_id == first.pk for link in links)
+    counts = stage_counts(review, "ta")
+    assert counts.eligible == first.count_imported
+
+
+def test_undoing_a_duplicate_returns_the_record_to_screening(client, review, owner, reviewer):
+    _import(review, owner, FIXTURES / "ris" / "scopus.ris")
+    second = _import(review, owner, FIXTURES / "ris" / "scopus.ris")
+    link = DuplicateLink.objects.filter(duplicate__source_import=second).first()
+    before = stage_counts(review, "ta").eligible
+    client.force_login(reviewer)
+    response = client.post(reverse("literature:duplicate-undo", args=[review.slug, link.pk]))
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert link.undone_at is not None and link.undone_by == reviewer
+    assert stage_counts(review, "ta").eligible == before + 1
+
+
+def test_a_reviewer_confirms_an_uncertain_duplicate(client, review, owner, reviewer):
+    _import(review, owner, FIXTURES / "ris" / "scopus.ris")
+    a, b = Record.objects.order_by("id")[:2]
+    link = DuplicateLink.objects.create(
+        review=review, duplicate=b, primary=a, rule="fuzzy_title", score=0.93, status="needs_review"
+    )
+    client.force_login(reviewer)
+    page = client.get(reverse("literature:duplicate-list", args=[review.slug]) + "?show=uncertain")
+    assert b.title in page.content.decode()
+    client.post(reverse("literature:duplicate-confirm", args=[review.slug, link.pk]))
+    link.refresh_from_db()
+    assert (link.status, link.confirmed_by) == ("confirmed", reviewer)
+
+
+def test_a_reviewer_marks_a_missed_duplicate(client, review, owner, reviewer):
+    _import(review, owner, FIXTURES / "ris" / "scopus.ris")
+    a, b = Record.objects.order_by("id")[:2]
+    client.force_login(reviewer)
+    client.post(
+        reverse("literature:duplicate-mark", args=[review.slug]),
+        {"duplicate": b.pk, "primary": a.pk},
+    )
+    link = DuplicateLink.objects.get(duplicate=b)
+    assert (link.primary, link.rule, link.created_by) == (a, "manual", reviewer)
+
+
+def test_the_import_command_prints_the_json_the_issue_names(review, owner):
+    out = StringIO()
+    call_command(
+        "import_records",
+        review.slug,
+        str(FIXTURES / "ris" / "faulty_year.ris"),
+        "--source",
+        "Embase",
+        "--json",
+        stdout=out,
+    )
+    result = json.loads(out.getvalue())
+    assert {"format", "read", "imported", "duplicates", "rejected", "rejections"} <= set(result)
+    assert (result["format"], result["read"], result["rejected"]) == ("ris", 1, 1)
+    (rejection,) = result["rejections"]
+    assert rejection["position"] == 1 and "PY" in rejection["reason"]
+
+
+def test_the_import_command_fails_on_an_unreadable_file(review, owner):
+    with pytest.raises(CommandError, match="could not be read"):
+        call_command(
+            "import_records",
+            review.slug,
+            str(FIXTURES / "entrez" / "pubmed3.html"),
+            stdout=StringIO(),
+        )
+
+
+def test_uploading_in_the_browser_imports_and_shows_the_counts(client, review, owner):
+    client.force_login(owner)
+    upload = SimpleUploadedFile(
+        "embase.ris", (FIXTURES / "ris" / "embase.ris").read_bytes(), content_type="text/plain"
+    )
+    response = client.post(
+        reverse("literature:import-create", args=[review.slug]),
+        {"file": upload, "format": "auto", "source_database": "Embase", "source_kind": "database"},
+    )
+    imp = Import.objects.get(review=review)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("literature:import-detail", args=[review.slug, imp.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert imp.status == JobStatus.DONE or "Waiting for a worker" in page
+
+
+def test_an_empty_upload_is_refused_with_a_message(client, review, owner):
+    client.force_login(owner)
+    upload = SimpleUploadedFile("empty.ris", b"", content_type="text/plain")
+    response = client.post(
+        reverse("literature:import-create", args=[review.slug]),
+        {"file": upload, "format": "auto", "source_kind": "database"},
+    )
+    assert response.status_code == 400
+    assert "empty" in response.content.decode()
+    assert not Import.objects.exists()
+
+
+def test_a_reviewer_cannot_import(client, review, reviewer):
+    client.force_login(reviewer)
+    upload = SimpleUploadedFile("e.ris", b"TY  - JOUR\nTI  - T\nER  - \n")
+    response = client.post(
+        reverse("literature:import-create", args=[review.slug]),
+        {"file": upload, "format": "auto", "source_kind": "database"},
+    )
+    assert response.status_code == 403
+    assert not Import.objects.exists()
+
+
+def test_the_rejection_report_downloads_as_csv_safe_for_spreadsheets(client, review, owner):
+    imp = _import(review, owner, FIXTURES / "ris" / "faulty_year.ris")
+    Import.objects.filter(pk=imp.pk).update(
+        rejections=[
+            *imp.rejections,
+            {"position": 2, "line": 9, "field": "TI", "reason": "=HYPERLINK(1)"},
+        ]
+    )
+    client.force_login(owner)
+    response = client.get(reverse("literature:import-rejections-csv", args=[review.slug, imp.pk]))
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "file,record,line,field,reason"
+    assert lines[1].startswith("faulty_year.ris,1,1,PY,")
+    assert lines[2].endswith(",'=HYPERLINK(1)")
+
+
+def test_the_progress_partial_keeps_polling_while_the_import_runs(client, review, owner):
+    from reviewapp.core.progress import progress_write
+    from tests.factories import ImportFactory
+
+    imp = ImportFactory(review=review, status=JobStatus.RUNNING, progress_total=None)
+    progress_write("import", imp.pk, done=3000)
+    client.force_login(owner)
+    url = reverse("literature:import-detail", args=[review.slug, imp.pk])
+    partial = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 1s"' in partial
+    assert "3000 records so far" in partial
+    assert "<html" not in partial
+    Import.objects.filter(pk=imp.pk).update(status=JobStatus.DONE)
+    assert "hx-trigger" not in client.get(url, HTTP_HX_REQUEST="true").content.decode()

@@ -1,0 +1,35 @@
+"""A large import runs as a Celery task in a real worker process against PostgreSQL."""
+
+from pathlib import Path
+
+import pytest
+
+from reviewapp.literature.constants import JobStatus
+from reviewapp.literature.models import Import, Record
+from reviewapp.literature.services import import_create
+from reviewapp.literature.tasks import import_run_task
+from tests.conftest import membership_of
+
+BASELINE = Path(__file__).resolve().parents[1] / "fixtures" / "ris" / "_baseline.ris"
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_an_import_runs_in_the_worker_and_its_records_land_in_the_database(
+    celery_worker,
+    review,
+    owner,
+):
+    queue, _hostname = celery_worker
+    with BASELINE.open("rb") as fileobj:
+        imp = import_create(
+            membership=membership_of(owner, review), fileobj=fileobj, file_name=BASELINE.name
+        )
+    import_run_task.apply_async(args=[imp.pk], queue=queue).get(timeout=120)
+    imp.refresh_from_db()
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_imported == Record.objects.filter(source_import=imp).count() > 0
+    # Sending the same task again (a broker redelivery) claims nothing and adds nothing.
+    import_run_task.apply_async(args=[imp.pk], queue=queue).get(timeout=120)
+    assert Record.objects.filter(source_import=imp).count() == imp.count_imported
+    assert Import.objects.get(pk=imp.pk).status == JobStatus.DONE
