@@ -23,4 +23,5 @@ urlpatterns = [
     path("reviews/", include("reviewapp.reviews.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.literature.urls")),
     path("reviews/<slug:slug>/screen/", include("reviewapp.screening.urls")),
+    path("reviews/<slug:slug>/", include("reviewapp.reporting.urls")),
 ]

@@ -45,3 +45,4 @@ def _link_id(review, owner):
 
 
 URL_KWARGS.update(search_id=_search_id, import_id=_import_id, link_id=_link_id)
+URL_KWARGS.update(fmt=lambda review, owner: "json", box=lambda review, owner: "records_screened")

@@ -1,0 +1,123 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.permissions import review_view
+from reviewapp.literature.models import Record
+from reviewapp.reporting import diagram
+from reviewapp.reporting.exports import CONTENT_TYPES, prisma_export
+from reviewapp.reporting.forms import ManualCountsForm
+from reviewapp.reporting.prisma import PrismaInconsistent, violations
+from reviewapp.reporting.selectors import manual_counts_latest, prisma_counts_get, prisma_pending
+from reviewapp.reporting.services import prisma_manual_set
+from reviewapp.reviews.constants import Capability
+from reviewapp.screening.constants import Stage
+
+BOX_LABELS = {
+    "database_results": "Records identified from databases",
+    "register_results": "Records identified from registers",
+    "duplicates": "Duplicate records removed",
+    "excluded_automatic": "Records marked as ineligible by automation tools",
+    "records_screened": "Records screened",
+    "records_excluded": "Records excluded at title and abstract",
+    "dbr_sought_reports": "Reports sought for retrieval",
+    "dbr_notretrieved_reports": "Reports not retrieved",
+    "dbr_assessed": "Reports assessed for eligibility",
+    "dbr_excluded": "Reports excluded at full text",
+}
+
+
+def _box_urls(review, counts) -> dict[str, str]:
+    return {
+        box: reverse("reporting:prisma-box", args=[review.slug, box])
+        for box, ids in counts.record_ids.items()
+        if box in diagram.BOX_NAMES and ids
+    }
+
+
+@review_view()
+def prisma_detail(request, *, review, membership):
+    counts = prisma_counts_get(review)
+    found = violations(counts)
+    svg = None
+    if not found:
+        svg = prisma_export(counts, "svg", urls=_box_urls(review, counts)).decode("utf-8")
+        # The page inlines the SVG; its XML prologue has no place inside HTML.
+        svg = svg[svg.index("<svg") :]
+    manual = manual_counts_latest(review)
+    can_edit = membership.can(Capability.MANAGE_REVIEW)
+    form = ManualCountsForm(initial_values={f: e.value for f, e in manual.items()})
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Only owners and admins enter PRISMA boxes by hand.")
+        form = ManualCountsForm(request.POST)
+        if form.is_valid():
+            values = {k: v for k, v in form.cleaned_data.items() if k != "note"}
+            try:
+                prisma_manual_set(
+                    membership=membership, values=values, note=form.cleaned_data["note"]
+                )
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Hand-entered boxes saved.")
+                return redirect("reporting:prisma-detail", review.slug)
+    pending = prisma_pending(review)
+    return render(
+        request,
+        "reporting/prisma_detail.html",
+        {
+            "review": review,
+            "membership": membership,
+            "counts": counts,
+            "violations": found,
+            "svg": svg,
+            "pending": [(Stage(stage).label, ids) for stage, ids in pending.items() if ids],
+            "manual": manual,
+            "form": form,
+            "can_edit": can_edit,
+            "formats": list(CONTENT_TYPES),
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@review_view(Capability.EXPORT)
+def prisma_export_view(request, fmt: str, *, review, membership):
+    if fmt not in CONTENT_TYPES:
+        raise Http404("No such export format.")
+    counts = prisma_counts_get(review)
+    try:
+        data = prisma_export(counts, fmt)
+    except PrismaInconsistent as exc:
+        messages.error(request, f"Nothing was exported. {exc}")
+        return redirect("reporting:prisma-detail", review.slug)
+    response = HttpResponse(data, content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{review.slug}-prisma.{fmt}"'
+    return response
+
+
+@review_view()
+def prisma_box(request, box: str, *, review, membership):
+    counts = prisma_counts_get(review)
+    if box not in counts.record_ids:
+        raise Http404("No such box.")
+    ids = counts.record_ids[box]
+    records = (
+        Record.objects.filter(pk__in=ids).order_by("id").select_related("search", "source_import")
+    )
+    return render(
+        request,
+        "reporting/prisma_box.html",
+        {
+            "review": review,
+            "membership": membership,
+            "box": box,
+            "label": BOX_LABELS.get(box, box),
+            "records": records,
+            "n": len(ids),
+        },
+    )
