@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/prioritisation_bench.py \
         [--asreview /tmp/asreview-venv/bin/asreview] [--insights-python PY] [--seeds 5] \
-        [--out bench/PRIORITISATION_RESULTS.md]
+        [--out bench/out/prioritisation.md]
 
 For every dataset and seed the prior rows are one include and one exclude drawn with that seed;
 our simulation (each preset) and ``asreview simulate`` (its default model, ELAS u4) get the same
@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument("--insights-python", help="Python with asreview-insights, to cross-check")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--records", type=int, default=20_000, help="records for retrain timing")
-    parser.add_argument("--out", default=str(ROOT / "bench/PRIORITISATION_RESULTS.md"))
+    parser.add_argument("--out", default=str(ROOT / "bench/out/prioritisation.md"))
     args = parser.parse_args()
 
     exe = shutil.which(args.asreview) or (args.asreview if Path(args.asreview).is_file() else None)
@@ -377,6 +377,7 @@ def write_results(args, rows, timing, asreview_version, checked, mismatches) -> 
             + ("identical." if not mismatches else f"{len(mismatches)} MISMATCHES: {mismatches}"),
         ]
     lines += ["", *NOTES.strip("\n").splitlines()]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
