@@ -118,6 +118,10 @@ INSTALLED_APPS = [
     "reviewapp.synthesis",
     "reviewapp.reporting",
     "reviewapp.demo",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "reviewapp.api",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +232,30 @@ CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_TIMEZONE = TIME_ZONE
+
+# The read-only JSON API (reviewapp/api). Token first, so an anonymous request gets 401 with a
+# WWW-Authenticate header; browsers use their session.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "reviewapp.api.pagination.Pagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "reviewapp API",
+    "DESCRIPTION": "Read-only access to reviews, records, screening decisions, PRISMA 2020 "
+    "counts and extracted data, scoped by review membership.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # PubMed through Bio.Entrez (reviewapp/integrations/entrez.py reads these).
 ENTREZ_EMAIL = _env["ENTREZ_EMAIL"]

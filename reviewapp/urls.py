@@ -23,5 +23,7 @@ urlpatterns = [
     path("reviews/", include("reviewapp.reviews.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.literature.urls")),
     path("reviews/<slug:slug>/screen/", include("reviewapp.screening.urls")),
+    path("reviews/<slug:slug>/", include("reviewapp.extraction.urls")),
+    path("api/", include("reviewapp.api.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.reporting.urls")),
 ]

@@ -46,3 +46,36 @@ def _link_id(review, owner):
 
 URL_KWARGS.update(search_id=_search_id, import_id=_import_id, link_id=_link_id)
 URL_KWARGS.update(fmt=lambda review, owner: "json", box=lambda review, owner: "records_screened")
+
+
+# Extraction and downloads (issue 6): a form with one version, a study included at full text,
+# and a finished export of the owner's.
+def _form_id(review, owner):
+    from reviewapp.extraction.models import ExtractionForm, FormVersion
+
+    form = ExtractionForm.objects.create(
+        review=review, name=f"Form {ExtractionForm.objects.count()}"
+    )
+    FormVersion.objects.create(form=form, number=1, definition={"sections": []})
+    return form.pk
+
+
+def _study_id(review, owner):
+    from tests.extraction.helpers import study_included
+
+    return study_included(review, owner).pk
+
+
+def _export_id(review, owner):
+    from django.core.files.base import ContentFile
+
+    from reviewapp.extraction.models import ExportJob
+
+    job = ExportJob.objects.create(
+        review=review, requested_by=owner, kind="decisions-long", status="done", rows_written=0
+    )
+    job.file.save("decisions.csv", ContentFile(b"decision_id\r\n"))
+    return job.pk
+
+
+URL_KWARGS.update({"form_id": _form_id, "study_id": _study_id, "export_id": _export_id})

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from reviewapp.extraction.models import Extraction, ExtractionForm, ExtractionRevision, FormVersion
+from reviewapp.extraction.models import (
+    ExportJob,
+    Extraction,
+    ExtractionForm,
+    ExtractionRevision,
+    FormVersion,
+)
 
 for model in (ExtractionForm, FormVersion, Extraction, ExtractionRevision):
     admin.site.register(model)
+
+admin.site.register(ExportJob)

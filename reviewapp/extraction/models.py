@@ -1,9 +1,12 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from reviewapp.core.models import TimeStampedModel
-from reviewapp.extraction.constants import ExtractionKind
+from reviewapp.extraction.constants import ExportKind, ExportWhich, ExtractionKind
+from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.models import Review
 from reviewapp.screening.models import Study
 
@@ -77,6 +80,9 @@ class Extraction(TimeStampedModel):
     )
     data = models.JSONField(default=dict, blank=True)
     revision = models.PositiveIntegerField(default=1)
+    # Set when the extractor submits (their entry is then locked and may be compared), or when a
+    # consensus is saved.
+    submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -123,3 +129,40 @@ class ExtractionRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.extraction} r{self.number}"
+
+
+def export_path(instance: "ExportJob", filename: str) -> str:
+    # Served only through a members-only view, never from MEDIA_URL.
+    return f"exports/review-{instance.review_id}/{uuid.uuid4().hex}-{filename}"
+
+
+class ExportJob(TimeStampedModel):
+    """A download written in the background; only the member who asked for it may fetch it."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="export_jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_jobs"
+    )
+    kind = models.CharField(max_length=24, choices=ExportKind.choices)
+    form = models.ForeignKey(
+        ExtractionForm, null=True, blank=True, on_delete=models.CASCADE, related_name="exports"
+    )
+    which = models.CharField(max_length=8, choices=ExportWhich.choices, default=ExportWhich.FINAL)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_written = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to=export_path, blank=True, max_length=300)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ExportKind.values), name="export_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.status})"

@@ -1,0 +1,132 @@
+from rest_framework import serializers
+
+from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
+from reviewapp.literature.models import Record
+from reviewapp.reviews.models import Review
+from reviewapp.screening.models import Decision
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    role = serializers.CharField(read_only=True, help_text="Your role in this review.")
+
+    class Meta:
+        model = Review
+        fields = [
+            "slug",
+            "title",
+            "question",
+            "protocol_registration",
+            "inclusion_criteria",
+            "exclusion_criteria",
+            "is_demo",
+            "created_at",
+            "role",
+        ]
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    duplicate_of = serializers.IntegerField(
+        source="primary_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The record this one duplicates.",
+    )
+    ta_state = serializers.SerializerMethodField(help_text="State at title/abstract screening.")
+    ft_state = serializers.SerializerMethodField(help_text="State at full-text screening.")
+    study = serializers.CharField(
+        source="study_label", read_only=True, allow_null=True, help_text="The study of its report."
+    )
+
+    class Meta:
+        model = Record
+        fields = [
+            "id",
+            "pmid",
+            "doi",
+            "pmcid",
+            "title",
+            "authors",
+            "journal",
+            "year",
+            "volume",
+            "issue",
+            "pages",
+            "abstract",
+            "keywords",
+            "language",
+            "duplicate_of",
+            "study",
+            "ta_state",
+            "ft_state",
+        ]
+
+    def _state(self, record, stage) -> str | None:
+        state = self.context["states"][stage].get(record.pk)
+        return str(state) if state else None
+
+    def get_ta_state(self, record) -> str | None:
+        return self._state(record, "ta")
+
+    def get_ft_state(self, record) -> str | None:
+        return self._state(record, "ft")
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    reasons = serializers.SlugRelatedField(many=True, read_only=True, slug_field="label")
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "record",
+            "stage",
+            "reviewer",
+            "kind",
+            "value",
+            "reasons",
+            "note",
+            "created_at",
+        ]
+
+
+class FormVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FormVersion
+        fields = ["number", "definition", "created_at"]
+
+
+class ExtractionFormSerializer(serializers.ModelSerializer):
+    versions = FormVersionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ExtractionForm
+        fields = ["id", "name", "extractors_required", "versions"]
+
+
+class ExtractionSerializer(serializers.ModelSerializer):
+    study_label = serializers.CharField(source="study.label", read_only=True)
+    form_version = serializers.IntegerField(source="form_version.number", read_only=True)
+    extractor = serializers.CharField(
+        source="extractor.username", read_only=True, allow_null=True, default=None
+    )
+    decided_by = serializers.CharField(
+        source="decided_by.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Extraction
+        fields = [
+            "id",
+            "study",
+            "study_label",
+            "form",
+            "form_version",
+            "kind",
+            "extractor",
+            "decided_by",
+            "submitted_at",
+            "revision",
+            "data",
+            "updated_at",
+        ]

@@ -1,0 +1,186 @@
+"""The read-only JSON API: reviews, records, decisions, PRISMA counts, forms and extracted data.
+
+Session or token authentication (``Authorization: Token <key>``; tokens are made in the admin or
+with ``manage.py drf_create_token <username>``). GET only. Everything inside a review answers 404
+to anyone who is not a member; blinding follows ``reviewapp.extraction.selectors``.
+"""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, Subquery
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reviewapp.api.permissions import ReviewMember
+from reviewapp.api.serializers import (
+    DecisionSerializer,
+    ExtractionFormSerializer,
+    ExtractionSerializer,
+    RecordSerializer,
+    ReviewSerializer,
+)
+from reviewapp.extraction.models import ExtractionForm
+from reviewapp.extraction.selectors import decisions_visible, extractions_visible
+from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.constants import Stage
+from reviewapp.screening.models import Report
+from reviewapp.screening.selectors import stage_states
+
+
+class ReadOnly:
+    http_method_names = ["get", "head", "options"]
+    permission_classes = [IsAuthenticated, ReviewMember]
+
+
+def _with_role(queryset, user):
+    role = Membership.objects.filter(review=OuterRef("pk"), user=user).values("role")[:1]
+    return queryset.annotate(role=Subquery(role))
+
+
+class ReviewList(ReadOnly, generics.ListAPIView):
+    """The reviews you are a member of."""
+
+    serializer_class = ReviewSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        return _with_role(Review.objects.filter(memberships__user=user), user).order_by("title")
+
+
+class ReviewDetail(ReadOnly, generics.RetrieveAPIView):
+    serializer_class = ReviewSerializer
+
+    def get_object(self):
+        return _with_role(
+            Review.objects.filter(pk=self.membership.review_id), self.request.user
+        ).get()
+
+
+STAGE_PARAM = OpenApiParameter(
+    "stage", str, enum=Stage.values, description="Only this screening stage."
+)
+
+
+class RecordList(ReadOnly, generics.ListAPIView):
+    """Every record of the review (duplicates too, marked), with its state at each stage."""
+
+    serializer_class = RecordSerializer
+
+    def get_queryset(self):
+        review = self.membership.review
+        primary = DuplicateLink.objects.filter(
+            duplicate=OuterRef("pk"), undone_at__isnull=True
+        ).values("primary_id")[:1]
+        study = Report.objects.filter(record=OuterRef("pk")).values("study__label")[:1]
+        return (
+            Record.objects.filter(review=review)
+            .annotate(primary_id=Subquery(primary), study_label=Subquery(study))
+            .order_by("id")
+        )
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if hasattr(self, "membership"):
+            review = self.membership.review
+            context["states"] = {stage: stage_states(review, stage) for stage in Stage.values}
+        return context
+
+
+@extend_schema(
+    parameters=[
+        STAGE_PARAM,
+        OpenApiParameter("record", int, description="Only decisions on this record."),
+    ]
+)
+class DecisionList(ReadOnly, generics.ListAPIView):
+    """Screening decision events, oldest first. Reviewers see only their own decisions;
+    owners, admins, adjudicators and analysts see everyone's."""
+
+    serializer_class = DecisionSerializer
+
+    def get_queryset(self):
+        qs = (
+            decisions_visible(self.membership.review, self.membership)
+            .select_related("reviewer")
+            .prefetch_related("reasons")
+            .order_by("created_at", "id")
+        )
+        stage = self.request.query_params.get("stage")
+        if stage:
+            qs = qs.filter(stage=stage)
+        record = self.request.query_params.get("record", "")
+        if record.isdigit():
+            qs = qs.filter(record_id=int(record))
+        return qs
+
+
+class Prisma(ReadOnly, APIView):
+    """PRISMA 2020 flow counts, keyed by the PRISMA2020 template's field names.
+
+    While records are still being screened the flow does not add up yet: ``consistent`` is then
+    false, ``violations`` says which equations break, ``pending`` counts the records still in
+    screening per stage, and ``counts`` is null.
+    """
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, slug: str):
+        # Imported here so the API does not load the reporting app at start-up.
+        from reviewapp.reporting.prisma import to_json_dict, violations
+        from reviewapp.reporting.selectors import prisma_counts_get, prisma_pending
+
+        review = self.membership.review
+        counts = prisma_counts_get(review)
+        found = violations(counts)
+        return Response(
+            {
+                "consistent": not found,
+                "violations": [str(v) for v in found],
+                "pending": {stage: len(ids) for stage, ids in prisma_pending(review).items()},
+                "counts": None if found else to_json_dict(counts),
+            }
+        )
+
+
+class FormList(ReadOnly, generics.ListAPIView):
+    """The review's extraction forms, each with every version of its definition."""
+
+    serializer_class = ExtractionFormSerializer
+
+    def get_queryset(self):
+        return (
+            ExtractionForm.objects.filter(review=self.membership.review)
+            .prefetch_related("versions")
+            .order_by("name")
+        )
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("form", int, description="Only this form's extractions."),
+        OpenApiParameter("kind", str, enum=["individual", "consensus"]),
+    ]
+)
+class ExtractionList(ReadOnly, generics.ListAPIView):
+    """Extracted data. Reviewers see their own entries, the consensus, and another extractor's
+    entry once both are submitted; the other roles see every entry."""
+
+    serializer_class = ExtractionSerializer
+
+    def get_queryset(self):
+        qs = (
+            extractions_visible(self.membership)
+            .select_related("study", "form_version", "extractor", "decided_by")
+            .order_by("study__label", "form_id", "kind", "extractor__username", "id")
+        )
+        form = self.request.query_params.get("form", "")
+        if form.isdigit():
+            qs = qs.filter(form_id=int(form))
+        kind = self.request.query_params.get("kind")
+        if kind:
+            qs = qs.filter(kind=kind)
+        return qs

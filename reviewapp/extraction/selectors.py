@@ -1,0 +1,358 @@
+"""Reads for extraction and for the analyst's downloads, with blinding applied in one place.
+
+Who sees what:
+
+* Screening decisions: owners, admins, adjudicators and analysts see every decision; a reviewer
+  sees only their own, so no download or API answer can reveal another reviewer's vote in a
+  blinded stage before both have voted.
+* Extractions: everyone sees their own entries and the consensus. Owners, admins, adjudicators
+  and analysts see every extractor's entry. A reviewer sees another extractor's entry of a study
+  only once both entries are submitted (dual extraction is blinded until then).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from reviewapp.extraction.constants import ExportKind, ExportWhich, ExtractionKind
+from reviewapp.extraction.exports import Entry
+from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
+from reviewapp.extraction.schema import Column, columns_union
+from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.reviews.constants import Capability, Role
+from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.constants import DecisionKind, Stage
+from reviewapp.screening.models import Decision, Report, Study
+from reviewapp.screening.rules import State
+from reviewapp.screening.selectors import stage_states
+
+
+def sees_everything(membership: Membership) -> bool:
+    """Owners, admins, adjudicators and analysts see every vote and every extractor's entry."""
+    return membership.can(Capability.ADJUDICATE) or membership.role == Role.ANALYST
+
+
+def included_record_ids(review: Review) -> set[int]:
+    """Records settled as included at the full-text stage."""
+    states = stage_states(review, Stage.FULL_TEXT)
+    return {rid for rid, state in states.items() if state == State.INCLUDED}
+
+
+def studies_included(review: Review) -> QuerySet[Study]:
+    """Studies with at least one report whose record is included at full text."""
+    ids = included_record_ids(review)
+    return Study.objects.filter(review=review, reports__record_id__in=ids).distinct()
+
+
+def form_versions(form: ExtractionForm) -> list[FormVersion]:
+    return list(form.versions.order_by("number"))
+
+
+def form_latest_version(form: ExtractionForm) -> FormVersion | None:
+    return form.versions.order_by("-number").first()
+
+
+def form_columns(form: ExtractionForm) -> list[Column]:
+    """The union of the columns of every version of the form (see ``columns_union``)."""
+    return columns_union([v.definition for v in form_versions(form)])
+
+
+def extractions_for_study(
+    form: ExtractionForm, study: Study
+) -> tuple[list[Extraction], Extraction | None]:
+    """(individual entries ordered by extractor, consensus or None) of one study on one form."""
+    rows = list(
+        Extraction.objects.filter(form=form, study=study)
+        .select_related("extractor", "decided_by", "form_version")
+        .order_by("extractor__username")
+    )
+    individual = [e for e in rows if e.kind == ExtractionKind.INDIVIDUAL]
+    consensus = next((e for e in rows if e.kind == ExtractionKind.CONSENSUS), None)
+    return individual, consensus
+
+
+def may_see_others(
+    membership: Membership, form: ExtractionForm, individual: list[Extraction]
+) -> bool:
+    """Whether this member may see every individual entry of one study (and compare them):
+    a reviewer only once their own and every other required entry are submitted."""
+    if sees_everything(membership):
+        return True
+    own = next((e for e in individual if e.extractor_id == membership.user_id), None)
+    submitted = [e for e in individual if e.submitted_at]
+    return (
+        own is not None
+        and len(submitted) == len(individual)
+        and len(submitted) >= form.extractors_required
+    )
+
+
+def extractions_visible(
+    membership: Membership, form: ExtractionForm | None = None
+) -> QuerySet[Extraction]:
+    """The extractions (of one form, or of the whole review) this member may read (see the
+    module docstring)."""
+    scope = {"form": form} if form is not None else {"review": membership.review}
+    qs = Extraction.objects.filter(**scope)
+    if sees_everything(membership):
+        return qs
+    # Another extractor's entry shows once it is submitted and so is mine, same study and form.
+    own_submitted = Extraction.objects.filter(
+        study=OuterRef("study"),
+        form=OuterRef("form"),
+        kind=ExtractionKind.INDIVIDUAL,
+        extractor=membership.user,
+        submitted_at__isnull=False,
+    )
+    return qs.filter(
+        Q(kind=ExtractionKind.CONSENSUS)
+        | Q(extractor=membership.user)
+        | (Exists(own_submitted) & Q(submitted_at__isnull=False))
+    )
+
+
+def extraction_entries(*, form: ExtractionForm, which: str, membership: Membership) -> list[Entry]:
+    """The entries an export holds, ordered by study then consensus first, then extractor.
+
+    ``final``: per study the consensus; without one, on a single-extractor form, the submitted
+    entry. ``all``: every entry this member may see, drafts included (their kind says which).
+    """
+    qs = (
+        extractions_visible(membership, form)
+        .select_related("study", "extractor", "decided_by", "form_version")
+        .order_by("study__label", "study_id", "kind", "extractor__username")
+    )
+    rows = list(qs)
+    if which == ExportWhich.FINAL:
+        by_study: dict[int, list[Extraction]] = defaultdict(list)
+        for e in rows:
+            by_study[e.study_id].append(e)
+        rows = []
+        for entries in by_study.values():
+            consensus = [e for e in entries if e.kind == ExtractionKind.CONSENSUS]
+            if consensus:
+                rows.append(consensus[0])
+            elif form.extractors_required == 1:
+                rows.extend(e for e in entries if e.submitted_at)
+    return [_entry(e) for e in rows]
+
+
+def _entry(e: Extraction) -> Entry:
+    return Entry(
+        study_id=e.study_id,
+        study_label=e.study.label,
+        kind=e.kind,
+        extractor=e.extractor.username if e.extractor else "",
+        decided_by=e.decided_by.username if e.decided_by else "",
+        form_version=e.form_version.number,
+        revision=e.revision,
+        submitted_at=e.submitted_at.isoformat() if e.submitted_at else "",
+        definition=e.form_version.definition,
+        data=e.data,
+    )
+
+
+@dataclass(frozen=True)
+class StudyProgress:
+    study: Study
+    mine: Extraction | None
+    submitted: int
+    consensus: Extraction | None
+
+
+def extraction_progress(
+    review: Review, form: ExtractionForm, membership: Membership
+) -> list[StudyProgress]:
+    """For each included study: my entry, how many entries are submitted, the consensus."""
+    studies = list(studies_included(review).order_by("label"))
+    entries = defaultdict(list)
+    for e in Extraction.objects.filter(form=form, study__in=studies):
+        entries[e.study_id].append(e)
+    out = []
+    for study in studies:
+        own = entries[study.pk]
+        out.append(
+            StudyProgress(
+                study=study,
+                mine=next((e for e in own if e.extractor_id == membership.user_id), None),
+                submitted=sum(
+                    1 for e in own if e.kind == ExtractionKind.INDIVIDUAL and e.submitted_at
+                ),
+                consensus=next((e for e in own if e.kind == ExtractionKind.CONSENSUS), None),
+            )
+        )
+    return out
+
+
+# --- records and decisions ------------------------------------------------------------------
+
+
+def decisions_visible(review: Review, membership: Membership) -> QuerySet[Decision]:
+    """Decision events this member may read (a reviewer: their own only)."""
+    qs = Decision.objects.filter(review=review)
+    if not sees_everything(membership):
+        qs = qs.filter(reviewer=membership.user)
+    return qs
+
+
+DECISIONS_LONG_HEADER = [
+    "decision_id",
+    "record_id",
+    "stage",
+    "created_at",
+    "reviewer",
+    "kind",
+    "value",
+    "reasons",
+    "note",
+    "pmid",
+    "doi",
+    "first_author",
+    "year",
+    "title",
+]
+
+
+def decisions_long_rows(review: Review, membership: Membership) -> Iterator[dict]:
+    """One row per decision event, in the order they happened."""
+    qs = (
+        decisions_visible(review, membership)
+        .select_related("reviewer", "record")
+        .prefetch_related("reasons")
+        .order_by("created_at", "id")
+    )
+    for d in qs.iterator(chunk_size=1000):
+        r = d.record
+        yield {
+            "decision_id": d.pk,
+            "record_id": r.pk,
+            "stage": d.stage,
+            "created_at": d.created_at.isoformat(),
+            "reviewer": d.reviewer.username,
+            "kind": d.kind,
+            "value": d.value,
+            "reasons": [reason.label for reason in d.reasons.all()],
+            "note": d.note,
+            "pmid": r.pmid,
+            "doi": r.doi,
+            "first_author": r.first_author,
+            "year": r.year,
+            "title": r.title,
+        }
+
+
+def records_wide(review: Review, membership: Membership) -> tuple[list[str], Iterator[dict]]:
+    """(header, rows): one row per record with its state at each stage, each reviewer's current
+    vote as a column of its own (``ta_vote_<username>``), the adjudication and the reasons of
+    the deciding exclusion at full text."""
+    stages = [Stage.TITLE_ABSTRACT, Stage.FULL_TEXT]
+    states = {stage: stage_states(review, stage) for stage in stages}
+    votes: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
+    final: dict[tuple[str, int], str] = {}
+    reasons: dict[tuple[str, int], list[str]] = {}
+    voters: dict[str, set[str]] = {stage: set() for stage in stages}
+    qs = (
+        decisions_visible(review, membership)
+        .select_related("reviewer")
+        .prefetch_related("reasons")
+        .order_by("created_at", "id")
+    )
+    for d in qs.iterator(chunk_size=1000):
+        key = (d.stage, d.record_id)
+        if d.kind == DecisionKind.VOTE:
+            votes[key][d.reviewer.username] = d.value
+            voters[d.stage].add(d.reviewer.username)
+        else:
+            final[key] = f"{d.value} ({d.kind}, {d.reviewer.username})"
+        labels = [reason.label for reason in d.reasons.all()]
+        if labels:
+            reasons[key] = labels
+    duplicate_of = dict(
+        DuplicateLink.objects.filter(review=review, undone_at__isnull=True).values_list(
+            "duplicate_id", "primary_id"
+        )
+    )
+    study_of = dict(
+        Report.objects.filter(review=review, study__isnull=False).values_list(
+            "record_id", "study__label"
+        )
+    )
+    header = ["record_id", "pmid", "doi", "first_author", "year", "title", "journal"]
+    header += ["duplicate_of", "study"]
+    for stage in stages:
+        header += [f"{stage}_state"]
+        header += [f"{stage}_vote_{name}" for name in sorted(voters[stage])]
+        header += [f"{stage}_final", f"{stage}_reasons"]
+
+    def rows() -> Iterator[dict]:
+        for r in Record.objects.filter(review=review).order_by("id").iterator(chunk_size=1000):
+            row = {
+                "record_id": r.pk,
+                "pmid": r.pmid,
+                "doi": r.doi,
+                "first_author": r.first_author,
+                "year": r.year,
+                "title": r.title,
+                "journal": r.journal,
+                "duplicate_of": duplicate_of.get(r.pk),
+                "study": study_of.get(r.pk, ""),
+            }
+            for stage in stages:
+                state = states[stage].get(r.pk)
+                row[f"{stage}_state"] = str(state) if state else ""
+                for name, value in votes[(stage, r.pk)].items():
+                    row[f"{stage}_vote_{name}"] = value
+                row[f"{stage}_final"] = final.get((stage, r.pk), "")
+                row[f"{stage}_reasons"] = reasons.get((stage, r.pk), [])
+            yield row
+
+    return header, rows()
+
+
+def included_ris_records(review: Review) -> list[dict]:
+    """The included reports (records included at full text that belong to a study), with the
+    study's label, ordered by study."""
+    ids = included_record_ids(review)
+    reports = (
+        Report.objects.filter(review=review, record_id__in=ids, study__isnull=False)
+        .select_related("record", "study")
+        .order_by("study__label", "record_id")
+    )
+    out = []
+    for report in reports:
+        r = report.record
+        out.append(
+            {
+                "id": r.pk,
+                "title": r.title,
+                "authors": r.authors,
+                "year": r.year,
+                "journal": r.journal,
+                "volume": r.volume,
+                "issue": r.issue,
+                "pages": r.pages,
+                "doi": r.doi,
+                "pmid": r.pmid,
+                "abstract": r.abstract,
+                "keywords": r.keywords,
+                "study": report.study.label,
+            }
+        )
+    return out
+
+
+def export_size(
+    *, review: Review, kind: str, form: ExtractionForm | None, membership: Membership
+) -> int:
+    """The rows an export will have, cheaply counted, to choose between now and background."""
+    if kind in (ExportKind.EXTRACTION_CSV, ExportKind.EXTRACTION_XLSX, ExportKind.EXTRACTION_JSON):
+        return extractions_visible(membership, form).count() if form else 0
+    if kind == ExportKind.DECISIONS_LONG:
+        return decisions_visible(review, membership).count()
+    if kind == ExportKind.RECORDS_WIDE:
+        return Record.objects.filter(review=review).count()
+    return Report.objects.filter(review=review, study__isnull=False).count()

@@ -1,0 +1,510 @@
+"""Writes on extraction: forms and their versions, entries, consensus, and background exports.
+
+Nothing entered is ever silently overwritten: each save appends an ExtractionRevision, and a save
+based on an older revision than the stored one is refused with a message instead of applied.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.permissions import require
+from reviewapp.core.progress import progress_write
+from reviewapp.extraction import exports
+from reviewapp.extraction.constants import (
+    EXPORT_BACKGROUND_ROWS,
+    EXPORT_FILE,
+    EXTRACTION_EXPORTS,
+    ExportKind,
+    ExportWhich,
+    ExtractionKind,
+)
+from reviewapp.extraction.models import (
+    ExportJob,
+    Extraction,
+    ExtractionForm,
+    ExtractionRevision,
+    FormVersion,
+)
+from reviewapp.extraction.schema import definition_build, definition_check
+from reviewapp.extraction.selectors import (
+    DECISIONS_LONG_HEADER,
+    decisions_long_rows,
+    export_size,
+    extraction_entries,
+    extractions_for_study,
+    form_columns,
+    form_latest_version,
+    form_versions,
+    included_ris_records,
+    records_wide,
+    studies_included,
+)
+from reviewapp.extraction.validation import entry_clean
+from reviewapp.literature.constants import JobStatus
+from reviewapp.reviews.constants import Capability
+from reviewapp.reviews.models import Membership
+from reviewapp.screening.models import Study
+
+logger = logging.getLogger(__name__)
+
+
+class EntryInvalid(ServiceError):
+    """An entry that fails validation; ``errors`` maps each input's name to its message."""
+
+    def __init__(self, errors: dict[str, str]):
+        n = len(errors)
+        super().__init__(f"{n} value{'s' if n != 1 else ''} need{'s' if n == 1 else ''} attention.")
+        self.errors = errors
+
+
+# --- forms --------------------------------------------------------------------------------------
+
+
+def extraction_form_create(
+    *, membership: Membership, name: str, extractors_required: int = 1
+) -> ExtractionForm:
+    """A new, empty form; its fields come with its first saved version."""
+    require(membership, Capability.MANAGE_REVIEW)
+    name = name.strip()
+    if not name:
+        raise ServiceError("A form needs a name.", field="name")
+    if extractors_required not in (1, 2):
+        raise ServiceError("Choose one or two extractors per study.", field="extractors_required")
+    if ExtractionForm.objects.filter(review=membership.review, name=name).exists():
+        raise ServiceError(f"This review already has a form called '{name}'.", field="name")
+    return ExtractionForm.objects.create(
+        review=membership.review, name=name, extractors_required=extractors_required
+    )
+
+
+def extraction_form_settings_update(
+    *, membership: Membership, form: ExtractionForm, name: str, extractors_required: int
+) -> ExtractionForm:
+    """Rename a form or change single/dual extraction (entries already made stay as they are)."""
+    require(membership, Capability.MANAGE_REVIEW)
+    name = name.strip()
+    if not name:
+        raise ServiceError("A form needs a name.", field="name")
+    if extractors_required not in (1, 2):
+        raise ServiceError("Choose one or two extractors per study.", field="extractors_required")
+    clash = ExtractionForm.objects.filter(review=form.review, name=name).exclude(pk=form.pk)
+    if clash.exists():
+        raise ServiceError(f"This review already has a form called '{name}'.", field="name")
+    form.name, form.extractors_required = name, extractors_required
+    form.save(update_fields=["name", "extractors_required", "updated_at"])
+    return form
+
+
+def form_version_save(
+    *, membership: Membership, form: ExtractionForm, items: list[dict]
+) -> tuple[FormVersion, bool]:
+    """Save the builder's rows as the form's definition; returns (version, created).
+
+    An unchanged definition makes no new version. A changed one is always a new version:
+    versions are never edited, so entries made against an earlier one keep their meaning.
+    """
+    require(membership, Capability.MANAGE_REVIEW)
+    if form.review_id != membership.review_id:
+        raise ServiceError("That form belongs to another review.")
+    with transaction.atomic():
+        # One builder save at a time per form, so two saves cannot both take the next number.
+        ExtractionForm.objects.select_for_update().get(pk=form.pk)
+        versions = form_versions(form)
+        definition, errors = definition_build(items, previous=[v.definition for v in versions])
+        if errors:
+            raise ServiceError(" ".join(errors), field="definition")
+        latest = versions[-1] if versions else None
+        if latest is not None and latest.definition == definition:
+            return latest, False
+        version = FormVersion.objects.create(
+            form=form,
+            number=(latest.number + 1) if latest else 1,
+            definition=definition,
+            created_by=membership.user,
+        )
+    return version, True
+
+
+def form_version_import(
+    *, membership: Membership, form: ExtractionForm, definition: dict
+) -> tuple[FormVersion, bool]:
+    """Save a definition given as JSON (e.g. copied from another review's form)."""
+    errors = definition_check(definition)
+    if errors:
+        raise ServiceError(" ".join(errors), field="definition")
+    items = [
+        {**item, "section": section["title"]}
+        for section in definition["sections"]
+        for item in section["items"]
+    ]
+    return form_version_save(membership=membership, form=form, items=items)
+
+
+# --- entries --------------------------------------------------------------------------------
+
+
+def _study_check(membership: Membership, form: ExtractionForm, study: Study) -> None:
+    review = membership.review
+    if form.review_id != review.pk or study.review_id != review.pk:
+        raise ServiceError("That form or study belongs to another review.")
+    if not studies_included(review).filter(pk=study.pk).exists():
+        raise ServiceError(
+            f"{study.label} is not included at full text, so it has no data to extract.",
+            field="study",
+        )
+
+
+def _revision_check(extraction: Extraction | None, expected_revision: int) -> None:
+    stored = extraction.revision if extraction else 0
+    if stored != expected_revision:
+        who = ""
+        if extraction is not None:
+            last = extraction.revisions.order_by("-number").select_related("saved_by").first()
+            if last and last.saved_by:
+                who = f" by {last.saved_by.username}"
+        raise ServiceError(
+            f"This entry was saved{who} (revision {stored}) after you opened it (revision "
+            f"{expected_revision}). Your changes were not saved; reload the page to see the "
+            "current entry and enter your changes again.",
+            field="revision",
+        )
+
+
+def _append_revision(extraction: Extraction, user) -> None:
+    ExtractionRevision.objects.create(
+        extraction=extraction, number=extraction.revision, data=extraction.data, saved_by=user
+    )
+
+
+def extraction_save(
+    *,
+    membership: Membership,
+    form: ExtractionForm,
+    study: Study,
+    raw: dict,
+    expected_revision: int,
+    submit: bool = False,
+) -> Extraction:
+    """Save one extractor's entry for a study (a draft, or submitted and then locked).
+
+    A new entry uses the form's latest version; an existing one keeps its own version.
+    ``expected_revision`` is the revision the extractor's page showed (0 for a new entry).
+    """
+    require(membership, Capability.EXTRACT)
+    _study_check(membership, form, study)
+    user = membership.user
+    with transaction.atomic():
+        extraction = (
+            Extraction.objects.select_for_update()
+            .filter(form=form, study=study, kind=ExtractionKind.INDIVIDUAL, extractor=user)
+            .select_related("form_version")
+            .first()
+        )
+        _revision_check(extraction, expected_revision)
+        if extraction is not None and extraction.submitted_at:
+            raise ServiceError(
+                "You have submitted this entry, so it is locked; differences between extractors "
+                "are settled in the consensus.",
+                field="revision",
+            )
+        if extraction is None:
+            others = list(
+                Extraction.objects.filter(
+                    form=form, study=study, kind=ExtractionKind.INDIVIDUAL
+                ).values_list("extractor__username", flat=True)
+            )
+            if len(others) >= form.extractors_required:
+                raise ServiceError(
+                    f"{study.label} already has its {form.extractors_required} "
+                    f"extractor{'s' if form.extractors_required > 1 else ''} "
+                    f"({', '.join(sorted(others))}).",
+                    field="study",
+                )
+            version = form_latest_version(form)
+            if version is None:
+                raise ServiceError("This form has no fields yet.", field="form")
+        else:
+            version = extraction.form_version
+        cleaned = entry_clean(version.definition, raw, complete=submit)
+        if not cleaned.ok:
+            raise EntryInvalid(cleaned.errors)
+        if extraction is None:
+            try:
+                with transaction.atomic():
+                    extraction = Extraction.objects.create(
+                        review=membership.review,
+                        study=study,
+                        form=form,
+                        form_version=version,
+                        kind=ExtractionKind.INDIVIDUAL,
+                        extractor=user,
+                        data=cleaned.data,
+                        revision=1,
+                        submitted_at=timezone.now() if submit else None,
+                    )
+            except IntegrityError:
+                # The same extractor saved a first entry from another tab a moment ago.
+                _revision_check(
+                    Extraction.objects.get(
+                        form=form, study=study, kind=ExtractionKind.INDIVIDUAL, extractor=user
+                    ),
+                    expected_revision,
+                )
+                raise
+        else:
+            extraction.data = cleaned.data
+            extraction.revision += 1
+            if submit:
+                extraction.submitted_at = timezone.now()
+            extraction.save(update_fields=["data", "revision", "submitted_at", "updated_at"])
+        _append_revision(extraction, user)
+    return extraction
+
+
+def may_decide_consensus(membership: Membership, individual: list[Extraction]) -> bool:
+    if not membership.can(Capability.EXTRACT):
+        return False
+    return membership.can(Capability.ADJUDICATE) or any(
+        e.extractor_id == membership.user_id for e in individual
+    )
+
+
+def consensus_save(
+    *,
+    membership: Membership,
+    form: ExtractionForm,
+    study: Study,
+    raw: dict,
+    expected_revision: int,
+) -> Extraction:
+    """Save the final (consensus) entry of a study, recording who decided.
+
+    Possible once every required extractor has submitted; open to those extractors and to
+    members who may adjudicate. Checked as complete: required fields must be filled.
+    """
+    require(membership, Capability.EXTRACT)
+    _study_check(membership, form, study)
+    individual, _ = extractions_for_study(form, study)
+    if not may_decide_consensus(membership, individual):
+        raise ServiceError(
+            "Only this study's extractors, or a member who resolves conflicts, may decide "
+            "its consensus.",
+            field="study",
+        )
+    submitted = [e for e in individual if e.submitted_at]
+    if len(submitted) < form.extractors_required:
+        raise ServiceError(
+            f"The consensus waits for {form.extractors_required} submitted "
+            f"entr{'ies' if form.extractors_required > 1 else 'y'}; {len(submitted)} "
+            f"{'is' if len(submitted) == 1 else 'are'} submitted so far.",
+            field="study",
+        )
+    user = membership.user
+    with transaction.atomic():
+        consensus = (
+            Extraction.objects.select_for_update()
+            .filter(form=form, study=study, kind=ExtractionKind.CONSENSUS)
+            .first()
+        )
+        _revision_check(consensus, expected_revision)
+        version = consensus.form_version if consensus else form_latest_version(form)
+        cleaned = entry_clean(version.definition, raw, complete=True)
+        if not cleaned.ok:
+            raise EntryInvalid(cleaned.errors)
+        now = timezone.now()
+        if consensus is None:
+            consensus = Extraction.objects.create(
+                review=membership.review,
+                study=study,
+                form=form,
+                form_version=version,
+                kind=ExtractionKind.CONSENSUS,
+                extractor=None,
+                decided_by=user,
+                data=cleaned.data,
+                revision=1,
+                submitted_at=now,
+            )
+        else:
+            consensus.data = cleaned.data
+            consensus.revision += 1
+            consensus.decided_by = user
+            consensus.submitted_at = now
+            consensus.save(
+                update_fields=["data", "revision", "decided_by", "submitted_at", "updated_at"]
+            )
+        _append_revision(consensus, user)
+    return consensus
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+def _export_check(membership: Membership, kind: str, form: ExtractionForm | None, which: str):
+    require(membership, Capability.EXPORT)
+    if kind not in ExportKind.values:
+        raise ServiceError(f"'{kind}' is not a download we offer.", field="kind")
+    if which not in ExportWhich.values:
+        raise ServiceError(f"'{which}' is not a choice of entries.", field="which")
+    if kind in EXTRACTION_EXPORTS and (form is None or form.review_id != membership.review_id):
+        raise ServiceError("Choose one of this review's extraction forms.", field="form")
+
+
+def export_write(
+    *,
+    membership: Membership,
+    kind: str,
+    form: ExtractionForm | None = None,
+    which: str = ExportWhich.FINAL,
+    progress=None,
+) -> tuple[bytes, int]:
+    """The file's bytes and its row count, as this member may see the data."""
+    _export_check(membership, kind, form, which)
+    review = membership.review
+    if kind in EXTRACTION_EXPORTS:
+        columns = form_columns(form)
+        entries = extraction_entries(form=form, which=which, membership=membership)
+        if kind == ExportKind.EXTRACTION_CSV:
+            out = io.StringIO()
+            n = exports.write_csv(
+                out,
+                exports.extraction_header(columns),
+                exports.extraction_rows(columns, entries),
+                progress,
+            )
+            return out.getvalue().encode("utf-8"), n
+        if kind == ExportKind.EXTRACTION_XLSX:
+            binary = io.BytesIO()
+            n = exports.write_xlsx(binary, exports.extraction_sheets(columns, entries), progress)
+            return binary.getvalue(), n
+        document = exports.extraction_json(
+            form={
+                "id": form.pk,
+                "name": form.name,
+                "review": review.slug,
+                "extractors_required": form.extractors_required,
+                "which": which,
+                "versions": [
+                    {"number": v.number, "definition": v.definition} for v in form_versions(form)
+                ],
+            },
+            columns=columns,
+            entries=entries,
+        )
+        out = io.StringIO()
+        exports.write_json(out, document)
+        return out.getvalue().encode("utf-8"), len(entries)
+    out = io.StringIO()
+    if kind == ExportKind.DECISIONS_LONG:
+        n = exports.write_csv(
+            out, DECISIONS_LONG_HEADER, decisions_long_rows(review, membership), progress
+        )
+    elif kind == ExportKind.RECORDS_WIDE:
+        header, rows = records_wide(review, membership)
+        n = exports.write_csv(out, header, rows, progress)
+    else:
+        n = exports.write_ris(out, included_ris_records(review))
+    return out.getvalue().encode("utf-8"), n
+
+
+def export_in_background(
+    *, membership: Membership, kind: str, form: ExtractionForm | None, which: str
+) -> bool:
+    """Whether an export is large enough to go to the background worker."""
+    size = export_size(review=membership.review, kind=kind, form=form, membership=membership)
+    return size > EXPORT_BACKGROUND_ROWS
+
+
+def export_request(
+    *,
+    membership: Membership,
+    kind: str,
+    form: ExtractionForm | None = None,
+    which: str = ExportWhich.FINAL,
+    queue: str | None = None,
+) -> ExportJob:
+    """Queue a background export for this member; the task is sent once the row is committed.
+
+    ``queue`` names a Celery queue other than the default (the tests' own worker listens on one).
+    """
+    from reviewapp.extraction.tasks import export_run_task
+
+    _export_check(membership, kind, form, which)
+    job = ExportJob.objects.create(
+        review=membership.review,
+        requested_by=membership.user,
+        kind=kind,
+        form=form if kind in EXTRACTION_EXPORTS else None,
+        which=which,
+        rows_total=export_size(
+            review=membership.review, kind=kind, form=form, membership=membership
+        ),
+    )
+    options = {"queue": queue} if queue else {}
+    transaction.on_commit(lambda: export_run_task.apply_async((job.pk,), **options))
+    return job
+
+
+def _claim(export_id: int) -> bool:
+    """queued -> running, once: a retried task finds it already claimed and does nothing."""
+    return bool(
+        ExportJob.objects.filter(pk=export_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, started_at=timezone.now(), error=""
+        )
+    )
+
+
+def export_run(*, export_id: int) -> ExportJob:
+    """Write a queued export's file under MEDIA_ROOT/exports/, with progress in the cache."""
+    if not _claim(export_id):
+        return ExportJob.objects.get(pk=export_id)
+    job = ExportJob.objects.select_related("review", "requested_by", "form").get(pk=export_id)
+    membership = Membership.objects.filter(review=job.review, user=job.requested_by).first()
+    if membership is None:
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED,
+            error="The member who asked for this export has left the review.",
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
+        return job
+
+    def progress(done: int) -> None:
+        progress_write("export", job.pk, done=done, total=job.rows_total)
+
+    try:
+        progress(0)
+        content, n = export_write(
+            membership=membership, kind=job.kind, form=job.form, which=job.which, progress=progress
+        )
+        name, _type = EXPORT_FILE[job.kind]
+        job.file.save(f"{job.review.slug}-{name}", ContentFile(content), save=False)
+        ExportJob.objects.filter(pk=job.pk).update(
+            file=job.file.name,
+            status=JobStatus.DONE,
+            rows_written=n,
+            finished_at=timezone.now(),
+        )
+        progress_write("export", job.pk, done=n, total=n)
+    except ServiceError as exc:
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, error=exc.message, finished_at=timezone.now()
+        )
+    except Exception as exc:
+        logger.exception("export %s failed", job.pk)
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED,
+            error=f"The export stopped on an internal error ({exc.__class__.__name__}); "
+            "ask for it again.",
+            finished_at=timezone.now(),
+        )
+        raise
+    job.refresh_from_db()
+    return job
