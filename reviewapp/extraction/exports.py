@@ -23,6 +23,7 @@ from typing import IO, Any
 import rispy
 from openpyxl import Workbook
 
+from reviewapp.core.spreadsheet import neutralise
 from reviewapp.extraction.schema import (
     ESTIMATE_META_PARTS,
     META_COLUMNS,
@@ -31,15 +32,6 @@ from reviewapp.extraction.schema import (
     definition_columns,
     items_of,
 )
-
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> Any:
-    """A cell value that a spreadsheet will show as text, never run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 def cell(value: Any) -> Any:
