@@ -26,4 +26,5 @@ urlpatterns = [
     path("reviews/<slug:slug>/", include("reviewapp.extraction.urls")),
     path("api/", include("reviewapp.api.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.reporting.urls")),
+    path("reviews/<slug:slug>/", include("reviewapp.synthesis.urls")),
 ]

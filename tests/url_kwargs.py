@@ -79,3 +79,29 @@ def _export_id(review, owner):
 
 
 URL_KWARGS.update({"form_id": _form_id, "study_id": _study_id, "export_id": _export_id})
+
+
+def _analysis_id(review, owner):
+    """An analysis with a stored result (two BCG trials), so its pages and downloads exist."""
+    from reviewapp.synthesis.models import Analysis, AnalysisResult
+
+    analysis = Analysis.objects.create(
+        review=review, name=f"Analysis {Analysis.objects.count()}", outcome="TB", measure="RR"
+    )
+    rows = [
+        {"study": "Aronson 1948", "ai": "4", "bi": "119", "ci": "11", "di": "128"},
+        {"study": "Ferguson 1949", "ai": "6", "bi": "300", "ci": "29", "di": "274"},
+    ]
+    from reviewapp.synthesis.services import compute
+
+    _effects, pooled = compute(rows, analysis, ratio=False)
+    AnalysisResult.objects.create(
+        analysis=analysis,
+        inputs={"rows": rows, "ratio": False},
+        inputs_digest="-",
+        results={"pooled": pooled.to_dict()},
+    )
+    return analysis.pk
+
+
+URL_KWARGS.update(analysis_id=_analysis_id, what=lambda review, owner: "result.json")

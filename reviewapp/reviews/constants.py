@@ -17,6 +17,7 @@ class Capability(models.TextChoices):
     EXTRACT = "extract"
     ADJUDICATE = "adjudicate"
     MANAGE_REVIEW = "manage_review"  # settings, criteria, reasons, imports
+    ANALYSE = "analyse"  # create and run meta-analyses
     ADD_MEMBERS = "add_members"
     MANAGE_MEMBERS = "manage_members"  # change or remove roles
 
@@ -27,5 +28,6 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.REVIEWER: frozenset(
         {Capability.VIEW, Capability.EXPORT, Capability.SCREEN, Capability.EXTRACT}
     ),
-    Role.ANALYST: frozenset({Capability.VIEW, Capability.EXPORT}),
+    # Analysts read, export and pool: an analysis writes only its own results, never the data.
+    Role.ANALYST: frozenset({Capability.VIEW, Capability.EXPORT, Capability.ANALYSE}),
 }

@@ -1,0 +1,35 @@
+from django import forms
+
+from reviewapp.synthesis.constants import Measure, Method, Model
+
+
+class AnalysisForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    outcome = forms.ChoiceField(help_text="Form, effect data, outcome and time point")
+    measure = forms.ChoiceField(choices=Measure.choices)
+    model = forms.ChoiceField(choices=Model.choices, initial=Model.RANDOM)
+    method = forms.ChoiceField(
+        choices=[(m.value, m.label) for m in Method if m not in (Method.IV,)],
+        initial=Method.REML,
+        help_text="tau² estimator for random effects; Mantel-Haenszel or inverse variance for a "
+        "common effect",
+    )
+    hksj = forms.BooleanField(required=False, label="Hartung-Knapp-Sidik-Jonkman adjustment")
+    ratio = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Estimates are ratios (pool on the log scale)",
+        help_text="For effect data given as an estimate with a CI, e.g. hazard ratios",
+    )
+
+    def __init__(self, *args, outcome_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].choices = [
+            (
+                c.value,
+                f"{c.form_name}: {c.group_label} — {c.outcome}"
+                + (f" at {c.time_point}" if c.time_point else "")
+                + f" ({c.n_studies} stud{'y' if c.n_studies == 1 else 'ies'})",
+            )
+            for c in outcome_choices
+        ]

@@ -1,0 +1,176 @@
+import csv
+import io
+import json
+import zipfile
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.permissions import review_view
+from reviewapp.reviews.constants import Capability
+from reviewapp.synthesis import services
+from reviewapp.synthesis.forms import AnalysisForm
+from reviewapp.synthesis.models import Analysis
+from reviewapp.synthesis.rscript import r_script
+from reviewapp.synthesis.selectors import (
+    analysis_latest_result,
+    analysis_staleness,
+    outcome_choices,
+)
+from reviewapp.synthesis.stats.plots import forest_plot, funnel_plot
+
+PLOT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+@review_view()
+def analysis_list(request, *, review, membership):
+    choices = outcome_choices(review)
+    form = AnalysisForm(request.POST or None, outcome_choices=choices)
+    if request.method == "POST":
+        if not membership.can(Capability.ANALYSE):
+            raise PermissionDenied("Your role does not allow creating analyses.")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                analysis = services.analysis_create(
+                    membership=membership,
+                    name=data["name"],
+                    outcome_key=data["outcome"],
+                    measure=data["measure"],
+                    model=data["model"],
+                    method=data["method"],
+                    hksj=data["hksj"],
+                    ratio=data["ratio"],
+                )
+                services.analysis_run(membership=membership, analysis=analysis)
+            except ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                return redirect("synthesis:analysis-detail", review.slug, analysis.pk)
+    analyses = Analysis.objects.filter(review=review).order_by("name")
+    return render(
+        request,
+        "synthesis/analysis_list.html",
+        {
+            "review": review,
+            "membership": membership,
+            "analyses": analyses,
+            "form": form,
+            "has_outcomes": bool(choices),
+            "can_analyse": membership.can(Capability.ANALYSE),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _recompute(analysis, result):
+    rows = result.inputs["rows"]
+    return services.compute(rows, analysis, ratio=result.inputs.get("ratio", False))
+
+
+@review_view()
+def analysis_detail(request, analysis_id: int, *, review, membership):
+    analysis = get_object_or_404(Analysis, pk=analysis_id, review=review)
+    result = analysis_latest_result(analysis)
+    forest = funnel = None
+    if result is not None:
+        effects, pooled = _recompute(analysis, result)
+        forest = _inline_svg(forest_plot(pooled, "svg", title=analysis.name))
+        funnel = _inline_svg(funnel_plot(effects, pooled, "svg"))
+    return render(
+        request,
+        "synthesis/analysis_detail.html",
+        {
+            "review": review,
+            "membership": membership,
+            "analysis": analysis,
+            "result": result,
+            "pooled": result.results["pooled"] if result else None,
+            "extra": result.results if result else {},
+            "stale": analysis_staleness(analysis, result),
+            "forest": forest,
+            "funnel": funnel,
+            "can_analyse": membership.can(Capability.ANALYSE),
+        },
+    )
+
+
+def _inline_svg(data: bytes) -> str:
+    text = data.decode("utf-8")
+    return text[text.index("<svg") :]
+
+
+@review_view(Capability.ANALYSE)
+@require_POST
+def analysis_rerun(request, analysis_id: int, *, review, membership):
+    analysis = get_object_or_404(Analysis, pk=analysis_id, review=review)
+    try:
+        services.analysis_run(membership=membership, analysis=analysis)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Recomputed from the current data.")
+    return redirect("synthesis:analysis-detail", review.slug, analysis.pk)
+
+
+def _csv_bytes(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+@review_view(Capability.EXPORT)
+def analysis_download(request, analysis_id: int, what: str, *, review, membership):
+    analysis = get_object_or_404(Analysis, pk=analysis_id, review=review)
+    result = analysis_latest_result(analysis)
+    if result is None:
+        raise Http404("This analysis has no result yet.")
+    stem = f"{review.slug}-analysis-{analysis.pk}"
+    if what in ("forest.svg", "forest.png", "funnel.svg", "funnel.png"):
+        kind, fmt = what.split(".")
+        effects, pooled = _recompute(analysis, result)
+        data = (
+            forest_plot(pooled, fmt, title=analysis.name)
+            if kind == "forest"
+            else funnel_plot(effects, pooled, fmt)
+        )
+        response = HttpResponse(data, content_type=PLOT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{stem}-{what}"'
+        return response
+    if what == "result.json":
+        payload = {
+            "analysis": analysis.name,
+            "settings": result.model_settings,
+            "inputs": result.inputs,
+            "results": result.results,
+            "computed_at": result.computed_at.isoformat(),
+        }
+        response = HttpResponse(json.dumps(payload, indent=2), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{stem}.json"'
+        return response
+    if what == "metafor.zip":
+        rows = result.inputs["rows"]
+        script = r_script(
+            title=f"{review.title}: {analysis.name}",
+            csv_name="analysis.csv",
+            measure=analysis.measure,
+            model=analysis.model,
+            method=analysis.method,
+            hksj=analysis.hksj,
+            columns=list(rows[0]),
+            ratio_gen=result.inputs.get("ratio", False),
+        )
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("analysis.csv", _csv_bytes(rows))
+            archive.writestr("analysis.R", script)
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{stem}-metafor.zip"'
+        return response
+    raise Http404("No such download.")
