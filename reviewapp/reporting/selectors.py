@@ -96,6 +96,26 @@ def _full_text_reasons(review: Review, excluded_ids: list[int]) -> dict[int, str
     }
 
 
+def _meta_analysis_counts(
+    review: Review, ft_included: list[int], study_of: dict[int, int | None]
+) -> tuple[int | None, int | None]:
+    """Studies and reports in at least one analysis's latest result; None before any analysis."""
+    from reviewapp.synthesis.models import Analysis
+
+    studies: set[int] = set()
+    any_result = False
+    for analysis in Analysis.objects.filter(review=review).prefetch_related("results"):
+        latest = max(analysis.results.all(), key=lambda r: (r.computed_at, r.pk), default=None)
+        if latest is None:
+            continue
+        any_result = True
+        studies.update(s["study_id"] for s in latest.inputs.get("sources", []))
+    if not any_result:
+        return None, None
+    reports = [rid for rid in ft_included if study_of.get(rid) in studies]
+    return len(studies), len(reports)
+
+
 def prisma_counts_get(review: Review) -> PrismaCounts:
     """Every PRISMA 2020 box of the review, from its records, links, decisions and reports."""
     databases, registers, database_ids, register_ids = _identified(review)
@@ -147,6 +167,7 @@ def prisma_counts_get(review: Review) -> PrismaCounts:
     new_studies_db = len({study_of.get(rid) or f"record-{rid}" for rid in ft_included})
 
     manual = manual_counts_latest(review)
+    studies_ma, reports_ma = _meta_analysis_counts(review, ft_included, study_of)
 
     def m(field: str) -> int:
         return manual[field].value if field in manual else 0
@@ -181,6 +202,8 @@ def prisma_counts_get(review: Review) -> PrismaCounts:
         previous_reports=m(ManualPrismaField.PREVIOUS_REPORTS),
         total_studies=new_studies + m(ManualPrismaField.PREVIOUS_STUDIES),
         total_reports=new_reports + m(ManualPrismaField.PREVIOUS_REPORTS),
+        total_studies_ma=studies_ma,
+        total_reports_ma=reports_ma,
         record_ids={
             "database_results": sorted(database_ids),
             "register_results": sorted(register_ids),

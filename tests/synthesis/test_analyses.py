@@ -186,3 +186,14 @@ def test_the_metafor_bundle_reproduces_the_analysis_inputs(client, bcg_review, o
     assert len(csv_text.splitlines()) == 1 + len(result.inputs["rows"])
     script = archive.read("analysis.R").decode()
     assert 'method="REML", test="knha"' in script
+
+
+def test_prisma_counts_the_studies_included_in_meta_analysis(bcg_review, owner):
+    from reviewapp.reporting.prisma import check
+    from reviewapp.reporting.selectors import prisma_counts_get
+
+    assert prisma_counts_get(bcg_review).total_studies_ma is None
+    analysis_run(membership=membership_of(owner, bcg_review), analysis=_create(bcg_review, owner))
+    counts = prisma_counts_get(bcg_review)
+    check(counts)
+    assert (counts.total_studies_ma, counts.total_reports_ma) == (13, 13)
