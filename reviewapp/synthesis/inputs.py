@@ -19,6 +19,36 @@ MEASURES_FOR_GROUP = {
 }
 
 
+# metafor's column order; JSON storage (PostgreSQL's jsonb) does not keep a row's key order.
+COLUMN_ORDER = (
+    "study",
+    "ai",
+    "bi",
+    "ci",
+    "di",
+    "m1i",
+    "sd1i",
+    "n1i",
+    "m2i",
+    "sd2i",
+    "n2i",
+    "xi",
+    "ni",
+    "yi",
+    "sei",
+    "vi",
+    "estimate",
+    "lower",
+    "upper",
+)
+
+
+def columns_of(rows: list[dict[str, str]]) -> list[str]:
+    """The columns the rows use, in metafor's order (study first)."""
+    present = set().union(*(row.keys() for row in rows)) if rows else set()
+    return [c for c in COLUMN_ORDER if c in present]
+
+
 class InputError(ValueError):
     """A study's extracted numbers cannot feed the analysis; the message names the study."""
 

@@ -44,7 +44,12 @@ def final_extractions(form: ExtractionForm) -> list[Extraction]:
         .order_by("study_id", "kind", "pk")
     )
     for e in rows:
-        if e.kind == ExtractionKind.CONSENSUS or form.extractors_required == 1 and e.submitted_at and e.study_id not in chosen:
+        if (
+            e.kind == ExtractionKind.CONSENSUS
+            or form.extractors_required == 1
+            and e.submitted_at
+            and e.study_id not in chosen
+        ):
             chosen[e.study_id] = e
     return sorted(chosen.values(), key=lambda e: e.study.label)
 

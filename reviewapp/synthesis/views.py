@@ -14,6 +14,7 @@ from reviewapp.core.permissions import review_view
 from reviewapp.reviews.constants import Capability
 from reviewapp.synthesis import services
 from reviewapp.synthesis.forms import AnalysisForm
+from reviewapp.synthesis.inputs import columns_of
 from reviewapp.synthesis.models import Analysis
 from reviewapp.synthesis.rscript import r_script
 from reviewapp.synthesis.selectors import (
@@ -119,7 +120,7 @@ def analysis_rerun(request, analysis_id: int, *, review, membership):
 
 def _csv_bytes(rows: list[dict]) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(out, fieldnames=columns_of(rows))
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode("utf-8")
@@ -163,7 +164,7 @@ def analysis_download(request, analysis_id: int, what: str, *, review, membershi
             model=analysis.model,
             method=analysis.method,
             hksj=analysis.hksj,
-            columns=list(rows[0]),
+            columns=columns_of(rows),
             ratio_gen=result.inputs.get("ratio", False),
         )
         buffer = io.BytesIO()
