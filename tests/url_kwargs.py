@@ -81,6 +81,20 @@ def _export_id(review, owner):
 URL_KWARGS.update({"form_id": _form_id, "study_id": _study_id, "export_id": _export_id})
 
 
+def _report_id(review, owner):
+    """A report with an uploaded PDF, so its members-only file page exists."""
+    from django.core.files.base import ContentFile
+
+    from reviewapp.screening.models import Report
+
+    report = Report.objects.create(review=review, record=RecordFactory(review=review))
+    report.file.save("paper.pdf", ContentFile(b"%PDF-1.4\n%test\n"), save=True)
+    return report.pk
+
+
+URL_KWARGS["report_id"] = _report_id
+
+
 def _analysis_id(review, owner):
     """An analysis with a stored result (two BCG trials), so its pages and downloads exist."""
     from reviewapp.synthesis.models import Analysis, AnalysisResult

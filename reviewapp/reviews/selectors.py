@@ -6,7 +6,7 @@ from reviewapp.literature.models import Import, Record, Search
 from reviewapp.literature.selectors import duplicates_active_count
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import Stage
-from reviewapp.screening.selectors import stage_counts
+from reviewapp.screening.selectors import agreement_table, stage_counts
 
 
 def reviews_for_user(user) -> list[Membership]:
@@ -25,7 +25,8 @@ def reviews_for_user(user) -> list[Membership]:
 
 
 def review_dashboard(review: Review) -> dict:
-    """What the review's front page shows: where its records came from and each stage's counts."""
+    """What the review's front page shows: where its records came from, each stage's counts and
+    the reviewers' agreement (Cohen's kappa per stage and per pair)."""
     records = Record.objects.filter(review=review).count()
     duplicates = duplicates_active_count(review)
     return {
@@ -35,4 +36,5 @@ def review_dashboard(review: Review) -> dict:
         "searches": Search.objects.filter(review=review).order_by("-created_at")[:10],
         "imports": Import.objects.filter(review=review).order_by("-created_at")[:10],
         "stages": [stage_counts(review, stage) for stage in Stage.values],
+        "agreement": agreement_table(review),
     }

@@ -4,7 +4,9 @@ from reviewapp.screening.models import (
     Decision,
     ExclusionReason,
     RecordNote,
+    RecordStageState,
     RecordTag,
+    RecordVote,
     Report,
     StageSettings,
     Study,
@@ -43,3 +45,35 @@ class DecisionAdmin(admin.ModelAdmin):
 
 for model in (Tag, RecordTag, RecordNote, Study, Report):
     admin.site.register(model)
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Materialised from the decision events: rebuilt, never edited by hand."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(RecordStageState)
+class RecordStageStateAdmin(_ReadOnly):
+    list_display = [
+        "review",
+        "stage",
+        "record",
+        "state",
+        "n_votes",
+        "lease_reviewer",
+        "lease_until",
+    ]
+    list_filter = ["stage", "state"]
+    raw_id_fields = ["review", "record", "lease_reviewer"]
+
+
+@admin.register(RecordVote)
+class RecordVoteAdmin(_ReadOnly):
+    list_display = ["review", "stage", "record", "reviewer", "value", "first_value", "decided_at"]
+    list_filter = ["stage", "value"]
+    raw_id_fields = ["review", "record", "reviewer"]

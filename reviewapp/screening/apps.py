@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ScreeningConfig(AppConfig):
     name = "reviewapp.screening"
     label = "screening"
+
+    def ready(self):
+        from reviewapp.screening import signals  # noqa: F401

@@ -10,6 +10,9 @@ class DecisionValue(models.TextChoices):
     INCLUDE = "include", "Include"
     EXCLUDE = "exclude", "Exclude"
     MAYBE = "maybe", "Maybe"
+    # Undo: withdraws the reviewer's latest vote on the record, restoring the one before it (if
+    # any). A new event, never a delete, so the history shows the slip and its correction.
+    RETRACT = "retract", "Undo my last vote"
 
 
 class DecisionKind(models.TextChoices):
@@ -29,3 +32,14 @@ class RetrievalStatus(models.TextChoices):
     SOUGHT = "sought", "Sought"
     RETRIEVED = "retrieved", "Retrieved"
     NOT_RETRIEVED = "not_retrieved", "Not retrieved"
+
+
+class ScreenState(models.TextChoices):
+    """The derived state of a record at a stage (mirrors rules.State, which is pure Python)."""
+
+    UNSCREENED = "unscreened", "Not screened"
+    AWAITING = "awaiting", "Waiting for another vote"
+    CONFLICT = "conflict", "Conflict"
+    MAYBE = "maybe", "Maybe"
+    INCLUDED = "included", "Included"
+    EXCLUDED = "excluded", "Excluded"

@@ -10,6 +10,7 @@ from reviewapp.screening.constants import (
     DecisionValue,
     QueueOrder,
     RetrievalStatus,
+    ScreenState,
     Stage,
 )
 
@@ -28,6 +29,9 @@ class StageSettings(TimeStampedModel):
     queue_order = models.CharField(
         max_length=20, choices=QueueOrder.choices, default=QueueOrder.FILE_ORDER
     )
+    # The highest record id that has a RecordStageState row at this stage: records imported later
+    # (higher ids) get their rows the next time someone asks for the queue.
+    rows_synced_to = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
@@ -220,3 +224,73 @@ class Report(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Report of record {self.record_id}"
+
+
+class RecordStageState(models.Model):
+    """The state of one record at one stage, derived from its Decision events and stored for speed.
+
+    Written only by reviewapp.screening.state, in the same transaction as each new event and under
+    a row lock, so two decisions at the same moment are applied one after the other. The events
+    stay the source of truth: `stage_states_rebuild` recomputes every row from them. A record
+    without a row is unscreened. The lease keeps two reviewers from being handed the same record
+    at the same time.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="stage_states")
+    stage = models.CharField(max_length=2, choices=Stage.choices)
+    state = models.CharField(
+        max_length=12, choices=ScreenState.choices, default=ScreenState.UNSCREENED
+    )
+    n_votes = models.PositiveSmallIntegerField(default=0)
+    # A fixed pseudo-random key (a hash of the record id) for the random queue order.
+    queue_key = models.IntegerField(default=0)
+    lease_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "stage"], name="record_stage_state_once"),
+        ]
+        indexes = [
+            models.Index(fields=["review", "stage", "state", "record"], name="rss_queue_file"),
+            models.Index(fields=["review", "stage", "state", "queue_key"], name="rss_queue_random"),
+            models.Index(fields=["lease_reviewer", "lease_until"], name="rss_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} {self.stage}: {self.state}"
+
+
+class RecordVote(models.Model):
+    """A reviewer's current vote on a record at a stage (materialised from the events).
+
+    `value` is the vote standing now; `first_value` the first vote still standing (not undone),
+    which is what agreement statistics use: the independent judgement before any discussion.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="current_votes")
+    stage = models.CharField(max_length=2, choices=Stage.choices)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    value = models.CharField(max_length=8, choices=DecisionValue.choices)
+    first_value = models.CharField(max_length=8, choices=DecisionValue.choices)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "stage", "reviewer"], name="record_vote_once_per_reviewer"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["review", "stage", "reviewer", "decided_at"], name="rv_mine"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} {self.value} record {self.record_id} ({self.stage})"

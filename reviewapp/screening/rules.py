@@ -1,12 +1,13 @@
 """How a record's screening state follows from its decision events. Pure: no Django here.
 
-The state is never stored: it is derived from the append-only events each time, so a changed
-mind, a late second vote or an adjudication can never leave a stale counter behind.
+The events are the source of truth. The state is derived from them; the database keeps a
+materialised copy (RecordStageState) for speed, recomputed with this module in the same
+transaction as every new event, and rebuildable from the events at any time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -14,6 +15,7 @@ VOTE = "vote"
 ADJUDICATION = "adjudication"
 AUTOMATION = "automation"
 INCLUDE, EXCLUDE, MAYBE = "include", "exclude", "maybe"
+RETRACT = "retract"
 
 
 class State(StrEnum):
@@ -26,6 +28,8 @@ class State(StrEnum):
 
 
 SETTLED = frozenset({State.INCLUDED, State.EXCLUDED})
+# Every vote the stage needs is in (or someone had the last word): blinding may lift.
+ALL_VOTES_IN = frozenset({State.CONFLICT, State.MAYBE, State.INCLUDED, State.EXCLUDED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +39,29 @@ class Event:
     value: str
 
 
-def current_votes(events: Iterable[Event]) -> dict[int, str]:
-    """Each reviewer's latest vote; events must be in the order they happened."""
-    votes: dict[int, str] = {}
+def vote_stacks(events: Iterable[Event]) -> dict[int, list[str]]:
+    """Each reviewer's votes still standing, oldest first; events in the order they happened.
+
+    A vote pushes; a retract (undo) pops, so undoing a change of mind restores the vote before it.
+    The top of a stack is the reviewer's current vote, the bottom their first vote still standing.
+    Reviewers whose every vote was undone are left out.
+    """
+    stacks: dict[int, list[str]] = {}
     for event in events:
-        if event.kind == VOTE:
-            votes[event.reviewer_id] = event.value
-    return votes
+        if event.kind != VOTE:
+            continue
+        stack = stacks.setdefault(event.reviewer_id, [])
+        if event.value == RETRACT:
+            if stack:
+                stack.pop()
+        else:
+            stack.append(event.value)
+    return {reviewer: stack for reviewer, stack in stacks.items() if stack}
+
+
+def current_votes(events: Iterable[Event]) -> dict[int, str]:
+    """Each reviewer's current vote (the top of their stack)."""
+    return {reviewer: stack[-1] for reviewer, stack in vote_stacks(events).items()}
 
 
 def settle(events: Iterable[Event], reviewers_required: int) -> State:
@@ -52,14 +72,15 @@ def settle(events: Iterable[Event], reviewers_required: int) -> State:
     changes it.
     """
     final: str | None = None
-    votes: dict[int, str] = {}
+    vote_events: list[Event] = []
     for event in events:
         if event.kind in (ADJUDICATION, AUTOMATION):
             final = event.value
         else:
-            votes[event.reviewer_id] = event.value
+            vote_events.append(event)
     if final is not None:
         return _value_state(final, single=True)
+    votes = current_votes(vote_events)
     if not votes:
         return State.UNSCREENED
     values = set(votes.values())
@@ -79,3 +100,21 @@ def _value_state(value: str, *, single: bool) -> State:
     if value == EXCLUDE:
         return State.EXCLUDED
     return State.MAYBE if single else State.CONFLICT
+
+
+def undo_target(my_events: Sequence[tuple[int, str]]) -> int | None:
+    """The record whose vote an undo should withdraw: the latest vote of mine still standing.
+
+    `my_events` are (record_id, value) of one reviewer's votes at one stage, oldest first.
+    Undoing twice walks back through earlier decisions, like an editor's undo.
+    """
+    standing: list[int] = []
+    for record_id, value in my_events:
+        if value == RETRACT:
+            for i in range(len(standing) - 1, -1, -1):
+                if standing[i] == record_id:
+                    del standing[i]
+                    break
+        else:
+            standing.append(record_id)
+    return standing[-1] if standing else None

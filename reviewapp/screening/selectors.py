@@ -1,16 +1,33 @@
-"""Reads on screening: the derived state of every record, the counts, and each reviewer's queue."""
+"""Reads on screening: states, counts, each reviewer's queue, and what each member may see.
+
+States are read from the materialised RecordStageState rows (kept equal to the events by
+reviewapp.screening.state); a record without a row is unscreened.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from reviewapp.literature.models import Record
+from django.db.models import Count, Exists, OuterRef
+
+from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.selectors import records_unique
-from reviewapp.reviews.models import Review
-from reviewapp.screening.constants import DecisionKind, Stage
-from reviewapp.screening.models import Decision, StageSettings
-from reviewapp.screening.rules import Event, State, settle
+from reviewapp.reviews.constants import Capability
+from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.constants import DecisionKind, ScreenState, Stage
+from reviewapp.screening.models import (
+    Decision,
+    RecordNote,
+    RecordStageState,
+    RecordTag,
+    RecordVote,
+    Report,
+    StageSettings,
+    Study,
+)
+from reviewapp.screening.queue import queue_next
+from reviewapp.screening.rules import ALL_VOTES_IN, Event, State
 
 
 def stage_settings_get(review: Review, stage: str) -> StageSettings:
@@ -30,25 +47,42 @@ def stage_events(review: Review, stage: str) -> dict[int, list[Event]]:
     return events
 
 
+def _ta_included(review: Review):
+    return RecordStageState.objects.filter(
+        review=review, stage=Stage.TITLE_ABSTRACT, state=ScreenState.INCLUDED
+    )
+
+
 def stage_eligible_ids(review: Review, stage: str) -> list[int]:
     """Records that belong in a stage: unique records at title/abstract; at full text, those
     included at title/abstract."""
-    unique_ids = list(records_unique(review).order_by("id").values_list("id", flat=True))
-    if stage == Stage.TITLE_ABSTRACT:
-        return unique_ids
-    ta_states = stage_states(review, Stage.TITLE_ABSTRACT, eligible_ids=unique_ids)
-    return [rid for rid in unique_ids if ta_states[rid] == State.INCLUDED]
+    unique = records_unique(review).order_by("id")
+    if stage == Stage.FULL_TEXT:
+        unique = unique.filter(Exists(_ta_included(review).filter(record_id=OuterRef("pk"))))
+    return list(unique.values_list("id", flat=True))
+
+
+def record_eligible(review: Review, record_id: int, stage: str) -> bool:
+    """Whether one record belongs in a stage (the one-record form of stage_eligible_ids)."""
+    if DuplicateLink.objects.filter(duplicate_id=record_id, undone_at__isnull=True).exists():
+        return False
+    if stage == Stage.FULL_TEXT:
+        return _ta_included(review).filter(record_id=record_id).exists()
+    return True
 
 
 def stage_states(
     review: Review, stage: str, *, eligible_ids: list[int] | None = None
 ) -> dict[int, State]:
-    """The derived state of every record eligible at a stage."""
+    """The derived state of every record eligible at a stage (PRISMA and extraction read this)."""
     if eligible_ids is None:
         eligible_ids = stage_eligible_ids(review, stage)
-    required = stage_settings_get(review, stage).reviewers_required
-    events = stage_events(review, stage)
-    return {rid: settle(events.get(rid, ()), required) for rid in eligible_ids}
+    stored = dict(
+        RecordStageState.objects.filter(review=review, stage=stage).values_list(
+            "record_id", "state"
+        )
+    )
+    return {rid: State(stored.get(rid, State.UNSCREENED)) for rid in eligible_ids}
 
 
 @dataclass(frozen=True)
@@ -73,26 +107,63 @@ class StageCounts:
             return 0
         return round(100 * (self.included + self.excluded) / self.eligible)
 
+    @property
+    def remaining(self) -> int:
+        """Records still needing a vote from someone: not screened, or waiting for a second."""
+        return self.unscreened + self.awaiting
+
+
+def _state_counts(rows) -> Counter:
+    return Counter(dict(rows.values_list("state").annotate(n=Count("id")).order_by()))
+
 
 def stage_counts(review: Review, stage: str) -> StageCounts:
-    states = Counter(stage_states(review, stage).values())
+    """How many records are in each state at a stage; duplicates are not counted.
+
+    Counted from the state rows (all, minus those of active duplicates, which are few) so the
+    dashboard stays fast on 100,000 records; records without a row are not screened.
+    """
+    duplicate_ids = DuplicateLink.objects.filter(review=review, undone_at__isnull=True).values(
+        "duplicate_id"
+    )
+    rows = RecordStageState.objects.filter(review=review, stage=stage)
+    if stage == Stage.FULL_TEXT:
+        rows = rows.filter(Exists(_ta_included(review).filter(record_id=OuterRef("record_id"))))
+        eligible = stage_counts(review, Stage.TITLE_ABSTRACT).included
+    else:
+        eligible = records_unique(review).count()
+    states = _state_counts(rows) - _state_counts(rows.filter(record_id__in=duplicate_ids))
+    decided = sum(n for state, n in states.items() if state != ScreenState.UNSCREENED)
     return StageCounts(
         stage=stage,
         label=Stage(stage).label,
-        eligible=sum(states.values()),
-        unscreened=states[State.UNSCREENED],
-        awaiting=states[State.AWAITING],
-        conflict=states[State.CONFLICT],
-        maybe=states[State.MAYBE],
-        included=states[State.INCLUDED],
-        excluded=states[State.EXCLUDED],
+        eligible=eligible,
+        unscreened=eligible - decided,
+        awaiting=states[ScreenState.AWAITING],
+        conflict=states[ScreenState.CONFLICT],
+        maybe=states[ScreenState.MAYBE],
+        included=states[ScreenState.INCLUDED],
+        excluded=states[ScreenState.EXCLUDED],
     )
 
 
+def my_screened_count(review: Review, stage: str, user) -> int:
+    return RecordVote.objects.filter(review=review, stage=stage, reviewer=user).count()
+
+
 def my_current_vote(review: Review, stage: str, record: Record, user) -> Decision | None:
+    """The vote event that is this reviewer's current vote (undo taken into account)."""
+    vote = RecordVote.objects.filter(record=record, stage=stage, reviewer=user).first()
+    if vote is None:
+        return None
     return (
         Decision.objects.filter(
-            review=review, stage=stage, record=record, reviewer=user, kind=DecisionKind.VOTE
+            review=review,
+            stage=stage,
+            record=record,
+            reviewer=user,
+            kind=DecisionKind.VOTE,
+            value=vote.value,
         )
         .order_by("-created_at", "-id")
         .first()
@@ -100,24 +171,271 @@ def my_current_vote(review: Review, stage: str, record: Record, user) -> Decisio
 
 
 def next_record_for(review: Review, stage: str, user) -> Record | None:
-    """The next record this reviewer should screen.
+    """The next record this reviewer should screen (leased to them; see queue.py).
 
     Records another reviewer has already voted on come first, so dual screening never leaves
     records half-done; then records nobody has seen, in the stage's queue order.
     """
-    settings = stage_settings_get(review, stage)
-    events = stage_events(review, stage)
-    waiting, fresh = [], []
-    for rid in stage_eligible_ids(review, stage):
-        record_events = events.get(rid, ())
-        voters = {e.reviewer_id for e in record_events if e.kind == DecisionKind.VOTE}
-        if user.pk in voters:
+    ids = queue_next(review, stage, user, limit=1)
+    return Record.objects.get(pk=ids[0]) if ids else None
+
+
+def votes_visible(
+    *, settings: StageSettings, state: str, membership: Membership, i_voted: bool
+) -> bool:
+    """Whether this member may see other reviewers' votes (and decision notes) on a record.
+
+    Blinded stages hide them until every vote the stage needs is in (the record is in conflict,
+    in the maybe queue or settled) and then show them only to reviewers who voted on it and to
+    those who resolve conflicts. A record waiting for a second vote hides the first from everyone,
+    adjudicators included: they may be the second reviewer.
+    """
+    if not settings.blinded:
+        return True
+    if state not in ALL_VOTES_IN:
+        return False
+    return i_voted or membership.can(Capability.ADJUDICATE)
+
+
+@dataclass
+class RecordPanel:
+    """Everything the screening page shows about one record, already filtered for blinding."""
+
+    record: Record
+    state: str = ScreenState.UNSCREENED
+    my_vote: RecordVote | None = None
+    others_visible: bool = False
+    other_votes: list[RecordVote] = field(default_factory=list)
+    notes: list[RecordNote] = field(default_factory=list)
+    hidden_notes: int = 0
+    tags: list[str] = field(default_factory=list)
+    report: Report | None = None
+
+
+def record_panels(
+    review: Review, stage: str, record_ids: list[int], membership: Membership, settings
+) -> list[RecordPanel]:
+    """The panels of a few records, in the given order, in a fixed number of queries."""
+    if not record_ids:
+        return []
+    user = membership.user
+    records = Record.objects.in_bulk(record_ids)
+    states = dict(
+        RecordStageState.objects.filter(record_id__in=record_ids, stage=stage).values_list(
+            "record_id", "state"
+        )
+    )
+    votes: dict[int, list[RecordVote]] = defaultdict(list)
+    for vote in RecordVote.objects.filter(record_id__in=record_ids, stage=stage).select_related(
+        "reviewer"
+    ):
+        votes[vote.record_id].append(vote)
+    notes: dict[int, list[RecordNote]] = defaultdict(list)
+    for note in RecordNote.objects.filter(record_id__in=record_ids).select_related("author"):
+        notes[note.record_id].append(note)
+    tags: dict[int, list[str]] = defaultdict(list)
+    for record_id, name in RecordTag.objects.filter(record_id__in=record_ids).values_list(
+        "record_id", "tag__name"
+    ):
+        tags[record_id].append(name)
+    reports = {}
+    if stage == Stage.FULL_TEXT:
+        reports = {
+            r.record_id: r
+            for r in Report.objects.filter(record_id__in=record_ids).select_related("study")
+        }
+    panels = []
+    for rid in record_ids:
+        if rid not in records:
             continue
-        state = settle(record_events, settings.reviewers_required)
-        if state == State.UNSCREENED:
-            fresh.append(rid)
-        elif state == State.AWAITING:
-            waiting.append(rid)
-    for rid in waiting + fresh:
-        return Record.objects.get(pk=rid)
-    return None
+        state = states.get(rid, ScreenState.UNSCREENED)
+        mine = next((v for v in votes[rid] if v.reviewer_id == user.pk), None)
+        visible = votes_visible(
+            settings=settings, state=state, membership=membership, i_voted=mine is not None
+        )
+        own_notes = [n for n in notes[rid] if n.author_id == user.pk]
+        panels.append(
+            RecordPanel(
+                record=records[rid],
+                state=state,
+                my_vote=mine,
+                others_visible=visible,
+                other_votes=[v for v in votes[rid] if v.reviewer_id != user.pk] if visible else [],
+                notes=notes[rid] if visible else own_notes,
+                hidden_notes=0 if visible else len(notes[rid]) - len(own_notes),
+                tags=sorted(tags[rid]),
+                report=reports.get(rid),
+            )
+        )
+    return panels
+
+
+def my_previous_record_id(review: Review, stage: str, user, *, before: int | None = None):
+    """The record this reviewer decided most recently (before record `before`, if given)."""
+    mine = RecordVote.objects.filter(review=review, stage=stage, reviewer=user)
+    if before is not None:
+        anchor = mine.filter(record_id=before).values_list("decided_at", flat=True).first()
+        if anchor is not None:
+            mine = mine.filter(decided_at__lt=anchor)
+    return mine.order_by("-decided_at", "-id").values_list("record_id", flat=True).first()
+
+
+def my_next_record_id(review: Review, stage: str, user, *, after: int):
+    """The record this reviewer decided just after record `after` (None: back to the queue)."""
+    mine = RecordVote.objects.filter(review=review, stage=stage, reviewer=user)
+    anchor = mine.filter(record_id=after).values_list("decided_at", flat=True).first()
+    if anchor is None:
+        return None
+    return (
+        mine.filter(decided_at__gt=anchor)
+        .order_by("decided_at", "id")
+        .values_list("record_id", flat=True)
+        .first()
+    )
+
+
+@dataclass
+class ConflictRow:
+    record: Record
+    state: str
+    votes: list[RecordVote]
+    votes_visible: bool
+
+
+def conflicts_list(
+    review: Review, stage: str, membership: Membership, *, limit: int = 200
+) -> list[ConflictRow]:
+    """Records in conflict (and, in single screening, in the maybe queue), oldest first.
+
+    Votes are shown only to those allowed to see them (see votes_visible).
+    """
+    settings = stage_settings_get(review, stage)
+    duplicate = DuplicateLink.objects.filter(
+        duplicate_id=OuterRef("record_id"), undone_at__isnull=True
+    )
+    rows = list(
+        RecordStageState.objects.filter(
+            review=review, stage=stage, state__in=[ScreenState.CONFLICT, ScreenState.MAYBE]
+        )
+        .exclude(Exists(duplicate))
+        .select_related("record")
+        .order_by("record_id")[:limit]
+    )
+    votes: dict[int, list[RecordVote]] = defaultdict(list)
+    for vote in (
+        RecordVote.objects.filter(record_id__in=[r.record_id for r in rows], stage=stage)
+        .select_related("reviewer")
+        .order_by("reviewer__username")
+    ):
+        votes[vote.record_id].append(vote)
+    result = []
+    for row in rows:
+        record_votes = votes[row.record_id]
+        i_voted = any(v.reviewer_id == membership.user_id for v in record_votes)
+        visible = votes_visible(
+            settings=settings, state=row.state, membership=membership, i_voted=i_voted
+        )
+        result.append(ConflictRow(row.record, row.state, record_votes, visible))
+    return result
+
+
+def resolutions_recent(review: Review, stage: str, *, limit: int = 50):
+    """The latest adjudications: which record, what was decided, by whom and when."""
+    return list(
+        Decision.objects.filter(review=review, stage=stage, kind=DecisionKind.ADJUDICATION)
+        .select_related("reviewer", "record")
+        .prefetch_related("reasons")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def record_history(review: Review, stage: str, record: Record, membership: Membership):
+    """The events of one record at a stage that this member may see, oldest first.
+
+    Their own events always; other reviewers' votes only when votes_visible allows; the
+    adjudications and automation decisions (nobody's vote) always.
+    """
+    settings = stage_settings_get(review, stage)
+    state = (
+        RecordStageState.objects.filter(record=record, stage=stage)
+        .values_list("state", flat=True)
+        .first()
+    ) or ScreenState.UNSCREENED
+    i_voted = RecordVote.objects.filter(
+        record=record, stage=stage, reviewer=membership.user
+    ).exists()
+    visible = votes_visible(settings=settings, state=state, membership=membership, i_voted=i_voted)
+    events = (
+        Decision.objects.filter(review=review, stage=stage, record=record)
+        .select_related("reviewer")
+        .prefetch_related("reasons")
+        .order_by("created_at", "id")
+    )
+    shown = [
+        e
+        for e in events
+        if visible or e.reviewer_id == membership.user_id or e.kind != DecisionKind.VOTE
+    ]
+    return state, visible, shown
+
+
+def studies_for_linking(review: Review):
+    return list(Study.objects.filter(review=review).order_by("label").values("id", "label"))
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    stage: str
+    stage_label: str
+    reviewer_a: str
+    reviewer_b: str
+    n: int
+    agreed: int
+    percent: float | None
+    kappa: float | None
+
+
+def agreement_table(review: Review) -> list[AgreementRow]:
+    """Cohen's kappa and percent agreement per stage (all pairs pooled) and per reviewer pair.
+
+    Uses each reviewer's first vote still standing on a record (RecordVote.first_value): the
+    independent judgement made before any conflict was discussed; a vote undone at once is not
+    counted. Only records both reviewers screened count; adjudications never do.
+    """
+    from django.contrib.auth import get_user_model
+
+    from reviewapp.screening.agreement import pairwise
+
+    rows: list[AgreementRow] = []
+    for stage in Stage.values:
+        votes: dict[int, dict[int, str]] = defaultdict(dict)
+        for reviewer_id, record_id, value in RecordVote.objects.filter(
+            review=review, stage=stage
+        ).values_list("reviewer_id", "record_id", "first_value"):
+            votes[reviewer_id][record_id] = value
+        pooled, pairs = pairwise(votes)
+        names = dict(
+            get_user_model().objects.filter(pk__in=list(votes)).values_list("pk", "username")
+        )
+        label = Stage(stage).label
+        rows.append(
+            AgreementRow(
+                stage, label, "all pairs", "", pooled.n, pooled.agreed, pooled.percent, pooled.kappa
+            )
+        )
+        for (a, b), result in sorted(
+            pairs.items(), key=lambda kv: (names[kv[0][0]], names[kv[0][1]])
+        ):
+            rows.append(
+                AgreementRow(
+                    stage,
+                    label,
+                    names[a],
+                    names[b],
+                    result.n,
+                    result.agreed,
+                    result.percent,
+                    result.kappa,
+                )
+            )
+    return rows

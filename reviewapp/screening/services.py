@@ -1,4 +1,8 @@
-"""Writes on screening. Every decision is a new event; nothing here updates or deletes one."""
+"""Writes on screening. Every decision is a new event; nothing here updates or deletes one.
+
+Each event is written under a row lock on the record's materialised state (see state.py), which is
+recomputed from the events in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,86 @@ from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
-from reviewapp.reviews.models import Membership
-from reviewapp.screening.constants import DecisionKind, DecisionValue, Stage
-from reviewapp.screening.models import Decision, ExclusionReason
-from reviewapp.screening.selectors import stage_eligible_ids
+from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.constants import (
+    DecisionKind,
+    DecisionValue,
+    QueueOrder,
+    RetrievalStatus,
+    ScreenState,
+    Stage,
+)
+from reviewapp.screening.models import (
+    Decision,
+    ExclusionReason,
+    RecordNote,
+    RecordStageState,
+    RecordTag,
+    Report,
+    StageSettings,
+    Study,
+    Tag,
+)
+from reviewapp.screening.queue import LEASE
+from reviewapp.screening.rules import undo_target
+from reviewapp.screening.selectors import record_eligible
+from reviewapp.screening.state import state_lock, state_refresh
+
+NOTE_MAX = 5000
+
+
+def _token_existing(user, client_token: uuid.UUID | None) -> Decision | None:
+    if client_token is None:
+        return None
+    return Decision.objects.filter(reviewer=user, client_token=client_token).first()
+
+
+def _event_write(
+    *,
+    membership: Membership,
+    record: Record,
+    stage: str,
+    kind: str,
+    value: str,
+    reasons: list[ExclusionReason],
+    note: str,
+    client_token: uuid.UUID | None,
+    details: dict | None = None,
+) -> tuple[Decision, bool]:
+    review = membership.review
+    required = (
+        StageSettings.objects.filter(review=review, stage=stage)
+        .values_list("reviewers_required", flat=True)
+        .get()
+    )
+    try:
+        with transaction.atomic():
+            row = state_lock(review=review, record_id=record.pk, stage=stage)
+            decision = Decision.objects.create(
+                review=review,
+                record=record,
+                stage=stage,
+                reviewer=membership.user,
+                kind=kind,
+                value=value,
+                note=note,
+                client_token=client_token,
+                details=details or {},
+            )
+            if reasons:
+                decision.reasons.set(reasons)
+            new_state = state_refresh(
+                row=row, reviewers_required=required, actor_id=membership.user_id
+            )
+            if stage == Stage.FULL_TEXT and new_state == ScreenState.INCLUDED:
+                report_study_ensure(review=review, record=record, user=membership.user)
+    except IntegrityError:
+        # Two copies of the same request raced past the token check; the first one won.
+        existing = _token_existing(membership.user, client_token)
+        if existing is None:
+            raise
+        return existing, False
+    return decision, True
 
 
 def decision_record(
@@ -31,6 +111,7 @@ def decision_record(
 
     The same client_token from the same reviewer returns the first decision instead of adding a
     second (a double click or a retried request). At full text, excluding needs a reason.
+    Adjudications (kind="adjudication") need the adjudicate capability and settle the record.
     """
     review = membership.review
     require(
@@ -39,28 +120,29 @@ def decision_record(
     )
     if stage not in Stage.values:
         raise ServiceError(f"'{stage}' is not a screening stage.", field="stage")
-    if value not in DecisionValue.values:
+    if kind not in (DecisionKind.VOTE, DecisionKind.ADJUDICATION):
+        raise ServiceError(f"'{kind}' decisions are not recorded here.", field="kind")
+    allowed = [DecisionValue.INCLUDE, DecisionValue.EXCLUDE]
+    if kind == DecisionKind.VOTE:
+        allowed.append(DecisionValue.MAYBE)
+    if value not in allowed:
         raise ServiceError(
-            f"'{value}' is not a decision; use include, exclude or maybe.", field="value"
+            f"'{value}' is not a decision here; use {', '.join(allowed)}.", field="value"
         )
     if record.review_id != review.pk:
         raise ServiceError("That record belongs to another review.", field="record")
-    if client_token is not None:
-        existing = Decision.objects.filter(
-            reviewer=membership.user, client_token=client_token
-        ).first()
-        if existing is not None:
-            return existing, False
-    if record.pk not in set(stage_eligible_ids(review, stage)):
+    existing = _token_existing(membership.user, client_token)
+    if existing is not None:
+        return existing, False
+    if not record_eligible(review, record.pk, stage):
         raise ServiceError(
             f"Record {record.pk} is not waiting for screening at the {Stage(stage).label.lower()} "
             "stage (it is a duplicate, or was not included at the stage before).",
             field="record",
         )
-    reasons = list(
-        ExclusionReason.objects.filter(review=review, pk__in=reason_ids or [], active=True)
-    )
-    if len(reasons) != len(set(reason_ids or [])):
+    reason_ids = list(dict.fromkeys(reason_ids or []))
+    reasons = list(ExclusionReason.objects.filter(review=review, pk__in=reason_ids, active=True))
+    if len(reasons) != len(reason_ids):
         raise ServiceError(
             "One of the exclusion reasons is not in this review's list.", field="reasons"
         )
@@ -68,25 +150,268 @@ def decision_record(
         raise ServiceError("Excluding a full text needs at least one reason.", field="reasons")
     if value != DecisionValue.EXCLUDE and reasons:
         raise ServiceError("Exclusion reasons go only with an exclude decision.", field="reasons")
-    try:
-        with transaction.atomic():
-            decision = Decision.objects.create(
-                review=review,
-                record=record,
-                stage=stage,
-                reviewer=membership.user,
-                kind=kind,
-                value=value,
-                note=note.strip(),
-                client_token=client_token,
+    if stage == Stage.FULL_TEXT and value == DecisionValue.INCLUDE:
+        status = (
+            Report.objects.filter(record=record).values_list("retrieval_status", flat=True).first()
+        )
+        if status == RetrievalStatus.NOT_RETRIEVED:
+            raise ServiceError(
+                "This report is marked not retrieved; attach the full text before including it.",
+                field="value",
             )
-            decision.reasons.set(reasons)
-    except IntegrityError:
-        # Two copies of the same request raced past the check above; the first one won.
-        existing = Decision.objects.filter(
-            reviewer=membership.user, client_token=client_token
-        ).first()
-        if existing is None:
-            raise
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise ServiceError(f"A note can be at most {NOTE_MAX} characters.", field="note")
+    return _event_write(
+        membership=membership,
+        record=record,
+        stage=stage,
+        kind=kind,
+        value=value,
+        reasons=reasons,
+        note=note,
+        client_token=client_token,
+    )
+
+
+def decision_undo(
+    *, membership: Membership, stage: str, client_token: uuid.UUID | None = None
+) -> Decision | None:
+    """Withdraw this reviewer's latest standing vote at a stage; returns the undo event.
+
+    Undo is an event (value "retract"), never a delete: the vote before it, if any, stands again.
+    Returns None when there is nothing left to undo. Repeating the same client_token is a no-op.
+    """
+    require(membership, Capability.SCREEN)
+    if stage not in Stage.values:
+        raise ServiceError(f"'{stage}' is not a screening stage.", field="stage")
+    existing = _token_existing(membership.user, client_token)
+    if existing is not None:
+        return existing
+    # The last few hundred of the reviewer's events are plenty to find what an undo reaches.
+    recent = list(
+        Decision.objects.filter(
+            review=membership.review,
+            stage=stage,
+            reviewer=membership.user,
+            kind=DecisionKind.VOTE,
+        )
+        .order_by("-created_at", "-id")
+        .values_list("record_id", "value")[:500]
+    )
+    target = undo_target(list(reversed(recent)))
+    if target is None:
+        return None
+    record = Record.objects.get(pk=target)
+    decision, _ = _event_write(
+        membership=membership,
+        record=record,
+        stage=stage,
+        kind=DecisionKind.VOTE,
+        value=DecisionValue.RETRACT,
+        reasons=[],
+        note="",
+        client_token=client_token,
+    )
+    # The undone record comes back to this reviewer first.
+    RecordStageState.objects.filter(
+        record=record, stage=stage, state__in=[ScreenState.UNSCREENED, ScreenState.AWAITING]
+    ).update(lease_reviewer=membership.user, lease_until=decision.created_at + LEASE)
+    return decision
+
+
+def conflict_resolve(
+    *,
+    membership: Membership,
+    record: Record,
+    stage: str,
+    value: str,
+    reason_ids: list[int] | None = None,
+    note: str = "",
+    client_token: uuid.UUID | None = None,
+) -> Decision:
+    """Settle a record in conflict (or in the maybe queue) with an adjudication event.
+
+    Owners, admins and designated adjudicators only; who and when are the event's reviewer and
+    time. Only records in conflict or maybe can be resolved: an adjudication never overrides a
+    blinded vote that is still awaited.
+    """
+    require(membership, Capability.ADJUDICATE)
+    state = (
+        RecordStageState.objects.filter(record=record, stage=stage)
+        .values_list("state", flat=True)
+        .first()
+    )
+    if state not in (ScreenState.CONFLICT, ScreenState.MAYBE):
+        existing = _token_existing(membership.user, client_token)
+        if existing is not None:
+            return existing
+        raise ServiceError(
+            f"Record {record.pk} is not in conflict at this stage (it is "
+            f"{ScreenState(state or ScreenState.UNSCREENED).label.lower()}).",
+            field="record",
+        )
+    decision, _ = decision_record(
+        membership=membership,
+        record=record,
+        stage=stage,
+        value=value,
+        reason_ids=reason_ids,
+        note=note,
+        client_token=client_token,
+        kind=DecisionKind.ADJUDICATION,
+    )
+    return decision
+
+
+def note_add(*, membership: Membership, record: Record, text: str) -> RecordNote:
+    """Add a note to a record. Others see it once the record's votes are visible to them."""
+    require(membership, Capability.SCREEN)
+    if record.review_id != membership.review_id:
+        raise ServiceError("That record belongs to another review.", field="record")
+    text = text.strip()
+    if not text:
+        raise ServiceError("Write something in the note first.", field="text")
+    if len(text) > NOTE_MAX:
+        raise ServiceError(f"A note can be at most {NOTE_MAX} characters.", field="text")
+    return RecordNote.objects.create(record=record, author=membership.user, text=text)
+
+
+def tag_toggle(*, membership: Membership, record: Record, name: str) -> bool:
+    """Put a tag on a record, or take it off if it is there; returns whether it is on now."""
+    require(membership, Capability.SCREEN)
+    if record.review_id != membership.review_id:
+        raise ServiceError("That record belongs to another review.", field="record")
+    name = " ".join(name.split())
+    if not name:
+        raise ServiceError("A tag needs a name.", field="tag")
+    if len(name) > 60:
+        raise ServiceError("A tag name can be at most 60 characters.", field="tag")
+    with transaction.atomic():
+        tag = Tag.objects.filter(review=membership.review, name__iexact=name).first()
+        if tag is None:
+            tag, _ = Tag.objects.get_or_create(review=membership.review, name=name)
+        removed, _ = RecordTag.objects.filter(record=record, tag=tag).delete()
+        if removed:
+            return False
+        RecordTag.objects.get_or_create(
+            record=record, tag=tag, defaults={"added_by": membership.user}
+        )
+    return True
+
+
+def reason_add(*, membership: Membership, label: str) -> ExclusionReason:
+    """Add an exclusion reason to the review's shared list (admins and owners)."""
+    require(membership, Capability.MANAGE_REVIEW)
+    label = " ".join(label.split())
+    if not label:
+        raise ServiceError("A reason needs a label.", field="label")
+    if len(label) > 200:
+        raise ServiceError("A reason can be at most 200 characters.", field="label")
+    review = membership.review
+    if ExclusionReason.objects.filter(review=review, label__iexact=label).exists():
+        raise ServiceError(f"The reason '{label}' is already in the list.", field="label")
+    last = ExclusionReason.objects.filter(review=review).order_by("-position").first()
+    return ExclusionReason.objects.create(
+        review=review, label=label, position=(last.position + 1) if last else 1
+    )
+
+
+def reason_update(
+    *,
+    membership: Membership,
+    reason: ExclusionReason,
+    label: str | None = None,
+    active: bool | None = None,
+    move: int = 0,
+) -> ExclusionReason:
+    """Rename, retire/restore or move a reason. Retired reasons stay on the decisions using them."""
+    require(membership, Capability.MANAGE_REVIEW)
+    if reason.review_id != membership.review_id:
+        raise ServiceError("That reason belongs to another review.", field="reason")
+    with transaction.atomic():
+        if label is not None:
+            label = " ".join(label.split())
+            if not label:
+                raise ServiceError("A reason needs a label.", field="label")
+            clash = ExclusionReason.objects.filter(review_id=reason.review_id, label__iexact=label)
+            if clash.exclude(pk=reason.pk).exists():
+                raise ServiceError(f"The reason '{label}' is already in the list.", field="label")
+            reason.label = label
+        if active is not None:
+            reason.active = active
+        reason.save()
+        if move:
+            ordered = list(ExclusionReason.objects.filter(review_id=reason.review_id))
+            i = next(i for i, r in enumerate(ordered) if r.pk == reason.pk)
+            j = max(0, min(len(ordered) - 1, i + (1 if move > 0 else -1)))
+            ordered.insert(j, ordered.pop(i))
+            for position, r in enumerate(ordered, start=1):
+                if r.position != position:
+                    ExclusionReason.objects.filter(pk=r.pk).update(position=position)
+    return reason
+
+
+def queue_order_set(*, membership: Membership, stage: str, queue_order: str) -> StageSettings:
+    """Choose how a stage's queue is ordered (admins and owners)."""
+    require(membership, Capability.MANAGE_REVIEW)
+    if queue_order not in QueueOrder.values:
+        raise ServiceError(
+            f"'{queue_order}' is not a queue order; choose {', '.join(QueueOrder.values)}.",
+            field="queue_order",
+        )
+    settings = StageSettings.objects.get(review=membership.review, stage=stage)
+    settings.queue_order = queue_order
+    settings.save(update_fields=["queue_order", "updated_at"])
+    return settings
+
+
+def report_study_ensure(*, review: Review, record: Record, user=None) -> Report:
+    """Make sure a record has a report linked to a study (the contract PRISMA and extraction use).
+
+    A record settled as included at full text always ends here. Without a study chosen by the
+    reviewers, a new one is made, labelled "Surname Year" (with a, b, ... when taken).
+    """
+    from reviewapp.screening.fulltext import report_get_or_create, study_label_free
+
+    report = report_get_or_create(review=review, record=record, user=user)
+    if report.study_id is None:
+        study = Study.objects.create(
+            review=review, label=study_label_free(review, record), created_by=user
+        )
+        report.study = study
+        report.save(update_fields=["study", "updated_at"])
+    return report
+
+
+def decision_automation_record(
+    *,
+    membership: Membership,
+    record: Record,
+    stage: str,
+    details: dict,
+    client_token: uuid.UUID | None = None,
+) -> tuple[Decision, bool]:
+    """Exclude a record by a declared stopping rule (kind "automation"); `details` carries the
+    rule and recall estimate. Goes through the same locked write as every event, so the
+    materialised state follows. Owners and admins only.
+    """
+    require(membership, Capability.MANAGE_REVIEW)
+    if record.review_id != membership.review_id:
+        raise ServiceError("That record belongs to another review.", field="record")
+    if not details:
+        raise ServiceError("An automation decision must say which rule made it.", field="details")
+    existing = _token_existing(membership.user, client_token)
+    if existing is not None:
         return existing, False
-    return decision, True
+    return _event_write(
+        membership=membership,
+        record=record,
+        stage=stage,
+        kind=DecisionKind.AUTOMATION,
+        value=DecisionValue.EXCLUDE,
+        reasons=[],
+        note="",
+        client_token=client_token,
+        details=details,
+    )

@@ -4,6 +4,18 @@ from reviewapp.screening import views
 
 app_name = "screening"
 urlpatterns = [
+    # Fixed names first: they would otherwise be read as a stage.
+    path("agreement.csv", views.agreement_csv, name="agreement-csv"),
+    path("settings/", views.stage_settings, name="stage-settings"),
+    path("reports/<int:report_id>/file/", views.report_file, name="report-file"),
+    path("fulltext/<int:record_id>/", views.report_update, name="report-update"),
     path("<str:stage>/", views.screen, name="screen"),
+    path("<str:stage>/progress/", views.screen_progress, name="screen-progress"),
+    path("<str:stage>/undo/", views.screen_undo, name="screen-undo"),
+    path("<str:stage>/conflicts/", views.conflict_list, name="conflict-list"),
     path("<str:stage>/<int:record_id>/decide/", views.screen_decide, name="screen-decide"),
+    path("<str:stage>/<int:record_id>/resolve/", views.conflict_resolve, name="conflict-resolve"),
+    path("<str:stage>/<int:record_id>/history/", views.record_history, name="record-history"),
+    path("<str:stage>/<int:record_id>/note/", views.record_note, name="record-note"),
+    path("<str:stage>/<int:record_id>/tag/", views.record_tag, name="record-tag"),
 ]

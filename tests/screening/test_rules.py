@@ -2,7 +2,7 @@
 
 import pytest
 
-from reviewapp.screening.rules import Event, State, settle
+from reviewapp.screening.rules import Event, State, current_votes, settle, undo_target, vote_stacks
 
 
 def vote(reviewer, value):
@@ -40,3 +40,35 @@ def test_settle_derives_the_state_from_the_events(events, required, expected):
 def test_a_vote_after_an_adjudication_does_not_reopen_the_record():
     events = [vote(1, "include"), vote(2, "exclude"), adjudicate("exclude"), vote(1, "include")]
     assert settle(events, 2) == State.EXCLUDED
+
+
+def retract(reviewer):
+    return Event(reviewer, "vote", "retract")
+
+
+def test_an_undo_withdraws_the_vote_and_the_record_is_unscreened_again():
+    assert settle([vote(1, "include"), retract(1)], 1) == State.UNSCREENED
+
+
+def test_undoing_a_change_of_mind_restores_the_vote_before_it():
+    events = [vote(1, "include"), vote(2, "include"), vote(1, "exclude"), retract(1)]
+    assert settle(events, 2) == State.INCLUDED
+    assert current_votes(events) == {1: "include", 2: "include"}
+
+
+def test_undo_with_nothing_standing_changes_nothing():
+    assert settle([retract(1), vote(2, "include")], 2) == State.AWAITING
+
+
+def test_the_vote_stack_keeps_the_first_vote_still_standing_at_the_bottom():
+    stacks = vote_stacks([vote(1, "include"), vote(1, "exclude"), retract(2), vote(2, "maybe")])
+    assert stacks == {1: ["include", "exclude"], 2: ["maybe"]}
+
+
+def test_undo_walks_back_through_my_decisions_like_an_editor():
+    mine = [(10, "include"), (11, "exclude"), (12, "maybe")]
+    assert undo_target(mine) == 12
+    assert undo_target(mine + [(12, "retract")]) == 11
+    assert undo_target(mine + [(12, "retract"), (11, "retract"), (10, "retract")]) is None
+    # A change of mind on record 10 makes 10 the latest decision.
+    assert undo_target(mine + [(10, "exclude")]) == 10

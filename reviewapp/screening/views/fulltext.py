@@ -1,0 +1,106 @@
+"""Full texts: attach a PDF or a link, mark not retrieved, group reports into studies."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.htmx import is_htmx
+from reviewapp.core.permissions import review_view
+from reviewapp.literature.models import Record
+from reviewapp.reviews.constants import Capability
+from reviewapp.screening import fulltext
+from reviewapp.screening.constants import Stage
+from reviewapp.screening.models import Report
+from reviewapp.screening.selectors import record_panels, stage_settings_get, studies_for_linking
+
+ACTIONS = ("upload", "link", "status", "study")
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def report_update(request, record_id: int, *, review, membership):
+    """One form per action: upload, link, status (e.g. not retrieved), study."""
+    record = get_object_or_404(Record, pk=record_id, review=review)
+    action = request.POST.get("action", "")
+    error = ""
+    try:
+        if action == "upload":
+            fulltext.report_upload(
+                membership=membership, record=record, upload=request.FILES.get("file")
+            )
+        elif action == "link":
+            fulltext.report_link(
+                membership=membership, record=record, url=request.POST.get("url", "")
+            )
+        elif action == "status":
+            fulltext.report_status_set(
+                membership=membership, record=record, status=request.POST.get("status", "")
+            )
+        elif action == "study":
+            try:
+                study_id = int(request.POST.get("study") or 0) or None
+            except ValueError:
+                study_id = -1
+            fulltext.report_study_set(
+                membership=membership,
+                record=record,
+                study_id=study_id,
+                new_label=request.POST.get("new_label", ""),
+            )
+        else:
+            raise ServiceError(f"Choose one of: {', '.join(ACTIONS)}.", field="action")
+    except ServiceError as exc:
+        error = exc.message
+    if not is_htmx(request):
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, "Full text updated.")
+        return redirect(
+            reverse("screening:screen", args=[review.slug, Stage.FULL_TEXT])
+            + f"?record={record.pk}"
+        )
+    settings = stage_settings_get(review, Stage.FULL_TEXT)
+    (panel,) = record_panels(review, Stage.FULL_TEXT, [record.pk], membership, settings)
+    return render(
+        request,
+        "screening/partials/_report_panel.html",
+        {
+            "review": review,
+            "panel": panel,
+            "studies": studies_for_linking(review),
+            "report_error": error,
+        },
+        status=422 if error else 200,
+    )
+
+
+@review_view(Capability.VIEW)
+@require_GET
+def report_file(request, report_id: int, *, review, membership):
+    """The uploaded PDF, to members only; shown inline, never sniffed as anything else."""
+    report = get_object_or_404(Report, pk=report_id, review=review)
+    if not report.file:
+        raise Http404("No file was uploaded for this report.")
+    try:
+        handle = report.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    name = report.original_filename or report.file.name.rsplit("/", 1)[-1]
+    response = FileResponse(
+        handle,
+        as_attachment=False,
+        filename=name,
+        content_type=mimetypes.guess_type(name)[0] or "application/pdf",
+    )
+    response["Content-Type"] = "application/pdf"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,210 @@
+"""The screening page: one record at a time, the next one prefetched, decisions by keyboard."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.htmx import is_htmx, render_page_or_partial
+from reviewapp.core.permissions import review_view
+from reviewapp.literature.models import Record
+from reviewapp.reviews.constants import Capability
+from reviewapp.screening.constants import Stage
+from reviewapp.screening.models import ExclusionReason
+from reviewapp.screening.queue import queue_next
+from reviewapp.screening.selectors import (
+    my_next_record_id,
+    my_previous_record_id,
+    my_screened_count,
+    record_eligible,
+    record_panels,
+    stage_counts,
+    stage_settings_get,
+    studies_for_linking,
+)
+from reviewapp.screening.services import decision_record, decision_undo
+from reviewapp.screening.views.common import reason_ids_from, stage_or_404, token_from
+
+PAGE = "screening/screen.html"
+PARTIAL = "screening/partials/_screen_record.html"
+
+
+def screen_context(
+    request,
+    review,
+    membership,
+    stage: str,
+    *,
+    revisit: int | None = None,
+    first: int | None = None,
+    error: str = "",
+    error_field: str = "",
+    with_counts: bool = False,
+) -> dict:
+    """The screening area: the current record and the next one, filtered for blinding.
+
+    revisit: show a record this reviewer already decided (previous/next through their history).
+    first: put this record first, then the queue (used after an undo or a refused decision).
+    """
+    settings = stage_settings_get(review, stage)
+    user = membership.user
+    if revisit is not None:
+        ids = [revisit]
+    else:
+        ids = queue_next(review, stage, user, limit=2, settings=settings)
+        if first is not None:
+            ids = [first] + [i for i in ids if i != first][:1]
+    panels = record_panels(review, stage, ids, membership, settings)
+    for panel in panels:
+        panel.client_token = uuid.uuid4()
+    current = panels[0] if panels else None
+    if revisit is not None:
+        previous_id = my_previous_record_id(review, stage, user, before=revisit)
+        next_id = my_next_record_id(review, stage, user, after=revisit)
+    else:
+        previous_id = my_previous_record_id(review, stage, user)
+        next_id = None
+    return {
+        "review": review,
+        "membership": membership,
+        "stage": stage,
+        "stage_label": Stage(stage).label,
+        "settings": settings,
+        "current": current,
+        "upcoming": panels[1] if len(panels) > 1 else None,
+        "revisit": revisit is not None,
+        "previous_id": previous_id,
+        "next_id": next_id,
+        "reasons": list(ExclusionReason.objects.filter(review=review, active=True)),
+        "studies": studies_for_linking(review) if stage == Stage.FULL_TEXT else [],
+        "my_count": my_screened_count(review, stage, user),
+        "counts": stage_counts(review, stage) if with_counts else None,
+        "can_adjudicate": membership.can(Capability.ADJUDICATE),
+        "error": error,
+        "error_field": error_field,
+    }
+
+
+def _render(request, context, status=200):
+    return render_page_or_partial(request, PAGE, PARTIAL, context, status=status)
+
+
+@review_view(Capability.SCREEN)
+@require_GET
+def screen(request, stage: str, *, review, membership):
+    """One record at a time with the next one prefetched; ?record=<id> revisits a decided one."""
+    stage = stage_or_404(stage)
+    revisit = None
+    error = ""
+    if request.GET.get("record"):
+        try:
+            record_id = int(request.GET["record"])
+        except ValueError:
+            record_id = -1
+        record = Record.objects.filter(pk=record_id, review=review).first()
+        if record is None:
+            error = f"There is no record {request.GET['record']} in this review."
+        elif not record_eligible(review, record.pk, stage):
+            error = f"Record {record.pk} is not screened at the {Stage(stage).label.lower()} stage."
+        else:
+            revisit = record.pk
+    context = screen_context(
+        request,
+        review,
+        membership,
+        stage,
+        revisit=revisit,
+        error=error,
+        with_counts=not is_htmx(request),
+    )
+    return _render(request, context)
+
+
+@review_view(Capability.SCREEN)
+@require_GET
+def screen_progress(request, stage: str, *, review, membership):
+    """Team progress (the page polls it; counting is kept out of the per-decision path)."""
+    stage = stage_or_404(stage)
+    return render_page_or_partial(
+        request,
+        "screening/partials/_screen_progress.html",
+        "screening/partials/_screen_progress.html",
+        {
+            "review": review,
+            "stage": stage,
+            "settings": stage_settings_get(review, stage),
+            "counts": stage_counts(review, stage),
+            "my_count": my_screened_count(review, stage, membership.user),
+        },
+    )
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def screen_decide(request, stage: str, record_id: int, *, review, membership):
+    stage = stage_or_404(stage)
+    record = get_object_or_404(Record, pk=record_id, review=review)
+    try:
+        decision_record(
+            membership=membership,
+            record=record,
+            stage=stage,
+            value=request.POST.get("value", ""),
+            reason_ids=reason_ids_from(request),
+            note=request.POST.get("note", ""),
+            client_token=token_from(request),
+        )
+    except ServiceError as exc:
+        if is_htmx(request):
+            context = screen_context(
+                request,
+                review,
+                membership,
+                stage,
+                first=record.pk,
+                error=exc.message,
+                error_field=exc.field or "",
+            )
+            return _render(request, context, status=422)
+        messages.error(request, exc.message)
+        return redirect(
+            reverse("screening:screen", args=[review.slug, stage]) + f"?record={record.pk}"
+        )
+    if is_htmx(request):
+        return _render(request, screen_context(request, review, membership, stage))
+    return redirect("screening:screen", review.slug, stage)
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def screen_undo(request, stage: str, *, review, membership):
+    """Undo my latest standing vote at this stage (a new event); show that record again."""
+    stage = stage_or_404(stage)
+    try:
+        undone = decision_undo(membership=membership, stage=stage, client_token=token_from(request))
+    except ServiceError as exc:
+        undone, message = None, exc.message
+    else:
+        message = "" if undone else "Nothing to undo: you have no decision standing at this stage."
+    if is_htmx(request):
+        context = screen_context(
+            request,
+            review,
+            membership,
+            stage,
+            first=undone.record_id if undone else None,
+            error=message,
+        )
+        if undone:
+            context["notice"] = f"Your decision on record {undone.record_id} was undone."
+        return _render(request, context)
+    if message:
+        messages.error(request, message)
+    else:
+        messages.success(request, f"Your decision on record {undone.record_id} was undone.")
+    return redirect("screening:screen", review.slug, stage)
