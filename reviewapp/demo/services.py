@@ -8,6 +8,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from reviewapp.demo.flow import demo_flow_load
 from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.models import Import
 from reviewapp.literature.services import import_create, import_run
@@ -95,4 +96,6 @@ def demo_load() -> DemoResult:
             )
         imp = import_run(import_id=imp.pk)
         imported = imp.count_imported
+    second = Membership.objects.get(review=review, user=users["demo-reviewer"])
+    demo_flow_load(review, owner, second)
     return DemoResult(review=review, created=created, imported=imported)

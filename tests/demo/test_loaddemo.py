@@ -5,8 +5,13 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from reviewapp.extraction.models import Extraction
 from reviewapp.literature.models import Import, Record
+from reviewapp.reporting.prisma import check
+from reviewapp.reporting.selectors import prisma_counts_get
 from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.models import Decision
+from reviewapp.synthesis.models import Analysis
 
 
 def _counts():
@@ -16,6 +21,9 @@ def _counts():
         "memberships": Membership.objects.count(),
         "imports": Import.objects.count(),
         "records": Record.objects.count(),
+        "decisions": Decision.objects.count(),
+        "extractions": Extraction.objects.count(),
+        "analyses": Analysis.objects.count(),
     }
 
 
@@ -82,3 +90,31 @@ def test_createreview_makes_a_review_owned_by_the_named_user(owner):
 def test_createreview_names_an_unknown_owner():
     with pytest.raises(CommandError, match="No user is called 'nobody'"):
         call_command("createreview", "x", "--title", "X", "--owner", "nobody")
+
+
+@pytest.mark.django_db
+def test_the_demo_carries_the_reference_flow_to_a_forest_plot(client):
+    """Prosperini et al. 2019: 205 records identified by one PubMed search, 35 articles included,
+    six studies (1,183 patients) pooled by generic inverse variance with random effects."""
+    call_command("loaddemo", "--allow-production", stdout=StringIO())
+    review = Review.objects.get(slug="demo")
+    counts = prisma_counts_get(review)
+    check(counts)
+    assert counts.databases == {"PubMed": 205}
+    assert counts.records_screened == 205
+    assert counts.new_reports == counts.total_reports == 35
+    assert counts.new_studies < counts.new_reports  # two later reports of included studies
+    assert counts.total_studies_ma == 6
+    analysis = Analysis.objects.get(review=review)
+    result = analysis.results.get()
+    assert (analysis.measure, analysis.model, result.results["pooled"]["k"]) == ("GEN", "random", 6)
+    patients = sum(
+        int(v)
+        for e in Extraction.objects.filter(study__review=review)
+        for k, v in e.data["values"].items()
+        if k.endswith("patients_who_stopped_natalizumab")
+    )
+    assert patients == 1183
+    client.login(username="demo-analyst", password="demo-reviewapp")
+    page = client.get(reverse("synthesis:analysis-detail", args=["demo", analysis.pk]))
+    assert "Forest plot" in page.content.decode() and "Illustrative" in page.content.decode()

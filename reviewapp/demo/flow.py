@@ -1,0 +1,187 @@
+"""The demo review's worked example: screening, full texts, extraction and one analysis.
+
+Everything goes through the same services a team uses in the browser, so the demo shows real
+state: a PRISMA flow of 205 records identified and 35 reports included (the ends of Prosperini et
+al. 2019's flow), with the steps between illustrative, and a random-effects pooling of six
+studies with 1,183 patients whose numbers are illustrative, not the published study's.
+"""
+
+from __future__ import annotations
+
+from reviewapp.extraction.models import ExtractionForm
+from reviewapp.extraction.services import (
+    extraction_form_create,
+    extraction_save,
+    form_version_save,
+)
+from reviewapp.literature.models import Record
+from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.constants import RetrievalStatus, Stage
+from reviewapp.screening.fulltext import report_status_set, report_study_set
+from reviewapp.screening.models import Decision, ExclusionReason, Report, StageSettings
+from reviewapp.screening.services import conflict_resolve, decision_record
+from reviewapp.synthesis.models import Analysis
+from reviewapp.synthesis.selectors import outcome_choices
+from reviewapp.synthesis.services import analysis_create, analysis_run
+
+RELEVANT_MESH = "Multiple Sclerosis, Relapsing-Remitting"
+NOT_RETRIEVED = 2
+FT_EXCLUDED = 11  # 48 sought - 2 not retrieved - 11 excluded = 35 reports included
+# Reports 1 and 2 of the included ones are later papers of the studies of reports 3 and 4.
+SECOND_REPORTS = 2
+
+FORM_NAME = "Relapse after stopping natalizumab (demo)"
+FORM_ITEMS = [
+    {"section": "Study", "label": "Country", "type": "text", "required": True},
+    {
+        "section": "Study",
+        "label": "Design",
+        "type": "single_choice",
+        "choices": ["Prospective cohort", "Retrospective cohort", "Registry"],
+        "required": True,
+    },
+    {
+        "section": "Study",
+        "label": "Patients who stopped natalizumab",
+        "type": "integer",
+        "min": 1,
+        "required": True,
+    },
+    {
+        "section": "Outcomes",
+        "label": "Relapse with high disease activity before natalizumab",
+        "type": "estimate",
+        "measure": "OR",
+        "help": "Odds ratio of a relapse within 12 months of the last infusion",
+    },
+]
+# Illustrative numbers: six studies, 1,183 patients in all (as the published pooling had).
+EXTRACTED = [
+    ("Italy", "Prospective cohort", 282, "2.10", "1.30", "3.40"),
+    ("Denmark", "Registry", 375, "1.60", "1.10", "2.33"),
+    ("Germany", "Retrospective cohort", 148, "2.90", "1.40", "6.01"),
+    ("France", "Retrospective cohort", 132, "1.20", "0.62", "2.32"),
+    ("Canada", "Prospective cohort", 120, "3.40", "1.50", "7.71"),
+    ("Spain", "Retrospective cohort", 126, "1.85", "0.90", "3.80"),
+]
+OUTCOME = "Relapse with high disease activity before natalizumab"
+
+
+def _relevant(record: Record) -> bool:
+    return RELEVANT_MESH in (record.mesh_terms or [])
+
+
+def demo_screen(review: Review, owner: Membership, second: Membership) -> None:
+    """Dual, blinded title/abstract screening with two conflicts resolved, then full texts."""
+    records = list(Record.objects.filter(review=review).order_by("id"))
+    relevant = [r for r in records if _relevant(r)]
+    relevant_ids = {r.pk for r in relevant}
+    # The two reviewers disagree on the first two relevant records; the owner resolves both.
+    disputed = {relevant[0].pk, relevant[1].pk}
+    for record in records:
+        value = "include" if record.pk in relevant_ids else "exclude"
+        decision_record(membership=owner, record=record, stage=Stage.TITLE_ABSTRACT, value=value)
+        second_value = "exclude" if record.pk in disputed else value
+        decision_record(
+            membership=second, record=record, stage=Stage.TITLE_ABSTRACT, value=second_value
+        )
+    for record in relevant:
+        if record.pk in disputed:
+            conflict_resolve(
+                membership=owner,
+                record=record,
+                stage=Stage.TITLE_ABSTRACT,
+                value="include",
+                note="Demo: reports relapses after the last infusion, so it meets the criteria.",
+            )
+
+    # Full texts: single screening by the owner, as many teams do at this stage.
+    StageSettings.objects.filter(review=review, stage=Stage.FULL_TEXT).update(reviewers_required=1)
+    for record in relevant[:NOT_RETRIEVED]:
+        report_status_set(membership=owner, record=record, status=RetrievalStatus.NOT_RETRIEVED)
+    reasons = list(ExclusionReason.objects.filter(review=review, active=True).order_by("position"))
+    assessed = relevant[NOT_RETRIEVED:]
+    for i, record in enumerate(assessed[:FT_EXCLUDED]):
+        decision_record(
+            membership=owner,
+            record=record,
+            stage=Stage.FULL_TEXT,
+            value="exclude",
+            reason_ids=[reasons[i % 4].pk],
+        )
+    included = assessed[FT_EXCLUDED:]
+    for record in included:
+        decision_record(membership=owner, record=record, stage=Stage.FULL_TEXT, value="include")
+    for later, main in zip(
+        included[:SECOND_REPORTS], included[SECOND_REPORTS : 2 * SECOND_REPORTS], strict=True
+    ):
+        main_report = Report.objects.get(record=main)
+        report_study_set(membership=owner, record=later, study_id=main_report.study_id)
+
+
+def demo_extract_and_pool(review: Review, owner: Membership) -> Analysis:
+    """Six included studies' data extracted on a form, and their random-effects pooling."""
+    form = extraction_form_create(membership=owner, name=FORM_NAME)
+    form_version_save(membership=owner, form=form, items=FORM_ITEMS)
+    version = form.versions.order_by("-number").first()
+    keys = {
+        item["label"]: item["key"] for s in version.definition["sections"] for item in s["items"]
+    }
+    studies = _included_studies(review)[: len(EXTRACTED)]
+    for study, (country, design, patients, estimate, lower, upper) in zip(
+        studies, EXTRACTED, strict=True
+    ):
+        extraction_save(
+            membership=owner,
+            form=form,
+            study=study,
+            raw={
+                "values": {
+                    keys["Country"]: country,
+                    keys["Design"]: design,
+                    keys["Patients who stopped natalizumab"]: str(patients),
+                },
+                "outcomes": [
+                    {
+                        "group": keys[OUTCOME],
+                        "outcome": OUTCOME,
+                        "time_point": "12 months",
+                        "estimate": estimate,
+                        "ci_lower": lower,
+                        "ci_upper": upper,
+                    }
+                ],
+            },
+            expected_revision=0,
+            submit=True,
+        )
+    choice = next(c for c in outcome_choices(review) if c.form_id == form.pk)
+    analysis = analysis_create(
+        membership=owner,
+        name="Relapse after stopping natalizumab: high prior disease activity (demo)",
+        outcome_key=choice.value,
+        measure="GEN",
+        model="random",
+        method="DL",
+        ratio=True,
+    )
+    analysis_run(membership=owner, analysis=analysis)
+    return analysis
+
+
+def _included_studies(review: Review):
+    from reviewapp.extraction.selectors import studies_included
+
+    return list(studies_included(review).order_by("label"))
+
+
+def demo_flow_load(review: Review, owner: Membership, second: Membership) -> bool:
+    """Run the worked example once; returns False when the review already has it."""
+    if (
+        Decision.objects.filter(review=review).exists()
+        or ExtractionForm.objects.filter(review=review, name=FORM_NAME).exists()
+    ):
+        return False
+    demo_screen(review, owner, second)
+    demo_extract_and_pool(review, owner)
+    return True
