@@ -21,6 +21,7 @@ from reviewapp.reporting.prisma import PrismaInconsistent, check
 from reviewapp.reporting.selectors import prisma_counts_get
 from reviewapp.reporting.services import prisma_manual_set
 from reviewapp.screening.constants import RetrievalStatus
+from reviewapp.screening.fulltext import report_status_set
 from reviewapp.screening.models import ExclusionReason, Report
 from reviewapp.screening.services import decision_record
 from tests.conftest import membership_of
@@ -49,9 +50,7 @@ def prosperini(review, owner, tmp_path):
     for record in sought:
         decision_record(membership=me, record=record, stage="ta", value="include")
     for record in sought[:NOT_RETRIEVED]:
-        Report.objects.create(
-            review=review, record=record, retrieval_status=RetrievalStatus.NOT_RETRIEVED
-        )
+        report_status_set(membership=me, record=record, status=RetrievalStatus.NOT_RETRIEVED)
     reasons = list(ExclusionReason.objects.filter(review=review).order_by("position")[:3])
     assessed = sought[NOT_RETRIEVED:]
     for i, record in enumerate(assessed[:FT_EXCLUDED]):
