@@ -12,3 +12,21 @@ def fixed(value, digits=3):
         return f"{float(value):.{int(digits)}f}"
     except (TypeError, ValueError):
         return value
+
+
+@register.filter
+def pvalue(value):
+    """A p-value as journals print it: three decimals, or '< 0.001'."""
+    if value is None or value == "":
+        return "–"
+    value = float(value)
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+# The back-transformation named, and the scale the analysis ran on.
+SCALES = {"exp": "log", "ilogit": "logit", "ipft": "Freeman-Tukey double arcsine"}
+
+
+@register.filter
+def analysis_scale(transform):
+    return SCALES.get(transform, transform)
