@@ -115,7 +115,11 @@ _STOPWORDS = {
 
 
 class MatchRecord(NamedTuple):
-    """The fields matching needs; plain tuples in this order are accepted too."""
+    """The fields matching needs; plain tuples in this order are accepted too.
+
+    `title_key` may carry `title_key(title)` when the caller has it already (an importer stores
+    it anyway); it is computed from `title` when empty.
+    """
 
     id: int
     pmid: str = ""
@@ -123,6 +127,7 @@ class MatchRecord(NamedTuple):
     title: str = ""
     year: int | None = None
     first_author_surname: str = ""
+    title_key: str = ""
 
 
 class DuplicateLink(NamedTuple):
@@ -165,7 +170,10 @@ def _block_keys(title: str) -> list[str]:
     words = _significant(title.split())
     if not words:
         return []
-    longest = sorted(sorted(set(words), key=lambda w: (-len(w), w))[:3])
+    # Longest first, alphabetical among equals: the sort is stable, reversed or not.
+    by_length = sorted(set(words))
+    by_length.sort(key=len, reverse=True)
+    longest = sorted(by_length[:3])
     return [
         "p:" + " ".join(words[:4]),
         "s:" + " ".join(words[-4:]),
@@ -222,12 +230,12 @@ class DuplicateIndex:
 
     @staticmethod
     def _entry(record: MatchRecord | tuple) -> _Entry:
-        record = record if isinstance(record, MatchRecord) else MatchRecord._make(record)
+        record = record if isinstance(record, MatchRecord) else MatchRecord(*record)
         return _Entry(
             id=record.id,
             pmid=normalise_pmid(record.pmid),
             doi=normalise_doi(record.doi),
-            title=title_key(record.title or ""),
+            title=record.title_key or title_key(record.title or ""),
             year=record.year,
             author=author_key(record.first_author_surname or ""),
         )
@@ -243,11 +251,11 @@ class DuplicateIndex:
     def add(self, record: MatchRecord | tuple, *, primary_id: int | None = None) -> None:
         """File a record without matching it; pass `primary_id` if it is a known duplicate."""
         entry = self._entry(record)
-        self._file(entry)
+        self._file(entry, _block_keys(entry.title))
         if primary_id is not None and primary_id != entry.id:
             self._primary[entry.id] = primary_id
 
-    def _file(self, entry: _Entry) -> None:
+    def _file(self, entry: _Entry, block_keys: list[str]) -> None:
         self._entries[entry.id] = entry
         if entry.pmid:
             self._by_pmid.setdefault(entry.pmid, entry.id)
@@ -257,7 +265,7 @@ class DuplicateIndex:
             return
         if entry.year is not None and entry.author:
             self._by_exact.setdefault(hash((entry.title, entry.year, entry.author)), entry.id)
-        for key in _block_keys(entry.title):
+        for key in block_keys:
             block_key = hash((key, entry.year))
             if block_key in self._saturated:
                 continue
@@ -274,7 +282,7 @@ class DuplicateIndex:
                     self._saturated.add(block_key)
                     del self._blocks[block_key]
 
-    def _candidates(self, entry: _Entry) -> Iterator[tuple[str, float, int]]:
+    def _candidates(self, entry: _Entry, block_keys: list[str]) -> Iterator[tuple[str, float, int]]:
         """(rule, score, matched id) in tier order; the caller takes the first."""
         if entry.pmid and entry.pmid in self._by_pmid:
             yield "pmid", 100.0, self._by_pmid[entry.pmid]
@@ -302,14 +310,14 @@ class DuplicateIndex:
                 and not _conflict(entry, other)
             ):
                 yield "title_year_author", 100.0, other.id
-        yield from self._fuzzy(entry)
+        yield from self._fuzzy(entry, block_keys)
 
-    def _fuzzy(self, entry: _Entry) -> Iterator[tuple[str, float, int]]:
+    def _fuzzy(self, entry: _Entry, block_keys: list[str]) -> Iterator[tuple[str, float, int]]:
         years = [None] if entry.year is None else [entry.year - 1, entry.year, entry.year + 1]
         seen: set[int] = set()
-        numbers, notices = _numbers(entry.title), _notices(entry.title)
+        guards: tuple | None = None  # numbers and notice words, worked out for the first candidate
         best: tuple[float, int] | None = None
-        for key in _block_keys(entry.title):
+        for key in block_keys:
             for year in years:
                 block = self._blocks.get(hash((key, year)), ())
                 for other_id in (block,) if isinstance(block, int) else block:
@@ -324,7 +332,9 @@ class DuplicateIndex:
                         entry.author, other.author
                     ):
                         continue
-                    if _numbers(other.title) != numbers or _notices(other.title) != notices:
+                    if guards is None:
+                        guards = (_numbers(entry.title), _notices(entry.title))
+                    if (_numbers(other.title), _notices(other.title)) != guards:
                         continue
                     primary = self.primary_of(other_id)
                     if best is None or (score, -primary) > (best[0], -best[1]):
@@ -335,10 +345,10 @@ class DuplicateIndex:
     def match(self, record: MatchRecord | tuple) -> DuplicateLink | None:
         """The link for `record` against the records filed so far, or None; files nothing."""
         entry = self._entry(record)
-        return self._match(entry)
+        return self._match(entry, _block_keys(entry.title))
 
-    def _match(self, entry: _Entry) -> DuplicateLink | None:
-        for rule, score, other_id in self._candidates(entry):
+    def _match(self, entry: _Entry, block_keys: list[str]) -> DuplicateLink | None:
+        for rule, score, other_id in self._candidates(entry, block_keys):
             primary = self.primary_of(other_id)
             if primary == entry.id:
                 continue
@@ -351,8 +361,9 @@ class DuplicateIndex:
     def check(self, record: MatchRecord | tuple) -> DuplicateLink | None:
         """Match `record`, then file it (as a duplicate if it matched) and return the link."""
         entry = self._entry(record)
-        link = self._match(entry)
-        self._file(entry)
+        block_keys = _block_keys(entry.title)
+        link = self._match(entry, block_keys)
+        self._file(entry, block_keys)
         if link is not None:
             self._primary[link.duplicate_id] = link.primary_id
         return link

@@ -14,12 +14,14 @@ from itertools import islice
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
 from reviewapp.literature import matching
+from reviewapp.literature.bulk import BulkWriter
 from reviewapp.literature.constants import (
     DuplicateRule,
     DuplicateStatus,
@@ -42,6 +44,8 @@ from reviewapp.reviews.models import Membership, Review
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+# Record.title_key's max_length: a key this long may have been cut, so it is worked out again.
+TITLE_KEY_LENGTH = 255
 # Exact identifiers are safe to remove automatically; a similar title waits for a person.
 AUTOMATIC_RULES = {DuplicateRule.PMID, DuplicateRule.DOI, DuplicateRule.TITLE_YEAR_AUTHOR}
 
@@ -154,16 +158,21 @@ def duplicate_index_for(review: Review) -> matching.DuplicateIndex:
             "duplicate_id", "primary_id"
         )
     )
+    # Only the first author is read, and the stored title key is used unless it was cut short:
+    # this runs before every import, over every record of the review.
     rows = (
         Record.objects.filter(review=review)
         .order_by("id")
-        .values_list("id", "pmid", "doi", "title", "year", "authors")
+        .annotate(first_author=KT("authors__0"))
+        .values_list("id", "pmid", "doi", "title", "year", "first_author", "title_key")
         .iterator(chunk_size=5000)
     )
-    for rid, pmid, doi, title, year, authors in rows:
-        first = surname_of(authors[0]) if authors else ""
+    for rid, pmid, doi, title, year, first_author, key in rows:
+        first = surname_of(first_author) if first_author else ""
+        key = key if len(key) < TITLE_KEY_LENGTH else ""
         index.add(
-            matching.MatchRecord(rid, pmid, doi, title, year, first), primary_id=primaries.get(rid)
+            matching.MatchRecord(rid, pmid, doi, title, year, first, key),
+            primary_id=primaries.get(rid),
         )
     return index
 
@@ -176,7 +185,7 @@ def _record_from(parsed: ParsedRecord, *, review: Review, **source) -> Record:
         doi=parsed.doi,
         pmcid=parsed.pmcid,
         title=parsed.title,
-        title_key=matching.title_key(parsed.title)[:255],
+        title_key=matching.title_key(parsed.title)[:TITLE_KEY_LENGTH],
         abstract=parsed.abstract,
         abstract_sections=[{"label": s.label, "text": s.text} for s in parsed.abstract_sections],
         authors=parsed.authors,
@@ -199,16 +208,28 @@ def records_add_parsed(
     review: Review,
     parsed: list[ParsedRecord],
     index: matching.DuplicateIndex,
+    writer: BulkWriter | None = None,
     **source,
 ) -> tuple[list[Record], list[DuplicateLink]]:
-    """Insert one batch of parsed records and link those that duplicate earlier ones."""
-    records = Record.objects.bulk_create([_record_from(p, review=review, **source) for p in parsed])
+    """Insert one batch of parsed records and link those that duplicate earlier ones.
+
+    With a `writer` (see `reviewapp.literature.bulk`) the rows may still be on their way to the
+    database when this returns; the writer's block ends when they are all written.
+    """
+    if writer is None:
+        with BulkWriter() as own:
+            return records_add_parsed(
+                review=review, parsed=parsed, index=index, writer=own, **source
+            )
+    records = [_record_from(p, review=review, **source) for p in parsed]
+    writer.save_new(Record, records)
     links = []
     for record in records:
         first = surname_of(record.authors[0]) if record.authors else ""
+        key = record.title_key if len(record.title_key) < TITLE_KEY_LENGTH else ""
         found = index.check(
             matching.MatchRecord(
-                record.pk, record.pmid, record.doi, record.title, record.year, first
+                record.pk, record.pmid, record.doi, record.title, record.year, first, key
             )
         )
         if found is not None:
@@ -226,7 +247,7 @@ def records_add_parsed(
                     ),
                 )
             )
-    DuplicateLink.objects.bulk_create(links)
+    writer.save_new(DuplicateLink, links)
     return records, links
 
 
@@ -234,27 +255,31 @@ def _records_add(*, imp: Import, items: Iterable, progress) -> dict:
     index = duplicate_index_for(imp.review)
     read = imported = duplicates = 0
     rejections: list[dict] = []
-    for batch in _batches(items, BATCH_SIZE):
-        parsed = [item for item in batch if isinstance(item, ParsedRecord)]
-        for item in batch:
-            if isinstance(item, Rejection):
-                rejections.append(
-                    {
-                        "position": item.position,
-                        "line": item.line,
-                        "field": item.field,
-                        "reason": item.reason,
-                    }
-                )
-        read += len(batch)
-        records, links = records_add_parsed(
-            review=imp.review, parsed=parsed, index=index, source_import=imp
-        )
-        imported += len(records)
-        duplicates += len(links)
-        progress_write("import", imp.pk, done=read)
-        if progress:
-            progress(read)
+    # The writer sends one batch to the database while the parser reads the next.
+    with BulkWriter() as writer:
+        for batch in _batches(items, BATCH_SIZE):
+            parsed = [item for item in batch if isinstance(item, ParsedRecord)]
+            for item in batch:
+                if isinstance(item, Rejection):
+                    rejections.append(
+                        {
+                            "position": item.position,
+                            "line": item.line,
+                            "field": item.field,
+                            "reason": item.reason,
+                        }
+                    )
+            read += len(batch)
+            records, links = records_add_parsed(
+                review=imp.review, parsed=parsed, index=index, writer=writer, source_import=imp
+            )
+            imported += len(records)
+            duplicates += len(links)
+            progress_write("import", imp.pk, done=read)
+            if progress:
+                # The callback may query the database, which must wait for the COPY under way.
+                with writer.paused():
+                    progress(read)
     counts = {
         "count_read": read,
         "count_imported": imported,

@@ -241,3 +241,15 @@ def test_planted_duplicates_in_a_large_set_are_all_found():
     assert sorted((link.duplicate_id, link.primary_id) for link in links) == sorted(
         (p.id, p.id - 10000) for p in planted
     )
+
+
+def test_a_title_key_given_with_the_record_is_used_instead_of_working_it_out():
+    # An importer passes the key it stores; the index must then match on that key alone.
+    existing = [MatchRecord(1, "", "", "ignored title words here", 2018, "Lerro", title_key(TITLE))]
+    new = [(2, "", "", TITLE.upper() + ".", 2018, "Lerro")]  # a plain six-field tuple still works
+    assert find_duplicates(existing, new) == [DuplicateLink(2, 1, "title_year_author", 100.0)]
+
+
+def test_block_keys_take_the_longest_words_alphabetically_among_equals():
+    keys = matching._block_keys("zeta alpha beta gamma delta epsilon")
+    assert keys[2] == "l:alpha delta epsilon"  # epsilon, then alpha and delta before gamma

@@ -44,8 +44,11 @@ class ParsedRecord:
     mesh_terms: list[str] = field(default_factory=list)
     publication_types: list[str] = field(default_factory=list)
     language: str = ""
-    # The record as the source gave it (a dict of tags for RIS/MEDLINE/CSV, the XML text for
-    # PubMed/EndNote), so nothing the source said is lost.
+    # What the source said beyond the fields above, so nothing is lost: a dict of tags for
+    # RIS/MEDLINE/CSV, the XML text for EndNote. For PubMed XML only the ArticleIdList
+    # ({"article_ids": {"pubmed": ..., "doi": ..., "pii": ...}}): the whole record is in the
+    # stored upload (record `position` of the file) and at PubMed under its PMID, and keeping its
+    # XML a second time in every row cost more than reading it (see BENCHMARKS.md, import).
     raw: Any = None
 
 

@@ -135,6 +135,10 @@ def plain_text(value: object) -> str:
         text = _INLINE_TAG_RE.sub("", text)
     if "&" in text:
         text = html.unescape(text)
+    # Every whitespace character but the plain space is unprintable, so printable text without
+    # double spaces has nothing to collapse (the usual case, and much cheaper than the regex).
+    if text.isprintable() and "  " not in text:
+        return text.strip()
     return _SPACE_RE.sub(" ", text).strip()
 
 
@@ -273,6 +277,8 @@ def format_authors(names: list[str]) -> list[str]:
 
 def strip_accents(text: str) -> str:
     """Remove diacritics ("Grošelj" -> "Groselj") so spellings from different sources agree."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

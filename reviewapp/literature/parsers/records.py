@@ -45,6 +45,11 @@ def check_characters(
     position: int, line: int | None, fields: Iterable[tuple[str, object]]
 ) -> Rejection | None:
     """Reject the record if any field holds U+FFFD or a control character, naming that field."""
+    fields = list(fields)
+    # One search over all the text first: almost every record is clean, and only a record with
+    # a bad character needs the field-by-field search that names the field.
+    if not bad_character(" ".join(text for _name, value in fields for text in _strings(value))):
+        return None
     for name, value in fields:
         for text in _strings(value):
             problem = bad_character(text)
