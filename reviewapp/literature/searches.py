@@ -15,6 +15,8 @@ from datetime import date
 from io import BytesIO
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -218,6 +220,12 @@ def _search_fetch(search: Search, client: PubMedClient, progress) -> None:
             progress(done, total)
 
     for part_index, batch in client.fetch_plan(plan, batch_size=BATCH_SIZE, progress=on_progress):
+        # The reply is kept as PubMed sent it, as an upload is: each record's `raw` points into it,
+        # so nothing PubMed said is lost while the rows stay small.
+        reply_path = default_storage.save(
+            f"searches/{search.pk}/part{part_index + 1}-batch{batch.batch_index}.xml",
+            ContentFile(batch.xml),
+        )
         parsed = []
         for item in parse_pubmed_xml(BytesIO(batch.xml)):
             if isinstance(item, Rejection):
@@ -234,6 +242,7 @@ def _search_fetch(search: Search, client: PubMedClient, progress) -> None:
             if item.pmid and item.pmid in known:
                 continue
             known.add(item.pmid)
+            item.raw = {**(item.raw or {}), "reply": reply_path, "position_in_reply": item.position}
             item.position = batch.retstart + item.position
             parsed.append(item)
         records, _links = records_add_parsed(

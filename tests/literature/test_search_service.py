@@ -47,6 +47,12 @@ def test_a_search_stores_its_count_translation_and_records(review, owner, fake_e
     assert search.shortfall == 0
     assert Record.objects.filter(search=search).count() == 120
     assert Record.objects.filter(search=search).exclude(pmid="").count() == 120
+    # Each record points into the reply PubMed sent, which is kept as it came.
+    from django.core.files.storage import default_storage
+
+    record = Record.objects.filter(search=search).order_by("source_position").first()
+    reply = default_storage.open(record.raw["reply"]).read()
+    assert f'<PMID Version="1">{record.pmid}</PMID>'.encode() in reply
 
 
 def test_a_search_over_the_per_query_ceiling_is_split_by_date_and_retrieved_whole(
