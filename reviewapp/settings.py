@@ -82,7 +82,8 @@ def _settings_from_env() -> dict:
         "SECURE_HSTS_SECONDS": env_int(
             "DJANGO_SECURE_HSTS_SECONDS", 0 if debug else 31536000, minimum=0
         ),
-        "UPLOAD_MAX_MB": env_int("UPLOAD_MAX_MB", 200, minimum=1, maximum=10240),
+        # A 100,000-record PubMed XML export is about 900 MB; files stream to disk, never to memory.
+        "UPLOAD_MAX_MB": env_int("UPLOAD_MAX_MB", 2048, minimum=1, maximum=20480),
         "CSRF_TRUSTED_ORIGINS": [
             origin
             for origin in (env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "") or "").split(",")
