@@ -84,6 +84,7 @@ def _settings_from_env() -> dict:
         ),
         # A 100,000-record PubMed XML export is about 900 MB; files stream to disk, never to memory.
         "UPLOAD_MAX_MB": env_int("UPLOAD_MAX_MB", 2048, minimum=1, maximum=20480),
+        "FULLTEXT_MAX_MB": env_int("FULLTEXT_MAX_MB", 100, minimum=1, maximum=2048),
         "CSRF_TRUSTED_ORIGINS": [
             origin
             for origin in (env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "") or "").split(",")
@@ -189,7 +190,8 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-UPLOAD_MAX_BYTES = _env["UPLOAD_MAX_MB"] * 1024 * 1024
+UPLOAD_MAX_BYTES = _env["UPLOAD_MAX_MB"] * 1024 * 1024  # files of records
+FULLTEXT_MAX_BYTES = _env["FULLTEXT_MAX_MB"] * 1024 * 1024  # one article's PDF
 
 # Security. Production (DEBUG off) is HTTPS-only behind a proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,6 +1,6 @@
 """Writes on full texts (PRISMA 2020 "reports") and the studies they belong to.
 
-A PDF is accepted only if it starts with the PDF signature and is within settings.UPLOAD_MAX_BYTES;
+A PDF is accepted only if it starts with the PDF signature and is within settings.FULLTEXT_MAX_BYTES;
 it is stored under MEDIA_ROOT and served only through a members-only view.
 """
 
@@ -61,7 +61,7 @@ def report_upload(*, membership: Membership, record: Record, upload) -> Report:
     _check(membership, record)
     if upload is None:
         raise ServiceError("Choose a PDF file to upload.", field="file")
-    limit = settings.UPLOAD_MAX_BYTES
+    limit = settings.FULLTEXT_MAX_BYTES
     if upload.size > limit:
         raise ServiceError(
             f"The file is {upload.size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB.",

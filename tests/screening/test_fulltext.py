@@ -74,7 +74,7 @@ def test_a_file_that_is_not_a_pdf_is_refused_whatever_its_name(client, review, r
 
 
 def test_a_pdf_over_the_size_limit_is_refused(client, settings, review, reviewer, included):
-    settings.UPLOAD_MAX_BYTES = 20
+    settings.FULLTEXT_MAX_BYTES = 20
     client.force_login(reviewer)
     upload = SimpleUploadedFile("big.pdf", PDF + b"0" * 100, content_type="application/pdf")
     response = client.post(update_url(review, included), {"action": "upload", "file": upload}, **HX)
