@@ -7,3 +7,6 @@ class ScreeningConfig(AppConfig):
 
     def ready(self):
         from reviewapp.screening import signals  # noqa: F401
+        from reviewapp.screening.ranking_service import register
+
+        register()

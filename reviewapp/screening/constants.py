@@ -22,10 +22,11 @@ class DecisionKind(models.TextChoices):
 
 
 class QueueOrder(models.TextChoices):
-    """How the screening queue is ordered; a pluggable choice (ranking comes later)."""
+    """How the screening queue is ordered; a pluggable choice (see queue.strategy_register)."""
 
     FILE_ORDER = "file_order", "In the order records were imported"
     RANDOM = "random", "Random (fixed per reviewer)"
+    RANKED = "ranked", "Ranked by the active-learning model"
 
 
 class RetrievalStatus(models.TextChoices):
@@ -43,3 +44,19 @@ class ScreenState(models.TextChoices):
     MAYBE = "maybe", "Maybe"
     INCLUDED = "included", "Included"
     EXCLUDED = "excluded", "Excluded"
+
+
+class RankingStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Training"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class StoppingMethod(models.TextChoices):
+    """Statistical stopping rules a team can declare (see ranking/stopping.py for the maths)."""
+
+    HYPERGEOMETRIC = (
+        "hypergeometric",
+        "Hypergeometric stopping test (Callaghan & Müller-Hansen 2020)",
+    )

@@ -9,9 +9,11 @@ from reviewapp.screening.constants import (
     DecisionKind,
     DecisionValue,
     QueueOrder,
+    RankingStatus,
     RetrievalStatus,
     ScreenState,
     Stage,
+    StoppingMethod,
 )
 
 
@@ -28,6 +30,13 @@ class StageSettings(TimeStampedModel):
     )
     queue_order = models.CharField(
         max_length=20, choices=QueueOrder.choices, default=QueueOrder.FILE_ORDER
+    )
+    # Active-learning prioritisation (used when queue_order is "ranked"): the model's preset, a
+    # name in reviewapp.screening.ranking.PRESETS (checked by the service, so this module does not
+    # import scikit-learn), and how many new decisions trigger a retrain.
+    ranking_preset = models.CharField(max_length=40, default="elas_u4")
+    retrain_every = models.PositiveSmallIntegerField(
+        default=20, help_text="Retrain the ranking model after this many new decisions."
     )
     # The highest record id that has a RecordStageState row at this stage: records imported later
     # (higher ids) get their rows the next time someone asks for the queue.
@@ -294,3 +303,102 @@ class RecordVote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer_id} {self.value} record {self.record_id} ({self.stage})"
+
+
+class Ranking(models.Model):
+    """One training of the ranking model at a stage, kept with what produced it (as ASReview does).
+
+    The queue uses the latest finished one. `record_ids` is the order: records unlabelled at
+    training time, most likely relevant first, then the labelled ones. Written only by
+    reviewapp.screening.ranking_service; at most one is queued or training per stage at a time.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="rankings")
+    stage = models.CharField(max_length=2, choices=Stage.choices)
+    status = models.CharField(
+        max_length=8, choices=RankingStatus.choices, default=RankingStatus.QUEUED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    preset = models.CharField(max_length=40)
+    # The preset's full settings, its source, the seed and the scikit-learn version.
+    model_settings = models.JSONField(default=dict, blank=True)
+    # Decision events at the stage when it was requested: the retrain-after-N trigger counts from it.
+    decisions_seen = models.PositiveIntegerField(default=0)
+    training_size = models.PositiveIntegerField(default=0)
+    n_includes = models.PositiveIntegerField(default=0)
+    n_excludes = models.PositiveIntegerField(default=0)
+    n_records = models.PositiveIntegerField(default=0)
+    # False when the labels lacked an include or an exclude: the queue then keeps its plain order.
+    trained = models.BooleanField(default=False)
+    record_ids = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "stage"],
+                condition=Q(status__in=[RankingStatus.QUEUED, RankingStatus.RUNNING]),
+                name="ranking_one_in_flight",
+            ),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="ranking_stage_valid"),
+        ]
+        indexes = [models.Index(fields=["review", "stage", "status", "-id"], name="ranking_latest")]
+
+    def __str__(self) -> str:
+        return f"Ranking {self.pk} of {self.review_id} ({self.stage}, {self.status})"
+
+
+class StoppingRuleQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Stopping rules are a history; declare a new one instead of updating.")
+
+
+class StoppingRule(models.Model):
+    """A stopping rule the team declared for a stage, before stopping. Never changed: declaring
+    again adds a row, and the latest one is the rule in force; the history shows every change and
+    how many records had been screened when it was made.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="stopping_rules")
+    stage = models.CharField(max_length=2, choices=Stage.choices)
+    method = models.CharField(
+        max_length=20, choices=StoppingMethod.choices, default=StoppingMethod.HYPERGEOMETRIC
+    )
+    target_recall = models.FloatField(default=0.95)
+    confidence = models.FloatField(default=0.95)
+    min_screened = models.PositiveIntegerField(
+        default=0, help_text="Never stop before this many records have been screened."
+    )
+    note = models.TextField(blank=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    screened_when_declared = models.PositiveIntegerField(default=0)
+    declared_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StoppingRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-declared_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(target_recall__gt=0, target_recall__lt=1), name="stopping_target_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gt=0, confidence__lt=1), name="stopping_confidence_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()}: recall {self.target_recall:.0%}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Stopping rules are a history; declare a new one instead of editing.")
+        super().save(*args, **kwargs)

@@ -35,6 +35,7 @@ from reviewapp.screening.models import (
     Tag,
 )
 from reviewapp.screening.queue import LEASE
+from reviewapp.screening.ranking_service import ranking_after_decision
 from reviewapp.screening.rules import undo_target
 from reviewapp.screening.selectors import record_eligible
 from reviewapp.screening.state import state_lock, state_refresh
@@ -162,7 +163,7 @@ def decision_record(
     note = note.strip()
     if len(note) > NOTE_MAX:
         raise ServiceError(f"A note can be at most {NOTE_MAX} characters.", field="note")
-    return _event_write(
+    result = _event_write(
         membership=membership,
         record=record,
         stage=stage,
@@ -172,6 +173,8 @@ def decision_record(
         note=note,
         client_token=client_token,
     )
+    ranking_after_decision(review_id=review.pk, stage=stage)  # after commit; trains in a worker
+    return result
 
 
 def decision_undo(

@@ -18,4 +18,11 @@ urlpatterns = [
     path("<str:stage>/<int:record_id>/history/", views.record_history, name="record-history"),
     path("<str:stage>/<int:record_id>/note/", views.record_note, name="record-note"),
     path("<str:stage>/<int:record_id>/tag/", views.record_tag, name="record-tag"),
+    # Prioritisation and stopping (issue 8).
+    path("<str:stage>/prioritisation/", views.prioritisation, name="prioritisation"),
+    path(
+        "<str:stage>/prioritisation/methods.md",
+        views.prioritisation_methods,
+        name="prioritisation-methods",
+    ),
 ]

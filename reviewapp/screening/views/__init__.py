@@ -3,6 +3,7 @@
 from reviewapp.screening.views.conflicts import conflict_list, conflict_resolve
 from reviewapp.screening.views.fulltext import report_file, report_update
 from reviewapp.screening.views.manage import agreement_csv, stage_settings
+from reviewapp.screening.views.ranking import prioritisation, prioritisation_methods
 from reviewapp.screening.views.records import record_history, record_note, record_tag
 from reviewapp.screening.views.screen import screen, screen_decide, screen_progress, screen_undo
 
@@ -10,6 +11,8 @@ __all__ = [
     "agreement_csv",
     "conflict_list",
     "conflict_resolve",
+    "prioritisation",
+    "prioritisation_methods",
     "record_history",
     "record_note",
     "record_tag",

@@ -1,0 +1,352 @@
+"""Stopping screening early by a declared rule: the rule, the recall estimate, the stop itself.
+
+The statistics are the pure functions of reviewapp.screening.ranking.stopping (Callaghan &
+Müller-Hansen 2020, Syst Rev 9:273). The team declares its rule before stopping; stopping records
+every record nobody has screened as excluded by an automation tool (a Decision of kind
+"automation" carrying the rule and the estimate), which fills PRISMA 2020's "records marked as
+ineligible by automation tools".
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import Min
+from django.utils import timezone
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.core.permissions import require
+from reviewapp.literature.models import Record
+from reviewapp.reviews.constants import Capability
+from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.constants import (
+    DecisionKind,
+    DecisionValue,
+    ScreenState,
+    Stage,
+    StoppingMethod,
+)
+from reviewapp.screening.models import Decision, RecordStageState, StoppingRule
+from reviewapp.screening.ranking_service import ranking_latest
+from reviewapp.screening.selectors import stage_eligible_ids
+
+if TYPE_CHECKING:
+    # The ranking package loads scikit-learn; the web process imports it only when needed.
+    from reviewapp.screening.ranking.stopping import RecallEstimate, StoppingTest
+
+# Without a declared rule the page still shows an estimate, at these usual values.
+DEFAULT_TARGET = 0.95
+DEFAULT_CONFIDENCE = 0.95
+_TOKENS = uuid.UUID("6f1c3e0a-53a7-4d53-9a49-2c1c6b1f7a10")
+
+
+@dataclass(frozen=True)
+class RecallStatus:
+    """Where screening of a stage stands against its stopping rule."""
+
+    n_total: int
+    screened: int  # records settled by the team (include or exclude), the sample of the test
+    found: int
+    unscreened: int  # records nobody has voted on: what stopping would exclude
+    estimate: RecallEstimate
+    test: StoppingTest
+    rule: StoppingRule | None
+    automated: int  # records already excluded by a stopping rule
+    unmet: tuple[str, ...]
+
+    @property
+    def stopped(self) -> bool:
+        return self.automated > 0
+
+    @property
+    def met(self) -> bool:
+        return self.rule is not None and not self.unmet
+
+
+def _automated_ids(review: Review, stage: str) -> set[int]:
+    return set(
+        Decision.objects.filter(
+            review=review, stage=stage, kind=DecisionKind.AUTOMATION
+        ).values_list("record_id", flat=True)
+    )
+
+
+def screened_labels_in_order(review: Review, stage: str, eligible: set[int]) -> list[int]:
+    """1 (included) or 0 (excluded) for each record the team has settled at a stage, in the order
+    the records were first screened (their first vote), as the stopping test needs them.
+    """
+    automated = _automated_ids(review, stage)
+    settled = dict(
+        RecordStageState.objects.filter(
+            review=review, stage=stage, state__in=[ScreenState.INCLUDED, ScreenState.EXCLUDED]
+        ).values_list("record_id", "state")
+    )
+    first_screened = (
+        Decision.objects.filter(
+            review=review, stage=stage, kind__in=[DecisionKind.VOTE, DecisionKind.ADJUDICATION]
+        )
+        .exclude(value=DecisionValue.RETRACT)
+        .values("record_id")
+        .annotate(first=Min("id"))
+        .order_by("first")
+        .values_list("record_id", flat=True)
+    )
+    return [
+        1 if settled[rid] == ScreenState.INCLUDED else 0
+        for rid in first_screened
+        if rid in settled and rid in eligible and rid not in automated
+    ]
+
+
+def stopping_rule_current(review: Review, stage: str) -> StoppingRule | None:
+    """The rule in force: the latest one declared for the stage."""
+    return StoppingRule.objects.filter(review=review, stage=stage).order_by("-id").first()
+
+
+def _unscreened_ids(review: Review, stage: str, eligible: list[int]) -> list[int]:
+    touched = set(
+        RecordStageState.objects.filter(review=review, stage=stage)
+        .exclude(state=ScreenState.UNSCREENED)
+        .values_list("record_id", flat=True)
+    )
+    return [rid for rid in eligible if rid not in touched]
+
+
+def recall_status(review: Review, stage: str) -> RecallStatus:
+    """Estimated recall so far with its interval, and the stopping test, for a stage.
+
+    Records settled by the team, in the order first screened, are the sample; every eligible
+    record is the population (n_total), so records awaiting a second vote or in conflict count as
+    unseen, which keeps the estimate conservative. Estimate: ranking.stopping.recall_estimate;
+    test: ranking.stopping.stopping_test (Callaghan & Müller-Hansen 2020), at the declared rule's
+    target and confidence, or 95%/95% before one is declared.
+    """
+    from reviewapp.screening.ranking.stopping import recall_estimate, stopping_test
+
+    eligible = stage_eligible_ids(review, stage)
+    labels = screened_labels_in_order(review, stage, set(eligible))
+    rule = stopping_rule_current(review, stage)
+    target = rule.target_recall if rule else DEFAULT_TARGET
+    confidence = rule.confidence if rule else DEFAULT_CONFIDENCE
+    n_total = len(eligible)
+    test = stopping_test(labels, n_total, target=target, confidence=confidence)
+    estimate = recall_estimate(labels, n_total, confidence=confidence)
+    unmet = []
+    if rule is None:
+        unmet.append("no stopping rule has been declared")
+    else:
+        if len(labels) < rule.min_screened:
+            unmet.append(
+                f"{len(labels)} records screened, fewer than the {rule.min_screened} the rule "
+                "asks for"
+            )
+        if not test.stop:
+            unmet.append(
+                f"the test cannot yet reject 'recall below {rule.target_recall:.0%}': "
+                f"p = {test.p_value:.3f}, not below {1 - rule.confidence:.2f}"
+            )
+    return RecallStatus(
+        n_total=n_total,
+        screened=len(labels),
+        found=sum(labels),
+        unscreened=len(_unscreened_ids(review, stage, eligible)),
+        estimate=estimate,
+        test=test,
+        rule=rule,
+        automated=len(_automated_ids(review, stage)),
+        unmet=tuple(unmet),
+    )
+
+
+def stopping_rule_declare(
+    *,
+    membership: Membership,
+    stage: str,
+    target_recall: float,
+    confidence: float,
+    min_screened: int = 0,
+    method: str = StoppingMethod.HYPERGEOMETRIC,
+    note: str = "",
+) -> StoppingRule:
+    """Declare (or re-declare) a stage's stopping rule before stopping (owners and admins).
+
+    Rules are never edited: each declaration is a new row, with how many records had been
+    screened when it was made, so a rule changed mid-screening shows as such.
+    """
+    require(membership, Capability.MANAGE_REVIEW)
+    review = membership.review
+    if stage != Stage.TITLE_ABSTRACT:
+        raise ServiceError(
+            "Stopping by rule is for title and abstract screening, where PRISMA counts records "
+            "excluded by automation tools.",
+            field="stage",
+        )
+    if method not in StoppingMethod.values:
+        raise ServiceError(f"'{method}' is not a stopping method.", field="method")
+    if not 0.5 <= target_recall < 1:
+        raise ServiceError("The target recall must lie between 50% and 100%.", field="target")
+    if not 0.5 <= confidence < 1:
+        raise ServiceError("The confidence must lie between 50% and 100%.", field="confidence")
+    if min_screened < 0:
+        raise ServiceError("The minimum to screen cannot be negative.", field="min_screened")
+    if _automated_ids(review, stage):
+        raise ServiceError("Screening of this stage has been stopped; the rule is final.")
+    eligible = stage_eligible_ids(review, stage)
+    return StoppingRule.objects.create(
+        review=review,
+        stage=stage,
+        method=method,
+        target_recall=target_recall,
+        confidence=confidence,
+        min_screened=min_screened,
+        note=note.strip()[:2000],
+        declared_by=membership.user,
+        screened_when_declared=len(screened_labels_in_order(review, stage, set(eligible))),
+    )
+
+
+def screening_stop(*, membership: Membership, stage: str) -> int:
+    """Stop screening a stage by its declared rule (owners and admins); returns how many records
+    were excluded by automation.
+
+    Refuses, with the numbers, unless a rule is declared and met. Every eligible record nobody
+    has voted on gets an automation exclusion through decision_automation_record, whose details
+    carry the rule, the estimate with its interval, the p-value and the ranking in use. Records
+    already voted on (waiting for a second vote, in conflict, maybe) are left for the team.
+    """
+    from reviewapp.screening.services import decision_automation_record
+
+    require(membership, Capability.MANAGE_REVIEW)
+    review = membership.review
+    if stage != Stage.TITLE_ABSTRACT:
+        raise ServiceError("Stopping by rule is for title and abstract screening.", field="stage")
+    status = recall_status(review, stage)
+    if status.rule is None:
+        raise ServiceError("Declare a stopping rule before stopping screening.")
+    if status.unmet:
+        e = status.estimate
+        raise ServiceError(
+            "The stopping rule is not met: "
+            + "; ".join(status.unmet)
+            + f". {status.screened} screened of {status.n_total}, {status.found} included; "
+            f"estimated recall {e.recall:.0%} ({e.recall_low:.0%} to {e.recall_high:.0%})."
+        )
+    rule, e, test = status.rule, status.estimate, status.test
+    ranking = ranking_latest(review, stage)
+    details = {
+        "rule": {
+            "id": rule.pk,
+            "method": rule.method,
+            "target_recall": rule.target_recall,
+            "confidence": rule.confidence,
+            "min_screened": rule.min_screened,
+            "declared_at": rule.declared_at.isoformat(),
+            "declared_by": rule.declared_by.get_username(),
+        },
+        "estimate": e.recall,
+        "interval": [e.recall_low, e.recall_high],
+        "remaining_includes": None if math.isnan(e.remaining) else e.remaining,
+        "p_value": test.p_value,
+        "screened": status.screened,
+        "found": status.found,
+        "n_total": status.n_total,
+        "ranking_id": ranking.pk if ranking else None,
+        "stopped_at": timezone.now().isoformat(),
+    }
+    ids = _unscreened_ids(review, stage, stage_eligible_ids(review, stage))
+    excluded = 0
+    for record in Record.objects.filter(pk__in=ids).order_by("id").iterator(chunk_size=500):
+        _, created = decision_automation_record(
+            membership=membership,
+            record=record,
+            stage=stage,
+            details=details,
+            # The same person stopping twice (a retried request) excludes each record once.
+            client_token=uuid.uuid5(_TOKENS, f"{rule.pk}:{record.pk}"),
+        )
+        excluded += created
+    return excluded
+
+
+def stop_details(review: Review, stage: str) -> dict | None:
+    """The rule and estimate recorded when the stage was stopped, or None if it was not."""
+    return (
+        Decision.objects.filter(review=review, stage=stage, kind=DecisionKind.AUTOMATION)
+        .order_by("id")
+        .values_list("details", flat=True)
+        .first()
+    )
+
+
+def methods_text(review: Review, stage: str) -> str:
+    """A paragraph for the methods section: the model, the stopping rule, the numbers, the date."""
+    from reviewapp.screening.models import StageSettings
+    from reviewapp.screening.ranking import PRESETS
+
+    settings = StageSettings.objects.get(review=review, stage=stage)
+    ranking = ranking_latest(review, stage)
+    status = recall_status(review, stage)
+    stopped = stop_details(review, stage)
+    lines = [f"# Screening prioritisation and stopping: {review.title}", ""]
+    stage_name = Stage(stage).label.lower()
+    if ranking is not None or settings.queue_order == "ranked":
+        preset = PRESETS.get(ranking.preset if ranking else settings.ranking_preset)
+        lines.append(
+            f"Records were screened at the {stage_name} stage in an order set by an active-learning "
+            f"model (reviewapp preset '{preset.name if preset else settings.ranking_preset}'"
+            + (f"; {preset.source}" if preset else "")
+            + f"), retrained after every {settings.retrain_every} new decisions."
+        )
+        if ranking is not None:
+            lines.append(
+                f"The last ranking was computed on {ranking.finished_at:%Y-%m-%d} from "
+                f"{ranking.training_size} screened records ({ranking.n_includes} included, "
+                f"{ranking.n_excludes} excluded) of {ranking.n_records}."
+            )
+    else:
+        lines.append(f"Records were screened at the {stage_name} stage without prioritisation.")
+    rule = status.rule
+    if rule is not None:
+        lines.append(
+            f"Before stopping, the team declared its stopping rule on {rule.declared_at:%Y-%m-%d} "
+            f"(after {rule.screened_when_declared} records had been screened): "
+            f"{rule.get_method_display()}, stopping once the hypothesis that recall is below "
+            f"{rule.target_recall:.0%} could be rejected at {rule.confidence:.0%} confidence"
+            + (
+                f", and not before {rule.min_screened} records were screened"
+                if rule.min_screened
+                else ""
+            )
+            + "."
+        )
+    if stopped:
+        low, high = stopped["interval"]
+        lines.append(
+            f"Screening stopped on {stopped['stopped_at'][:10]} after {stopped['screened']} of "
+            f"{stopped['n_total']} records had been screened, finding {stopped['found']} "
+            f"relevant records (p = {stopped['p_value']:.4f}). The estimated recall was "
+            f"{stopped['estimate']:.1%} ({stopped['rule']['confidence']:.0%} interval "
+            f"{low:.1%} to {high:.1%}). The {status.automated} records not screened were "
+            "marked as ineligible by an automation tool (PRISMA 2020)."
+        )
+    else:
+        e = status.estimate
+        lines.append(
+            f"Screening has not been stopped by rule. As of {timezone.now():%Y-%m-%d}, "
+            f"{status.screened} of {status.n_total} records were screened and {status.found} "
+            f"included; estimated recall {e.recall:.1%} ({e.confidence:.0%} interval "
+            f"{e.recall_low:.1%} to {e.recall_high:.1%}); stopping test p = "
+            f"{status.test.p_value:.4f}."
+        )
+    lines += [
+        "",
+        "Recall was estimated by ranked quasi-sampling and the stopping test is the "
+        "hypergeometric test of Callaghan & Müller-Hansen 2020 (Systematic Reviews 9:273); the "
+        "ranking model follows ASReview (van de Schoot et al. 2021, Nature Machine Intelligence "
+        "3:125-133).",
+        "",
+    ]
+    return "\n".join(lines)

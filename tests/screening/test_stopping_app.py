@@ -1,0 +1,237 @@
+"""Recall estimate, stopping rule and stopping in the app, and what PRISMA makes of it."""
+
+import csv
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from reviewapp.core.errors import ServiceError
+from reviewapp.reporting.selectors import prisma_counts_get
+from reviewapp.screening.constants import DecisionKind, QueueOrder
+from reviewapp.screening.models import Decision, StageSettings, StoppingRule
+from reviewapp.screening.queue import queue_next
+from reviewapp.screening.ranking import stopping_test
+from reviewapp.screening.services import decision_record
+from reviewapp.screening.stopping import recall_status, screening_stop, stopping_rule_declare
+from tests.conftest import membership_of
+from tests.factories import ImportFactory, RecordFactory
+
+NSAIDS = Path(__file__).resolve().parents[1] / "fixtures" / "labelled" / "Cohen_2006_NSAIDS.csv"
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Tasks run in-process even when REDIS_URL is set, except with the real worker."""
+    from reviewapp.celery import app
+
+    if "celery_worker" in request.fixturenames:
+        yield
+        return
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def _single(review, **fields):
+    StageSettings.objects.filter(review=review, stage="ta").update(reviewers_required=1, **fields)
+
+
+@pytest.fixture
+def screened_50_of_60(review, reviewer):
+    """Single screening; 5 includes screened first, then 45 excludes, 10 records left unscreened.
+
+    After 45 excludes in a row, H0 "recall < 80%" needs at least 2 includes among the 55 records
+    of the last window and the unseen; drawing none in 45 of 55 has p = (10 * 9) / (55 * 54)
+    = 0.030 (hypergeometric), below 0.10.
+    """
+    _single(review)
+    imp = ImportFactory(review=review)
+    records = RecordFactory.create_batch(60, review=review, source_import=imp)
+    membership = membership_of(reviewer, review)
+    for i, record in enumerate(records[:50]):
+        decision_record(
+            membership=membership,
+            record=record,
+            stage="ta",
+            value="include" if i < 5 else "exclude",
+        )
+    return records
+
+
+def test_stopping_is_refused_without_a_declared_rule(review, owner, screened_50_of_60):
+    with pytest.raises(ServiceError, match="Declare a stopping rule"):
+        screening_stop(membership=membership_of(owner, review), stage="ta")
+
+
+def test_stopping_is_refused_before_the_rule_is_met_with_the_numbers(
+    review, owner, screened_50_of_60
+):
+    membership = membership_of(owner, review)
+    stopping_rule_declare(membership=membership, stage="ta", target_recall=0.95, confidence=0.95)
+    with pytest.raises(ServiceError) as refused:
+        screening_stop(membership=membership, stage="ta")
+    assert "not met" in refused.value.message and "50 screened of 60" in refused.value.message
+    stopping_rule_declare(
+        membership=membership, stage="ta", target_recall=0.8, confidence=0.9, min_screened=100
+    )
+    with pytest.raises(ServiceError, match="fewer than the 100"):
+        screening_stop(membership=membership, stage="ta")
+    assert not Decision.objects.filter(kind=DecisionKind.AUTOMATION).exists()
+
+
+def test_stopping_excludes_the_unscreened_records_by_automation_with_the_rule_and_estimate(
+    review, owner, screened_50_of_60
+):
+    membership = membership_of(owner, review)
+    rule = stopping_rule_declare(
+        membership=membership, stage="ta", target_recall=0.8, confidence=0.9
+    )
+    status = recall_status(review, "ta")
+    assert (status.screened, status.found, status.unscreened) == (50, 5, 10)
+    assert status.test.p_value == pytest.approx(90 / (55 * 54))
+    assert status.met
+
+    assert screening_stop(membership=membership, stage="ta") == 10
+    automated = Decision.objects.filter(kind=DecisionKind.AUTOMATION)
+    assert sorted(automated.values_list("record_id", flat=True)) == sorted(
+        r.pk for r in screened_50_of_60[50:]
+    )
+    details = automated.first().details
+    assert details["rule"]["id"] == rule.pk and details["rule"]["target_recall"] == 0.8
+    assert details["p_value"] == pytest.approx(status.test.p_value)
+    assert details["estimate"] == pytest.approx(status.estimate.recall)
+    low, high = details["interval"]
+    assert low <= details["estimate"] <= high
+    assert (details["screened"], details["found"], details["n_total"]) == (50, 5, 60)
+    assert "ranking_id" in details
+    # Stopping again adds nothing, and the rule can no longer be changed.
+    assert screening_stop(membership=membership, stage="ta") == 0
+    with pytest.raises(ServiceError, match="stopped"):
+        stopping_rule_declare(membership=membership, stage="ta", target_recall=0.9, confidence=0.9)
+
+
+def test_after_stopping_prisma_counts_the_automation_box_and_still_adds_up(
+    review, owner, screened_50_of_60
+):
+    membership = membership_of(owner, review)
+    stopping_rule_declare(membership=membership, stage="ta", target_recall=0.8, confidence=0.9)
+    screening_stop(membership=membership, stage="ta")
+    counts = prisma_counts_get(review)
+    assert counts.excluded_automatic == 10
+    assert counts.records_screened == 50  # the excluded-by-automation records were not screened
+    assert (counts.records_excluded, counts.dbr_sought_reports) == (45, 5)
+    identified = sum(counts.databases.values()) + sum(counts.registers.values())
+    assert identified == counts.duplicates + counts.excluded_automatic + counts.records_screened
+    assert counts.records_screened == counts.records_excluded + counts.dbr_sought_reports
+
+
+def test_declared_rules_are_a_history_that_cannot_be_edited(review, owner, records):
+    membership = membership_of(owner, review)
+    first = stopping_rule_declare(
+        membership=membership, stage="ta", target_recall=0.95, confidence=0.95
+    )
+    stopping_rule_declare(membership=membership, stage="ta", target_recall=0.9, confidence=0.95)
+    assert StoppingRule.objects.count() == 2
+    assert recall_status(review, "ta").rule.target_recall == 0.9
+    first.target_recall = 0.5
+    with pytest.raises(TypeError):
+        first.save()
+    with pytest.raises(TypeError):
+        StoppingRule.objects.update(target_recall=0.5)
+
+
+def test_the_methods_text_download_contains_the_rule_and_the_numbers(
+    client, review, owner, analyst, screened_50_of_60
+):
+    membership = membership_of(owner, review)
+    stopping_rule_declare(
+        membership=membership, stage="ta", target_recall=0.8, confidence=0.9, min_screened=40
+    )
+    screening_stop(membership=membership, stage="ta")
+    client.force_login(analyst)
+    response = client.get(reverse("screening:prioritisation-methods", args=[review.slug, "ta"]))
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    text = response.content.decode()
+    assert "Callaghan & Müller-Hansen 2020" in text
+    assert "recall is below 80% could be rejected at 90% confidence" in text
+    assert "not before 40 records were screened" in text
+    assert "after 50 of 60 records had been screened, finding 5" in text
+    assert "p = 0.0303" in text
+    assert "The 10 records not screened were marked as ineligible by an automation tool" in text
+
+
+def test_the_prioritisation_page_shows_the_estimate_and_an_owner_stops_from_it(
+    client, review, owner, screened_50_of_60
+):
+    client.force_login(owner)
+    url = reverse("screening:prioritisation", args=[review.slug, "ta"])
+    rule = {"action": "rule", "target_recall": "80", "confidence": "90", "min_screened": "0"}
+    assert client.post(url, rule).status_code == 302
+    page = client.get(url).content.decode()
+    assert "50 of 60 records screened, 5 included" in page and "The rule is met" in page
+    client.post(url, {"action": "stop"})
+    assert Decision.objects.filter(kind=DecisionKind.AUTOMATION).count() == 10
+    assert "Screening was stopped" in client.get(url).content.decode()
+
+
+def test_a_reviewer_cannot_declare_a_rule_or_stop(client, review, reviewer, screened_50_of_60):
+    client.force_login(reviewer)
+    url = reverse("screening:prioritisation", args=[review.slug, "ta"])
+    rule = {"action": "rule", "target_recall": "80", "confidence": "90", "min_screened": "0"}
+    assert client.post(url, rule).status_code == 403
+    assert client.post(url, {"action": "stop"}).status_code == 403
+    assert not StoppingRule.objects.exists()
+    assert not Decision.objects.filter(kind=DecisionKind.AUTOMATION).exists()
+
+
+def test_on_a_simulated_review_the_recall_estimate_is_conservative_and_covers_the_truth(
+    review, reviewer, django_capture_on_commit_callbacks
+):
+    """Cohen et al. 2006 NSAIDS (393 records, 41 included; Cohen_2006_NSAIDS.csv as distributed
+    with ASReview's benchmark datasets) screened through the app in ranked order, the labels
+    answering for the reviewer. Deterministic: fixed model seed, file order at cold start.
+
+    Ranked quasi-sampling leans low while the ranking still concentrates includes in the window
+    (Callaghan & Müller-Hansen 2020): the interval's lower bound must never overstate recall, and
+    once the window has moved past the includes the interval must cover the true recall. The
+    stopping test must never say "stop" while true recall is below its target.
+    """
+    _single(review, queue_order=QueueOrder.RANKED, retrain_every=10)
+    imp = ImportFactory(review=review)
+    with NSAIDS.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    truth = {}
+    for row in rows:
+        record = RecordFactory(
+            review=review, source_import=imp, title=row["title"], abstract=row["abstract"]
+        )
+        truth[record.pk] = int(row["label_included"])
+    membership = membership_of(reviewer, review)
+    total_includes = sum(truth.values())
+    assert (len(truth), total_includes) == (393, 41)
+    order, checks = [], {}
+    while len(order) < 160:
+        (rid,) = queue_next(review, "ta", reviewer, limit=1)
+        with django_capture_on_commit_callbacks(execute=True):
+            decision_record(
+                membership=membership,
+                record=review.records.get(pk=rid),
+                stage="ta",
+                value="include" if truth[rid] else "exclude",
+            )
+        order.append(truth[rid])
+        true_recall = sum(order) / total_includes
+        if stopping_test(order, len(truth), target=0.95, confidence=0.95).stop:
+            assert true_recall >= 0.95, len(order)
+        if len(order) in (100, 130, 160):
+            checks[len(order)] = (true_recall, recall_status(review, "ta").estimate)
+    for n, (true_recall, estimate) in checks.items():
+        assert estimate.recall_low <= true_recall, n
+        assert estimate.recall_low <= estimate.recall <= estimate.recall_high, n
+    true_recall, estimate = checks[160]
+    assert true_recall == 1.0 and estimate.recall_low <= true_recall <= estimate.recall_high
+    # The ranking did its job: 39 of the 41 includes among the first 100 of 393 records.
+    assert sum(order[:100]) == 39
