@@ -53,6 +53,8 @@ class RecallStatus:
     unscreened: int  # records nobody has voted on: what stopping would exclude
     estimate: RecallEstimate
     test: StoppingTest
+    # Recall the stopping test vouches for at the rule's confidence (the test inverted).
+    lower_bound: float
     rule: StoppingRule | None
     automated: int  # records already excluded by a stopping rule
     unmet: tuple[str, ...]
@@ -124,7 +126,11 @@ def recall_status(review: Review, stage: str) -> RecallStatus:
     test: ranking.stopping.stopping_test (Callaghan & Müller-Hansen 2020), at the declared rule's
     target and confidence, or 95%/95% before one is declared.
     """
-    from reviewapp.screening.ranking.stopping import recall_estimate, stopping_test
+    from reviewapp.screening.ranking.stopping import (
+        recall_estimate,
+        recall_lower_bound,
+        stopping_test,
+    )
 
     eligible = stage_eligible_ids(review, stage)
     labels = screened_labels_in_order(review, stage, set(eligible))
@@ -155,6 +161,7 @@ def recall_status(review: Review, stage: str) -> RecallStatus:
         unscreened=len(_unscreened_ids(review, stage, eligible)),
         estimate=estimate,
         test=test,
+        lower_bound=recall_lower_bound(labels, n_total, confidence=confidence),
         rule=rule,
         automated=len(_automated_ids(review, stage)),
         unmet=tuple(unmet),
@@ -248,6 +255,7 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
         },
         "estimate": e.recall,
         "interval": [e.recall_low, e.recall_high],
+        "recall_lower_bound": status.lower_bound,
         "remaining_includes": None if math.isnan(e.remaining) else e.remaining,
         "p_value": test.p_value,
         "screened": status.screened,
@@ -329,7 +337,9 @@ def methods_text(review: Review, stage: str) -> str:
             f"{stopped['n_total']} records had been screened, finding {stopped['found']} "
             f"relevant records (p = {stopped['p_value']:.4f}). The estimated recall was "
             f"{stopped['estimate']:.1%} ({stopped['rule']['confidence']:.0%} interval "
-            f"{low:.1%} to {high:.1%}). The {status.automated} records not screened were "
+            f"{low:.1%} to {high:.1%}); the stopping test vouched for a recall of at least "
+            f"{stopped.get('recall_lower_bound', 0):.1%}. The {status.automated} records not "
+            "screened were "
             "marked as ineligible by an automation tool (PRISMA 2020)."
         )
     else:
@@ -338,8 +348,9 @@ def methods_text(review: Review, stage: str) -> str:
             f"Screening has not been stopped by rule. As of {timezone.now():%Y-%m-%d}, "
             f"{status.screened} of {status.n_total} records were screened and {status.found} "
             f"included; estimated recall {e.recall:.1%} ({e.confidence:.0%} interval "
-            f"{e.recall_low:.1%} to {e.recall_high:.1%}); stopping test p = "
-            f"{status.test.p_value:.4f}."
+            f"{e.recall_low:.1%} to {e.recall_high:.1%}); recall at least "
+            f"{status.lower_bound:.1%} at {e.confidence:.0%} confidence by the stopping test, "
+            f"p = {status.test.p_value:.4f}."
         )
     lines += [
         "",

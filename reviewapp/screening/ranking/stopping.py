@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import hypergeom
 
-__all__ = ["RecallEstimate", "StoppingTest", "recall_estimate", "stopping_test"]
+__all__ = [
+    "RecallEstimate",
+    "StoppingTest",
+    "recall_estimate",
+    "recall_lower_bound",
+    "stopping_test",
+]
 
 
 @dataclass(frozen=True)
@@ -172,3 +178,45 @@ def recall_estimate(
         window=w,
         confidence=confidence,
     )
+
+
+def recall_lower_bound(
+    labels_in_order: Sequence[int],
+    n_total: int,
+    *,
+    confidence: float = 0.95,
+    resolution: float = 0.001,
+) -> float:
+    """The highest recall the stopping test can vouch for: recall >= this at ``confidence``.
+
+    Inverts the test of Callaghan & Müller-Hansen 2020: the bound is the largest target whose
+    H0 "recall < target" the test rejects (to ``resolution``). The test's p-value never falls as
+    the target rises, so a bisection finds it. Unlike a sample-based interval it does not assume
+    the last screened records are a random sample of the rest, which a ranking makes untrue,
+    so it does not lean low when the ranking works; it is a one-sided bound, and 0 means the data
+    cannot yet vouch for any recall.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must lie strictly between 0 and 1")
+    y = _screened(labels_in_order, n_total)
+    if y.size == 0 or not y.any():
+        return 0.0
+    if y.size == n_total:
+        return 1.0
+
+    def rejected(target: float) -> bool:
+        return float(_window_p_values(y, n_total, target).min()) < 1 - confidence
+
+    low, high = 0.0, 1.0 - resolution
+    if rejected(high):
+        return high
+    if not rejected(resolution):
+        return 0.0
+    low = resolution
+    while high - low > resolution:
+        middle = (low + high) / 2
+        if rejected(middle):
+            low = middle
+        else:
+            high = middle
+    return round(low, 6)
