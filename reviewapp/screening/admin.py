@@ -3,12 +3,14 @@ from django.contrib import admin
 from reviewapp.screening.models import (
     Decision,
     ExclusionReason,
+    Ranking,
     RecordNote,
     RecordStageState,
     RecordTag,
     RecordVote,
     Report,
     StageSettings,
+    StoppingRule,
     Study,
     Tag,
 )
@@ -77,3 +79,20 @@ class RecordVoteAdmin(_ReadOnly):
     list_display = ["review", "stage", "record", "reviewer", "value", "first_value", "decided_at"]
     list_filter = ["stage", "value"]
     raw_id_fields = ["review", "record", "reviewer"]
+
+
+@admin.register(Ranking)
+class RankingAdmin(_ReadOnly):
+    """Each ranking is a record of what the model learned from: kept as it was computed."""
+
+    list_display = ["review", "stage", "status", "preset", "training_size", "created_at"]
+    list_filter = ["stage", "status", "preset"]
+    raw_id_fields = ["review"]
+
+
+@admin.register(StoppingRule)
+class StoppingRuleAdmin(_ReadOnly):
+    """Declared rules are history: a change is a new declaration, made in the app."""
+
+    list_display = ["review", "stage", "target_recall", "confidence", "declared_by", "declared_at"]
+    raw_id_fields = ["review"]
