@@ -181,6 +181,9 @@ class Client:
 
 
 RECORD = re.compile(r'class="screen-current">\s*<div class="record-panel" data-record-id="(\d+)"')
+PREFETCHED = re.compile(
+    r'<template class="screen-prefetch">\s*<div class="record-panel" data-record-id="(\d+)"'
+)
 
 
 @dataclass
@@ -215,6 +218,9 @@ def reviewer_loop(client: Client, stop: float, pause: tuple[float, float], tally
         if pause[1]:
             time.sleep(rng.uniform(*pause))
         record_id = match.group(1)
+        # As static/js/screening.js does: the prefetched record goes on screen at once and the
+        # decision says so, so the answer carries that record as an id, not rendered again.
+        prefetched = PREFETCHED.search(html)
         token = str(uuid.uuid4())
         body = {
             "value": rng.choices(["include", "exclude", "maybe"], [25, 70, 5])[0],
@@ -222,6 +228,8 @@ def reviewer_loop(client: Client, stop: float, pause: tuple[float, float], tally
             "csrfmiddlewaretoken": client.cookies["csrftoken"],
         }
         headers = {**hx, "X-CSRFToken": client.cookies["csrftoken"]}
+        if prefetched:
+            headers["X-Screen-Showing"] = prefetched.group(1)
         path = f"/reviews/{SLUG}/screen/ta/{record_id}/decide/"
         sends = 2 if rng.random() < 0.05 else 1
         for n in range(sends):
@@ -273,7 +281,33 @@ def decisions_stored(env: dict) -> int:
     return n
 
 
-def run_profile(name, port, users, duration, pause, env) -> dict:
+def cpu_split(gunicorn_pid: int) -> dict[str, float]:
+    """CPU seconds used so far: the whole machine, gunicorn's workers, PostgreSQL's processes
+    (every database: other work on the machine shows there too) and this load generator."""
+    tick = os.sysconf("SC_CLK_TCK")
+    split = {"machine": 0.0, "gunicorn": 0.0, "postgresql": 0.0, "load generator": 0.0}
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    split["machine"] = (sum(int(v) for v in fields) - int(fields[3]) - int(fields[4])) / tick
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2 :].split()
+        used = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
+        if int(rest[1]) == gunicorn_pid:  # ppid: a worker
+            split["gunicorn"] += used
+        elif comm.startswith("postgres") or comm.startswith("postmaster"):
+            split["postgresql"] += used
+        elif int(entry.name) == os.getpid():
+            split["load generator"] += used
+    return split
+
+
+def run_profile(name, port, users, duration, pause, env, gunicorn_pid=0) -> dict:
     clients = []
     for username in users:
         client = Client(port)
@@ -290,12 +324,14 @@ def run_profile(name, port, users, duration, pause, env) -> dict:
         for i, c in enumerate(clients)
     ]
     threads.append(threading.Thread(target=health_loop, args=(port, stop, tally)))
+    cpu_before = cpu_split(gunicorn_pid)
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join(duration + 60)
     wall = time.perf_counter() - started
+    cpu = {k: v - cpu_before[k] for k, v in cpu_split(gunicorn_pid).items()}
     stored = decisions_stored(env) - before
     return {
         "name": name,
@@ -303,6 +339,7 @@ def run_profile(name, port, users, duration, pause, env) -> dict:
         "wall": wall,
         "tally": tally,
         "stored": stored,
+        "cpu": cpu,
     }
 
 
@@ -328,6 +365,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--workers", type=int, default=max(2, (os.cpu_count() or 1) * 2))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--worker-class",
+        default="gthread",
+        choices=["gthread", "sync"],
+        help="sync: no keep-alive, so every request goes to whichever worker is free",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "screening.md"))
     args = parser.parse_args()
@@ -367,7 +410,7 @@ def main() -> int:
                 "--workers",
                 str(args.workers),
                 "--worker-class",
-                "gthread",
+                args.worker_class,
                 "--threads",
                 str(args.threads),
                 "--timeout",
@@ -388,8 +431,8 @@ def main() -> int:
             time.sleep(0.2)
         users = [f"bench-r{i}" for i in range(args.reviewers)]
         results = [
-            run_profile("paced", port, users, args.duration, (2.0, 4.0), env),
-            run_profile("flat out", port, users, args.duration, (0.0, 0.0), env),
+            run_profile("paced", port, users, args.duration, (2.0, 4.0), env, gunicorn.pid),
+            run_profile("flat out", port, users, args.duration, (0.0, 0.0), env, gunicorn.pid),
         ]
     finally:
         if gunicorn is not None:
@@ -405,7 +448,12 @@ def main() -> int:
         "## Screening under load (bench/screening_bench.py)",
         "",
         f"Run {started_at.isoformat()} on {machine()}; PostgreSQL on 127.0.0.1; gunicorn "
-        f"{args.workers} workers x {args.threads} threads (gthread) on 127.0.0.1; "
+        + (
+            f"{args.workers} workers x {args.threads} threads (gthread)"
+            if args.worker_class == "gthread"
+            else f"{args.workers} sync workers"
+        )
+        + " on 127.0.0.1; "
         f"{args.records:,} records, {args.reviewers} reviewers at once (each its own session and "
         f"thread), dual independent screening, blinded, file order; {args.duration:.0f} s per "
         f"profile; build and migrate took {build_s:.0f} s. The load generator runs on the same "
@@ -418,6 +466,7 @@ def main() -> int:
         lost = t.acknowledged - result["stored"]
         p95_next, p95_decide = pct(t.next_ms, 95), pct(t.decide_ms, 95)
         health = statistics.median(t.health_ms) if t.health_ms else float("nan")
+        requests = max(1, len(t.next_ms) + len(t.decide_ms) + len(t.health_ms))
         out += [
             f"### {result['name']}"
             + (
@@ -437,6 +486,18 @@ def main() -> int:
             + (f" (first: {sorted(set(t.errors))[:3]})" if t.errors else ""),
             f"- reference: /healthz p50 {health:.1f} ms in the same run; next-record p95 is "
             f"{p95_next / health:.1f}x and decision p95 {p95_decide / health:.1f}x that.",
+            "- CPU used during the profile, in cores (of "
+            f"{os.cpu_count()}): "
+            + ", ".join(
+                f"{k} {v / result['wall']:.2f}"
+                for k, v in {
+                    **result["cpu"],
+                    "anything else": result["cpu"]["machine"]
+                    - sum(v for k, v in result["cpu"].items() if k != "machine"),
+                }.items()
+            )
+            + f"; per request: gunicorn {1000 * result['cpu']['gunicorn'] / requests:.1f} ms, "
+            f"PostgreSQL {1000 * result['cpu']['postgresql'] / requests:.1f} ms.",
             f"- target p95 < 50 ms: next record {'met' if p95_next < 50 else 'MISSED'} "
             f"({p95_next:.1f} ms), decision {'met' if p95_decide < 50 else 'MISSED'} "
             f"({p95_decide:.1f} ms).",

@@ -10,7 +10,11 @@ The queue is, in this order:
 Handing a record out leases it to the reviewer for LEASE, so twenty reviewers working at once are
 not all given the same record. A strategy is any object with `pick(candidates, *, review, stage,
 user, limit) -> list[int]` returning record ids; register new ones (e.g. the active-learning
-"ranked" order) with `strategy_register`.
+"ranked" order) with `strategy_register`. A strategy that can say its order in SQL may also offer
+`sql_ranges(*, review, user)`, a list of (condition on the state row `s`, its parameters, sort
+key "record_id" or "queue_key"): the queue then leases straight from that order, one statement per
+range, without building querysets (the built-in orders do; "next record" is asked for on every
+record a reviewer sees).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -48,6 +53,9 @@ class FileOrder:
     def pick(self, candidates, *, review, stage, user, limit):
         return list(candidates.order_by("record_id").values_list("record_id", flat=True)[:limit])
 
+    def sql_ranges(self, *, review, user) -> list[tuple[str, dict, str]]:
+        return [("", {}, "record_id")]
+
 
 class RandomPerReviewer:
     """A fixed random order per reviewer.
@@ -57,12 +65,23 @@ class RandomPerReviewer:
     """
 
     def pick(self, candidates, *, review, stage, user, limit):
-        start = (user.pk * 2654435761 + review.pk * 40503) % 2_147_483_647
+        start = self._start(review, user)
         ordered = candidates.order_by("queue_key", "record_id").values_list("record_id", flat=True)
         ids = list(ordered.filter(queue_key__gte=start)[:limit])
         if len(ids) < limit:
             ids += list(ordered.filter(queue_key__lt=start)[: limit - len(ids)])
         return ids
+
+    def sql_ranges(self, *, review, user) -> list[tuple[str, dict, str]]:
+        start = self._start(review, user)
+        return [
+            ("AND s.queue_key >= %(start)s", {"start": start}, "queue_key"),
+            ("AND s.queue_key < %(start)s", {"start": start}, "queue_key"),
+        ]
+
+    @staticmethod
+    def _start(review, user) -> int:
+        return (user.pk * 2654435761 + review.pk * 40503) % 2_147_483_647
 
 
 STRATEGIES: dict[str, QueueStrategy] = {
@@ -122,63 +141,143 @@ def queue_next(
     return ids
 
 
-def _claim(stage: str, user, record_ids: list[int], now) -> set[int]:
-    """Lease records with a conditional update; a record someone else holds is not taken."""
-    if not record_ids:
-        return set()
-    claimed = RecordStageState.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lte=now) | Q(lease_reviewer=user),
-        stage=stage,
-        record_id__in=record_ids,
-        state__in=[ScreenState.UNSCREENED, ScreenState.AWAITING],
-    ).update(lease_reviewer=user, lease_until=now + LEASE)
-    if claimed == len(record_ids):
-        return set(record_ids)
-    return set(
-        RecordStageState.objects.filter(
-            stage=stage, record_id__in=record_ids, lease_reviewer=user
-        ).values_list("record_id", flat=True)
+# The queue is asked for on every record a reviewer sees, so it is a few hand-written statements
+# rather than ORM querysets (building those cost more than PostgreSQL took to answer them).
+# `{open}` is what queue_candidates says in SQL: not an active duplicate, no vote of mine, and at
+# full text included at title/abstract with a report not marked missing.
+_OPEN = """
+    s.review_id = %(review)s AND s.stage = %(stage)s
+    AND NOT EXISTS (SELECT 1 FROM {dup} d WHERE d.duplicate_id = s.record_id AND d.undone_at IS NULL)
+    AND NOT EXISTS (
+        SELECT 1 FROM {vote} v
+        WHERE v.record_id = s.record_id AND v.stage = s.stage AND v.reviewer_id = %(user)s
     )
+"""
+_OPEN_FT = """
+    AND EXISTS (
+        SELECT 1 FROM {state} i
+        WHERE i.record_id = s.record_id AND i.stage = %(ta)s AND i.state = %(included)s
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM {report} r WHERE r.record_id = s.record_id AND r.retrieval_status = %(missing)s
+    )
+"""
+# Records leased to me and not decided: the prefetched record stays next.
+_MINE = """
+SELECT s.record_id FROM {state} s
+WHERE s.lease_reviewer_id = %(user)s AND s.lease_until > %(now)s
+    AND s.state IN (%(unscreened)s, %(awaiting)s) AND {open}
+ORDER BY s.lease_until, s.record_id
+LIMIT %(limit)s
+"""
+# Lease free records in one statement. SKIP LOCKED (PostgreSQL): rows another reviewer is leasing,
+# or a decision is being written to, at this instant are passed over, not waited for; a row
+# leased since this statement's snapshot is re-checked by PostgreSQL and left out.
+_CLAIM = """
+UPDATE {state} SET lease_reviewer_id = %(user)s, lease_until = %(until)s
+WHERE id IN (
+    SELECT s.id FROM {state} s
+    WHERE s.state = %(wanted_state)s AND (s.lease_until IS NULL OR s.lease_until <= %(now)s)
+        AND {open} {extra}
+    ORDER BY {order}
+    LIMIT %(limit)s {skip_locked}
+)
+RETURNING record_id, queue_key
+"""
+
+
+def _sql(template: str, stage: str, **parts: str) -> str:
+    tables = {
+        "state": RecordStageState._meta.db_table,
+        "vote": RecordVote._meta.db_table,
+        "dup": DuplicateLink._meta.db_table,
+        "report": Report._meta.db_table,
+    }
+    open_ = _OPEN + (_OPEN_FT if stage == Stage.FULL_TEXT else "")
+    skip = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
+    return template.format(open=open_.format(**tables), skip_locked=skip, **{**tables, **parts})
+
+
+def _rows(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _queue_pick(review, stage, user, settings, limit) -> list[int]:
     now = timezone.now()
-    candidates = queue_candidates(review, stage, user)
-    picked = list(
-        candidates.filter(lease_reviewer=user, lease_until__gt=now)
-        .order_by("lease_until", "record_id")
-        .values_list("record_id", flat=True)[:limit]
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "review": review.pk,
+        "stage": stage,
+        "user": user.pk,
+        "now": adapt(now),
+        "until": adapt(now + LEASE),
+        "limit": limit,
+        "unscreened": ScreenState.UNSCREENED.value,
+        "awaiting": ScreenState.AWAITING.value,
+        "ta": Stage.TITLE_ABSTRACT.value,
+        "included": ScreenState.INCLUDED.value,
+        "missing": RetrievalStatus.NOT_RETRIEVED.value,
+    }
+    picked = [rid for (rid,) in _rows(_sql(_MINE, stage), params)]
+    if len(picked) < limit:
+        # Records another reviewer voted on come before records nobody has seen.
+        picked += _claim_ordered(
+            stage, {**params, "wanted_state": ScreenState.AWAITING.value}, limit - len(picked)
+        )
+    if len(picked) < limit:
+        strategy = strategy_get(settings.queue_order)
+        unscreened = {**params, "wanted_state": ScreenState.UNSCREENED.value}
+        if callable(getattr(strategy, "sql_ranges", None)):
+            for extra, extra_params, key in strategy.sql_ranges(review=review, user=user):
+                picked += _claim_ordered(
+                    stage, {**unscreened, **extra_params}, limit - len(picked), extra, key
+                )
+                if len(picked) >= limit:
+                    break
+        else:
+            picked += _claim_picked(review, stage, user, strategy, unscreened, limit - len(picked))
+    return picked[:limit]
+
+
+def _claim_ordered(stage, params, wanted, extra="", key="record_id") -> list[int]:
+    """Lease up to `wanted` free records ordered by `key` ("record_id" or "queue_key")."""
+    order = "s.record_id" if key == "record_id" else "s.queue_key, s.record_id"
+    rows = _rows(_sql(_CLAIM, stage, extra=extra, order=order), {**params, "limit": wanted})
+    # RETURNING keeps no order; put the rows back in queue order.
+    if key == "record_id":
+        return sorted(rid for rid, _ in rows)
+    return [rid for rid, _ in sorted(rows, key=lambda row: (row[1], row[0]))]
+
+
+def _claim_picked(review, stage, user, strategy, params, wanted) -> list[int]:
+    """A plug-in order: ask it for candidates (with spares), then lease them in one statement."""
+    now = timezone.now()
+    candidates = queue_candidates(review, stage, user).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now), state=ScreenState.UNSCREENED
     )
-    if len(picked) >= limit:
-        return picked
-    wanted = limit - len(picked)
     # A few spare candidates: when twenty reviewers ask at once, several race for the head of
     # the queue; the losers take the next spare instead of asking again.
-    spare = wanted + 12
-    free = candidates.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now)).exclude(
-        record_id__in=picked
+    offered = strategy.pick(candidates, review=review, stage=stage, user=user, limit=wanted + 12)
+    if not offered:
+        return []
+    names = {f"rid{i}": rid for i, rid in enumerate(offered)}
+    listed = ", ".join(f"%({name})s" for name in names)
+    rank = " ".join(f"WHEN %({name})s THEN {i}" for i, name in enumerate(names))
+    rows = _rows(
+        _sql(
+            _CLAIM,
+            stage,
+            extra=f"AND s.record_id IN ({listed})",
+            order=f"CASE s.record_id {rank} END",
+        ),
+        {**params, **names, "limit": wanted},
     )
-    offered = list(
-        free.filter(state=ScreenState.AWAITING)
-        .order_by("record_id")
-        .values_list("record_id", flat=True)[:spare]
-    )
-    if len(offered) < spare:
-        offered += strategy_get(settings.queue_order).pick(
-            free.filter(state=ScreenState.UNSCREENED),
-            review=review,
-            stage=stage,
-            user=user,
-            limit=spare - len(offered),
-        )
-    won = _claim(stage, user, offered[:wanted], now)
-    picked += [rid for rid in offered[:wanted] if rid in won]
-    for rid in offered[wanted:]:
-        if len(picked) >= limit:
-            break
-        if _claim(stage, user, [rid], now):
-            picked.append(rid)
-    return picked[:limit]
+    position = {rid: i for i, rid in enumerate(offered)}
+    return sorted((rid for rid, _ in rows), key=position.__getitem__)
 
 
 def lease_release(review: Review, stage: str, user) -> int:

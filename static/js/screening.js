@@ -78,6 +78,11 @@
       if (prev && oldPrev) { oldPrev.replaceWith(prev); } else if (prev) { area().appendChild(prev); }
       return;
     }
+    if (fresh.querySelector(".record-panel[data-shown]")) {
+      // The answer left the record out, counting on the one on screen; it is not: ask for it.
+      load(area().getAttribute("data-screen-url"), true);
+      return;
+    }
     replaceArea(html);
   }
 
@@ -85,10 +90,13 @@
     if (sending || !pending.length) { return; }
     sending = true;
     var item = pending[0];
+    var headers = { "HX-Request": "true", "X-CSRFToken": csrf() };
+    // The server then sends the record on screen as an id only, not rendered a second time.
+    if (item.showing) { headers["X-Screen-Showing"] = item.showing; }
     fetch(item.url, {
       method: "POST",
       body: item.body,
-      headers: { "HX-Request": "true", "X-CSRFToken": csrf() },
+      headers: headers,
       credentials: "same-origin",
     }).then(function (response) {
       return response.text().then(function (html) { return { status: response.status, html: html }; });
@@ -124,13 +132,15 @@
     var template = area().querySelector("template.screen-prefetch");
     // Instant at title/abstract. Full text waits for the server (a reason may be missing).
     var optimistic = Boolean(template) && area().getAttribute("data-stage") === "ta" && !pending.length;
-    pending.push({ url: form.action, body: body, tries: 0, optimistic: optimistic });
+    var item = { url: form.action, body: body, tries: 0, optimistic: optimistic };
+    pending.push(item);
     markPending();
     if (optimistic) {
       c.innerHTML = "";
       c.appendChild(template.content.cloneNode(true));
       template.remove();
       processHtmx(c);
+      item.showing = shownRecordId();
       var count = document.querySelector("[data-my-count]");
       if (count && count.tagName === "STRONG") { count.textContent = String(parseInt(count.textContent, 10) + 1); }
       focusCurrent();
@@ -140,8 +150,8 @@
     send();
   }
 
-  function load(url) {
-    if (pending.length) { return; }
+  function load(url, force) {
+    if (pending.length && !force) { return; }
     fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
       .then(function (r) { return r.text(); })
       .then(replaceArea);

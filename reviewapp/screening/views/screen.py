@@ -23,7 +23,7 @@ from reviewapp.screening.selectors import (
     my_screened_count,
     record_eligible,
     record_panels,
-    stage_counts,
+    stage_counts_recent,
     stage_settings_get,
     studies_for_linking,
 )
@@ -32,6 +32,8 @@ from reviewapp.screening.views.common import reason_ids_from, stage_or_404, toke
 
 PAGE = "screening/screen.html"
 PARTIAL = "screening/partials/_screen_record.html"
+# Sent by static/js/screening.js with a decision: the record it put on screen in the meantime.
+SHOWN_HEADER = "X-Screen-Showing"
 
 
 def screen_context(
@@ -45,11 +47,14 @@ def screen_context(
     error: str = "",
     error_field: str = "",
     with_counts: bool = False,
+    shown: str | None = None,
 ) -> dict:
     """The screening area: the current record and the next one, filtered for blinding.
 
     revisit: show a record this reviewer already decided (previous/next through their history).
     first: put this record first, then the queue (used after an undo or a refused decision).
+    shown: the record the browser already shows (it swapped the prefetched one in); when it is
+    the current record again, only its id and a fresh token are sent, not the record a second time.
     """
     settings = stage_settings_get(review, stage)
     user = membership.user
@@ -76,6 +81,9 @@ def screen_context(
         "stage_label": Stage(stage).label,
         "settings": settings,
         "current": current,
+        "current_shown": bool(
+            current and shown and revisit is None and shown == str(current.record.pk)
+        ),
         "upcoming": panels[1] if len(panels) > 1 else None,
         "revisit": revisit is not None,
         "previous_id": previous_id,
@@ -83,7 +91,7 @@ def screen_context(
         "reasons": list(ExclusionReason.objects.filter(review=review, active=True)),
         "studies": studies_for_linking(review) if stage == Stage.FULL_TEXT else [],
         "my_count": my_screened_count(review, stage, user),
-        "counts": stage_counts(review, stage) if with_counts else None,
+        "counts": stage_counts_recent(review, stage) if with_counts else None,
         "can_adjudicate": membership.can(Capability.ADJUDICATE),
         "error": error,
         "error_field": error_field,
@@ -138,7 +146,7 @@ def screen_progress(request, stage: str, *, review, membership):
             "review": review,
             "stage": stage,
             "settings": stage_settings_get(review, stage),
-            "counts": stage_counts(review, stage),
+            "counts": stage_counts_recent(review, stage),
             "my_count": my_screened_count(review, stage, membership.user),
         },
     )
@@ -176,7 +184,8 @@ def screen_decide(request, stage: str, record_id: int, *, review, membership):
             reverse("screening:screen", args=[review.slug, stage]) + f"?record={record.pk}"
         )
     if is_htmx(request):
-        return _render(request, screen_context(request, review, membership, stage))
+        shown = request.headers.get(SHOWN_HEADER)
+        return _render(request, screen_context(request, review, membership, stage, shown=shown))
     return redirect("screening:screen", review.slug, stage)
 
 
