@@ -8,3 +8,8 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+def form_error_add(form, exc: ServiceError) -> None:
+    """Show a service's refusal on the form: at the field it names, else above the form."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from reviewapp.core.errors import ServiceError
+from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.htmx import render_page_or_partial
 from reviewapp.core.permissions import review_view
 from reviewapp.core.progress import progress_read
@@ -69,10 +69,6 @@ def source_list(request, *, review, membership):
     )
 
 
-def _form_error(form, exc: ServiceError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 @review_view(Capability.MANAGE_REVIEW)
 def search_create(request, *, review, membership):
     form = SearchForm(request.POST or None)
@@ -80,7 +76,7 @@ def search_create(request, *, review, membership):
         try:
             search = searches.search_create(membership=membership, **form.cleaned_data)
         except ServiceError as exc:
-            _form_error(form, exc)
+            form_error_add(form, exc)
         else:
             transaction.on_commit(lambda: search_run_task.delay(search.pk))
             return redirect("literature:search-detail", review.slug, search.pk)
@@ -162,7 +158,7 @@ def import_create(request, *, review, membership):
                 source_kind=form.cleaned_data["source_kind"],
             )
         except ServiceError as exc:
-            _form_error(form, exc)
+            form_error_add(form, exc)
         else:
             transaction.on_commit(lambda: import_run_task.delay(imp.pk))
             return redirect("literature:import-detail", review.slug, imp.pk)

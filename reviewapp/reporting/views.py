@@ -4,7 +4,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from reviewapp.core.errors import ServiceError
+from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.permissions import review_view
 from reviewapp.literature.models import Record
 from reviewapp.reporting import diagram
@@ -61,7 +61,7 @@ def prisma_detail(request, *, review, membership):
                     membership=membership, values=values, note=form.cleaned_data["note"]
                 )
             except ServiceError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form_error_add(form, exc)
             else:
                 messages.success(request, "Hand-entered boxes saved.")
                 return redirect("reporting:prisma-detail", review.slug)

@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from reviewapp.core.errors import ServiceError
+from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.permissions import review_view
 from reviewapp.reviews import services
 from reviewapp.reviews.constants import Capability
@@ -20,10 +20,6 @@ from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import StageSettings
 
 
-def _form_error(form, exc: ServiceError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 @login_required
 def review_list(request):
     return render(request, "reviews/review_list.html", {"rows": reviews_for_user(request.user)})
@@ -36,7 +32,7 @@ def review_create(request):
         try:
             review = services.review_create(owner=request.user, **form.cleaned_data)
         except ServiceError as exc:
-            _form_error(form, exc)
+            form_error_add(form, exc)
         else:
             messages.success(request, f"Review “{review.title}” created. You are its owner.")
             return redirect(review)
@@ -88,7 +84,7 @@ def review_settings(request, *, review, membership):
                 stages=stages,
             )
         except ServiceError as exc:
-            _form_error(form, exc)
+            form_error_add(form, exc)
         else:
             messages.success(request, "Settings saved.")
             return redirect("reviews:review-settings", review.slug)
@@ -114,7 +110,7 @@ def member_list(request, *, review, membership):
                     role=form.cleaned_data["role"],
                 )
             except ServiceError as exc:
-                _form_error(form, exc)
+                form_error_add(form, exc)
             else:
                 messages.success(
                     request, f"{added.user.username} added as {added.get_role_display()}."

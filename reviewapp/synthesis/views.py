@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from reviewapp.core.errors import ServiceError
+from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.permissions import review_view
 from reviewapp.reviews.constants import Capability
 from reviewapp.synthesis import services
@@ -49,7 +49,7 @@ def analysis_list(request, *, review, membership):
                 )
                 services.analysis_run(membership=membership, analysis=analysis)
             except ServiceError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form_error_add(form, exc)
             else:
                 return redirect("synthesis:analysis-detail", review.slug, analysis.pk)
     analyses = Analysis.objects.filter(review=review).order_by("name")
