@@ -151,6 +151,7 @@ _OPEN = """
     AND NOT EXISTS (
         SELECT 1 FROM {vote} v
         WHERE v.record_id = s.record_id AND v.stage = s.stage AND v.reviewer_id = %(user)s
+        {per_row}
     )
 """
 _OPEN_FT = """
@@ -197,7 +198,14 @@ def _sql(template: str, stage: str, **parts: str) -> str:
     skip = (
         " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     )
-    return template.format(open=open_.format(**tables), skip_locked=skip, **{**tables, **parts})
+    # OFFSET 0 keeps PostgreSQL from turning "no vote of mine" into an anti-join, so it stays a
+    # probe of the (record, stage, reviewer) unique index per candidate. As a join its plan
+    # follows the vote table's statistics, and statistics taken while that table was small (a
+    # new review, before autovacuum's next analyze) made it scan all my votes per candidate:
+    # 78 ms instead of 1.7 ms with 600 records waiting for a second vote.
+    per_row = "OFFSET 0" if connection.vendor == "postgresql" else ""
+    open_ = open_.format(per_row=per_row, **tables)
+    return template.format(open=open_, skip_locked=skip, **{**tables, **parts})
 
 
 def _rows(sql: str, params: dict) -> list[tuple]:
