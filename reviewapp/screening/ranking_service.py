@@ -249,11 +249,15 @@ def _ranking_compute(ranking: Ranking) -> dict:
     }
 
 
-def ranking_after_decision(*, review_id: int, stage: str) -> None:
+def ranking_after_decision(*, review_id: int, stage: str, queue_order: str | None = None) -> None:
     """Called after each decision: once it commits, queue a training if N new decisions have
     been made since the last one (or the first include-and-exclude pair just appeared). The
     check runs after the commit, outside the reviewer's transaction, and training in a worker.
+    queue_order: the stage's order as the caller read it in this request; when it is not the
+    ranked order there is nothing to check.
     """
+    if queue_order is not None and queue_order != QueueOrder.RANKED:
+        return
     transaction.on_commit(lambda: _retrain_if_due(review_id=review_id, stage=stage))
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef
 
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.selectors import records_unique
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
-from reviewapp.screening.constants import DecisionKind, ScreenState, Stage
+from reviewapp.screening.constants import DecisionKind, DecisionValue, ScreenState, Stage
 from reviewapp.screening.models import (
     Decision,
     RecordNote,
@@ -26,6 +28,7 @@ from reviewapp.screening.models import (
     Report,
     StageSettings,
     Study,
+    Tag,
 )
 from reviewapp.screening.queue import queue_next
 from reviewapp.screening.rules import ALL_VOTES_IN, Event, State
@@ -168,10 +171,6 @@ def stage_counts_recent(review: Review, stage: str) -> StageCounts:
     return counts
 
 
-def my_screened_count(review: Review, stage: str, user) -> int:
-    return RecordVote.objects.filter(review=review, stage=stage, reviewer=user).count()
-
-
 def my_current_vote(review: Review, stage: str, record: Record, user) -> Decision | None:
     """The vote event that is this reviewer's current vote (undo taken into account)."""
     vote = RecordVote.objects.filter(record=record, stage=stage, reviewer=user).first()
@@ -218,47 +217,101 @@ def votes_visible(
     return i_voted or membership.can(Capability.ADJUDICATE)
 
 
+@dataclass(frozen=True)
+class PanelVote:
+    """A reviewer's current vote as the record panel shows it (no model instance needed)."""
+
+    reviewer_id: int
+    username: str
+    value: str
+
+    @property
+    def label(self) -> str:
+        return DecisionValue(self.value).label
+
+
 @dataclass
 class RecordPanel:
     """Everything the screening page shows about one record, already filtered for blinding."""
 
     record: Record
     state: str = ScreenState.UNSCREENED
-    my_vote: RecordVote | None = None
+    my_vote: PanelVote | None = None
     others_visible: bool = False
-    other_votes: list[RecordVote] = field(default_factory=list)
+    other_votes: list[PanelVote] = field(default_factory=list)
     notes: list[RecordNote] = field(default_factory=list)
     hidden_notes: int = 0
     tags: list[str] = field(default_factory=list)
     report: Report | None = None
 
 
+# A record panel is built for every record a screener sees, so its state, votes, tags and the
+# number of its notes come in one hand-written statement instead of four querysets: building
+# those cost several times what PostgreSQL took to answer them. Rows: (part, record, text,
+# user id, username); part 0 is the state, 1 a current vote, 2 a tag, 3 the number of notes.
+# Plain SQL that SQLite (the embedded default) runs too.
+_PANEL_PARTS = """
+SELECT 0, s.record_id, s.state, NULL, NULL FROM {state} s
+    WHERE s.stage = %(stage)s AND s.record_id IN ({ids})
+UNION ALL
+SELECT 1, v.record_id, v.value, v.reviewer_id, u.username FROM {vote} v
+    JOIN {user} u ON u.id = v.reviewer_id
+    WHERE v.stage = %(stage)s AND v.record_id IN ({ids})
+UNION ALL
+SELECT 2, rt.record_id, t.name, NULL, NULL FROM {record_tag} rt
+    JOIN {tag} t ON t.id = rt.tag_id
+    WHERE rt.record_id IN ({ids})
+UNION ALL
+SELECT 3, n.record_id, NULL, COUNT(*), NULL FROM {note} n
+    WHERE n.record_id IN ({ids}) GROUP BY n.record_id
+"""
+
+
+def _panel_parts(stage: str, record_ids: list[int]):
+    names = {f"r{i}": rid for i, rid in enumerate(record_ids)}
+    sql = _PANEL_PARTS.format(
+        state=RecordStageState._meta.db_table,
+        vote=RecordVote._meta.db_table,
+        user=get_user_model()._meta.db_table,
+        record_tag=RecordTag._meta.db_table,
+        tag=Tag._meta.db_table,
+        note=RecordNote._meta.db_table,
+        ids=", ".join(f"%({name})s" for name in names),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"stage": stage, **names})
+        return cursor.fetchall()
+
+
 def record_panels(
     review: Review, stage: str, record_ids: list[int], membership: Membership, settings
 ) -> list[RecordPanel]:
-    """The panels of a few records, in the given order, in a fixed number of queries."""
+    """The panels of a few records, in the given order, in a fixed number of queries.
+
+    Two queries (the records, then their state, votes, tags and note counts), and a third only
+    when one of them has notes, or at full text for the reports.
+    """
     if not record_ids:
         return []
     user = membership.user
     records = Record.objects.in_bulk(record_ids)
-    states = dict(
-        RecordStageState.objects.filter(record_id__in=record_ids, stage=stage).values_list(
-            "record_id", "state"
-        )
-    )
-    votes: dict[int, list[RecordVote]] = defaultdict(list)
-    for vote in RecordVote.objects.filter(record_id__in=record_ids, stage=stage).select_related(
-        "reviewer"
-    ):
-        votes[vote.record_id].append(vote)
-    notes: dict[int, list[RecordNote]] = defaultdict(list)
-    for note in RecordNote.objects.filter(record_id__in=record_ids).select_related("author"):
-        notes[note.record_id].append(note)
+    states: dict[int, str] = {}
+    votes: dict[int, list[PanelVote]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)
-    for record_id, name in RecordTag.objects.filter(record_id__in=record_ids).values_list(
-        "record_id", "tag__name"
-    ):
-        tags[record_id].append(name)
+    with_notes = []
+    for part, record_id, text, user_id, username in _panel_parts(stage, record_ids):
+        if part == 0:
+            states[record_id] = text
+        elif part == 1:
+            votes[record_id].append(PanelVote(user_id, username, text))
+        elif part == 2:
+            tags[record_id].append(text)
+        elif user_id:
+            with_notes.append(record_id)
+    notes: dict[int, list[RecordNote]] = defaultdict(list)
+    if with_notes:
+        for note in RecordNote.objects.filter(record_id__in=with_notes).select_related("author"):
+            notes[note.record_id].append(note)
     reports = {}
     if stage == Stage.FULL_TEXT:
         reports = {
@@ -281,7 +334,14 @@ def record_panels(
                 state=state,
                 my_vote=mine,
                 others_visible=visible,
-                other_votes=[v for v in votes[rid] if v.reviewer_id != user.pk] if visible else [],
+                other_votes=(
+                    sorted(
+                        (v for v in votes[rid] if v.reviewer_id != user.pk),
+                        key=lambda v: v.username,
+                    )
+                    if visible
+                    else []
+                ),
                 notes=notes[rid] if visible else own_notes,
                 hidden_notes=0 if visible else len(notes[rid]) - len(own_notes),
                 tags=sorted(tags[rid]),
@@ -289,6 +349,29 @@ def record_panels(
             )
         )
     return panels
+
+
+_MY_PROGRESS = """
+SELECT
+    (SELECT COUNT(*) FROM {vote} v
+        WHERE v.review_id = %(review)s AND v.stage = %(stage)s AND v.reviewer_id = %(user)s),
+    (SELECT v.record_id FROM {vote} v
+        WHERE v.review_id = %(review)s AND v.stage = %(stage)s AND v.reviewer_id = %(user)s
+        ORDER BY v.decided_at DESC, v.id DESC LIMIT 1)
+"""
+
+
+def my_progress(review: Review, stage: str, user) -> tuple[int, int | None]:
+    """(how many records I have a vote on at this stage, the one I decided last): what the
+    screening page shows after every decision, in one statement (both read the rv_mine index).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MY_PROGRESS.format(vote=RecordVote._meta.db_table),
+            {"review": review.pk, "stage": stage, "user": user.pk},
+        )
+        count, last = cursor.fetchone()
+    return count, last
 
 
 def my_previous_record_id(review: Review, stage: str, user, *, before: int | None = None):
@@ -423,8 +506,6 @@ def agreement_table(review: Review) -> list[AgreementRow]:
     independent judgement made before any conflict was discussed; a vote undone at once is not
     counted. Only records both reviewers screened count; adjudications never do.
     """
-    from django.contrib.auth import get_user_model
-
     from reviewapp.screening.agreement import pairwise
 
     rows: list[AgreementRow] = []

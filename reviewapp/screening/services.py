@@ -60,13 +60,17 @@ def _event_write(
     note: str,
     client_token: uuid.UUID | None,
     details: dict | None = None,
+    settings: StageSettings | None = None,
 ) -> tuple[Decision, bool]:
     review = membership.review
-    required = (
-        StageSettings.objects.filter(review=review, stage=stage)
-        .values_list("reviewers_required", flat=True)
-        .get()
-    )
+    if settings is not None:
+        required = settings.reviewers_required
+    else:
+        required = (
+            StageSettings.objects.filter(review=review, stage=stage)
+            .values_list("reviewers_required", flat=True)
+            .get()
+        )
     try:
         with transaction.atomic():
             row = state_lock(review=review, record_id=record.pk, stage=stage)
@@ -107,12 +111,14 @@ def decision_record(
     note: str = "",
     client_token: uuid.UUID | None = None,
     kind: str = DecisionKind.VOTE,
+    settings: StageSettings | None = None,
 ) -> tuple[Decision, bool]:
     """Record a reviewer's decision on a record at a stage; returns (decision, created).
 
     The same client_token from the same reviewer returns the first decision instead of adding a
     second (a double click or a retried request). At full text, excluding needs a reason.
     Adjudications (kind="adjudication") need the adjudicate capability and settle the record.
+    settings: the stage's StageSettings when the caller has read them in this request already.
     """
     review = membership.review
     require(
@@ -172,8 +178,12 @@ def decision_record(
         reasons=reasons,
         note=note,
         client_token=client_token,
+        settings=settings,
     )
-    ranking_after_decision(review_id=review.pk, stage=stage)  # after commit; trains in a worker
+    # After the commit; trains in a worker.
+    ranking_after_decision(
+        review_id=review.pk, stage=stage, queue_order=settings.queue_order if settings else None
+    )
     return result
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 
 from reviewapp.literature.models import Record
@@ -123,9 +123,9 @@ def state_rows_sync(
     settings = ta_settings or StageSettings.objects.get(review=review, stage=Stage.TITLE_ABSTRACT)
     records = Record.objects.filter(review=review)
     if not full:
-        records = records.filter(id__gt=settings.rows_synced_to)
-        if not records.exists():
+        if not _records_above(review.pk, settings.rows_synced_to):
             return 0
+        records = records.filter(id__gt=settings.rows_synced_to)
     else:
         records = records.exclude(stage_states__stage=Stage.TITLE_ABSTRACT)
     ids = list(records.order_by("id").values_list("id", flat=True))
@@ -138,6 +138,17 @@ def state_rows_sync(
     top = Record.objects.filter(review=review).aggregate(m=Max("id"))["m"] or 0
     StageSettings.objects.filter(pk=settings.pk, rows_synced_to__lt=top).update(rows_synced_to=top)
     return created
+
+
+def _records_above(review_id: int, record_id: int) -> bool:
+    # Asked before every "next record": plain SQL, since building the queryset cost more than
+    # PostgreSQL took to answer it (an index range on the primary key, LIMIT 1).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {Record._meta.db_table} WHERE review_id = %s AND id > %s LIMIT 1",
+            [review_id, record_id],
+        )
+        return cursor.fetchone() is not None
 
 
 def _rows_create(review: Review, stage: str, record_ids: list[int]) -> int:

@@ -15,12 +15,12 @@ from reviewapp.core.permissions import review_view
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening.constants import Stage
-from reviewapp.screening.models import ExclusionReason
+from reviewapp.screening.models import ExclusionReason, StageSettings
 from reviewapp.screening.queue import queue_next
 from reviewapp.screening.selectors import (
     my_next_record_id,
     my_previous_record_id,
-    my_screened_count,
+    my_progress,
     record_eligible,
     record_panels,
     stage_counts_recent,
@@ -48,6 +48,7 @@ def screen_context(
     error_field: str = "",
     with_counts: bool = False,
     shown: str | None = None,
+    settings: StageSettings | None = None,
 ) -> dict:
     """The screening area: the current record and the next one, filtered for blinding.
 
@@ -55,8 +56,9 @@ def screen_context(
     first: put this record first, then the queue (used after an undo or a refused decision).
     shown: the record the browser already shows (it swapped the prefetched one in); when it is
     the current record again, only its id and a fresh token are sent, not the record a second time.
+    settings: the stage's settings, when the view has read them already.
     """
-    settings = stage_settings_get(review, stage)
+    settings = settings or stage_settings_get(review, stage)
     user = membership.user
     if revisit is not None:
         ids = [revisit]
@@ -64,16 +66,24 @@ def screen_context(
         ids = queue_next(review, stage, user, limit=2, settings=settings)
         if first is not None:
             ids = [first] + [i for i in ids if i != first][:1]
-    panels = record_panels(review, stage, ids, membership, settings)
+    # The record the browser shows already needs no panel: its id and a fresh token will do.
+    current_shown = None
+    if ids and shown and revisit is None and shown == str(ids[0]):
+        current_shown = {"id": ids[0], "client_token": uuid.uuid4()}
+    panels = record_panels(review, stage, ids[1:] if current_shown else ids, membership, settings)
     for panel in panels:
         panel.client_token = uuid.uuid4()
-    current = panels[0] if panels else None
+    if current_shown:
+        current, upcoming = None, panels[0] if panels else None
+    else:
+        current = panels[0] if panels else None
+        upcoming = panels[1] if len(panels) > 1 else None
+    my_count, last_decided = my_progress(review, stage, user)
     if revisit is not None:
         previous_id = my_previous_record_id(review, stage, user, before=revisit)
         next_id = my_next_record_id(review, stage, user, after=revisit)
     else:
-        previous_id = my_previous_record_id(review, stage, user)
-        next_id = None
+        previous_id, next_id = last_decided, None
     return {
         "review": review,
         "membership": membership,
@@ -81,16 +91,14 @@ def screen_context(
         "stage_label": Stage(stage).label,
         "settings": settings,
         "current": current,
-        "current_shown": bool(
-            current and shown and revisit is None and shown == str(current.record.pk)
-        ),
-        "upcoming": panels[1] if len(panels) > 1 else None,
+        "current_shown": current_shown,
+        "upcoming": upcoming,
         "revisit": revisit is not None,
         "previous_id": previous_id,
         "next_id": next_id,
         "reasons": list(ExclusionReason.objects.filter(review=review, active=True)),
         "studies": studies_for_linking(review) if stage == Stage.FULL_TEXT else [],
-        "my_count": my_screened_count(review, stage, user),
+        "my_count": my_count,
         "counts": stage_counts_recent(review, stage) if with_counts else None,
         "can_adjudicate": membership.can(Capability.ADJUDICATE),
         "error": error,
@@ -147,7 +155,7 @@ def screen_progress(request, stage: str, *, review, membership):
             "stage": stage,
             "settings": stage_settings_get(review, stage),
             "counts": stage_counts_recent(review, stage),
-            "my_count": my_screened_count(review, stage, membership.user),
+            "my_count": my_progress(review, stage, membership.user)[0],
         },
     )
 
@@ -156,7 +164,9 @@ def screen_progress(request, stage: str, *, review, membership):
 @require_POST
 def screen_decide(request, stage: str, record_id: int, *, review, membership):
     stage = stage_or_404(stage)
-    record = get_object_or_404(Record, pk=record_id, review=review)
+    # Only its id and review are needed to decide; the answer renders other records.
+    record = get_object_or_404(Record.objects.only("id", "review_id"), pk=record_id, review=review)
+    settings = stage_settings_get(review, stage)
     try:
         decision_record(
             membership=membership,
@@ -166,6 +176,7 @@ def screen_decide(request, stage: str, record_id: int, *, review, membership):
             reason_ids=reason_ids_from(request),
             note=request.POST.get("note", ""),
             client_token=token_from(request),
+            settings=settings,
         )
     except ServiceError as exc:
         if is_htmx(request):
@@ -177,6 +188,7 @@ def screen_decide(request, stage: str, record_id: int, *, review, membership):
                 first=record.pk,
                 error=exc.message,
                 error_field=exc.field or "",
+                settings=settings,
             )
             return _render(request, context, status=422)
         messages.error(request, exc.message)
@@ -185,7 +197,8 @@ def screen_decide(request, stage: str, record_id: int, *, review, membership):
         )
     if is_htmx(request):
         shown = request.headers.get(SHOWN_HEADER)
-        return _render(request, screen_context(request, review, membership, stage, shown=shown))
+        context = screen_context(request, review, membership, stage, shown=shown, settings=settings)
+        return _render(request, context)
     return redirect("screening:screen", review.slug, stage)
 
 
