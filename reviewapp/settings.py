@@ -221,6 +221,15 @@ CACHES = {
     )
 }
 
+# Sessions are read on every request: from Redis when it is there, written through to the
+# database so a restart of Redis logs nobody out. Without Redis, the database alone: a cache in
+# each process's memory could hand one gunicorn worker a session another worker has changed.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if _env["REDIS_URL"]
+    else "django.contrib.sessions.backends.db"
+)
+
 # Celery: Redis as broker and result backend when REDIS_URL is set, otherwise eager in-process.
 REDIS_URL = _env["REDIS_URL"]
 CELERY_BROKER_URL = REDIS_URL or "memory://"
