@@ -18,4 +18,4 @@ RUN DJANGO_SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-000 \
 
 USER reviewapp
 EXPOSE 8000
-CMD ["gunicorn", "reviewapp.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
+CMD ["gunicorn", "--config", "python:reviewapp.gunicorn_conf", "reviewapp.wsgi"]

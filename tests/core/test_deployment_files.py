@@ -17,7 +17,13 @@ def test_compose_runs_web_worker_postgres_and_redis_with_healthchecks():
     assert {"web", "worker", "postgres", "redis"} <= set(services)
     for name in ("web", "worker", "postgres", "redis"):
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
-    assert "gunicorn" in services["web"]["command"]
+    # The same server settings as the image and the benchmark (reviewapp/gunicorn_conf.py).
+    assert services["web"]["command"][:3] == [
+        "gunicorn",
+        "--config",
+        "python:reviewapp.gunicorn_conf",
+    ]
+    assert '"python:reviewapp.gunicorn_conf"' in (ROOT / "Dockerfile").read_text()
     assert services["worker"]["command"][:3] == ["celery", "-A", "reviewapp"]
 
 
