@@ -201,6 +201,9 @@ def reviewer_loop(client: Client, stop: float, pause: tuple[float, float], tally
     rng = random.Random(seed)
     screen = f"/reviews/{SLUG}/screen/ta/"
     hx = {"HX-Request": "true"}
+    # Paced reviewers join at random moments within one pause, as reviewers already at work
+    # are spread out, instead of all twenty asking for a record in the same millisecond.
+    time.sleep(rng.uniform(0, pause[1]))
     while time.perf_counter() < stop:
         t = time.perf_counter()
         try:
@@ -358,6 +361,10 @@ def describe(result: dict) -> list[str]:
     return lines
 
 
+# Each reviewer's pause before a decision, in seconds (low, high).
+PROFILES = {"paced": (2.0, 4.0), "flat out": (0.0, 0.0)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -370,6 +377,15 @@ def main() -> int:
         default="gthread",
         choices=["gthread", "sync"],
         help="sync: no keep-alive, so every request goes to whichever worker is free",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/2",
+        help="Redis for the app's sessions and cache, as in production ('' for none: the "
+        "embedded default, sessions in PostgreSQL and a cache in each worker's memory)",
+    )
+    parser.add_argument(
+        "--profiles", nargs="+", choices=list(PROFILES), default=list(PROFILES), metavar="NAME"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "screening.md"))
@@ -388,7 +404,15 @@ def main() -> int:
         "STATIC_ROOT": str(static_root),
         "MEDIA_ROOT": str(ROOT / "bench" / "out" / "media"),
     }
-    env.pop("REDIS_URL", None)
+    if args.redis_url:
+        # As in production (docker-compose.yml): sessions and the cache in Redis. A database of
+        # its own, emptied first, so nothing of a developer's or CI's is read or lost.
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()
+        env["REDIS_URL"] = args.redis_url
+    else:
+        env.pop("REDIS_URL", None)
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     admin_sql(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)', f'CREATE DATABASE "{DB}"')
@@ -401,9 +425,12 @@ def main() -> int:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         log = open(ROOT / "bench" / "out" / "gunicorn.log", "w")  # noqa: SIM115
+        # The production settings (reviewapp/gunicorn_conf.py), on a port of this machine's.
         gunicorn = subprocess.Popen(
             [
                 str(Path(PY).parent / "gunicorn"),
+                "--config",
+                "python:reviewapp.gunicorn_conf",
                 "reviewapp.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
@@ -413,8 +440,6 @@ def main() -> int:
                 args.worker_class,
                 "--threads",
                 str(args.threads),
-                "--timeout",
-                "30",
             ],  # fmt: skip
             cwd=ROOT,
             env=env,
@@ -431,8 +456,8 @@ def main() -> int:
             time.sleep(0.2)
         users = [f"bench-r{i}" for i in range(args.reviewers)]
         results = [
-            run_profile("paced", port, users, args.duration, (2.0, 4.0), env, gunicorn.pid),
-            run_profile("flat out", port, users, args.duration, (0.0, 0.0), env, gunicorn.pid),
+            run_profile(name, port, users, args.duration, PROFILES[name], env, gunicorn.pid)
+            for name in args.profiles
         ]
     finally:
         if gunicorn is not None:
@@ -447,7 +472,9 @@ def main() -> int:
     out = [
         "## Screening under load (bench/screening_bench.py)",
         "",
-        f"Run {started_at.isoformat()} on {machine()}; PostgreSQL on 127.0.0.1; gunicorn "
+        f"Run {started_at.isoformat()} on {machine()}; PostgreSQL on 127.0.0.1; "
+        + ("Redis (sessions, cache) on 127.0.0.1; " if args.redis_url else "no Redis; ")
+        + "gunicorn "
         + (
             f"{args.workers} workers x {args.threads} threads (gthread)"
             if args.worker_class == "gthread"
