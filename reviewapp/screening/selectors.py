@@ -18,7 +18,13 @@ from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.selectors import records_unique
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
-from reviewapp.screening.constants import DecisionKind, DecisionValue, ScreenState, Stage
+from reviewapp.screening.constants import (
+    DecisionKind,
+    DecisionValue,
+    RetrievalStatus,
+    ScreenState,
+    Stage,
+)
 from reviewapp.screening.models import (
     Decision,
     RecordNote,
@@ -100,16 +106,21 @@ class StageCounts:
     maybe: int
     included: int
     excluded: int
+    # Full text: records nobody has voted on whose report is marked not retrieved. They cannot
+    # be screened, so they are neither "not screened" nor "remaining" (PRISMA: reports not
+    # retrieved).
+    not_retrieved: int = 0
 
     @property
     def screened(self) -> int:
-        return self.eligible - self.unscreened
+        return self.eligible - self.unscreened - self.not_retrieved
 
     @property
     def percent_done(self) -> int:
-        if not self.eligible:
+        screenable = self.eligible - self.not_retrieved
+        if not screenable:
             return 0
-        return round(100 * (self.included + self.excluded) / self.eligible)
+        return round(100 * (self.included + self.excluded) / screenable)
 
     @property
     def remaining(self) -> int:
@@ -138,11 +149,22 @@ def stage_counts(review: Review, stage: str) -> StageCounts:
         eligible = records_unique(review).count()
     states = _state_counts(rows) - _state_counts(rows.filter(record_id__in=duplicate_ids))
     decided = sum(n for state, n in states.items() if state != ScreenState.UNSCREENED)
+    not_retrieved = 0
+    if stage == Stage.FULL_TEXT:
+        missing = Report.objects.filter(
+            record_id=OuterRef("record_id"), retrieval_status=RetrievalStatus.NOT_RETRIEVED
+        )
+        not_retrieved = (
+            rows.filter(Exists(missing), state=ScreenState.UNSCREENED)
+            .exclude(record_id__in=duplicate_ids)
+            .count()
+        )
     return StageCounts(
         stage=stage,
         label=Stage(stage).label,
         eligible=eligible,
-        unscreened=eligible - decided,
+        not_retrieved=not_retrieved,
+        unscreened=eligible - decided - not_retrieved,
         awaiting=states[ScreenState.AWAITING],
         conflict=states[ScreenState.CONFLICT],
         maybe=states[ScreenState.MAYBE],

@@ -33,6 +33,7 @@ def test_the_dashboard_shows_counts_per_stage(client, owner, review, records):
     assert stages[0].eligible == len(records)
     assert stages[0].unscreened == len(records)
     assert stages[1].eligible == 0
+    assert '<th scope="col" class="num">Not retrieved</th>' in response.content.decode()
 
 
 def test_settings_save_keywords_and_stage_modes(client, owner, review):

@@ -124,3 +124,24 @@ def test_full_text_counts_follow_title_abstract_inclusions(review, reviewer, rec
     decision_record(membership=me, record=records[0], stage="ta", value="exclude")
     assert stage_counts(review, Stage.FULL_TEXT).eligible == 0
     assert stage_states(review, Stage.FULL_TEXT) == {}
+
+
+def test_a_report_not_retrieved_is_counted_apart_not_as_waiting_to_be_screened(
+    review, reviewer, records
+):
+    from reviewapp.screening.fulltext import report_status_set
+
+    review.stage_settings.update(reviewers_required=1)
+    me = membership_of(reviewer, review)
+    for record in records:
+        decision_record(membership=me, record=record, stage="ta", value="include")
+    report_status_set(membership=me, record=records[0], status="not_retrieved")
+    decision_record(membership=me, record=records[1], stage="ft", value="include")
+
+    counts = stage_counts(review, Stage.FULL_TEXT)
+    assert (counts.eligible, counts.not_retrieved, counts.unscreened) == (3, 1, 1)
+    assert counts.screened == 1 and counts.remaining == 1
+    assert counts.percent_done == 50  # 1 of the 2 reports that can be screened
+    # The counts add up to the records at the stage, as PRISMA's boxes must.
+    decided = counts.awaiting + counts.conflict + counts.maybe + counts.included + counts.excluded
+    assert counts.not_retrieved + counts.unscreened + decided == counts.eligible
