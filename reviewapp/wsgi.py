@@ -15,12 +15,14 @@ def warm_up() -> None:
     gunicorn's preload_app the workers are forked from a process that did it once, so no
     reviewer's request waits for it, even on a restarted worker.
     """
-    from django.conf import settings
+    from pathlib import Path
+
+    from django.template import engines
     from django.template.loader import get_template
     from django.urls import get_resolver
 
     get_resolver().resolve("/healthz")
-    for folder in settings.TEMPLATES[0]["DIRS"]:
+    for folder in map(Path, engines["django"].dirs):
         for path in sorted(folder.rglob("*.html")):
             get_template(str(path.relative_to(folder)))
 

@@ -20,8 +20,9 @@ def membership_get(*, user, slug: str) -> Membership:
     """The user's membership of the review with this slug, or Http404 for anyone else."""
     if not user.is_authenticated:
         raise Http404("No such review.")
-    membership = Membership.objects.select_related("review").filter(review__slug=slug, user=user)
-    membership = membership.first()
+    membership = (
+        Membership.objects.select_related("review").filter(review__slug=slug, user=user).first()
+    )
     if membership is None:
         raise Http404("No such review.")
     # The user is loaded already (the request's); joining it again costs every request.

@@ -6,6 +6,7 @@ reviewapp.screening.state); a record without a row is unscreened.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -265,6 +266,8 @@ class RecordPanel:
     hidden_notes: int = 0
     tags: list[str] = field(default_factory=list)
     report: Report | None = None
+    # Set by the page: a fresh token per decision form, so a resent form is recognised.
+    client_token: uuid.UUID | None = None
 
 
 # A record panel is built for every record a screener sees, so its state, votes, tags and the
