@@ -55,7 +55,7 @@ class InputError(ValueError):
 
 def _number(parts: Mapping, name: str, study: str):
     value = parts.get(name)
-    if value in (None, ""):
+    if value is None or value == "":
         raise InputError(f"{study}: '{name.replace('_', ' ')}' is missing.")
     try:
         return float(value)

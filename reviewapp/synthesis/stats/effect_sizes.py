@@ -392,6 +392,9 @@ def escalc_generic(
             name, spread = "sei", se
             v = se**2
         else:
+            if vi is None:
+                # Ruled out above: exactly one of sei and vi is given.
+                raise AssertionError("neither sei nor vi given")
             v = _as_float(vi, "vi", labels)
             name, spread = "vi", v
         for lab, value in zip(labels, spread, strict=True):

@@ -99,10 +99,10 @@ def effects_from_rows(
         raise PoolingInputError("ratio applies to measure GEN only.", source=source)
     rows = list(rows)
     numbers = list(row_numbers) if row_numbers is not None else list(range(2, len(rows) + 2))
-    rows = [_Row(n, r) for n, r in zip(numbers, rows, strict=True)]
-    if not rows:
+    records = [_Row(n, r) for n, r in zip(numbers, rows, strict=True)]
+    if not records:
         raise PoolingInputError("no studies (the file has no data rows).", source=source)
-    header = [name for name in rows[0].cells if name is not None]
+    header = [name for name in records[0].cells if name is not None]
     if "study" not in header:
         raise PoolingInputError("missing column 'study'.", source=source)
     needed = _required_columns(measure, header, source)
@@ -117,7 +117,7 @@ def effects_from_rows(
     labels: list[str] = []
     values: dict[str, list[float]] = {c: [] for c in needed}
     row_of: dict[str, int] = {}
-    for row in rows:
+    for row in records:
         if None in row.cells:
             raise PoolingInputError(
                 "more cells than header columns.", source=source, row=row.number
@@ -165,14 +165,24 @@ def effects_from_rows(
             return escalc_means(measure, labels, *(values[c] for c in needed))
         if measure in PROPORTION_MEASURES:
             return escalc_proportion(measure, labels, values["xi"], values["ni"])
-        return escalc_generic(labels, **{c: values[c] for c in needed}, ratio=ratio)
+        # Only the layout's columns are in values; the others stay None, as if not passed.
+        return escalc_generic(
+            labels,
+            yi=values.get("yi"),
+            sei=values.get("sei"),
+            vi=values.get("vi"),
+            estimate=values.get("estimate"),
+            lower=values.get("lower"),
+            upper=values.get("upper"),
+            ratio=ratio,
+        )
     except StudyDataError as exc:
-        column = exc.field if exc.field in needed else None
+        bad_column = exc.field if exc.field in needed else None
         raise PoolingInputError(
             f"study {exc.study!r}: {exc.field} {exc.problem}",
             source=source,
             row=row_of.get(exc.study),
-            column=column,
+            column=bad_column,
         ) from exc
 
 
@@ -198,6 +208,9 @@ def read_effects_csv(
         except OSError as exc:
             raise PoolingInputError(f"cannot read file ({exc.strerror}).", source=source) from None
     source = source or "<text>"
+    if text is None:
+        # Ruled out above: text was given, or read from path.
+        raise AssertionError("no text to read")
     text = text.lstrip("\ufeff")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows, numbers = [], []

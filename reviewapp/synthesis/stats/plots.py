@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import cast
 
 import matplotlib
 import numpy as np
@@ -19,7 +20,7 @@ from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
 from reviewapp.synthesis.stats.effect_sizes import EffectSizes
-from reviewapp.synthesis.stats.results import PoolResult
+from reviewapp.synthesis.stats.results import PoolResult, StudyRow
 from reviewapp.synthesis.stats.subgroups import SubgroupResult
 from reviewapp.synthesis.stats.transforms import back_transform
 
@@ -112,6 +113,7 @@ def forest_plot(
     prediction interval and heterogeneity line; subgroup blocks with their own diamonds when
     given a :class:`SubgroupResult`. Ratio measures are drawn on a log axis labelled in ratios.
     """
+    blocks: list[tuple[str | None, PoolResult]]
     if isinstance(result, SubgroupResult):
         blocks = list(result.groups.items())
         overall = result.overall
@@ -121,7 +123,8 @@ def forest_plot(
     transform = overall.transform
     log_axis = transform == "exp"
 
-    # Lay the rows out top to bottom: (kind, payload).
+    # Lay the rows out top to bottom: (kind, payload); the kind says what the payload is, hence
+    # the casts where the rows are drawn.
     rows: list[tuple[str, object]] = []
     for name, res in blocks:
         if name is not None:
@@ -205,7 +208,7 @@ def forest_plot(
                 fontweight="bold",
             )
         elif kind == "study":
-            s = payload
+            s = cast(StudyRow, payload)
             ax.plot([s.ci_lb_bt, s.ci_ub_bt], [y, y], color="black", lw=1)
             size = 4 + 10 * np.sqrt(s.weight / max_weight)
             ax.plot([s.yi_bt], [y], marker="s", ms=size, color="#4a6fa5", mec="black", mew=0.5)
@@ -230,7 +233,7 @@ def forest_plot(
                 fontsize=FONT,
             )
         elif kind == "pooled":
-            res, label = payload
+            res, label = cast(tuple[PoolResult, str], payload)
             est, lb, ub = res.estimate_bt, res.ci_lb_bt, res.ci_ub_bt
             diamond = Polygon(
                 [(lb, y), (est, y - 0.35), (ub, y), (est, y + 0.35)],
@@ -272,8 +275,11 @@ def forest_plot(
                 fontweight="bold",
             )
         elif kind == "pi":
-            res = payload
+            res = cast(PoolResult, payload)
             lo, hi = res.pi_lb_bt, res.pi_ub_bt
+            if lo is None or hi is None:
+                # The "pi" row is only added when the pooled result has a prediction interval.
+                raise AssertionError("prediction interval row without an interval")
             ax.plot([lo, hi], [y, y], color="#c0392b", lw=2, solid_capstyle="butt")
             ax.plot([lo, lo], [y - 0.2, y + 0.2], color="#c0392b", lw=1.5)
             ax.plot([hi, hi], [y - 0.2, y + 0.2], color="#c0392b", lw=1.5)
@@ -300,7 +306,7 @@ def forest_plot(
             ax.text(
                 -0.85,
                 y,
-                heterogeneity_text(payload),
+                heterogeneity_text(cast(PoolResult, payload)),
                 transform=text_tf,
                 ha="left",
                 va="center",

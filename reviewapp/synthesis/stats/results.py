@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -105,6 +105,10 @@ class PoolResult:
     excluded: tuple[ExcludedStudy, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @overload
+    def _bt(self, value: float) -> float: ...
+    @overload
+    def _bt(self, value: float | None) -> float | None: ...
     def _bt(self, value: float | None) -> float | None:
         if value is None:
             return None
