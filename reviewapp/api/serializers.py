@@ -3,7 +3,7 @@ from rest_framework import serializers
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
-from reviewapp.screening.models import Decision
+from reviewapp.screening.models import Decision, ExclusionReason
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -73,7 +73,10 @@ class RecordSerializer(serializers.ModelSerializer):
 
 class DecisionSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
-    reasons = serializers.SlugRelatedField(many=True, read_only=True, slug_field="label")
+    # What the stubs say the constructor gives: with many=True, DRF returns a ManyRelatedField.
+    reasons: serializers.RelatedField[ExclusionReason, str, str] | serializers.ManyRelatedField = (
+        serializers.SlugRelatedField(many=True, read_only=True, slug_field="label")
+    )
 
     class Meta:
         model = Decision

@@ -7,6 +7,9 @@ to anyone who is not a member; blinding follows ``reviewapp.extraction.selectors
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from django.db.models import OuterRef, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -31,10 +34,17 @@ from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import Report
 from reviewapp.screening.selectors import stage_states
 
+if TYPE_CHECKING:
+    # A type alias of the stubs only; it does not exist at run time.
+    from rest_framework.permissions import _PermissionClass
+
 
 class ReadOnly:
-    http_method_names = ["get", "head", "options"]
-    permission_classes = [IsAuthenticated, ReviewMember]
+    # Annotated as in the base views so this mixin's lists are compatible with theirs.
+    http_method_names: Sequence[str] = ["get", "head", "options"]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticated, ReviewMember]
+    # Set by ReviewMember.has_permission on every view whose URL names a review.
+    membership: Membership
 
 
 def _with_role(queryset, user):

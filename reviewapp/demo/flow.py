@@ -8,6 +8,8 @@ studies with 1,183 patients whose numbers are illustrative, not the published st
 
 from __future__ import annotations
 
+from typing import Any
+
 from reviewapp.extraction.models import ExtractionForm
 from reviewapp.extraction.services import (
     extraction_form_create,
@@ -31,7 +33,7 @@ FT_EXCLUDED = 11  # 48 sought - 2 not retrieved - 11 excluded = 35 reports inclu
 SECOND_REPORTS = 2
 
 FORM_NAME = "Relapse after stopping natalizumab (demo)"
-FORM_ITEMS = [
+FORM_ITEMS: list[dict[str, Any]] = [
     {"section": "Study", "label": "Country", "type": "text", "required": True},
     {
         "section": "Study",
@@ -124,6 +126,9 @@ def demo_extract_and_pool(review: Review, owner: Membership) -> Analysis:
     form = extraction_form_create(membership=owner, name=FORM_NAME)
     form_version_save(membership=owner, form=form, items=FORM_ITEMS)
     version = form.versions.order_by("-number").first()
+    if version is None:
+        # form_version_save has just saved the form's first version.
+        raise AssertionError("demo form without a version")
     keys = {
         item["label"]: item["key"] for s in version.definition["sections"] for item in s["items"]
     }

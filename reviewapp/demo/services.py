@@ -62,7 +62,7 @@ def demo_load() -> DemoResult:
 
     review = Review.objects.filter(slug=DEMO_SLUG).first()
     created = review is None
-    if created:
+    if review is None:
         review = review_create(
             title="Demo: disease activity after stopping natalizumab in relapsing-remitting MS",
             slug=DEMO_SLUG,

@@ -19,7 +19,8 @@ EXTRACTION_EXPORTS = frozenset(
     {ExportKind.EXTRACTION_CSV, ExportKind.EXTRACTION_XLSX, ExportKind.EXTRACTION_JSON}
 )
 
-EXPORT_FILE = {
+# Keyed by str so a kind read back from a CharField (a plain str) looks its file up too.
+EXPORT_FILE: dict[str, tuple[str, str]] = {
     ExportKind.EXTRACTION_CSV: ("extraction.csv", "text/csv; charset=utf-8"),
     ExportKind.EXTRACTION_XLSX: (
         "extraction.xlsx",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -96,8 +97,10 @@ def extractions_visible(
 ) -> QuerySet[Extraction]:
     """The extractions (of one form, or of the whole review) this member may read (see the
     module docstring)."""
-    scope = {"form": form} if form is not None else {"review": membership.review}
-    qs = Extraction.objects.filter(**scope)
+    if form is not None:
+        qs = Extraction.objects.filter(form=form)
+    else:
+        qs = Extraction.objects.filter(review=membership.review)
     if sees_everything(membership):
         return qs
     # Another extractor's entry shows once it is submitted and so is mine, same study and form.
@@ -325,6 +328,8 @@ def included_ris_records(review: Review) -> list[dict]:
     out = []
     for report in reports:
         r = report.record
+        # The query keeps only reports with a study; the field itself is nullable.
+        study = cast(Study, report.study)
         out.append(
             {
                 "id": r.pk,
@@ -339,7 +344,7 @@ def included_ris_records(review: Review) -> list[dict]:
                 "pmid": r.pmid,
                 "abstract": r.abstract,
                 "keywords": r.keywords,
-                "study": report.study.label,
+                "study": study.label,
             }
         )
     return out

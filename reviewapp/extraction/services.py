@@ -315,6 +315,9 @@ def consensus_save(
         )
         _revision_check(consensus, expected_revision)
         version = consensus.form_version if consensus else form_latest_version(form)
+        if version is None:
+            # Entries were submitted (checked above), and an entry is only made against a version.
+            raise AssertionError("consensus on a form without a version")
         cleaned = entry_clean(version.definition, raw, complete=True)
         if not cleaned.ok:
             raise EntryInvalid(cleaned.errors)
@@ -369,6 +372,9 @@ def export_write(
     _export_check(membership, kind, form, which)
     review = membership.review
     if kind in EXTRACTION_EXPORTS:
+        if form is None:
+            # _export_check refuses an extraction export without a form.
+            raise AssertionError("extraction export without a form")
         columns = form_columns(form)
         entries = extraction_entries(form=form, which=which, membership=membership)
         if kind == ExportKind.EXTRACTION_CSV:

@@ -78,12 +78,12 @@ def _coerce(value: Any, value_type: str, label: str, item: Mapping[str, Any]) ->
         if "," in text and "." not in text and text.count(",") == 1:
             text = text.replace(",", ".")  # a decimal comma, as typed in much of Europe
         try:
-            number = float(text)
+            decimal = float(text)
         except ValueError:
             return None, f"{label} must be a number (got '{_show(value)}')."
-        if not math.isfinite(number):
+        if not math.isfinite(decimal):
             return None, f"{label} must be a finite number (got '{_show(value)}')."
-        return _in_range(number, label, item)
+        return _in_range(decimal, label, item)
     if value_type == "yes_no":
         if isinstance(value, bool):
             return value, ""
@@ -163,23 +163,23 @@ def entry_clean(
     rows_seen: dict[str, int] = {}
     for raw_row in raw_outcomes:
         group_key = raw_row.get("group")
-        item = groups.get(group_key)
-        if item is None:
+        group = groups.get(group_key)
+        if group is None:
             errors[f"{group_key}__form"] = (
                 f"This form has no effect data group '{group_key}' (was the form changed?)."
             )
             continue
         index = rows_seen.get(group_key, 0)
         rows_seen[group_key] = index + 1
-        row, row_errors = _row_clean(item, raw_row, index, complete=complete)
+        row, row_errors = _row_clean(group, raw_row, index, complete=complete)
         errors.update(row_errors)
         if row is not None:
             outcomes.append(row)
     if complete:
-        for group_key, item in groups.items():
-            if item.get("required") and not any(r["group"] == group_key for r in outcomes):
+        for group_key, group in groups.items():
+            if group.get("required") and not any(r["group"] == group_key for r in outcomes):
                 errors[row_key(group_key, 0, "outcome")] = (
-                    f"{item['label']}: give the data of at least one outcome."
+                    f"{group['label']}: give the data of at least one outcome."
                 )
     return Cleaned({"values": values, "outcomes": outcomes}, errors)
 

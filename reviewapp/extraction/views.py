@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, cast
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
@@ -56,6 +57,9 @@ from reviewapp.extraction.services import (
 from reviewapp.extraction.validation import entries_compare
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _form_or_404(review, form_id: int) -> ExtractionForm:
@@ -284,7 +288,8 @@ def study_compare(request, form_id: int, study_id: int, *, review, membership):
             },
             status=403,
         )
-    columns = [e.extractor.username for e in individual]
+    # Individual entries always have an extractor; only the consensus has none.
+    columns = [cast("User", e.extractor).username for e in individual]
     entries = [e.data for e in individual]
     if consensus:
         columns.append("consensus")

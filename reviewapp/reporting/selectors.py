@@ -7,6 +7,8 @@ inconsistency names them. The arithmetic and its checks live in the pure prisma 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 from reviewapp.literature.constants import SourceKind
 from reviewapp.literature.models import DuplicateLink, Record
@@ -32,7 +34,7 @@ def manual_counts_latest(review: Review) -> dict[str, PrismaManualCount]:
     return latest
 
 
-def _source_name(record: dict) -> tuple[str, str]:
+def _source_name(record: Mapping[str, Any]) -> tuple[str, str]:
     if record["search_id"]:
         return record["search__source_kind"], record["search__source_database"] or "PubMed"
     return (
@@ -97,7 +99,7 @@ def _full_text_reasons(review: Review, excluded_ids: list[int]) -> dict[int, str
 
 
 def _meta_analysis_counts(
-    review: Review, ft_included: list[int], study_of: dict[int, int | None]
+    review: Review, ft_included: list[int], study_of: Mapping[int, int | None]
 ) -> tuple[int | None, int | None]:
     """Studies and reports in at least one analysis's latest result; None before any analysis."""
     from reviewapp.synthesis.models import Analysis
