@@ -7,7 +7,9 @@ eagerly in-process. See .env.example for every variable.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -46,6 +48,8 @@ def _settings_from_env() -> dict:
     database_url = env_url(
         "DATABASE_URL", None, schemes=("postgres", "postgresql", "postgis", "sqlite")
     )
+    # dj_database_url's result is a TypedDict; both branches are a database's settings.
+    database: Mapping[str, Any]
     if database_url is None:
         database = {
             "ENGINE": "django.db.backends.sqlite3",

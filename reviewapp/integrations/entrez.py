@@ -36,7 +36,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -485,6 +485,7 @@ class PubMedClient:
             if wait > 0:
                 self._sleep(wait)
             retry_after: float | None = None
+            cause: Exception
             try:
                 with urlopen(request, timeout=self.timeout) as response:
                     return response.read()
@@ -551,7 +552,7 @@ def _check_xml(body: bytes, label: str, *, expected_root: str) -> etree._Element
     return root
 
 
-def _nonempty_lists(value: object) -> dict[str, list[str]]:
+def _nonempty_lists(value: Mapping[str, Iterable[object]] | None) -> dict[str, list[str]]:
     if not value:
         return {}
     return {str(key): [str(item) for item in items] for key, items in value.items() if items}
@@ -599,6 +600,9 @@ def _parse_date(value: date | str, *, end: bool) -> date:
     if not match:
         raise ValueError(f"{value!r} is not a date; use YYYY, YYYY/MM or YYYY/MM/DD.")
     year, month, day = (int(part) if part else None for part in match.groups())
+    if year is None:
+        # The pattern's year group is not optional.
+        raise AssertionError(f"{value!r} matched without a year")
     if month is None:
         return date(year, 12, 31) if end else date(year, 1, 1)
     if day is None:

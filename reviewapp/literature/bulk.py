@@ -104,7 +104,8 @@ class BulkWriter:
         if not objs:
             return
         if not self.copy:
-            model.objects.bulk_create(objs)
+            # The typed way to reach any model's manager; for the models saved here it is objects.
+            model._default_manager.bulk_create(objs)
             return
         self._raise_if_failed()
         if objs[0].pk is None and model._meta.related_objects:

@@ -301,19 +301,21 @@ class DuplicateIndex:
         if not _long_enough(entry.title):
             return
         if entry.year is not None and entry.author:
-            other_id = self._by_exact.get(hash((entry.title, entry.year, entry.author)))
-            other = self._entries.get(other_id) if other_id is not None else None
+            exact_id = self._by_exact.get(hash((entry.title, entry.year, entry.author)))
+            exact = self._entries.get(exact_id) if exact_id is not None else None
             if (
-                other is not None
-                and (other.title, other.year, other.author)
+                exact is not None
+                and (exact.title, exact.year, exact.author)
                 == (entry.title, entry.year, entry.author)
-                and not _conflict(entry, other)
+                and not _conflict(entry, exact)
             ):
-                yield "title_year_author", 100.0, other.id
+                yield "title_year_author", 100.0, exact.id
         yield from self._fuzzy(entry, block_keys)
 
     def _fuzzy(self, entry: _Entry, block_keys: list[str]) -> Iterator[tuple[str, float, int]]:
-        years = [None] if entry.year is None else [entry.year - 1, entry.year, entry.year + 1]
+        years: list[int | None] = (
+            [None] if entry.year is None else [entry.year - 1, entry.year, entry.year + 1]
+        )
         seen: set[int] = set()
         guards: tuple | None = None  # numbers and notice words, worked out for the first candidate
         best: tuple[float, int] | None = None

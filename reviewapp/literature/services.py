@@ -163,8 +163,9 @@ def duplicate_index_for(review: Review) -> matching.DuplicateIndex:
     rows = (
         Record.objects.filter(review=review)
         .order_by("id")
-        .annotate(first_author=KT("authors__0"))
-        .values_list("id", "pmid", "doi", "title", "year", "first_author", "title_key")
+        # Not named first_author: that is a property of Record.
+        .annotate(lead_author=KT("authors__0"))
+        .values_list("id", "pmid", "doi", "title", "year", "lead_author", "title_key")
         .iterator(chunk_size=5000)
     )
     for rid, pmid, doi, title, year, first_author, key in rows:

@@ -50,6 +50,8 @@ class Membership(TimeStampedModel):
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Not a field: set on the memberships reviewapp.reviews.selectors.reviews_for_user returns.
+    record_count: int
 
     class Meta:
         constraints = [

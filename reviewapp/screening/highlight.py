@@ -60,6 +60,9 @@ def segments(
             continue
         if match.start() > position:
             result.append((text[position : match.start()], None))
+        if match.lastindex is None:
+            # Every alternative of the pattern is a group, so a match always has one.
+            raise AssertionError("keyword match without a group")
         kind = kinds[match.lastindex - 1]
         result.append((match.group(0), kind))
         position = match.end()

@@ -41,6 +41,9 @@ class StageSettings(TimeStampedModel):
     # The highest record id that has a RecordStageState row at this stage: records imported later
     # (higher ids) get their rows the next time someone asks for the queue.
     rows_synced_to = models.BigIntegerField(default=0, editable=False)
+    # Not a field: reviewers_required as stored before a save, set by the pre_save signal
+    # (reviewapp.screening.signals) for the post_save one to compare.
+    _required_before: int | None
 
     class Meta:
         constraints = [

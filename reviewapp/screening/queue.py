@@ -239,8 +239,9 @@ def _queue_pick(review, stage, user, settings, limit) -> list[int]:
     if len(picked) < limit:
         strategy = strategy_get(settings.queue_order)
         unscreened = {**params, "wanted_state": ScreenState.UNSCREENED.value}
-        if callable(getattr(strategy, "sql_ranges", None)):
-            for extra, extra_params, key in strategy.sql_ranges(review=review, user=user):
+        sql_ranges = getattr(strategy, "sql_ranges", None)
+        if callable(sql_ranges):
+            for extra, extra_params, key in sql_ranges(review=review, user=user):
                 picked += _claim_ordered(
                     stage, {**unscreened, **extra_params}, limit - len(picked), extra, key
                 )

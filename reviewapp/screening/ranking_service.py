@@ -275,7 +275,7 @@ def _retrain_if_due(*, review_id: int, stage: str) -> Ranking | None:
     due = latest is None or (
         _decision_count(review_id, stage) - latest.decisions_seen >= settings.retrain_every
     )
-    if not due and not latest.trained:
+    if not due and latest is not None and not latest.trained:
         # The first include-and-exclude pair makes a model possible: train without waiting.
         states = RecordStageState.objects.filter(review_id=review_id, stage=stage)
         due = (
@@ -331,7 +331,15 @@ class RankedOrder:
     Records waiting for a second vote are put before any of these by the queue itself.
     """
 
-    def pick(self, candidates, *, review, stage, user, limit):
+    def pick(
+        self,
+        candidates: QuerySet[RecordStageState],
+        *,
+        review: Review,
+        stage: str,
+        user,
+        limit: int,
+    ) -> list[int]:
         order = _order_of(review.pk, stage)
         if not order:
             return FileOrder().pick(candidates, review=review, stage=stage, user=user, limit=limit)

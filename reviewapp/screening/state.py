@@ -197,7 +197,8 @@ def stage_states_rebuild(review: Review, stage: str | None = None) -> int:
                 ).values_list("record_id", flat=True)
             )
             record_ids = sorted(included | set(events))
-        states, votes = [], []
+        states: list[RecordStageState] = []
+        votes: list[RecordVote] = []
         for rid in record_ids:
             record_events = events.get(rid, [])
             pure = [Event(r, k, v) for r, k, v, _ in record_events]

@@ -150,7 +150,7 @@ def text_stream(
     stream = as_seekable(fileobj)
     check_head(read_head(stream))
     encoding, errors = choose_encoding(stream)
-    wrapper = io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline=newline)  # type: ignore[arg-type]
+    wrapper = io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline=newline)
     try:
         yield wrapper
     finally:

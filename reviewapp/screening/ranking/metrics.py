@@ -7,14 +7,13 @@ credit for the records it was given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["recall_at", "rrf", "wss"]
 
 
-def _labels(labels_in_order: Sequence[int]) -> np.ndarray:
+def _labels(labels_in_order: ArrayLike) -> np.ndarray:
     y = np.asarray(labels_in_order, dtype=np.int64).reshape(-1)
     if y.size == 0 or not np.isin(y, (0, 1)).all():
         raise ValueError("need a non-empty sequence of 0/1 labels")
@@ -30,7 +29,7 @@ def _at_or_before(x: np.ndarray, y: np.ndarray, intercept: float) -> float:
     return float(y[i - 1]) if i > 0 else 0.0
 
 
-def wss(labels_in_order: Sequence[int], recall: float = 0.95) -> float:
+def wss(labels_in_order: ArrayLike, recall: float = 0.95) -> float:
     """Work Saved over Sampling at ``recall`` (Cohen et al. 2006, JAMIA 13:206-219).
 
     Cohen's WSS@R is the share of records a reviewer need not read to reach recall R, minus the
@@ -54,7 +53,7 @@ def wss(labels_in_order: Sequence[int], recall: float = 0.95) -> float:
     return _at_or_before(k / n_inc, gained / n, recall)
 
 
-def recall_at(labels_in_order: Sequence[int], screened: float) -> float:
+def recall_at(labels_in_order: ArrayLike, screened: float) -> float:
     """Recall after screening the share ``screened`` of the records (asreview-insights'
     ``recall`` metric): includes found among the first floor(screened * n) records / includes.
     """
@@ -64,7 +63,7 @@ def recall_at(labels_in_order: Sequence[int], screened: float) -> float:
     return _at_or_before(x, np.cumsum(y) / y.sum(), screened)
 
 
-def rrf(labels_in_order: Sequence[int], screened: float = 0.10) -> float:
+def rrf(labels_in_order: ArrayLike, screened: float = 0.10) -> float:
     """RRF@10, Relevant Records Found after screening 10% (van de Schoot et al. 2021, Nat Mach
     Intell 3:125-133), as a proportion of all includes: :func:`recall_at` at 0.10.
     """

@@ -228,5 +228,8 @@ def screen_undo(request, stage: str, *, review, membership):
     if message:
         messages.error(request, message)
     else:
+        if undone is None:
+            # No message means decision_undo returned the decision it undid.
+            raise AssertionError("undo without a message or a decision")
         messages.success(request, f"Your decision on record {undone.record_id} was undone.")
     return redirect("screening:screen", review.slug, stage)
