@@ -42,6 +42,7 @@ check: lint test
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	DJANGO_DEBUG=1 $(VENV)/bin/mypy reviewapp
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 format: $(DEV_STAMP)
