@@ -230,6 +230,8 @@ def decision_undo(
     RecordStageState.objects.filter(
         record=record, stage=stage, state__in=[ScreenState.UNSCREENED, ScreenState.AWAITING]
     ).update(lease_reviewer=membership.user, lease_until=decision.created_at + LEASE)
+    # An undo changes the labels a ranking learns from, as a decision does.
+    ranking_after_decision(review_id=membership.review_id, stage=stage)
     return decision
 
 

@@ -7,7 +7,7 @@ from reviewapp.screening.constants import QueueOrder, RankingStatus
 from reviewapp.screening.models import Ranking, StageSettings
 from reviewapp.screening.queue import lease_release, queue_next
 from reviewapp.screening.ranking_service import ranking_request, ranking_train
-from reviewapp.screening.services import decision_record
+from reviewapp.screening.services import decision_record, decision_undo
 from reviewapp.screening.tasks import ranking_train_task
 from tests.conftest import membership_of
 from tests.factories import ImportFactory, RecordFactory
@@ -116,6 +116,23 @@ def test_retraining_after_n_decisions_stores_the_ranking_with_its_settings_and_t
     assert latest.model_settings["classifier"] == "svm" and latest.model_settings["seed"] == 0
     assert "scikit_learn" in latest.model_settings
     assert sorted(latest.record_ids) == sorted(r.pk for r in off + on)
+
+
+def test_an_undo_counts_towards_the_next_retraining_and_its_label_leaves_the_model(
+    review, reviewer, topical, vote, django_capture_on_commit_callbacks
+):
+    off, on = topical
+    _settings(review, queue_order=QueueOrder.RANKED, reviewers_required=1, retrain_every=2)
+    vote(reviewer, on[0], "include")
+    vote(reviewer, off[0], "exclude")  # include and exclude both exist: trained
+    vote(reviewer, off[1], "exclude")
+    assert Ranking.objects.count() == 2  # one decision since the last ranking, N is 2
+    with django_capture_on_commit_callbacks(execute=True):
+        decision_undo(membership=membership_of(reviewer, review), stage="ta")
+    assert Ranking.objects.count() == 3
+    latest = Ranking.objects.first()
+    assert latest.status == RankingStatus.DONE
+    assert (latest.training_size, latest.n_includes, latest.n_excludes) == (2, 1, 1)
 
 
 def test_a_retried_training_task_claims_nothing_and_a_second_request_gets_the_queued_one(
