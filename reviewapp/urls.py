@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from reviewapp.api import pages as api_pages
 from reviewapp.core import views as core_views
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("accounts/api-token/", api_pages.api_token, name="api-token"),
     path("admin/", admin.site.urls),
     path("reviews/", include("reviewapp.reviews.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.literature.urls")),

@@ -1,7 +1,7 @@
 """The read-only JSON API: reviews, records, decisions, PRISMA counts, forms and extracted data.
 
-Session or token authentication (``Authorization: Token <key>``; tokens are made in the admin or
-with ``manage.py drf_create_token <username>``). GET only. Everything inside a review answers 404
+Session or token authentication (``Authorization: Token <key>``; each user makes or revokes their
+own token at /accounts/api-token/, see reviewapp/api/pages.py). GET only. Everything inside a review answers 404
 to anyone who is not a member; blinding follows ``reviewapp.extraction.selectors``.
 """
 
