@@ -7,8 +7,10 @@ recomputed from the events in the same transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
@@ -38,7 +40,7 @@ from reviewapp.screening.queue import LEASE
 from reviewapp.screening.ranking_service import ranking_after_decision
 from reviewapp.screening.rules import undo_target
 from reviewapp.screening.selectors import record_eligible
-from reviewapp.screening.state import state_lock, state_refresh
+from reviewapp.screening.state import BATCH, state_lock, state_refresh, state_rows_sync
 
 NOTE_MAX = 5000
 
@@ -430,3 +432,67 @@ def decision_automation_record(
         client_token=client_token,
         details=details,
     )
+
+
+def decisions_automation_exclude(
+    *,
+    membership: Membership,
+    stage: str,
+    record_ids: list[int],
+    details: dict,
+    token_for: Callable[[int], uuid.UUID],
+) -> int:
+    """Exclude, by a declared stopping rule, the records among record_ids nobody has voted on;
+    returns how many. All of them or none: one transaction.
+
+    Each gets the event decision_automation_record would write (kind "automation", value
+    "exclude", the rule in `details`, client token `token_for(record_id)`), and its state row the
+    state those events settle to: excluded. In a few statements per 5,000 records instead of ten
+    per record, so stopping a 100,000-record review neither outlasts the request nor stops
+    halfway. A record someone votes on while this runs waits for the lock and keeps its vote as
+    an event after the exclusion; records already voted on are left for the team. Run again, it
+    finds nothing left to exclude.
+    """
+    require(membership, Capability.MANAGE_REVIEW)
+    review = membership.review
+    if not details:
+        raise ServiceError("An automation decision must say which rule made it.", field="details")
+    # Records imported since the queue last looked may have no state row yet.
+    state_rows_sync(review, full=True)
+    excluded = 0
+    with transaction.atomic():
+        for start in range(0, len(record_ids), BATCH):
+            rows = list(
+                RecordStageState.objects.select_for_update()
+                .filter(
+                    review=review,
+                    stage=stage,
+                    record_id__in=record_ids[start : start + BATCH],
+                    state=ScreenState.UNSCREENED,
+                )
+                .order_by("record_id")
+                .values_list("id", "record_id")
+            )
+            Decision.objects.bulk_create(
+                [
+                    Decision(
+                        review=review,
+                        record_id=record_id,
+                        stage=stage,
+                        reviewer=membership.user,
+                        kind=DecisionKind.AUTOMATION,
+                        value=DecisionValue.EXCLUDE,
+                        client_token=token_for(record_id),
+                        details=details,
+                    )
+                    for _, record_id in rows
+                ]
+            )
+            RecordStageState.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+                state=ScreenState.EXCLUDED,
+                lease_reviewer=None,
+                lease_until=None,
+                updated_at=timezone.now(),
+            )
+            excluded += len(rows)
+    return excluded

@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
-from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import (
@@ -224,7 +223,7 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
     carry the rule, the estimate with its interval, the p-value and the ranking in use. Records
     already voted on (waiting for a second vote, in conflict, maybe) are left for the team.
     """
-    from reviewapp.screening.services import decision_automation_record
+    from reviewapp.screening.services import decisions_automation_exclude
 
     require(membership, Capability.MANAGE_REVIEW)
     review = membership.review
@@ -265,18 +264,14 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
         "stopped_at": timezone.now().isoformat(),
     }
     ids = _unscreened_ids(review, stage, stage_eligible_ids(review, stage))
-    excluded = 0
-    for record in Record.objects.filter(pk__in=ids).order_by("id").iterator(chunk_size=500):
-        _, created = decision_automation_record(
-            membership=membership,
-            record=record,
-            stage=stage,
-            details=details,
-            # The same person stopping twice (a retried request) excludes each record once.
-            client_token=uuid.uuid5(_TOKENS, f"{rule.pk}:{record.pk}"),
-        )
-        excluded += created
-    return excluded
+    return decisions_automation_exclude(
+        membership=membership,
+        stage=stage,
+        record_ids=ids,
+        details=details,
+        # The same tokens as one decision_automation_record per record would have used.
+        token_for=lambda record_id: uuid.uuid5(_TOKENS, f"{rule.pk}:{record_id}"),
+    )
 
 
 def stop_details(review: Review, stage: str) -> dict | None:

@@ -1,18 +1,23 @@
 """Recall estimate, stopping rule and stopping in the app, and what PRISMA makes of it."""
 
 import csv
+import uuid
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.reporting.selectors import prisma_counts_get
 from reviewapp.screening.constants import DecisionKind, QueueOrder
-from reviewapp.screening.models import Decision, StageSettings, StoppingRule
+from reviewapp.screening.models import Decision, RecordStageState, StageSettings, StoppingRule
 from reviewapp.screening.queue import queue_next
 from reviewapp.screening.ranking import stopping_test
-from reviewapp.screening.services import decision_record
+from reviewapp.screening.services import decision_record, decisions_automation_exclude
+from reviewapp.screening.state import stage_states_rebuild
 from reviewapp.screening.stopping import recall_status, screening_stop, stopping_rule_declare
 from tests.conftest import membership_of
 from tests.factories import ImportFactory, RecordFactory
@@ -235,3 +240,57 @@ def test_on_a_simulated_review_the_recall_estimate_is_conservative_and_covers_th
     assert true_recall == 1.0 and estimate.recall_low <= true_recall <= estimate.recall_high
     # The ranking did its job: 39 of the 41 includes among the first 100 of 393 records.
     assert sum(order[:100]) == 39
+
+
+def _exclude(owner, review, records):
+    return decisions_automation_exclude(
+        membership=membership_of(owner, review),
+        stage="ta",
+        record_ids=[r.pk for r in records],
+        details={"rule": {"id": 0}},
+        token_for=lambda record_id: uuid.uuid5(uuid.NAMESPACE_URL, f"test:{record_id}"),
+    )
+
+
+def test_excluding_by_rule_leaves_voted_records_and_the_state_matches_the_events(
+    review, owner, reviewer, records
+):
+    _single(review)
+    decision_record(
+        membership=membership_of(reviewer, review), record=records[0], stage="ta", value="include"
+    )
+    late = RecordFactory(review=review)  # imported after the queue last looked: no state row yet
+    assert _exclude(owner, review, [*records, late]) == 3
+    states = dict(RecordStageState.objects.filter(stage="ta").values_list("record_id", "state"))
+    assert states[records[0].pk] == "included"
+    assert {states[r.pk] for r in [*records[1:], late]} == {"excluded"}
+    # Rebuilt from the events alone, every state comes out the same.
+    stage_states_rebuild(review, "ta")
+    rebuilt = dict(RecordStageState.objects.filter(stage="ta").values_list("record_id", "state"))
+    assert rebuilt == states
+    # Again: nothing left to exclude, no second event.
+    assert _exclude(owner, review, [*records, late]) == 0
+    assert Decision.objects.filter(kind=DecisionKind.AUTOMATION).count() == 3
+
+
+def test_excluding_by_rule_writes_in_batches_not_one_statement_per_record(review, owner, records):
+    _single(review)
+    with CaptureQueriesContext(connection) as few:
+        assert _exclude(owner, review, records) == 3
+    many = RecordFactory.create_batch(300, review=review)
+    with CaptureQueriesContext(connection) as lot:
+        assert _exclude(owner, review, many) == 300
+
+    def not_inserts(queries):
+        return [q["sql"].split()[0] for q in queries if not q["sql"].startswith("INSERT")]
+
+    # The same reads and updates for 300 records as for 3; the inserts are batched (one each on
+    # PostgreSQL, split by SQLite's limit on parameters there): never one write per record.
+    assert not_inserts(lot.captured_queries) == not_inserts(few.captured_queries)
+    assert len(lot.captured_queries) < 30
+
+
+def test_only_owners_and_admins_exclude_by_rule(review, reviewer, records):
+    with pytest.raises(PermissionDenied):
+        _exclude(reviewer, review, records)
+    assert not Decision.objects.filter(kind=DecisionKind.AUTOMATION).exists()
