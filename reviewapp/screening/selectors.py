@@ -399,13 +399,13 @@ def my_progress(review: Review, stage: str, user) -> tuple[int, int | None]:
     return count, last
 
 
-def my_previous_record_id(review: Review, stage: str, user, *, before: int | None = None):
-    """The record this reviewer decided most recently (before record `before`, if given)."""
+def my_previous_record_id(review: Review, stage: str, user, *, before: int):
+    """The record this reviewer decided just before record `before` (the latest one decided is
+    my_progress's)."""
     mine = RecordVote.objects.filter(review=review, stage=stage, reviewer=user)
-    if before is not None:
-        anchor = mine.filter(record_id=before).values_list("decided_at", flat=True).first()
-        if anchor is not None:
-            mine = mine.filter(decided_at__lt=anchor)
+    anchor = mine.filter(record_id=before).values_list("decided_at", flat=True).first()
+    if anchor is not None:
+        mine = mine.filter(decided_at__lt=anchor)
     return mine.order_by("-decided_at", "-id").values_list("record_id", flat=True).first()
 
 

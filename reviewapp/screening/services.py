@@ -61,7 +61,6 @@ def _event_write(
     reasons: list[ExclusionReason],
     note: str,
     client_token: uuid.UUID | None,
-    details: dict | None = None,
     settings: StageSettings | None = None,
 ) -> tuple[Decision, bool]:
     review = membership.review
@@ -85,7 +84,6 @@ def _event_write(
                 value=value,
                 note=note,
                 client_token=client_token,
-                details=details or {},
             )
             if reasons:
                 decision.reasons.set(reasons)
@@ -401,39 +399,6 @@ def report_study_ensure(*, review: Review, record: Record, user=None) -> Report:
     return report
 
 
-def decision_automation_record(
-    *,
-    membership: Membership,
-    record: Record,
-    stage: str,
-    details: dict,
-    client_token: uuid.UUID | None = None,
-) -> tuple[Decision, bool]:
-    """Exclude a record by a declared stopping rule (kind "automation"); `details` carries the
-    rule and recall estimate. Goes through the same locked write as every event, so the
-    materialised state follows. Owners and admins only.
-    """
-    require(membership, Capability.MANAGE_REVIEW)
-    if record.review_id != membership.review_id:
-        raise ServiceError("That record belongs to another review.", field="record")
-    if not details:
-        raise ServiceError("An automation decision must say which rule made it.", field="details")
-    existing = _token_existing(membership.user, client_token)
-    if existing is not None:
-        return existing, False
-    return _event_write(
-        membership=membership,
-        record=record,
-        stage=stage,
-        kind=DecisionKind.AUTOMATION,
-        value=DecisionValue.EXCLUDE,
-        reasons=[],
-        note="",
-        client_token=client_token,
-        details=details,
-    )
-
-
 def decisions_automation_exclude(
     *,
     membership: Membership,
@@ -445,11 +410,11 @@ def decisions_automation_exclude(
     """Exclude, by a declared stopping rule, the records among record_ids nobody has voted on;
     returns how many. All of them or none: one transaction.
 
-    Each gets the event decision_automation_record would write (kind "automation", value
-    "exclude", the rule in `details`, client token `token_for(record_id)`), and its state row the
-    state those events settle to: excluded. In a few statements per 5,000 records instead of ten
-    per record, so stopping a 100,000-record review neither outlasts the request nor stops
-    halfway. A record someone votes on while this runs waits for the lock and keeps its vote as
+    Each gets an event of kind "automation", value "exclude", with the rule and recall estimate
+    in `details` and the client token `token_for(record_id)`, and its state row the state its
+    events settle to (rules.settle: an automation decision is the last word): excluded. Owners
+    and admins only. A few statements per 5,000 records, not a locked write per record, so
+    stopping a 100,000-record review neither outlasts the request nor stops halfway. A record someone votes on while this runs waits for the lock and keeps its vote as
     an event after the exclusion; records already voted on are left for the team. Run again, it
     finds nothing left to exclude.
     """

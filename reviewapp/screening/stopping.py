@@ -219,7 +219,7 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
     were excluded by automation.
 
     Refuses, with the numbers, unless a rule is declared and met. Every eligible record nobody
-    has voted on gets an automation exclusion through decision_automation_record, whose details
+    has voted on gets an automation exclusion (services.decisions_automation_exclude) whose details
     carry the rule, the estimate with its interval, the p-value and the ranking in use. Records
     already voted on (waiting for a second vote, in conflict, maybe) are left for the team.
     """
@@ -269,7 +269,7 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
         stage=stage,
         record_ids=ids,
         details=details,
-        # The same tokens as one decision_automation_record per record would have used.
+        # One token per rule and record: stopping twice (a retried request) excludes each once.
         token_for=lambda record_id: uuid.uuid5(_TOKENS, f"{rule.pk}:{record_id}"),
     )
 
