@@ -21,6 +21,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRET_KEY = "a-secret-key-for-tests-only-that-is-long-enough-for-production"
 
 
 def free_port() -> int:
@@ -109,22 +110,45 @@ def database_url(connection) -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+def collect_static(static_root: Path) -> Path:
+    """Production serves hashed static files (whitenoise's manifest): collect them once."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": SECRET_KEY,
+            "STATIC_ROOT": str(static_root),
+        },
+        check=True,
+    )
+    return static_root
+
+
 class Gunicorn:
     """gunicorn with reviewapp's own config, on a free port, against the test database."""
 
     def __init__(
-        self, *, database_url: str, redis_url: str | None, media_root: str, workers: int = 1
+        self,
+        *,
+        database_url: str,
+        redis_url: str | None,
+        media_root: str,
+        static_root: str,
+        workers: int = 1,
     ):
         self.port = free_port()
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
-            "DJANGO_SECRET_KEY": "a-test-secret-key-that-is-long-enough-for-production",
+            "DJANGO_SECRET_KEY": SECRET_KEY,
             "DJANGO_DEBUG": "0",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             # Plain HTTP here; the HTTPS redirect is tested on its own.
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "MEDIA_ROOT": media_root,
+            "STATIC_ROOT": static_root,
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
         }
