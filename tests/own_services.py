@@ -21,6 +21,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery staple"
 SECRET_KEY = "a-secret-key-for-tests-only-that-is-long-enough-for-production"
 
 

@@ -10,15 +10,12 @@ import time
 
 import pytest
 import redis
-from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.urls import reverse
 
 from reviewapp.core.services import worker_heartbeat_record
 from reviewapp.screening.constants import Stage
-from tests.own_services import Browser, Gunicorn, RedisServer, collect_static, database_url
-
-PASSWORD = "correct horse battery staple"
+from tests.own_services import PASSWORD, Browser, Gunicorn, RedisServer, database_url
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -29,27 +26,6 @@ def needs_postgresql():
         pytest.skip(
             "needs DATABASE_URL pointing at PostgreSQL: gunicorn must share the test database"
         )
-
-
-def _production_password(user):
-    # The test settings hash with MD5 for speed; gunicorn runs the production hashers.
-    user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
-    user.save(update_fields=["password"])
-    return user
-
-
-@pytest.fixture
-def cast(owner, review, records, reviewer, settings):
-    """The review with records, and its owner (olivia) and a reviewer (rita) who can log in."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    for user in (owner, reviewer):
-        _production_password(user)
-    return {"review": review}
-
-
-@pytest.fixture(scope="session")
-def static_root(tmp_path_factory):
-    return collect_static(tmp_path_factory.mktemp("static"))
 
 
 def _server(tmp_path, media_root, static_root, *, persistent=False):
