@@ -13,7 +13,9 @@ Three details keep a dead Redis cheap and a returning one correct:
 - a key this process failed to write or delete may still hold an older value in Redis (a
   logged-out session, if Redis kept its data across a restart, or only this process lost its
   connection). Such keys are remembered and deleted first thing once Redis answers again, so a
-  reader falls back to the database instead of trusting the older value.
+  reader falls back to the database instead of trusting the older value. Within this process
+  that is airtight; another process (another gunicorn worker) can still read the older value in
+  the moment between Redis coming back and this process's next cache call.
 """
 
 from __future__ import annotations
