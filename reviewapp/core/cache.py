@@ -13,13 +13,15 @@ Three details keep a dead Redis cheap and a returning one correct:
 - a key this process failed to write or delete may still hold an older value in Redis (a
   logged-out session, if Redis kept its data across a restart, or only this process lost its
   connection). Such keys are remembered and deleted first thing once Redis answers again, so a
-  reader falls back to the database instead of trusting the older value. Within this process
-  that is airtight; another process (another gunicorn worker) can still read the older value in
-  the moment between Redis coming back and this process's next cache call.
+  reader falls back to the database instead of trusting the older value: before this process's
+  next cache call, and by a background thread every RETRY_AFTER seconds until done. Within this
+  process that is airtight; another process (another gunicorn worker) could still read the older
+  value in the few seconds between Redis coming back and that thread's next try.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -51,6 +53,7 @@ class _RedisHealth:
         self.down_until = 0.0
         self.stale_keys: dict[str, None] = {}  # insertion-ordered set of raw keys
         self.lock = threading.Lock()
+        self.repairer: threading.Thread | None = None
 
 
 _health_by_location: dict[str, _RedisHealth] = {}
@@ -98,12 +101,36 @@ class ResilientRedisCache(RedisCache):
             return fallback
 
     def _remember_stale(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if not keys:
+            return
         health = self._health
         with health.lock:
             for key in keys:
                 health.stale_keys[key] = None
             while len(health.stale_keys) > STALE_KEYS_MAX:
                 del health.stale_keys[next(iter(health.stale_keys))]
+            if health.repairer is None or not health.repairer.is_alive():
+                health.repairer = threading.Thread(
+                    target=self._repair_until_done, name="redis-cache-repair", daemon=True
+                )
+                health.repairer.start()
+
+    def _repair_until_done(self) -> None:
+        """Delete the stale keys as soon as Redis answers again, even if this process is idle.
+
+        Otherwise a gunicorn worker that serves no request for a while would leave its stale
+        keys for the other workers to read.
+        """
+        health = self._health
+        while True:
+            time.sleep(self.retry_after)
+            with health.lock:
+                if not health.stale_keys:
+                    health.repairer = None
+                    return
+            with contextlib.suppress(RedisError):
+                self._forget_stale_keys()
 
     def _forget_stale_keys(self) -> None:
         """Delete the keys whose writes were lost, before anything else reads them."""
@@ -112,11 +139,15 @@ class ResilientRedisCache(RedisCache):
             return
         with health.lock:
             keys = list(health.stale_keys)
-            if not keys:
-                return
-            # Raises while Redis is still unreachable: the keys stay for the next attempt. The
-            # raw keys, already prefixed and versioned: RedisCache's client, not its API.
-            self._cache.delete_many(keys)  # type: ignore[attr-defined]
+        if not keys:
+            return
+        # Outside the lock: a slow Redis must not hold up the threads that only remember keys.
+        # Raises while Redis is still unreachable: the keys stay for the next attempt. The raw
+        # keys, already prefixed and versioned: RedisCache's client, not its API.
+        self._cache.delete_many(keys)  # type: ignore[attr-defined]
+        with health.lock:
+            # A key remembered again meanwhile failed to reach Redis, so wrote nothing there:
+            # the delete just made covers it.
             for key in keys:
                 health.stale_keys.pop(key, None)
         logger.info(

@@ -24,6 +24,8 @@ def _fresh_health_per_test():
     # What a process knows of a Redis is shared per location; each test's Redis is new.
     cache_module._health_by_location.clear()
     yield
+    for health in cache_module._health_by_location.values():
+        health.stale_keys.clear()  # its repair thread, if any, ends at its next look
     cache_module._health_by_location.clear()
 
 
@@ -145,6 +147,25 @@ def test_another_thread_of_the_process_sees_what_the_first_thread_could_not_writ
     persistent_redis.start()
     time.sleep(RETRY_AFTER + 0.1)
     assert cache.get("session") is None
+
+
+def test_keys_this_process_failed_to_write_are_dropped_soon_after_redis_returns_even_if_idle(
+    persistent_redis,
+):
+    # Another gunicorn worker may read the key before this one handles its next request: a
+    # background thread deletes it within RETRY_AFTER seconds of Redis answering again.
+    cache = cache_for(persistent_redis.url)
+    cache.set("session", {"user": 7})
+    persistent_redis.kill()
+    cache.delete("session")
+    persistent_redis.start()
+    raw = redis.Redis.from_url(persistent_redis.url)
+    key = cache.make_key("session")
+    deadline = time.monotonic() + 10 * RETRY_AFTER
+    while raw.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert raw.exists(key) == 0
+    assert cache_module._health_by_location[persistent_redis.url].stale_keys == {}
 
 
 def test_a_redis_that_accepts_but_never_answers_costs_one_timeout_then_nothing():
