@@ -65,7 +65,10 @@ def worker_health_get(*, now: datetime | None = None) -> tuple[str, datetime | N
     if not settings.REDIS_URL:
         return NOT_USED, None
     latest = WorkerHeartbeat.objects.order_by("-last_seen").values_list("last_seen", flat=True)
-    last_seen = latest.first()
+    try:
+        last_seen = latest.first()
+    except Exception:  # the database went away since database_health_get asked
+        return UNKNOWN, None
     now = now or timezone.now()
     if last_seen is None or now - last_seen > WORKER_HEARTBEAT_STALE_AFTER:
         return DOWN, last_seen
