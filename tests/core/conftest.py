@@ -13,6 +13,14 @@ def _production_password(user):
 
 
 @pytest.fixture
+def needs_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL: gunicorn shares the test database")
+
+
+@pytest.fixture
 def cast(owner, review, records, reviewer, settings):
     """The review with records; its owner (olivia) and a reviewer (rita) can log in to gunicorn."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]

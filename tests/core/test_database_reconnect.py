@@ -39,10 +39,8 @@ def _cut_connections() -> int:
 
 
 def test_pages_and_login_work_again_right_after_the_apps_database_connections_are_cut(
-    cast, tmp_path, media_root, static_root
+    needs_postgresql, cast, tmp_path, media_root, static_root
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs DATABASE_URL pointing at PostgreSQL: it is PostgreSQL's connections")
     review = cast["review"]
     own_redis = RedisServer(tmp_path)
     own_redis.start()

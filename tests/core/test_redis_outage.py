@@ -20,14 +20,6 @@ from tests.own_services import PASSWORD, Browser, Gunicorn, RedisServer, databas
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def needs_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs DATABASE_URL pointing at PostgreSQL: gunicorn must share the test database"
-        )
-
-
 def _server(tmp_path, media_root, static_root, *, persistent=False):
     own_redis = RedisServer(tmp_path, persistent=persistent)
     own_redis.start()
