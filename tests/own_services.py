@@ -83,9 +83,9 @@ class RedisServer:
             if self.persistent
             else ["--appendonly", "no"]
         )
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        # Its log goes to a file in its directory: a pipe nobody reads would fill up.
+        with open(self.directory / "redis.log", "a") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         _wait_for_port(self.port, process=self.process, what="redis-server", seconds=20)
 
     def kill(self) -> None:
