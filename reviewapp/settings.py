@@ -203,7 +203,8 @@ SECURE_SSL_REDIRECT = _env["SECURE_SSL_REDIRECT"]
 SECURE_HSTS_SECONDS = _env["SECURE_HSTS_SECONDS"]
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = False
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Health checks are asked over plain HTTP from inside the container or the load balancer.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/live$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
@@ -216,17 +217,29 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 
 # The cache carries progress of background work between processes (reviewapp/core/progress.py),
-# so it is Redis whenever Redis is there.
+# so it is Redis whenever Redis is there. Nothing in it is the only copy, so while Redis is down
+# or restarting the cache answers misses and drops writes instead of failing the page
+# (reviewapp/core/cache.py); the short timeouts make a dead Redis cost milliseconds per request.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _env["REDIS_URL"]}
+        {
+            "BACKEND": "reviewapp.core.cache.ResilientRedisCache",
+            "LOCATION": _env["REDIS_URL"],
+            "OPTIONS": {
+                "socket_connect_timeout": 0.5,
+                "socket_timeout": 1.0,
+                # After a failure, skip Redis for this many seconds, then try again.
+                "RETRY_AFTER": 2.0,
+            },
+        }
         if _env["REDIS_URL"]
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
 
 # Sessions are read on every request: from Redis when it is there, written through to the
-# database so a restart of Redis logs nobody out. Without Redis, the database alone: a cache in
+# database so a restart of Redis logs nobody out, and read from the database while Redis is
+# unreachable (the cache above answers a miss). Without Redis, the database alone: a cache in
 # each process's memory could hand one gunicorn worker a session another worker has changed.
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db"

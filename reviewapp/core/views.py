@@ -1,10 +1,9 @@
-from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from reviewapp.core.models import WorkerHeartbeat
+from reviewapp.core.health import DOWN, OK, database_health_get, health_report
 
 
 def home(request):
@@ -14,17 +13,23 @@ def home(request):
 @never_cache
 @require_GET
 def healthz(request):
-    """For load balancers and docker-compose: 200 when the database answers, 503 otherwise."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:  # any database failure means 'unhealthy', whatever its class
-        return JsonResponse({"database": "error", "detail": exc.__class__.__name__}, status=503)
-    latest = WorkerHeartbeat.objects.order_by("-last_seen").first()
-    return JsonResponse(
-        {
-            "database": "ok",
-            "worker_last_seen": latest.last_seen.isoformat() if latest else None,
-        }
-    )
+    """For monitoring and load balancers: 200 when the database, the broker and a worker are up,
+    503 naming what is down otherwise (see reviewapp/core/health.py for each check)."""
+    healthy, body = health_report()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+@never_cache
+@require_GET
+def healthz_live(request):
+    """For the web container's own healthcheck: this process answers and reaches the database.
+
+    Not the broker nor the worker: a web process is no less alive for them being down, and
+    restarting it would not bring them back.
+    """
+    database, error = database_health_get()
+    if database != OK:
+        return JsonResponse(
+            {"status": DOWN, "database": database, "errors": {"database": error}}, status=503
+        )
+    return JsonResponse({"status": OK, "database": database})
