@@ -249,6 +249,28 @@ def job_claim(model: type[models.Model], pk: int) -> JobClaim | None:
     return JobClaim(model, pk, token, attempt)
 
 
+# How many times a delivery that found another attempt alive looks again before leaving the job to
+# that attempt (and to jobs_recover, should it die later).
+BUSY_CHECKS = 3
+
+
+def task_check_again_if_busy(task, job: models.Model) -> None:
+    """Called by a task after its service returned `job` without running it.
+
+    If the job is still running under another attempt, that attempt may be a worker that has just
+    died: a pool child killed by the OOM killer has its message handed back at once, before its
+    heartbeat can go stale. So the task looks again once it could have, a few times.
+    """
+    if task.app.conf.task_always_eager or getattr(job, "status", None) != RUNNING:
+        return
+    if task.request.retries >= BUSY_CHECKS:
+        return
+    raise task.retry(
+        countdown=settings.JOBS_STALE_AFTER_SECONDS + settings.JOBS_HEARTBEAT_SECONDS,
+        max_retries=BUSY_CHECKS,
+    )
+
+
 def _give_up(model: type[models.Model], jobs, now: datetime) -> int:
     """Fail the stale running jobs among `jobs` that have had all their attempts."""
     kind = kind_of(model)
