@@ -36,6 +36,8 @@ from django.db import connections, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 # A queued row younger than this may still be on its way to the broker from the request.
 SEND_GRACE = timedelta(seconds=30)
+BROKER_DOWN = "Waiting: the task queue could not be reached"
 
 
 @dataclass(frozen=True)
@@ -146,15 +149,17 @@ def job_send(model: type[models.Model], pk: int, *, queue: str | None = None) ->
         return True
     try:
         kind.task.apply_async((pk,), queue=queue, retry=True, retry_policy={"max_retries": 1})
-    except Exception as exc:  # noqa: BLE001 - kombu, redis-py and socket errors alike
+    except (OperationalError, RedisError, OSError) as exc:
         logger.warning("could not send %s %s to the broker: %s", kind.noun, pk, exc)
         model._default_manager.filter(pk=pk, status=QUEUED).update(
             sent_at=None,
-            note=f"Waiting: the task queue could not be reached at {_clock(timezone.now())}. "
-            f"The {kind.noun} stays queued and is sent again automatically once it is back.",
+            note=f"{BROKER_DOWN} at {_clock(timezone.now())}. The {kind.noun} stays queued and "
+            "is sent again automatically once it is back.",
         )
         return False
-    model._default_manager.filter(pk=pk, status=QUEUED).update(sent_at=timezone.now(), note="")
+    queued = model._default_manager.filter(pk=pk, status=QUEUED)
+    queued.update(sent_at=timezone.now())
+    queued.filter(note__startswith=BROKER_DOWN).update(note="")
     return True
 
 
