@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -108,6 +109,13 @@ class Worker:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def kill_pool_process(self) -> None:
+        """SIGKILL only the pool's child (as the OOM killer would): the worker itself lives on."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        (child,) = [int(pid) for pid in children.split()]
+        os.kill(child, signal.SIGKILL)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -311,3 +319,19 @@ def test_a_training_killed_mid_run_is_redelivered_and_finishes(worker, review, o
     assert finished["attempts"] == 2
     assert Ranking.objects.get(pk=ranking.pk).n_records == 6
     assert JobStatus.DONE == RankingStatus.DONE  # the statuses core.jobs relies on agree
+
+
+def test_a_training_whose_pool_process_is_killed_is_handed_back_at_once_and_taken_back(
+    worker, review, owner
+):
+    RecordFactory.create_batch(4, review=review)
+    w = worker
+    ranking = ranking_request(review=review, stage="ta", requested_by=owner)
+    job_enqueue(ranking)
+    wait_for("the training to start", lambda: row(Ranking, ranking.pk)["status"] == "running")
+    # The worker rejects the lost task's message back to the queue (REJECT_ON_WORKER_LOST); the
+    # new pool process finds the heartbeat still fresh and looks again once it can have gone stale.
+    w.kill_pool_process()
+    finished = wait_finished(Ranking, ranking.pk)
+    assert finished["status"] == RankingStatus.DONE, finished["error"]
+    assert finished["attempts"] == 2
