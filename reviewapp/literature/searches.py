@@ -154,8 +154,7 @@ def search_run(
     if claim is None:
         # Finished, running in a live worker, or given up: a redelivery has nothing to do.
         return search
-    if claim.attempt > 1:
-        _replies_delete(search)
+    _replies_delete(search)
     client = client or pubmed_client()
     try:
         with claim.heartbeat(), transaction.atomic():
@@ -180,7 +179,7 @@ def search_run(
 
 
 def _replies_delete(search: Search) -> None:
-    """Delete the replies an earlier, killed attempt stored (its records were rolled back)."""
+    """Delete replies an earlier attempt stored: it was killed or failed, its records rolled back."""
     folder = f"searches/{search.pk}"
     try:
         _dirs, files = default_storage.listdir(folder)

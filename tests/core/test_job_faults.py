@@ -28,6 +28,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from reviewapp.core.jobs import job_enqueue
 from reviewapp.extraction.models import ExportJob
@@ -272,8 +273,10 @@ def test_a_search_killed_on_every_attempt_fails_cleanly_and_runs_again(
     assert done["status"] == "done", done["error"]
     assert done["attempts"] == 1
     assert Record.objects.filter(search=search).count() == 1200
-    # Replies stored by the killed attempts were cleared; only the finished run's remain.
     assert Search.objects.get(pk=search.pk).count_new == 1200
+    # Replies stored by the killed attempts were cleared: only the finished run's three remain.
+    _dirs, replies = default_storage.listdir(f"searches/{search.pk}")
+    assert sorted(replies) == [f"part1-batch{n}.xml" for n in (1, 2, 3)]
 
 
 def test_an_export_whose_worker_died_is_requeued_by_the_recovery_task(
