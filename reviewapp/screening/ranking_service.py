@@ -163,8 +163,9 @@ def ranking_train(*, ranking_id: int) -> Ranking:
 
     Labels are the settled states at the stage (included 1, excluded 0; records excluded by a
     stopping rule are not labels); texts are title and abstract (ranking.record_text). Claims the
-    row first (queued -> running), so a retried or duplicated task does nothing. A failure is
-    written to the row, not raised: the queue keeps the previous ranking.
+    row first (core.jobs.job_claim), so a duplicated task does nothing while the training's worker
+    is alive, and a redelivered one takes it back once that worker's heartbeat stopped. A failure
+    is written to the row, not raised: the queue keeps the previous ranking.
     """
     claim = job_claim(Ranking, ranking_id)
     if claim is None:
