@@ -33,6 +33,15 @@ def _running(model, pk, *, beat_age: timedelta, attempts: int = 1) -> None:
     )
 
 
+def test_every_job_model_uses_the_statuses_the_job_helpers_write():
+    from reviewapp.core import jobs
+
+    for kind in jobs.KINDS:
+        choices = set(kind.model._meta.get_field("status").get_choices(include_blank=False))
+        values = {value for value, _label in choices}
+        assert {jobs.QUEUED, jobs.RUNNING, jobs.DONE, jobs.FAILED} <= values, kind.model_label
+
+
 def test_a_queued_job_is_claimed_once_with_a_token_and_a_heartbeat(review):
     imp = ImportFactory(review=review)
     claim = job_claim(Import, imp.pk)
