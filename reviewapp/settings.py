@@ -7,6 +7,7 @@ eagerly in-process. See .env.example for every variable.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,10 @@ def _jobs_settings_from_env() -> dict:
         "stale_after": env_int("JOBS_STALE_AFTER_SECONDS", 5 * 60, minimum=2),
         "max_attempts": env_int("JOBS_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
         "export_keep_days": env_int("EXPORT_KEEP_DAYS", 7, minimum=1),
+        "beat_schedule_file": env_str(
+            "CELERY_BEAT_SCHEDULE_FILENAME",
+            str(Path(tempfile.gettempdir()) / "reviewapp-celerybeat-schedule"),
+        ),
         # Fault tests only: a pause at each step of a job, so a worker can be killed mid-job.
         "test_step_delay_ms": env_int("JOBS_TEST_STEP_DELAY_MS", 0, minimum=0, maximum=60_000),
     }
@@ -290,6 +295,8 @@ JOBS_TEST_STEP_DELAY_MS = _jobs["test_step_delay_ms"]
 # Finished background exports are kept this many days, then their file is deleted.
 EXPORT_KEEP_DAYS = _jobs["export_keep_days"]
 
+# Where beat remembers when each entry last ran: a writable place even in a read-only image.
+CELERY_BEAT_SCHEDULE_FILENAME = _jobs["beat_schedule_file"]
 # What `celery -A reviewapp beat` sends. Each entry expires before the next is due, so a worker
 # that was down finds one of each waiting, not a pile-up.
 CELERY_BEAT_SCHEDULE = {
