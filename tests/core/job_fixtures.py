@@ -15,7 +15,8 @@ def queue_fixture(settings):
     settings.CELERY_TASK_DEFAULT_QUEUE = name
     client = redis.Redis.from_url(settings.REDIS_URL)
     yield lambda: client.llen(name)
-    client.delete(name)
+    # The queue, and the bindings kombu keeps for its exchange of the same name.
+    client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
     client.close()
 
 

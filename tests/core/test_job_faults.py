@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -151,6 +152,9 @@ def module_worker(django_db_setup, django_db_blocker, media_root, eutils):
     w.start()
     yield w
     w.stop()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(w.queue, f"_kombu.binding.{w.queue}", f"_kombu.binding_permanent.{w.queue}")
+    client.close()
 
 
 @pytest.fixture
