@@ -7,11 +7,13 @@ eagerly in-process. See .env.example for every variable.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.env import (
@@ -261,6 +263,77 @@ CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_TIMEZONE = TIME_ZONE
+
+
+def _jobs_settings_from_env() -> dict:
+    return {
+        "queue": env_str("CELERY_QUEUE", "celery") or "celery",
+        # Above the longest hard time limit (CELERY_TASK_TIME_LIMIT): a message still being worked
+        # on is never handed to a second worker. A killed worker's job comes back sooner through
+        # the heartbeat (core.jobs_recover); this is the broker's own last resort.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 65 * 60, minimum=1),
+        "restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+        "heartbeat": env_int("JOBS_HEARTBEAT_SECONDS", 30, minimum=1),
+        "stale_after": env_int("JOBS_STALE_AFTER_SECONDS", 5 * 60, minimum=2),
+        "max_attempts": env_int("JOBS_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+        "export_keep_days": env_int("EXPORT_KEEP_DAYS", 7, minimum=1),
+        "beat_schedule_file": env_str(
+            "CELERY_BEAT_SCHEDULE_FILENAME",
+            str(Path(tempfile.gettempdir()) / "reviewapp-celerybeat-schedule"),
+        ),
+        # Fault tests only: a pause at each step of a job, so a worker can be killed mid-job.
+        "test_step_delay_ms": env_int("JOBS_TEST_STEP_DELAY_MS", 0, minimum=0, maximum=60_000),
+    }
+
+
+try:
+    _jobs = _jobs_settings_from_env()
+except EnvError as exc:
+    raise ImproperlyConfigured(f"Configuration error: {exc}") from None
+
+CELERY_TASK_DEFAULT_QUEUE = _jobs["queue"]
+# Acks-late messages a worker took but never acknowledged (it was killed) go back to the queue
+# once visibility_timeout has passed; the sweep for them runs about every interval * throttle s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _jobs["visibility_timeout"],
+    "unacked_restore_interval": _jobs["restore_interval"],
+    "unacked_restore_throttle": 1,
+}
+# A job's worker refreshes its heartbeat this often; one silent for JOBS_STALE_AFTER is taken
+# back (by its task's redelivery or by core.jobs_recover) at most JOBS_MAX_ATTEMPTS times in all.
+JOBS_HEARTBEAT_SECONDS = _jobs["heartbeat"]
+JOBS_STALE_AFTER_SECONDS = max(_jobs["stale_after"], 2 * JOBS_HEARTBEAT_SECONDS)
+JOBS_MAX_ATTEMPTS = _jobs["max_attempts"]
+JOBS_TEST_STEP_DELAY_MS = _jobs["test_step_delay_ms"]
+# Finished background exports are kept this many days, then their file is deleted.
+EXPORT_KEEP_DAYS = _jobs["export_keep_days"]
+
+# Where beat remembers when each entry last ran: a writable place even in a read-only image.
+CELERY_BEAT_SCHEDULE_FILENAME = _jobs["beat_schedule_file"]
+# What `celery -A reviewapp beat` sends. Each entry expires before the next is due, so a worker
+# that was down finds one of each waiting, not a pile-up.
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {
+        "task": "core.worker_heartbeat",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "jobs-recover": {
+        "task": "core.jobs_recover",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "sessions-clear": {
+        "task": "core.sessions_clear",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"expires": 60 * 60 * 12},
+    },
+    "exports-expire": {
+        "task": "extraction.exports_expire",
+        "schedule": crontab(hour=3, minute=45),
+        "options": {"expires": 60 * 60 * 12},
+    },
+}
 
 # The read-only JSON API (reviewapp/api). Token first, so an anonymous request gets 401 with a
 # WWW-Authenticate header; browsers use their session.

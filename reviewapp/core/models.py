@@ -23,3 +23,23 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class JobRun(models.Model):
+    """What lets a background job survive its worker (see reviewapp/core/jobs.py).
+
+    Each task that takes the job writes a fresh claim token and counts an attempt; while it works, a
+    heartbeat thread refreshes heartbeat_at. A job "running" whose heartbeat stopped belongs to a
+    worker that died: the next delivery of its task, or the recovery task, takes it back.
+    """
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the task's message was last handed to the broker; None: never (the broker was down).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Why a queued job is waiting or was put back in the queue; shown on the job's page.
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True

@@ -1,6 +1,8 @@
 import celery
 from celery import shared_task
+from django.core.management import call_command
 
+from reviewapp.core.jobs import jobs_recover
 from reviewapp.core.services import worker_heartbeat_record
 
 
@@ -9,3 +11,15 @@ def worker_heartbeat(self) -> int:
     """Prove the chain web -> broker -> worker -> database; returns the heartbeat's id."""
     hostname = self.request.hostname or "in-process"
     return worker_heartbeat_record(hostname=hostname, celery_version=celery.__version__).pk
+
+
+@shared_task(name="core.jobs_recover", soft_time_limit=50, time_limit=60)
+def jobs_recover_task() -> dict[str, int]:
+    """Requeue or fail jobs whose worker died; send jobs the broker never got (beat, every minute)."""
+    return jobs_recover()
+
+
+@shared_task(name="core.sessions_clear", soft_time_limit=60 * 10, time_limit=60 * 12)
+def sessions_clear_task() -> None:
+    """Delete expired sessions from the database (Django's clearsessions; beat, daily)."""
+    call_command("clearsessions")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from reviewapp.core.models import TimeStampedModel
+from reviewapp.core.models import JobRun, TimeStampedModel
 from reviewapp.extraction.constants import ExportKind, ExportWhich, ExtractionKind
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.models import Review
@@ -136,7 +136,7 @@ def export_path(instance: "ExportJob", filename: str) -> str:
     return f"exports/review-{instance.review_id}/{uuid.uuid4().hex}-{filename}"
 
 
-class ExportJob(TimeStampedModel):
+class ExportJob(TimeStampedModel, JobRun):
     """A download written in the background; only the member who asked for it may fetch it."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="export_jobs")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.jobs import JobLost, job_claim, job_enqueue, job_requeue
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
 from reviewapp.extraction import exports
@@ -440,8 +443,6 @@ def export_request(
 
     ``queue`` names a Celery queue other than the default (the tests' own worker listens on one).
     """
-    from reviewapp.extraction.tasks import export_run_task
-
     _export_check(membership, kind, form, which)
     job = ExportJob.objects.create(
         review=membership.review,
@@ -453,28 +454,34 @@ def export_request(
             review=membership.review, kind=kind, form=form, membership=membership
         ),
     )
-    options = {"queue": queue} if queue else {}
-    transaction.on_commit(lambda: export_run_task.apply_async((job.pk,), **options))
+    job_enqueue(job, queue=queue)
     return job
 
 
-def _claim(export_id: int) -> bool:
-    """queued -> running, once: a retried task finds it already claimed and does nothing."""
-    return bool(
-        ExportJob.objects.filter(pk=export_id, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING, started_at=timezone.now(), error=""
-        )
-    )
+def export_retry(*, membership: Membership, job: ExportJob) -> ExportJob:
+    """Queue a failed export again, for the member who asked for it; the caller sends it."""
+    require(membership, Capability.EXPORT)
+    if job.requested_by_id != membership.user_id or not job_requeue(ExportJob, pk=job.pk):
+        raise ServiceError("Only a failed export can be run again.")
+    ExportJob.objects.filter(pk=job.pk).update(rows_written=0)
+    job.refresh_from_db()
+    return job
 
 
 def export_run(*, export_id: int) -> ExportJob:
-    """Write a queued export's file under MEDIA_ROOT/exports/, with progress in the cache."""
-    if not _claim(export_id):
+    """Write a queued export's file under MEDIA_ROOT/exports/, with progress in the cache.
+
+    Idempotent: a redelivered task does nothing unless the attempt that held the job died (its
+    heartbeat stopped); the file is written afresh then, and only the attempt holding the claim
+    records it.
+    """
+    claim = job_claim(ExportJob, export_id)
+    if claim is None:
         return ExportJob.objects.get(pk=export_id)
     job = ExportJob.objects.select_related("review", "requested_by", "form").get(pk=export_id)
     membership = Membership.objects.filter(review=job.review, user=job.requested_by).first()
     if membership is None:
-        ExportJob.objects.filter(pk=job.pk).update(
+        claim.finish(
             status=JobStatus.FAILED,
             error="The member who asked for this export has left the review.",
             finished_at=timezone.now(),
@@ -484,33 +491,63 @@ def export_run(*, export_id: int) -> ExportJob:
 
     def progress(done: int) -> None:
         progress_write("export", job.pk, done=done, total=job.rows_total)
+        claim.step()
 
     try:
-        progress(0)
-        content, n = export_write(
-            membership=membership, kind=job.kind, form=job.form, which=job.which, progress=progress
-        )
-        name, _type = EXPORT_FILE[job.kind]
-        job.file.save(f"{job.review.slug}-{name}", ContentFile(content), save=False)
-        ExportJob.objects.filter(pk=job.pk).update(
-            file=job.file.name,
-            status=JobStatus.DONE,
-            rows_written=n,
-            finished_at=timezone.now(),
-        )
+        with claim.heartbeat():
+            progress(0)
+            content, n = export_write(
+                membership=membership,
+                kind=job.kind,
+                form=job.form,
+                which=job.which,
+                progress=progress,
+            )
+            name, _type = EXPORT_FILE[job.kind]
+            job.file.save(f"{job.review.slug}-{name}", ContentFile(content), save=False)
+        try:
+            claim.finish(
+                file=job.file.name,
+                status=JobStatus.DONE,
+                rows_written=n,
+                finished_at=timezone.now(),
+            )
+        except JobLost:
+            job.file.delete(save=False)
+            raise
         progress_write("export", job.pk, done=n, total=n)
+    except JobLost:
+        logger.warning("export %s was taken over by a later attempt", job.pk)
     except ServiceError as exc:
-        ExportJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, error=exc.message, finished_at=timezone.now()
-        )
+        claim.finish(status=JobStatus.FAILED, error=exc.message, finished_at=timezone.now())
     except Exception as exc:
         logger.exception("export %s failed", job.pk)
-        ExportJob.objects.filter(pk=job.pk).update(
+        ExportJob.objects.filter(pk=job.pk, claim_token=claim.token).update(
             status=JobStatus.FAILED,
             error=f"The export stopped on an internal error ({exc.__class__.__name__}); "
-            "ask for it again.",
+            "it can be run again.",
             finished_at=timezone.now(),
         )
         raise
     job.refresh_from_db()
     return job
+
+
+def exports_expire(*, now: datetime | None = None) -> int:
+    """Delete the files of background exports finished more than EXPORT_KEEP_DAYS ago.
+
+    Their jobs are marked expired (the page says to ask again). Runs daily from Celery beat.
+    Returns how many files were deleted.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.EXPORT_KEEP_DAYS)
+    expired = 0
+    for job in ExportJob.objects.filter(status=JobStatus.DONE, finished_at__lt=cutoff).only(
+        "pk", "file"
+    ):
+        if job.file:
+            job.file.delete(save=False)
+        expired += ExportJob.objects.filter(pk=job.pk, status=JobStatus.DONE).update(
+            status=JobStatus.EXPIRED, file=""
+        )
+    return expired

@@ -22,4 +22,5 @@ urlpatterns = [
     path("downloads/new/", views.download, name="download"),
     path("downloads/<int:export_id>/", views.export_detail, name="export-detail"),
     path("downloads/<int:export_id>/file/", views.export_file, name="export-file"),
+    path("downloads/<int:export_id>/retry/", views.export_retry, name="export-retry"),
 ]

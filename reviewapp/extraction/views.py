@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,9 +13,10 @@ from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.htmx import render_page_or_partial
+from reviewapp.core.jobs import job_enqueue
 from reviewapp.core.permissions import require, review_view
 from reviewapp.core.progress import progress_read
-from reviewapp.extraction import exports
+from reviewapp.extraction import exports, services
 from reviewapp.extraction.constants import (
     EXPORT_FILE,
     EXTRACTION_EXPORTS,
@@ -470,8 +472,22 @@ def export_detail(request, export_id: int, *, review, membership):
             "total": total,
             "percent": min(100, round(100 * done / total)) if total else 0,
             "polling": job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+            "keep_days": settings.EXPORT_KEEP_DAYS,
         },
     )
+
+
+@review_view(Capability.EXPORT)
+@require_POST
+def export_retry(request, export_id: int, *, review, membership):
+    job = _job_or_404(review, membership, export_id)
+    try:
+        services.export_retry(membership=membership, job=job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        job_enqueue(job)
+    return redirect("extraction:export-detail", review.slug, job.pk)
 
 
 @review_view(Capability.EXPORT)

@@ -14,6 +14,8 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    # Only exports expire: their file is deleted after EXPORT_KEEP_DAYS (extraction.services).
+    EXPIRED = "expired", "Expired"
 
 
 class ImportFormat(models.TextChoices):

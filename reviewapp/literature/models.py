@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from reviewapp.core.models import TimeStampedModel
+from reviewapp.core.models import JobRun, TimeStampedModel
 from reviewapp.literature.constants import (
     DuplicateRule,
     DuplicateStatus,
@@ -13,7 +13,7 @@ from reviewapp.literature.constants import (
 from reviewapp.reviews.models import Review
 
 
-class JobFields(models.Model):
+class JobFields(JobRun):
     """Status and progress of background work, written by the task and read by the page."""
 
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
@@ -23,7 +23,7 @@ class JobFields(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(JobRun.Meta):
         abstract = True
 
 

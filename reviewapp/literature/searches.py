@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
 from reviewapp.integrations.entrez import EntrezError, PubMedClient
@@ -114,12 +115,12 @@ def search_rerun(*, membership: Membership, search: Search) -> Search:
 
 
 def search_retry(*, membership: Membership, search: Search) -> Search:
-    """Queue a failed search again; it left nothing behind, so it starts from the beginning."""
+    """Queue a failed search again; it left nothing behind, so it starts from the beginning.
+
+    The caller sends it with core.jobs.job_enqueue.
+    """
     require(membership, Capability.MANAGE_REVIEW)
-    updated = Search.objects.filter(
-        pk=search.pk, review=membership.review, status=JobStatus.FAILED
-    ).update(status=JobStatus.QUEUED, error="", started_at=None, finished_at=None)
-    if not updated:
+    if search.review_id != membership.review_id or not job_requeue(Search, pk=search.pk):
         raise ServiceError("Only a failed search can be run again.")
     search.refresh_from_db()
     return search
@@ -148,22 +149,27 @@ def search_run(
     Every failure (network, a malformed reply, a query PubMed rejects) is written to the Search
     with the batch named, and nothing of the run is kept.
     """
-    claimed = Search.objects.filter(pk=search_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), error=""
-    )
+    claim = job_claim(Search, search_id)
     search = Search.objects.select_related("review").get(pk=search_id)
-    if not claimed:
+    if claim is None:
+        # Finished, running in a live worker, or given up: a redelivery has nothing to do.
         return search
+    _replies_delete(search)
     client = client or pubmed_client()
     try:
-        with transaction.atomic():
-            _search_fetch(search, client, progress)
+        with claim.heartbeat(), transaction.atomic():
+            _search_fetch(search, client, progress, claim)
+    except JobLost:
+        logger.warning(
+            "search %s was taken over by a later attempt; this one wrote nothing", search_id
+        )
     except (EntrezError, FileUnreadable) as exc:
-        _search_fail(search, f"The search failed and nothing was added: {exc}")
+        _search_fail(search, claim, f"The search failed and nothing was added: {exc}")
     except Exception as exc:
         logger.exception("search %s failed", search.pk)
         _search_fail(
             search,
+            claim,
             "The search stopped on an internal error and nothing was added "
             f"({exc.__class__.__name__}). It can be run again.",
         )
@@ -172,8 +178,19 @@ def search_run(
     return search
 
 
-def _search_fail(search: Search, message: str) -> None:
-    Search.objects.filter(pk=search.pk).update(
+def _replies_delete(search: Search) -> None:
+    """Delete replies an earlier attempt stored: it was killed or failed, its records rolled back."""
+    folder = f"searches/{search.pk}"
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
+
+
+def _search_fail(search: Search, claim: JobClaim, message: str) -> None:
+    Search.objects.filter(pk=search.pk, claim_token=claim.token).update(
         status=JobStatus.FAILED,
         error=message,
         finished_at=timezone.now(),
@@ -182,7 +199,7 @@ def _search_fail(search: Search, message: str) -> None:
     )
 
 
-def _search_fetch(search: Search, client: PubMedClient, progress) -> None:
+def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClaim) -> None:
     plan = client.plan_search(
         search.query, mindate=search.mindate or None, maxdate=search.maxdate or None
     )
@@ -202,13 +219,14 @@ def _search_fetch(search: Search, client: PubMedClient, progress) -> None:
         "errors": first.errors if first else {},
         "warnings": first.warnings if first else {},
     }
-    Search.objects.filter(pk=search.pk).update(
-        run_at=timezone.now(),
-        count_reported=plan.count,
-        query_translation=first.query_translation if first else "",
-        provenance=provenance,
-        progress_total=plan.parts_total,
-    )
+    # Written with the outcome, not now: an update here would lock the row for the whole run and
+    # hold up the heartbeat, which is written from another connection.
+    planned = {
+        "run_at": timezone.now(),
+        "count_reported": plan.count,
+        "query_translation": first.query_translation if first else "",
+        "progress_total": plan.parts_total,
+    }
     known = _known_pmids(search)
     index = duplicate_index_for(search.review)
     retrieved = new = 0
@@ -249,8 +267,10 @@ def _search_fetch(search: Search, client: PubMedClient, progress) -> None:
             review=search.review, parsed=parsed, index=index, search=search
         )
         new += len(records)
+        claim.step()
     provenance["rejections"] = rejections
-    Search.objects.filter(pk=search.pk).update(
+    claim.finish(
+        **planned,
         status=JobStatus.DONE,
         finished_at=timezone.now(),
         count_retrieved=retrieved,

@@ -18,6 +18,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
 from reviewapp.literature import matching
@@ -88,25 +89,41 @@ def import_create(
     return record
 
 
-def _claim(import_id: int) -> bool:
-    """queued -> running, once: a retried task finds it already claimed and does nothing."""
-    return bool(
-        Import.objects.filter(pk=import_id, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING, started_at=timezone.now(), error=""
-        )
+def import_retry(*, membership: Membership, imp: Import) -> Import:
+    """Queue a failed import again; it left nothing behind, so it starts from the beginning.
+
+    The caller sends it with core.jobs.job_enqueue.
+    """
+    require(membership, Capability.MANAGE_REVIEW)
+    if imp.review_id != membership.review_id or not job_requeue(Import, pk=imp.pk):
+        raise ServiceError("Only a failed import can be run again.")
+    Import.objects.filter(pk=imp.pk).update(
+        count_read=0,
+        count_imported=0,
+        count_duplicates=0,
+        count_rejected=0,
+        rejections=[],
+        progress_done=0,
+        progress_total=None,
     )
+    imp.refresh_from_db()
+    return imp
 
 
 def import_run(*, import_id: int, progress: Callable[[int], None] | None = None) -> Import:
     """Parse the import's file and add its records to the review, linking duplicates.
 
-    A file that cannot be read at all imports nothing and says why in the Import's error.
+    A file that cannot be read at all imports nothing and says why in the Import's error. The
+    records and the final counts are written in one transaction, so a worker killed mid-import
+    leaves no rows behind and the attempt that takes the job back starts from the beginning.
     """
-    if not _claim(import_id):
+    claim = job_claim(Import, import_id)
+    if claim is None:
+        # Finished, running in a live worker, or given up: a redelivery has nothing to do.
         return Import.objects.get(pk=import_id)
     imp = Import.objects.select_related("review").get(pk=import_id)
     try:
-        with imp.file.open("rb") as fileobj:
+        with claim.heartbeat(), imp.file.open("rb") as fileobj:
             if not imp.format:
                 imp.format = detect_format(fileobj.read(64 * 1024), imp.file_name)
                 fileobj.seek(0)
@@ -116,9 +133,14 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
                     imp=imp,
                     items=parse(fileobj, format=imp.format, filename=imp.file_name),
                     progress=progress,
+                    claim=claim,
                 )
+    except JobLost:
+        logger.warning(
+            "import %s was taken over by a later attempt; this one wrote nothing", imp.pk
+        )
     except FileUnreadable as exc:
-        Import.objects.filter(pk=imp.pk).update(
+        claim.finish(
             status=JobStatus.FAILED,
             error=f"{imp.file_name} could not be read, so nothing was imported: {exc}",
             finished_at=timezone.now(),
@@ -129,11 +151,9 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
             rejections=[],
             progress_done=0,
         )
-        imp.refresh_from_db()
-        return imp
     except Exception as exc:
         logger.exception("import %s failed", imp.pk)
-        Import.objects.filter(pk=imp.pk).update(
+        Import.objects.filter(pk=imp.pk, claim_token=claim.token).update(
             status=JobStatus.FAILED,
             error=f"The import of {imp.file_name} stopped on an internal error, so nothing "
             f"was imported ({exc.__class__.__name__}). It can be run again.",
@@ -252,7 +272,7 @@ def records_add_parsed(
     return records, links
 
 
-def _records_add(*, imp: Import, items: Iterable, progress) -> dict:
+def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> dict:
     index = duplicate_index_for(imp.review)
     read = imported = duplicates = 0
     rejections: list[dict] = []
@@ -277,6 +297,7 @@ def _records_add(*, imp: Import, items: Iterable, progress) -> dict:
             imported += len(records)
             duplicates += len(links)
             progress_write("import", imp.pk, done=read)
+            claim.step()
             if progress:
                 # The callback may query the database, which must wait for the COPY under way.
                 with writer.paused():
@@ -287,7 +308,7 @@ def _records_add(*, imp: Import, items: Iterable, progress) -> dict:
         "count_duplicates": duplicates,
         "count_rejected": len(rejections),
     }
-    Import.objects.filter(pk=imp.pk).update(
+    claim.finish(
         **counts,
         rejections=rejections,
         status=JobStatus.DONE,

@@ -13,6 +13,7 @@ urlpatterns = [
     path("sources/searches/<int:search_id>/retry/", views.search_retry, name="search-retry"),
     path("sources/imports/new/", views.import_create, name="import-create"),
     path("sources/imports/<int:import_id>/", views.import_detail, name="import-detail"),
+    path("sources/imports/<int:import_id>/retry/", views.import_retry, name="import-retry"),
     path(
         "sources/imports/<int:import_id>/rejections.csv",
         views.import_rejections_csv,

@@ -2,7 +2,6 @@ import csv
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.htmx import render_page_or_partial
+from reviewapp.core.jobs import job_enqueue
 from reviewapp.core.permissions import review_view
 from reviewapp.core.progress import progress_read
 from reviewapp.core.spreadsheet import neutralise
@@ -17,7 +17,6 @@ from reviewapp.literature import duplicates, searches, services
 from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.forms import DuplicateMarkForm, ImportForm, SearchForm
 from reviewapp.literature.models import DuplicateLink, Import, Record, Search
-from reviewapp.literature.tasks import import_run_task, search_run_task
 from reviewapp.reviews.constants import Capability
 
 
@@ -78,7 +77,7 @@ def search_create(request, *, review, membership):
         except ServiceError as exc:
             form_error_add(form, exc)
         else:
-            transaction.on_commit(lambda: search_run_task.delay(search.pk))
+            job_enqueue(search)
             return redirect("literature:search-detail", review.slug, search.pk)
     return render(
         request,
@@ -125,7 +124,7 @@ def search_rerun(request, search_id: int, *, review, membership):
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("literature:source-list", review.slug)
-    transaction.on_commit(lambda: search_run_task.delay(new.pk))
+    job_enqueue(new)
     messages.success(request, "The search runs again; only records new to it will be added.")
     return redirect("literature:search-detail", review.slug, new.pk)
 
@@ -139,7 +138,7 @@ def search_retry(request, search_id: int, *, review, membership):
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        transaction.on_commit(lambda: search_run_task.delay(search.pk))
+        job_enqueue(search)
     return redirect("literature:search-detail", review.slug, search.pk)
 
 
@@ -160,7 +159,7 @@ def import_create(request, *, review, membership):
         except ServiceError as exc:
             form_error_add(form, exc)
         else:
-            transaction.on_commit(lambda: import_run_task.delay(imp.pk))
+            job_enqueue(imp)
             return redirect("literature:import-detail", review.slug, imp.pk)
     return render(
         request,
@@ -177,11 +176,25 @@ def import_detail(request, import_id: int, *, review, membership):
         "review": review,
         "membership": membership,
         "imp": imp,
+        "can_add": membership.can(Capability.MANAGE_REVIEW),
         **_job_context("import", imp),
     }
     return render_page_or_partial(
         request, "literature/import_detail.html", "literature/partials/_import_status.html", context
     )
+
+
+@review_view(Capability.MANAGE_REVIEW)
+@require_POST
+def import_retry(request, import_id: int, *, review, membership):
+    imp = get_object_or_404(Import, pk=import_id, review=review)
+    try:
+        services.import_retry(membership=membership, imp=imp)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        job_enqueue(imp)
+    return redirect("literature:import-detail", review.slug, imp.pk)
 
 
 @review_view()

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from reviewapp.core.models import TimeStampedModel
+from reviewapp.core.models import JobRun, TimeStampedModel
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import (
@@ -308,7 +308,7 @@ class RecordVote(models.Model):
         return f"{self.reviewer_id} {self.value} record {self.record_id} ({self.stage})"
 
 
-class Ranking(models.Model):
+class Ranking(JobRun):
     """One training of the ranking model at a stage, kept with what produced it (as ASReview does).
 
     The queue uses the latest finished one. `record_ids` is the order: records unlabelled at

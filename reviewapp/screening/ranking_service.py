@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import OrderedDict
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.jobs import JobLost, job_claim, job_enqueue, stale_running
 from reviewapp.core.permissions import require
 from reviewapp.literature.selectors import records_unique
 from reviewapp.reviews.constants import Capability
@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 # The same seed for every training, so a ranking can be reproduced from its stored settings.
 SEED = 0
 RETRAIN_EVERY_MAX = 1000
-# A training still "running" after the task's hard time limit belongs to a lost worker.
-STALE_AFTER = timedelta(minutes=15)
 
 
 def presets_available() -> dict:
@@ -118,18 +116,16 @@ def ranking_request(*, review: Review, stage: str, requested_by=None) -> Ranking
         review=review, stage=stage, status__in=[RankingStatus.QUEUED, RankingStatus.RUNNING]
     ).first()
     if in_flight is not None:
-        stale = (
-            in_flight.status == RankingStatus.RUNNING
-            and in_flight.started_at is not None
-            and in_flight.started_at < timezone.now() - STALE_AFTER
-        )
-        if not stale:
-            return in_flight
-        Ranking.objects.filter(pk=in_flight.pk, status=RankingStatus.RUNNING).update(
+        # A training whose worker died is failed here so a new one can be asked for now, rather
+        # than after core.jobs_recover has requeued it.
+        given_up = Ranking.objects.filter(stale_running(timezone.now()), pk=in_flight.pk).update(
             status=RankingStatus.FAILED,
+            claim_token="",
             error="The worker training this ranking stopped before finishing.",
             finished_at=timezone.now(),
         )
+        if not given_up:
+            return in_flight
     settings = StageSettings.objects.get(review=review, stage=stage)
     try:
         with transaction.atomic():
@@ -159,9 +155,7 @@ def ranking_enqueue(ranking: Ranking) -> None:
     """Send the training task once the current transaction commits (a no-op if it is not queued)."""
     if ranking.status != RankingStatus.QUEUED:
         return
-    from reviewapp.screening.tasks import ranking_train_task
-
-    transaction.on_commit(lambda: ranking_train_task.delay(ranking.pk))
+    job_enqueue(ranking)
 
 
 def ranking_train(*, ranking_id: int) -> Ranking:
@@ -169,29 +163,28 @@ def ranking_train(*, ranking_id: int) -> Ranking:
 
     Labels are the settled states at the stage (included 1, excluded 0; records excluded by a
     stopping rule are not labels); texts are title and abstract (ranking.record_text). Claims the
-    row first (queued -> running), so a retried or duplicated task does nothing. A failure is
-    written to the row, not raised: the queue keeps the previous ranking.
+    row first (core.jobs.job_claim), so a duplicated task does nothing while the training's worker
+    is alive, and a redelivered one takes it back once that worker's heartbeat stopped. A failure
+    is written to the row, not raised: the queue keeps the previous ranking.
     """
-    now = timezone.now()
-    claimed = Ranking.objects.filter(pk=ranking_id, status=RankingStatus.QUEUED).update(
-        status=RankingStatus.RUNNING, started_at=now
-    )
+    claim = job_claim(Ranking, ranking_id)
+    if claim is None:
+        return Ranking.objects.get(pk=ranking_id)
     ranking = Ranking.objects.get(pk=ranking_id)
-    if not claimed:
-        return ranking
     try:
-        fields = _ranking_compute(ranking)
+        with claim.heartbeat():
+            claim.step()
+            fields = _ranking_compute(ranking)
+        claim.finish(status=RankingStatus.DONE, finished_at=timezone.now(), **fields)
+    except JobLost:
+        logger.warning("ranking %s was taken over by a later attempt", ranking_id)
     except Exception as exc:
         logger.exception("ranking %s failed", ranking_id)
-        Ranking.objects.filter(pk=ranking_id).update(
+        Ranking.objects.filter(pk=ranking_id, claim_token=claim.token).update(
             status=RankingStatus.FAILED,
             error=f"Training stopped on an internal error ({exc.__class__.__name__}: {exc}); "
             "the queue keeps the previous ranking.",
             finished_at=timezone.now(),
-        )
-    else:
-        Ranking.objects.filter(pk=ranking_id).update(
-            status=RankingStatus.DONE, finished_at=timezone.now(), **fields
         )
     ranking.refresh_from_db()
     return ranking
