@@ -304,10 +304,18 @@ class RecordPanel:
     hidden_notes: int = 0
     tags: list[str] = field(default_factory=list)
     report: Report | None = None
+    # Whether this member's vote can be taken: theirs stands (a change of mind), or the record
+    # still waits for votes. Otherwise it is settled or goes to adjudication (see
+    # rules.vote_refusal, which the service applies).
+    open_to_me: bool = True
     # The report's uploads, newest first: the current full text, then the earlier ones.
     report_files: list[ReportFileRow] = field(default_factory=list)
     # Set by the page: a fresh token per decision form, so a resent form is recognised.
     client_token: uuid.UUID | None = None
+
+    @property
+    def state_label(self) -> str:
+        return ScreenState(self.state).label.lower()
 
     @property
     def report_file_current(self) -> ReportFileRow | None:
@@ -421,6 +429,8 @@ def record_panels(
                 hidden_notes=0 if visible else len(notes[rid]) - len(own_notes),
                 tags=sorted(tags[rid]),
                 report=reports.get(rid),
+                open_to_me=mine is not None
+                or state in (ScreenState.UNSCREENED, ScreenState.AWAITING),
                 report_files=files.get(reports[rid].pk, []) if rid in reports else [],
             )
         )

@@ -253,3 +253,17 @@ def test_a_form_resubmitted_without_a_token_is_stored_once(client, review, revie
         response = client.post(decide_url(review, records[0]), {"value": "include", "note": "x"})
         assert response.status_code == 302
     assert Decision.objects.filter(record=records[0]).count() == 1
+
+
+def test_a_settled_record_opened_by_someone_without_a_vote_offers_no_decision_form(
+    client, review, rosa, reviewer, agreed
+):
+    client.force_login(rosa)
+    url = reverse("screening:screen", args=[review.slug, "ta"]) + f"?record={agreed.pk}"
+    html = client.get(url, **HX).content.decode()
+    assert "already has the votes it needs (included)" in html
+    assert f'action="{decide_url(review, agreed)}"' not in html
+    # Its own voters still can change their minds there.
+    client.force_login(reviewer)
+    html = client.get(url, **HX).content.decode()
+    assert f'action="{decide_url(review, agreed)}"' in html
