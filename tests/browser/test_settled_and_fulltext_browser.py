@@ -116,3 +116,36 @@ def test_without_javascript_the_refusal_is_shown_on_the_reloaded_page(
         screenshot(page, "screening-vote-refused-nojs-phone")
     finally:
         context.close()
+
+
+def test_a_refusal_answered_while_the_next_decision_is_pending_is_still_shown(
+    live_server, login, review, reviewer, reviewer2, records
+):
+    rosa = MembershipFactory(
+        review=review, user=UserFactory(username="rosa"), role=Role.REVIEWER
+    ).user
+    page = login(rosa)
+    page.goto(f"{live_server.url}/reviews/{review.slug}/screen/ta/")
+    shown = int(page.locator(".screen-current .record-panel").first.get_attribute("data-record-id"))
+    record = next(r for r in records if r.pk == shown)
+    for user in (reviewer, reviewer2):
+        decision_record(
+            membership=membership_of(user, review), record=record, stage="ta", value="include"
+        )
+    # Hold the first decision's request until the reviewer has made the next decision.
+    held = []
+    page.route(f"**/ta/{shown}/decide/", lambda route: held.append(route))
+    page.keyboard.press("e")
+    page.wait_for_function("document.body.getAttribute('data-screening-pending') === '1'")
+    page.keyboard.press("i")
+    page.wait_for_function("document.body.getAttribute('data-screening-pending') === '2'")
+    page.wait_for_timeout(200)
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_function("document.body.getAttribute('data-screening-pending') === '0'")
+    alert = page.locator("[data-testid=screen-error]")
+    alert.wait_for()
+    assert f"Your vote on record {shown} was not stored" in alert.inner_text()
+    assert Decision.objects.filter(record=record).count() == 2
+    assert Decision.objects.filter(reviewer=rosa).count() == 1  # the next record's vote
+    screenshot(page, "screening-vote-refused-while-pending")
