@@ -137,3 +137,30 @@ def test_the_same_vote_sent_four_times_at_once_without_a_token_is_stored_once(
     # Every copy is answered with the one stored decision: one created, three acknowledged.
     assert sorted(created for _, created in outcomes) == [False, False, False, True]
     assert len({decision.pk for decision, _ in outcomes}) == 1
+
+
+def test_two_adjudications_of_one_conflict_at_once_store_one_and_refuse_the_other(
+    review, owner, review_admin, reviewer, reviewer2, records
+):
+    from reviewapp.screening.services import conflict_resolve
+
+    record = records[0]
+    decision_record(
+        membership=membership_of(reviewer, review), record=record, stage="ta", value="include"
+    )
+    decision_record(
+        membership=membership_of(reviewer2, review), record=record, stage="ta", value="exclude"
+    )
+    adjudicators = [
+        (membership_of(owner, review), "include"),
+        (membership_of(review_admin, review), "exclude"),
+    ]
+    outcomes = _outcomes_at_once(
+        [
+            lambda m=m, v=v: conflict_resolve(membership=m, record=record, stage="ta", value=v)
+            for m, v in adjudicators
+        ]
+    )
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(refused) == 1 and "not in conflict" in refused[0].message, outcomes
+    assert Decision.objects.filter(record=record, kind="adjudication").count() == 1
