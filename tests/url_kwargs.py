@@ -85,14 +85,24 @@ def _report_id(review, owner):
     """A report with an uploaded PDF, so its members-only file page exists."""
     from django.core.files.base import ContentFile
 
-    from reviewapp.screening.models import Report
+    from reviewapp.screening.models import Report, ReportFile
 
     report = Report.objects.create(review=review, record=RecordFactory(review=review))
-    report.file.save("paper.pdf", ContentFile(b"%PDF-1.4\n%test\n"), save=True)
+    version = ReportFile(report=report, original_filename="paper.pdf", size=15, uploaded_by=owner)
+    version.file.save("paper.pdf", ContentFile(b"%PDF-1.4\n%test\n"), save=True)
+    report.file.name = version.file.name
+    report.save()
     return report.pk
 
 
-URL_KWARGS["report_id"] = _report_id
+def _file_id(review, owner):
+    """An uploaded file of the report made for report_id (which comes first in the route)."""
+    from reviewapp.screening.models import ReportFile
+
+    return ReportFile.objects.filter(report__review=review).latest("id").pk
+
+
+URL_KWARGS.update(report_id=_report_id, file_id=_file_id)
 
 
 def _analysis_id(review, owner):

@@ -9,6 +9,7 @@ from reviewapp.screening.models import (
     RecordTag,
     RecordVote,
     Report,
+    ReportFile,
     StageSettings,
     StoppingRule,
     Study,
@@ -96,3 +97,14 @@ class StoppingRuleAdmin(_ReadOnly):
 
     list_display = ["review", "stage", "target_recall", "confidence", "declared_by", "declared_at"]
     raw_id_fields = ["review"]
+
+
+@admin.register(ReportFile)
+class ReportFileAdmin(_ReadOnly):
+    """Every uploaded full text is kept: a replacement is a new upload, made in the app."""
+
+    list_display = ["report", "original_filename", "size", "uploaded_by", "uploaded_at"]
+    raw_id_fields = ["report", "uploaded_by"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,11 +1,13 @@
 """Writes on full texts (PRISMA 2020 "reports") and the studies they belong to.
 
 A PDF is accepted only if it starts with the PDF signature and is within settings.FULLTEXT_MAX_BYTES;
-it is stored under MEDIA_ROOT and served only through a members-only view.
+it is stored under MEDIA_ROOT and served only through a members-only view. Uploaded files are
+never deleted or overwritten: a re-upload adds a version (ReportFile) and becomes the current one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import string
@@ -22,7 +24,7 @@ from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import RetrievalStatus, Stage
-from reviewapp.screening.models import Report, Study
+from reviewapp.screening.models import Report, ReportFile, Study
 from reviewapp.screening.selectors import record_eligible
 
 PDF_MAGIC = b"%PDF-"
@@ -55,9 +57,23 @@ def _safe_name(name: str) -> str:
     return base[-120:]
 
 
+def _sha256(upload) -> str:
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
 @transaction.atomic
 def report_upload(*, membership: Membership, record: Record, upload) -> Report:
-    """Attach an uploaded PDF as the record's full text and mark it retrieved."""
+    """Attach an uploaded PDF as the record's full text and mark it retrieved.
+
+    Every upload is kept as a ReportFile (who, when, size, original name, checksum); a re-upload
+    makes the new file the current one and leaves the earlier ones in the history, on disk too.
+    Uploading the current file's exact content again (a resubmitted form) adds nothing.
+    """
     _check(membership, record)
     if upload is None:
         raise ServiceError("Choose a PDF file to upload.", field="file")
@@ -76,14 +92,26 @@ def report_upload(*, membership: Membership, record: Record, upload) -> Report:
             field="file",
         )
     report = report_get_or_create(review=membership.review, record=record, user=membership.user)
-    old = report.file.name if report.file else ""
-    report.original_filename = os.path.basename(upload.name or "")[:255]
-    report.file.save(_safe_name(upload.name), upload, save=False)
+    # Locked so two uploads at once are recorded one after the other, each seeing the other.
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    checksum = _sha256(upload)
+    current = report.files.first()
+    if current is None or current.sha256 != checksum or report.file.name != current.file.name:
+        version = ReportFile(
+            report=report,
+            original_filename=os.path.basename(upload.name or "")[:255],
+            size=upload.size,
+            sha256=checksum,
+            uploaded_by=membership.user,
+        )
+        version.file.save(_safe_name(upload.name), upload, save=False)
+        version.save()
+        # The report points at the new file; the earlier ones stay where they are.
+        report.file.name = version.file.name
+        report.original_filename = version.original_filename
     report.retrieval_status = RetrievalStatus.RETRIEVED
     report.updated_by = membership.user
     report.save()
-    if old and old != report.file.name:
-        transaction.on_commit(lambda: report.file.storage.delete(old))
     return report
 
 

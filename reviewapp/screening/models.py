@@ -224,7 +224,9 @@ class Report(TimeStampedModel):
     retrieval_status = models.CharField(
         max_length=16, choices=RetrievalStatus.choices, default=RetrievalStatus.SOUGHT
     )
-    file = models.FileField(upload_to=full_text_path, blank=True)
+    # The current full text: the same stored file as the latest of `files` (ReportFile), whose
+    # rows keep every earlier upload too.
+    file = models.FileField(upload_to=full_text_path, blank=True, max_length=255)
     original_filename = models.CharField(max_length=255, blank=True)
     url = models.URLField(max_length=1000, blank=True)
     updated_by = models.ForeignKey(
@@ -236,6 +238,56 @@ class Report(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Report of record {self.record_id}"
+
+
+def report_file_path(instance: "ReportFile", filename: str) -> str:
+    # The same folder as the report's; the storage adds a suffix rather than overwrite a name.
+    report = instance.report
+    return f"fulltext/review-{report.review_id}/record-{report.record_id}/{filename}"
+
+
+class ReportFileQuerySet(models.QuerySet):
+    # The files are the report's history: the bulk paths that would rewrite or erase it are closed.
+    def update(self, **kwargs):
+        raise TypeError("Full-text files are kept as uploaded; upload a new one instead.")
+
+    def delete(self):
+        raise TypeError("Full-text files are a history and cannot be deleted.")
+
+
+class ReportFile(models.Model):
+    """One uploaded file of a report, kept for good: a re-upload adds one, never replaces one.
+
+    The latest is the report's current full text (Report.file names the same stored file); the
+    earlier ones stay downloadable by the review's members, with who uploaded them and when.
+    """
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=report_file_path, max_length=255)
+    original_filename = models.CharField(max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Hex digest of the content.")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReportFileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["report", "uploaded_at"], name="report_file_history")]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename or self.file.name} (report {self.report_id})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Full-text files are kept as uploaded; upload a new one instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Full-text files are a history and cannot be deleted.")
 
 
 class RecordStageState(models.Model):

@@ -94,6 +94,58 @@ def settle(events: Iterable[Event], reviewers_required: int) -> State:
     return _value_state(value, single=reviewers_required == 1)
 
 
+class Refusal(StrEnum):
+    """Why a new vote cannot be taken on a record."""
+
+    VOTES_IN = "votes_in"  # the stage's required votes are in, from other reviewers
+    ADJUDICATED = "adjudicated"  # settled by an adjudication
+    AUTOMATED = "automated"  # excluded by a stopping rule
+
+
+def vote_refusal(
+    events: Iterable[Event], reviewers_required: int, reviewer_id: int
+) -> Refusal | None:
+    """Whether a vote (not an undo) from this reviewer may be added to a record's events.
+
+    A reviewer whose vote stands may always vote again: a change of mind is an event, and after
+    an adjudication it is kept without reopening the record (see `settle`). Anyone else is
+    refused once the record has the votes the stage requires, or once an adjudication or a
+    stopping rule has settled it: a third vote would reopen a settled record as a conflict, and
+    conflicts are settled by adjudication.
+    """
+    final: str | None = None
+    vote_events: list[Event] = []
+    for event in events:
+        if event.kind in (ADJUDICATION, AUTOMATION):
+            final = event.kind
+        else:
+            vote_events.append(event)
+    stacks = vote_stacks(vote_events)
+    if reviewer_id in stacks:
+        return None
+    if final == ADJUDICATION:
+        return Refusal.ADJUDICATED
+    if final == AUTOMATION:
+        return Refusal.AUTOMATED
+    if len(stacks) >= reviewers_required:
+        return Refusal.VOTES_IN
+    return None
+
+
+def current_vote_index(events: Sequence[Event], reviewer_id: int) -> int | None:
+    """The position in `events` of this reviewer's current vote (the top of their stack)."""
+    stack: list[int] = []
+    for i, event in enumerate(events):
+        if event.kind != VOTE or event.reviewer_id != reviewer_id:
+            continue
+        if event.value == RETRACT:
+            if stack:
+                stack.pop()
+        else:
+            stack.append(i)
+    return stack[-1] if stack else None
+
+
 def _value_state(value: str, *, single: bool) -> State:
     if value == INCLUDE:
         return State.INCLUDED

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -33,6 +34,7 @@ from reviewapp.screening.models import (
     RecordTag,
     RecordVote,
     Report,
+    ReportFile,
     StageSettings,
     Study,
     Tag,
@@ -253,6 +255,42 @@ class PanelVote:
         return DecisionValue(self.value).label
 
 
+@dataclass(frozen=True)
+class ReportFileRow:
+    """One uploaded file of a report, as the full-text panel lists it."""
+
+    id: int
+    report_id: int
+    name: str
+    size: int
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+def report_files(report_ids: list[int]) -> dict[int, list[ReportFileRow]]:
+    """Every file uploaded to these reports, newest (the current one) first, in one query."""
+    files: dict[int, list[ReportFileRow]] = defaultdict(list)
+    rows = (
+        ReportFile.objects.filter(report_id__in=report_ids)
+        .order_by("-uploaded_at", "-id")
+        .values_list(
+            "id",
+            "report_id",
+            "original_filename",
+            "file",
+            "size",
+            "uploaded_by__username",
+            "uploaded_at",
+        )
+    )
+    for pk, report_id, original, stored, size, username, uploaded_at in rows:
+        name = original or stored.rsplit("/", 1)[-1]
+        files[report_id].append(
+            ReportFileRow(pk, report_id, name, size, username or "a former member", uploaded_at)
+        )
+    return files
+
+
 @dataclass
 class RecordPanel:
     """Everything the screening page shows about one record, already filtered for blinding."""
@@ -266,8 +304,26 @@ class RecordPanel:
     hidden_notes: int = 0
     tags: list[str] = field(default_factory=list)
     report: Report | None = None
+    # Whether this member's vote can be taken: theirs stands (a change of mind), or the record
+    # still waits for votes. Otherwise it is settled or goes to adjudication (see
+    # rules.vote_refusal, which the service applies).
+    open_to_me: bool = True
+    # The report's uploads, newest first: the current full text, then the earlier ones.
+    report_files: list[ReportFileRow] = field(default_factory=list)
     # Set by the page: a fresh token per decision form, so a resent form is recognised.
     client_token: uuid.UUID | None = None
+
+    @property
+    def state_label(self) -> str:
+        return ScreenState(self.state).label.lower()
+
+    @property
+    def report_file_current(self) -> ReportFileRow | None:
+        return self.report_files[0] if self.report_files else None
+
+    @property
+    def report_files_earlier(self) -> list[ReportFileRow]:
+        return self.report_files[1:]
 
 
 # A record panel is built for every record a screener sees, so its state, votes, tags and the
@@ -343,6 +399,8 @@ def record_panels(
             r.record_id: r
             for r in Report.objects.filter(record_id__in=record_ids).select_related("study")
         }
+    # Only reports with a file have a history to list: no query for the others.
+    files = report_files([r.pk for r in reports.values() if r.file]) if reports else {}
     panels = []
     for rid in record_ids:
         if rid not in records:
@@ -371,6 +429,9 @@ def record_panels(
                 hidden_notes=0 if visible else len(notes[rid]) - len(own_notes),
                 tags=sorted(tags[rid]),
                 report=reports.get(rid),
+                open_to_me=mine is not None
+                or state in (ScreenState.UNSCREENED, ScreenState.AWAITING),
+                report_files=files.get(reports[rid].pk, []) if rid in reports else [],
             )
         )
     return panels

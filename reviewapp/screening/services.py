@@ -38,17 +38,74 @@ from reviewapp.screening.models import (
 )
 from reviewapp.screening.queue import LEASE
 from reviewapp.screening.ranking_service import ranking_after_decision
-from reviewapp.screening.rules import undo_target
+from reviewapp.screening.rules import (
+    Event,
+    Refusal,
+    current_vote_index,
+    undo_target,
+    vote_refusal,
+)
 from reviewapp.screening.selectors import record_eligible
-from reviewapp.screening.state import BATCH, state_lock, state_refresh, state_rows_sync
+from reviewapp.screening.state import (
+    BATCH,
+    EventRow,
+    state_events,
+    state_lock,
+    state_refresh,
+    state_rows_sync,
+)
 
 NOTE_MAX = 5000
+
+
+class DecisionRefused(ServiceError):
+    """A decision the record cannot take any more (it has its votes, or it is settled).
+
+    The record is left as it was; the page says why and moves on to the next record rather than
+    offering this one again.
+    """
 
 
 def _token_existing(user, client_token: uuid.UUID | None) -> Decision | None:
     if client_token is None:
         return None
     return Decision.objects.filter(reviewer=user, client_token=client_token).first()
+
+
+def _refusal_message(refusal: Refusal, *, record_id: int, state: str, required: int) -> str:
+    settled = ScreenState(state).label.lower()
+    if refusal == Refusal.ADJUDICATED:
+        why = f"it was settled by adjudication ({settled})"
+    elif refusal == Refusal.AUTOMATED:
+        why = "it was excluded by the review's stopping rule"
+    elif state in (ScreenState.CONFLICT, ScreenState.MAYBE):
+        why = (
+            f"it already has the {required} vote{'s' if required > 1 else ''} this stage needs, "
+            f"and its {settled} goes to adjudication"
+        )
+    else:
+        why = (
+            f"it already has the {required} vote{'s' if required > 1 else ''} this stage needs "
+            f"({settled})"
+        )
+    return f"Your vote on record {record_id} was not stored: {why}."
+
+
+def _same_vote(
+    events: list[EventRow], user_id: int, value: str, note: str, reasons: list[ExclusionReason]
+) -> Decision | None:
+    """The reviewer's standing vote if this one repeats it exactly (same value, note, reasons)."""
+    pure = [Event(reviewer_id, kind, v) for _, reviewer_id, kind, v, _ in events]
+    i = current_vote_index(pure, user_id)
+    if i is None or pure[i].value != value:
+        return None
+    # Only a resubmit of the standing vote's value gets this far, so a first vote costs nothing.
+    standing = Decision.objects.get(pk=events[i][0])
+    if standing.note != note or set(standing.reasons.values_list("pk", flat=True)) != {
+        r.pk for r in reasons
+    }:
+        return None
+    return standing
 
 
 def _event_write(
@@ -63,6 +120,14 @@ def _event_write(
     client_token: uuid.UUID | None,
     settings: StageSettings | None = None,
 ) -> tuple[Decision, bool]:
+    """Write one event under the record's lock; returns (decision, created).
+
+    Under the lock the record's events are complete, so the checks here hold against votes
+    sent at the same moment: a vote from someone without a standing vote on a record that has
+    its votes (or is settled) is refused, an adjudication on a record no longer in conflict is
+    refused, and a vote repeating the reviewer's standing one (a double click or a resubmitted
+    form without a client token) returns that one instead of adding an event.
+    """
     review = membership.review
     if settings is not None:
         required = settings.reviewers_required
@@ -72,9 +137,37 @@ def _event_write(
             .values_list("reviewers_required", flat=True)
             .get()
         )
+    user_id = membership.user_id
     try:
         with transaction.atomic():
             row = state_lock(review=review, record_id=record.pk, stage=stage)
+            events = state_events(row)
+            refusal = ""
+            if kind == DecisionKind.VOTE and value != DecisionValue.RETRACT:
+                pure = [Event(reviewer_id, k, v) for _, reviewer_id, k, v, _ in events]
+                why = vote_refusal(pure, required, user_id)
+                if why is not None:
+                    refusal = _refusal_message(
+                        why, record_id=record.pk, state=row.state, required=required
+                    )
+                else:
+                    same = _same_vote(events, user_id, value, note, reasons)
+                    if same is not None:
+                        return same, False
+            elif kind == DecisionKind.ADJUDICATION and row.state not in (
+                ScreenState.CONFLICT,
+                ScreenState.MAYBE,
+            ):
+                refusal = (
+                    f"Record {record.pk} is not in conflict at this stage any more (it is "
+                    f"{ScreenState(row.state).label.lower()}); the adjudication was not stored."
+                )
+            if refusal:
+                # The same request sent twice at once: the first one's event is what it made.
+                existing = _token_existing(membership.user, client_token)
+                if existing is not None:
+                    return existing, False
+                raise DecisionRefused(refusal, field="record")
             decision = Decision.objects.create(
                 review=review,
                 record=record,
@@ -87,8 +180,9 @@ def _event_write(
             )
             if reasons:
                 decision.reasons.set(reasons)
+            events.append((decision.pk, user_id, kind, value, decision.created_at))
             new_state = state_refresh(
-                row=row, reviewers_required=required, actor_id=membership.user_id
+                row=row, reviewers_required=required, actor_id=user_id, events=events
             )
             if stage == Stage.FULL_TEXT and new_state == ScreenState.INCLUDED:
                 report_study_ensure(review=review, record=record, user=membership.user)
@@ -116,7 +210,11 @@ def decision_record(
     """Record a reviewer's decision on a record at a stage; returns (decision, created).
 
     The same client_token from the same reviewer returns the first decision instead of adding a
-    second (a double click or a retried request). At full text, excluding needs a reason.
+    second (a double click or a retried request); without a token, a vote that repeats the
+    reviewer's standing vote on the record (same value, note and reasons) does the same. A
+    reviewer may change their standing vote; anyone else's vote on a record that already has the
+    votes the stage requires, or was settled by adjudication or a stopping rule, raises
+    DecisionRefused and leaves the record as it was. At full text, excluding needs a reason.
     Adjudications (kind="adjudication") need the adjudicate capability and settle the record.
     settings: the stage's StageSettings when the caller has read them in this request already.
     """
@@ -169,7 +267,7 @@ def decision_record(
     note = note.strip()
     if len(note) > NOTE_MAX:
         raise ServiceError(f"A note can be at most {NOTE_MAX} characters.", field="note")
-    result = _event_write(
+    decision, created = _event_write(
         membership=membership,
         record=record,
         stage=stage,
@@ -180,11 +278,12 @@ def decision_record(
         client_token=client_token,
         settings=settings,
     )
-    # After the commit; trains in a worker.
-    ranking_after_decision(
-        review_id=review.pk, stage=stage, queue_order=settings.queue_order if settings else None
-    )
-    return result
+    if created:
+        # After the commit; trains in a worker.
+        ranking_after_decision(
+            review_id=review.pk, stage=stage, queue_order=settings.queue_order if settings else None
+        )
+    return decision, created
 
 
 def decision_undo(
@@ -414,9 +513,10 @@ def decisions_automation_exclude(
     in `details` and the client token `token_for(record_id)`, and its state row the state its
     events settle to (rules.settle: an automation decision is the last word): excluded. Owners
     and admins only. A few statements per 5,000 records, not a locked write per record, so
-    stopping a 100,000-record review neither outlasts the request nor stops halfway. A record someone votes on while this runs waits for the lock and keeps its vote as
-    an event after the exclusion; records already voted on are left for the team. Run again, it
-    finds nothing left to exclude.
+    stopping a 100,000-record review neither outlasts the request nor stops halfway. A vote
+    sent while this runs waits for the lock: on a record excluded here it is then refused
+    (rules.vote_refusal), on one voted on first it stands and the record is left for the team.
+    Run again, it finds nothing left to exclude.
     """
     require(membership, Capability.MANAGE_REVIEW)
     review = membership.review

@@ -10,6 +10,7 @@ each sees the other's event. `stage_states_rebuild` recomputes everything from t
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -42,20 +43,40 @@ def state_lock(*, review: Review, record_id: int, stage: str) -> RecordStageStat
     return row
 
 
-def state_refresh(*, row: RecordStageState, reviewers_required: int, actor_id: int | None) -> str:
-    """Recompute a locked state row and the record's current votes from its events.
+# One event of a record as the locked write reads it: (id, reviewer, kind, value, created_at).
+EventRow = tuple[int, int, str, str, datetime]
 
-    Returns the new state. The actor's lease on the record ends: they have decided.
+
+def state_events(row: RecordStageState) -> list[EventRow]:
+    """The events of a locked state row's record at its stage, in the order they happened.
+
+    Read after state_lock, so every event committed before the lock was taken is in it, and no
+    other writer can add one until the transaction ends: what the caller checks against them
+    (a vote on a record that already has its votes, a repeated submit) stays true.
     """
-    events = list(
+    return list(
         Decision.objects.filter(record_id=row.record_id, stage=row.stage)
         .order_by("created_at", "id")
-        .values_list("reviewer_id", "kind", "value", "created_at")
+        .values_list("id", "reviewer_id", "kind", "value", "created_at")
     )
-    pure = [Event(reviewer_id, kind, value) for reviewer_id, kind, value, _ in events]
+
+
+def state_refresh(
+    *,
+    row: RecordStageState,
+    reviewers_required: int,
+    actor_id: int | None,
+    events: list[EventRow],
+) -> str:
+    """Recompute a locked state row and the record's current votes from its events.
+
+    events: state_events(row) read under the lock, followed by the event just written.
+    Returns the new state. The actor's lease on the record ends: they have decided.
+    """
+    pure = [Event(reviewer_id, kind, value) for _, reviewer_id, kind, value, _ in events]
     stacks = vote_stacks(pure)
     last_at: dict[int, object] = {}
-    for reviewer_id, kind, _, created_at in events:
+    for _, reviewer_id, kind, _, created_at in events:
         if kind == "vote":
             last_at[reviewer_id] = created_at
     _votes_write(row, stacks, last_at)

@@ -8,6 +8,11 @@ urlpatterns = [
     path("agreement.csv", views.agreement_csv, name="agreement-csv"),
     path("settings/", views.stage_settings, name="stage-settings"),
     path("reports/<int:report_id>/file/", views.report_file, name="report-file"),
+    path(
+        "reports/<int:report_id>/files/<int:file_id>/",
+        views.report_file,
+        name="report-file-version",
+    ),
     path("fulltext/<int:record_id>/", views.report_update, name="report-update"),
     path("<str:stage>/", views.screen, name="screen"),
     path("<str:stage>/progress/", views.screen_progress, name="screen-progress"),

@@ -10,6 +10,7 @@
 
   var pending = [];        // decisions not yet acknowledged by the server, in order
   var sending = false;
+  var refusals = [];       // messages of decisions refused while later ones were still pending
 
   function area() { return document.getElementById("screen-area"); }
   function current() { return area() && area().querySelector(".screen-current"); }
@@ -34,6 +35,29 @@
 
   function processHtmx(el) { if (window.htmx) { window.htmx.process(el); } }
 
+  function alertText(html) {
+    var holder = document.createElement("div");
+    holder.innerHTML = html;
+    var alert = holder.querySelector("#screen-area [role=alert]");
+    return alert ? alert.textContent : "";
+  }
+
+  // A decision refused (e.g. the record was settled meanwhile) while the reviewer had already
+  // moved on: its message is shown once the last answer is on screen, never dropped.
+  function showRefusals() {
+    if (!refusals.length || !area()) { return; }
+    var first = area().firstElementChild;
+    refusals.forEach(function (text) {
+      var p = document.createElement("p");
+      p.className = "error";
+      p.setAttribute("role", "alert");
+      p.setAttribute("data-testid", "screen-error");
+      p.textContent = text;
+      area().insertBefore(p, first);
+    });
+    refusals = [];
+  }
+
   function replaceArea(html) {
     var holder = document.createElement("div");
     holder.innerHTML = html;
@@ -42,6 +66,7 @@
     area().replaceWith(fresh);
     processHtmx(fresh);
     focusCurrent();
+    showRefusals();
   }
 
   function focusCurrent() {
@@ -76,6 +101,7 @@
       if (token && mine) { mine.value = token.value; }
       var prev = fresh.querySelector(".nav-prev"), oldPrev = area().querySelector(".nav-prev");
       if (prev && oldPrev) { oldPrev.replaceWith(prev); } else if (prev) { area().appendChild(prev); }
+      showRefusals();
       return;
     }
     if (fresh.querySelector(".record-panel[data-shown]")) {
@@ -108,6 +134,7 @@
       banner("");
       document.body.dispatchEvent(new CustomEvent("screening:decided"));
       if (pending.length) {
+        if (result.status === 422) { refusals.push(alertText(result.html)); }
         send();
       } else if (result.status === 200 || result.status === 422) {
         applyResponse(result.html, item.optimistic && result.status === 200);

@@ -2,7 +2,17 @@
 
 import pytest
 
-from reviewapp.screening.rules import Event, State, current_votes, settle, undo_target, vote_stacks
+from reviewapp.screening.rules import (
+    Event,
+    Refusal,
+    State,
+    current_vote_index,
+    current_votes,
+    settle,
+    undo_target,
+    vote_refusal,
+    vote_stacks,
+)
 
 
 def vote(reviewer, value):
@@ -72,3 +82,41 @@ def test_undo_walks_back_through_my_decisions_like_an_editor():
     assert undo_target(mine + [(12, "retract"), (11, "retract"), (10, "retract")]) is None
     # A change of mind on record 10 makes 10 the latest decision.
     assert undo_target(mine + [(10, "exclude")]) == 10
+
+
+def automate():
+    return Event(0, "automation", "exclude")
+
+
+@pytest.mark.parametrize(
+    ("events", "required", "reviewer", "expected"),
+    [
+        ([], 2, 1, None),
+        ([vote(1, "include")], 2, 2, None),
+        ([vote(1, "include"), vote(2, "include")], 2, 3, Refusal.VOTES_IN),
+        ([vote(1, "include"), vote(2, "exclude")], 2, 3, Refusal.VOTES_IN),
+        ([vote(1, "include"), vote(2, "include")], 2, 1, None),  # a change of mind
+        ([vote(1, "maybe")], 1, 2, Refusal.VOTES_IN),
+        ([vote(1, "include"), vote(2, "include"), retract(2)], 2, 3, None),  # the place is free
+        (
+            [vote(1, "include"), vote(2, "exclude"), adjudicate("include")],
+            2,
+            3,
+            Refusal.ADJUDICATED,
+        ),
+        ([vote(1, "include"), vote(2, "exclude"), adjudicate("include")], 2, 1, None),
+        ([automate()], 2, 1, Refusal.AUTOMATED),
+    ],
+)
+def test_a_vote_is_refused_only_from_someone_without_a_vote_on_a_record_that_needs_no_more(
+    events, required, reviewer, expected
+):
+    assert vote_refusal(events, required, reviewer) == expected
+
+
+def test_the_current_vote_is_found_after_changes_and_undos():
+    events = [vote(1, "include"), vote(2, "exclude"), vote(1, "exclude"), retract(1)]
+    assert current_vote_index(events, 1) == 0
+    assert current_vote_index(events, 2) == 1
+    assert current_vote_index(events + [retract(1)], 1) is None
+    assert current_vote_index(events, 3) is None

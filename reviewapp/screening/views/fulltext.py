@@ -17,7 +17,7 @@ from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening import fulltext
 from reviewapp.screening.constants import Stage
-from reviewapp.screening.models import Report
+from reviewapp.screening.models import Report, ReportFile
 from reviewapp.screening.selectors import record_panels, stage_settings_get, studies_for_linking
 
 ACTIONS = ("upload", "link", "status", "study")
@@ -84,16 +84,24 @@ def report_update(request, record_id: int, *, review, membership):
 
 @review_view(Capability.VIEW)
 @require_GET
-def report_file(request, report_id: int, *, review, membership):
-    """The uploaded PDF, to members only; shown inline, never sniffed as anything else."""
+def report_file(request, report_id: int, file_id: int | None = None, *, review, membership):
+    """A report's PDF, to members only; shown inline, never sniffed as anything else.
+
+    Without file_id the current full text; with it, that upload from the report's history.
+    """
     report = get_object_or_404(Report, pk=report_id, review=review)
-    if not report.file:
-        raise Http404("No file was uploaded for this report.")
+    if file_id is None:
+        if not report.file:
+            raise Http404("No file was uploaded for this report.")
+        stored, name = report.file, report.original_filename
+    else:
+        version = get_object_or_404(ReportFile, pk=file_id, report=report)
+        stored, name = version.file, version.original_filename
     try:
-        handle = report.file.open("rb")
+        handle = stored.open("rb")
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
-    name = report.original_filename or report.file.name.rsplit("/", 1)[-1]
+    name = name or stored.name.rsplit("/", 1)[-1]
     response = FileResponse(
         handle,
         as_attachment=False,

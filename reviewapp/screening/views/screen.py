@@ -27,7 +27,7 @@ from reviewapp.screening.selectors import (
     stage_settings_get,
     studies_for_linking,
 )
-from reviewapp.screening.services import decision_record, decision_undo
+from reviewapp.screening.services import DecisionRefused, decision_record, decision_undo
 from reviewapp.screening.views.common import reason_ids_from, stage_or_404, token_from
 
 PAGE = "screening/screen.html"
@@ -179,22 +179,25 @@ def screen_decide(request, stage: str, record_id: int, *, review, membership):
             settings=settings,
         )
     except ServiceError as exc:
+        # A record that cannot take this vote at all (it has its votes, or is settled) is not
+        # offered again: the message says why and the queue moves on. Other refusals (a missing
+        # reason) bring the same record back to be corrected.
+        refused = isinstance(exc, DecisionRefused)
         if is_htmx(request):
             context = screen_context(
                 request,
                 review,
                 membership,
                 stage,
-                first=record.pk,
+                first=None if refused else record.pk,
                 error=exc.message,
                 error_field=exc.field or "",
                 settings=settings,
             )
             return _render(request, context, status=422)
         messages.error(request, exc.message)
-        return redirect(
-            reverse("screening:screen", args=[review.slug, stage]) + f"?record={record.pk}"
-        )
+        url = reverse("screening:screen", args=[review.slug, stage])
+        return redirect(url if refused else f"{url}?record={record.pk}")
     if is_htmx(request):
         shown = request.headers.get(SHOWN_HEADER)
         context = screen_context(request, review, membership, stage, shown=shown, settings=settings)
