@@ -265,13 +265,13 @@ def test_a_pdf_uploaded_before_the_history_becomes_its_first_version(review, rev
     from django.db import connection
     from django.db.migrations.loader import MigrationLoader
 
-    migration = importlib.import_module("reviewapp.screening.migrations.0004_report_file_history")
+    migration = importlib.import_module("reviewapp.screening.migrations.0005_report_file_history")
     report = Report(
         review=review, record=included, original_filename="old.pdf", updated_by=reviewer
     )
     report.file.save("old.pdf", ContentFile(PDF), save=False)
     report.save()
-    state = MigrationLoader(connection).project_state(("screening", "0004_report_file_history"))
+    state = MigrationLoader(connection).project_state(("screening", "0005_report_file_history"))
     migration.files_as_first_versions(state.apps, None)
 
     version = ReportFile.objects.get(report=report)

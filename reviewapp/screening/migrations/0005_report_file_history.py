@@ -40,7 +40,7 @@ def files_as_first_versions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0003_ranking'),
+        ('screening', '0004_job_claim_heartbeat'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
