@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.permissions import require
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
@@ -77,7 +78,7 @@ def report_upload(*, membership: Membership, record: Record, upload) -> Report:
         )
     report = report_get_or_create(review=membership.review, record=record, user=membership.user)
     old = report.file.name if report.file else ""
-    report.original_filename = os.path.basename(upload.name or "")[:255]
+    report.original_filename = upload_name_clean(upload.name, default="full-text.pdf")
     report.file.save(_safe_name(upload.name), upload, save=False)
     report.retrieval_status = RetrievalStatus.RETRIEVED
     report.updated_by = membership.user
