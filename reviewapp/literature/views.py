@@ -192,7 +192,8 @@ def import_rejections_csv(request, import_id: int, *, review, membership):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     # Cleaned again: names stored before names were cleaned on upload may still hold anything.
     stem = upload_name_clean(imp.file_name, default="import").rsplit(".", 1)[0]
-    response["Content-Disposition"] = content_disposition_header(True, f"{stem}-rejected.csv")
+    header = content_disposition_header(True, f"{stem}-rejected.csv")
+    response["Content-Disposition"] = header or "attachment"  # None only when not an attachment
     writer = csv.writer(response)
     writer.writerow(["file", "record", "line", "field", "reason"])
     for rejection in imp.rejections:
