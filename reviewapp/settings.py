@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.env import (
@@ -139,6 +140,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "reviewapp.api",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +152,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as axes asks: it turns a login refused for too many failures into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -244,6 +247,25 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts and styles only from our own files, never inline and
+# never eval; no framing; forms post only to us. Pages carry no inline script, style or handler;
+# htmx is told not to inject its indicator style nor to eval (templates/base.html), and inline
+# plots have their styles rewritten as SVG attributes (reviewapp/core/svg.py). NONCE appears only
+# in pages that ask for one (the REST framework's browsable API, templates/rest_framework/api.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is a decision for each deployment's domain owner, not for us.
     "security.W021",
