@@ -206,6 +206,8 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "reviewapp.core.throttling.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "reviewapp.core.throttling.client_ip"
 AXES_HTTP_RESPONSE_CODE = 429
+# Axes would also log every successful login (address and browser) in a table nothing prunes.
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_REDIRECT_URL = "reviews:review-list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -347,5 +349,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     # fontTools logs every glyph subset while matplotlib writes a PDF: noise, not news.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    # axes logs failures and lockouts as warnings; its INFO lines repeat every login and cleanup.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -68,3 +68,26 @@ def test_anonymous_callers_are_counted_per_address(client, db, low_rates):
     response = client.get(url, REMOTE_ADDR=addr)
     assert response.status_code == 429 and "Retry-After" in response
     assert client.get(url, REMOTE_ADDR=other).status_code == 200
+
+
+def test_an_unreachable_cache_lets_calls_through_rather_than_failing(
+    api, analyst, review, settings
+):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "1/minute", "anon": "1/minute"},
+    }
+    api.force_authenticate(analyst)
+    url = reverse("api:review-list")
+    assert [api.get(url).status_code for _ in range(3)] == [200, 200, 200]
