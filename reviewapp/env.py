@@ -134,3 +134,18 @@ def env_email(name: str, default: str, *, environ: Mapping[str, str] | None = No
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
         raise EnvError(f"{name}={value!r} is not an email address.")
     return value
+
+
+RATE_PATTERN = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """A request rate as Django REST framework reads it: a number, a slash and s, m, h or d."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if not RATE_PATTERN.match(value):
+        raise EnvError(
+            f"{name}={value!r} is not a rate; give requests per period, e.g. 100/minute or 2000/hour."
+        )
+    return value

@@ -9,11 +9,13 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.env import (
@@ -23,6 +25,7 @@ from reviewapp.env import (
     env_hosts,
     env_int,
     env_path,
+    env_rate,
     env_str,
     env_url,
 )
@@ -91,6 +94,14 @@ def _settings_from_env() -> dict:
         # A 100,000-record PubMed XML export is about 900 MB; files stream to disk, never to memory.
         "UPLOAD_MAX_MB": env_int("UPLOAD_MAX_MB", 2048, minimum=1, maximum=20480),
         "FULLTEXT_MAX_MB": env_int("FULLTEXT_MAX_MB", 100, minimum=1, maximum=2048),
+        # Proxies in front of the app that append the client's address to X-Forwarded-For (compose
+        # behind the user's reverse proxy: 1). 0 trusts only REMOTE_ADDR, as the header is forgeable.
+        "TRUSTED_PROXY_COUNT": env_int("DJANGO_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5),
+        "LOGIN_FAILURES_PER_ACCOUNT": env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1),
+        "LOGIN_FAILURES_PER_ADDRESS": env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1),
+        "LOGIN_LOCKOUT_MINUTES": env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=1440),
+        "API_RATE_USER": env_rate("API_RATE_USER", "2000/hour"),
+        "API_RATE_ANON": env_rate("API_RATE_ANON", "60/hour"),
         "CSRF_TRUSTED_ORIGINS": [
             origin
             for origin in (env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "") or "").split(",")
@@ -130,6 +141,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "reviewapp.api",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +154,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as axes asks: it turns a login refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "reviewapp.urls"
@@ -171,6 +187,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Login throttling (django-axes, reviewapp/core/throttling.py). Failures are kept in the database,
+# so logging in works while Redis is down. An account is locked after LOGIN_FAILURES_PER_ACCOUNT
+# failures, an address after LOGIN_FAILURES_PER_ADDRESS, each for LOGIN_LOCKOUT_MINUTES after the
+# latest failure; the right password is refused meanwhile. The admin login goes the same way.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+TRUSTED_PROXY_COUNT = _env["TRUSTED_PROXY_COUNT"]
+LOGIN_FAILURES_PER_ACCOUNT = _env["LOGIN_FAILURES_PER_ACCOUNT"]
+LOGIN_FAILURES_PER_ADDRESS = _env["LOGIN_FAILURES_PER_ADDRESS"]
+AXES_HANDLER = "reviewapp.core.throttling.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Axes compares every count with one limit; the handler applies each parameter's own limit.
+AXES_FAILURE_LIMIT = max(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS)
+AXES_COOLOFF_TIME = timedelta(minutes=_env["LOGIN_LOCKOUT_MINUTES"])
+# Attempts while locked are not counted, so the time the page announces holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "reviewapp.core.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "reviewapp.core.throttling.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+# Axes would also log every successful login (address and browser) in a table nothing prunes.
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_REDIRECT_URL = "reviews:review-list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -213,6 +252,25 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts and styles only from our own files, never inline and
+# never eval; no framing; forms post only to us. Pages carry no inline script, style or handler;
+# htmx is told not to inject its indicator style nor to eval (templates/base.html), and inline
+# plots have their styles rewritten as SVG attributes (reviewapp/core/svg.py). NONCE appears only
+# in pages that ask for one (the REST framework's browsable API, templates/rest_framework/api.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is a decision for each deployment's domain owner, not for us.
     "security.W021",
@@ -350,6 +408,12 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Counted in the cache per user (per address for anonymous requests); a 429 says when to retry.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "reviewapp.api.throttling.UserThrottle",
+        "reviewapp.api.throttling.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"user": _env["API_RATE_USER"], "anon": _env["API_RATE_ANON"]},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "reviewapp API",
@@ -371,5 +435,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     # fontTools logs every glyph subset while matplotlib writes a PDF: noise, not news.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    # axes logs failures and lockouts as warnings; its INFO lines repeat every login and cleanup.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -29,6 +29,17 @@ def _plain_http(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _api_rates_out_of_reach(settings):
+    # API throttle counters live in the shared cache and every test calls from 127.0.0.1: rates no
+    # test reaches keep one test's calls from throttling the next. tests/api/test_throttling.py
+    # sets low rates to test the throttles themselves.
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"},
+    }
+
+
 @pytest.fixture
 def owner(db):
     return UserFactory(username="olivia")

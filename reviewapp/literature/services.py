@@ -18,6 +18,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
@@ -62,6 +63,8 @@ def import_create(
 ) -> Import:
     """Store an uploaded file as a queued Import of the review; `import_run` does the work."""
     require(membership, Capability.MANAGE_REVIEW)
+    # The name is the client's choice: shown on pages, used on disk and in download headers.
+    file_name = upload_name_clean(file_name, default="upload")
     if format != "auto" and format not in ImportFormat.values:
         raise ServiceError(
             f"'{format}' is not a format we read; use one of auto, {', '.join(ImportFormat.values)}.",
@@ -78,7 +81,7 @@ def import_create(
         raise ServiceError(f"{file_name} is empty.", field="file")
     record = Import(
         review=membership.review,
-        file_name=file_name[:255],
+        file_name=file_name,
         format="" if format == "auto" else format,
         source_database=source_database.strip()[:100],
         source_kind=source_kind,

@@ -5,9 +5,11 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError, form_error_add
+from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.htmx import render_page_or_partial
 from reviewapp.core.jobs import job_enqueue
 from reviewapp.core.permissions import review_view
@@ -201,8 +203,10 @@ def import_retry(request, import_id: int, *, review, membership):
 def import_rejections_csv(request, import_id: int, *, review, membership):
     imp = get_object_or_404(Import, pk=import_id, review=review)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    stem = imp.file_name.rsplit(".", 1)[0]
-    response["Content-Disposition"] = f'attachment; filename="{stem}-rejected.csv"'
+    # Cleaned again: names stored before names were cleaned on upload may still hold anything.
+    stem = upload_name_clean(imp.file_name, default="import").rsplit(".", 1)[0]
+    header = content_disposition_header(True, f"{stem}-rejected.csv")
+    response["Content-Disposition"] = header or "attachment"  # None only when not an attachment
     writer = csv.writer(response)
     writer.writerow(["file", "record", "line", "field", "reason"])
     for rejection in imp.rejections:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.permissions import require
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
@@ -99,7 +100,7 @@ def report_upload(*, membership: Membership, record: Record, upload) -> Report:
     if current is None or current.sha256 != checksum or report.file.name != current.file.name:
         version = ReportFile(
             report=report,
-            original_filename=os.path.basename(upload.name or "")[:255],
+            original_filename=upload_name_clean(upload.name, default="full-text.pdf"),
             size=upload.size,
             sha256=checksum,
             uploaded_by=membership.user,

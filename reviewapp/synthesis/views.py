@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.permissions import review_view
+from reviewapp.core.svg import svg_for_inline
 from reviewapp.reviews.constants import Capability
 from reviewapp.synthesis import services
 from reviewapp.synthesis.forms import AnalysisForm
@@ -80,8 +81,8 @@ def analysis_detail(request, analysis_id: int, *, review, membership):
     forest = funnel = None
     if result is not None:
         effects, pooled = _recompute(analysis, result)
-        forest = _inline_svg(forest_plot(pooled, "svg", title=analysis.name))
-        funnel = _inline_svg(funnel_plot(effects, pooled, "svg"))
+        forest = svg_for_inline(forest_plot(pooled, "svg", title=analysis.name))
+        funnel = svg_for_inline(funnel_plot(effects, pooled, "svg"))
     return render(
         request,
         "synthesis/analysis_detail.html",
@@ -98,11 +99,6 @@ def analysis_detail(request, analysis_id: int, *, review, membership):
             "can_analyse": membership.can(Capability.ANALYSE),
         },
     )
-
-
-def _inline_svg(data: bytes) -> str:
-    text = data.decode("utf-8")
-    return text[text.index("<svg") :]
 
 
 @review_view(Capability.ANALYSE)

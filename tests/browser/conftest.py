@@ -5,6 +5,7 @@ tests skip, saying why, only when /usr/bin/chromium is absent. Screenshots go to
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,16 @@ def login(chromium, live_server, browser_settings):
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_for(page, expression: str, timeout: float = 10.0) -> None:
+    """Wait until the JavaScript `expression` is true on the page.
+
+    Not page.wait_for_function: Playwright evaluates its predicate with eval(), which the app's
+    Content-Security-Policy refuses; page.evaluate goes through the DevTools protocol instead.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for: {expression}")
+        page.wait_for_timeout(50)

@@ -5,7 +5,7 @@ import pytest
 from reviewapp.screening.models import Decision
 from reviewapp.screening.selectors import stage_counts
 from reviewapp.screening.services import decision_record
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, wait_for
 from tests.conftest import membership_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,9 +18,10 @@ def shown_record(page) -> int:
 def press(page, key):
     """Press a key and wait until every decision it sent has been answered by the server."""
     page.keyboard.press(key)
-    page.wait_for_function(
+    wait_for(
+        page,
         "document.body.getAttribute('data-screening-pending') === '0'"
-        " && !document.querySelector('.screen-current.sending')"
+        " && !document.querySelector('.screen-current.sending')",
     )
 
 

@@ -9,7 +9,7 @@ from reviewapp.screening.fulltext import report_upload
 from reviewapp.screening.models import Decision
 from reviewapp.screening.selectors import stage_states
 from reviewapp.screening.services import decision_record
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, wait_for
 from tests.conftest import membership_of
 from tests.factories import MembershipFactory, UserFactory
 
@@ -136,13 +136,13 @@ def test_a_refusal_answered_while_the_next_decision_is_pending_is_still_shown(
     held = []
     page.route(f"**/ta/{shown}/decide/", lambda route: held.append(route))
     page.keyboard.press("e")
-    page.wait_for_function("document.body.getAttribute('data-screening-pending') === '1'")
+    wait_for(page, "document.body.getAttribute('data-screening-pending') === '1'")
     page.keyboard.press("i")
-    page.wait_for_function("document.body.getAttribute('data-screening-pending') === '2'")
+    wait_for(page, "document.body.getAttribute('data-screening-pending') === '2'")
     page.wait_for_timeout(200)
     assert len(held) == 1
     held[0].continue_()
-    page.wait_for_function("document.body.getAttribute('data-screening-pending') === '0'")
+    wait_for(page, "document.body.getAttribute('data-screening-pending') === '0'")
     alert = page.locator("[data-testid=screen-error]")
     alert.wait_for()
     assert f"Your vote on record {shown} was not stored" in alert.inner_text()

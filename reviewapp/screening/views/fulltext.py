@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.htmx import is_htmx
 from reviewapp.core.permissions import review_view
 from reviewapp.literature.models import Record
@@ -101,7 +102,9 @@ def report_file(request, report_id: int, file_id: int | None = None, *, review, 
         handle = stored.open("rb")
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
-    name = name or stored.name.rsplit("/", 1)[-1]
+    # FileResponse puts the name in Content-Disposition; cleaned again for names stored before
+    # uploads were cleaned.
+    name = upload_name_clean(name or stored.name.rsplit("/", 1)[-1], default="full-text.pdf")
     response = FileResponse(
         handle,
         as_attachment=False,
