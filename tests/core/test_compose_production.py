@@ -82,7 +82,8 @@ def _service_env(service: dict, dotenv: dict[str, str], local: dict[str, str]) -
         # Docker sets HOSTNAME to the container's host name; here all share the machine's.
         "HOSTNAME": socket.gethostname(),
     }
-    env.update(dotenv)  # env_file: .env
+    if service.get("env_file"):
+        env.update(dotenv)
     for name, value in (service.get("environment") or {}).items():
         env[name] = _interpolate(str(value), dotenv)
     env.update(local)
@@ -243,16 +244,22 @@ def test_compose_services_come_up_healthy_with_production_settings(compose_datab
             )
         deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
         checks = {}
-        for name in ("web", "worker", "beat"):
+        for name in ("web", "worker", "beat", "postgres", "redis"):
             check = in_volumes(_command(services[name]["healthcheck"]["test"], dotenv))
             if name == "web":
                 check = [part.replace(":8000/", f":{port}/") for part in check]
                 check = _web_health_url_in_place(check)
             checks[name] = check
-        # Compose checks the three at once; so does this, each until it passes.
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        # Compose checks them all at once; so does this, each until it passes. postgres' and
+        # redis' checks ask this machine's servers, as in their containers they ask their own.
+        with ThreadPoolExecutor(max_workers=len(checks)) as pool:
             futures = {
-                name: pool.submit(_run_until_healthy, check, env_of(name), deadline)
+                name: pool.submit(
+                    _run_until_healthy,
+                    check,
+                    env_of(name) if name in processes else _service_env(services[name], dotenv, {}),
+                    deadline,
+                )
                 for name, check in checks.items()
             }
             outputs = {name: future.result() for name, future in futures.items()}
@@ -261,6 +268,8 @@ def test_compose_services_come_up_healthy_with_production_settings(compose_datab
 
         assert '"database": "ok"' in outputs["web"]
         assert "pong" in outputs["worker"] and "pong" in outputs["beat"]
+        assert "accepting connections" in outputs["postgres"]
+        assert "PONG" in outputs["redis"]
         # Production behaviour as configured: plain HTTP is sent to HTTPS, and a request through
         # the proxy (HTTPS, an allowed host) is served.
         request = urllib.request.Request(
