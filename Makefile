@@ -2,24 +2,28 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test check lint format migrate demo worker bench clean
+# Installs come only from the locks: every package pinned, with its hashes, pip itself included.
+INSTALL := $(PY) -m pip install --quiet --require-hashes
+# `make lock` keeps every pin it can; LOCK_ARGS="--upgrade-package django" moves one package.
+LOCK   := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+.PHONY: run test check lint format migrate demo worker bench clean lock
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
 
 $(STAMP): requirements.txt | $(PY)
-	$(PIP) install --quiet -r requirements.txt
+	$(INSTALL) -r requirements.txt
 	touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(INSTALL) -r requirements-dev.txt
 	touch $(STAMP) $@
 
 # The embedded default: SQLite and in-process tasks unless DATABASE_URL / REDIS_URL are set.
@@ -57,6 +61,13 @@ demo: $(STAMP)
 
 worker: $(STAMP)
 	$(VENV)/bin/celery -A reviewapp worker --loglevel=INFO
+
+# Recompile the locks from requirements.in and requirements-dev.in (the runtime lock first: it
+# constrains the development one, so both name the same versions).
+lock: export CUSTOM_COMPILE_COMMAND = make lock
+lock: $(DEV_STAMP)
+	$(LOCK) -o requirements.txt requirements.in
+	$(LOCK) -o requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -14,6 +14,10 @@ from urllib.parse import urlsplit
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 HOST_PATTERN = re.compile(r"^(\*|\.?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(:\d+)?$")
+# Values shipped in .env.example or left in place from a template: never a real secret.
+PLACEHOLDER_PATTERN = re.compile(
+    r"change[-_ ]?me|replace[-_ ]?me|^changeit$|^(password|secret|postgres)$", re.IGNORECASE
+)
 
 
 class EnvError(ValueError):
@@ -31,6 +35,34 @@ def _raw(name: str, environ: Mapping[str, str] | None) -> str | None:
 def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None):
     value = _raw(name, environ)
     return default if value is None else value
+
+
+def is_placeholder(value: str) -> bool:
+    """True for a value that is a template's stand-in (`change-me...`), not a chosen secret."""
+    return bool(PLACEHOLDER_PATTERN.search(value.strip()))
+
+
+def env_secret(
+    name: str,
+    default: str | None = None,
+    *,
+    refuse_placeholder: bool,
+    strip: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """A secret (key, password). With `refuse_placeholder` (production) a stand-in value from
+    .env.example is refused, naming the variable; the value itself is never echoed. `strip=False`
+    keeps surrounding spaces, which are part of a password."""
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip() if strip else raw
+    if refuse_placeholder and is_placeholder(value):
+        raise EnvError(
+            f"{name} is still a placeholder (like the one in .env.example); set a real secret, "
+            "e.g. the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
+    return value
 
 
 def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = None) -> bool:
@@ -103,7 +135,10 @@ def env_url(
         parts = urlsplit(value)
         port = parts.port  # raises ValueError on a non-numeric port
     except ValueError as exc:
-        raise EnvError(f"{name} is not a valid URL: {exc}.") from None
+        raise EnvError(
+            f"{name} is not a valid URL: {exc} (a password containing @ : / # ? or % must be "
+            "percent-encoded in a URL)."
+        ) from None
     del port
     if parts.scheme not in schemes:
         raise EnvError(

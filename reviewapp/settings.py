@@ -26,8 +26,10 @@ from reviewapp.env import (
     env_int,
     env_path,
     env_rate,
+    env_secret,
     env_str,
     env_url,
+    is_placeholder,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,9 +39,56 @@ DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 RUNNING_TESTS = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
 
 
+def _database_from_env(*, production: bool) -> Mapping[str, Any]:
+    """DATABASE_URL as CI and developers give it, or the POSTGRES_* pieces as docker-compose gives
+    them. The pieces go into the settings as they are: a password with @ : / # needs no quoting,
+    which in a URL it would."""
+    database_url = env_url(
+        "DATABASE_URL", None, schemes=("postgres", "postgresql", "postgis", "sqlite")
+    )
+    postgres_host = env_str("POSTGRES_HOST")
+    if database_url is not None and postgres_host is not None:
+        raise EnvError(
+            "DATABASE_URL and POSTGRES_HOST are both set; give the database either as one URL or "
+            "as POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB, POSTGRES_USER and POSTGRES_PASSWORD."
+        )
+    if postgres_host is not None:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": postgres_host,
+            "PORT": env_int("POSTGRES_PORT", 5432, minimum=1, maximum=65535),
+            "NAME": env_str("POSTGRES_DB", "reviewapp"),
+            "USER": env_str("POSTGRES_USER", "reviewapp"),
+            "PASSWORD": env_secret(
+                "POSTGRES_PASSWORD", "", refuse_placeholder=production, strip=False
+            ),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if database_url is None:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / "db.sqlite3"),
+            # Screening writes from several requests at once; wait for the lock rather than fail.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    try:
+        database = dj_database_url.parse(database_url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise EnvError(f"DATABASE_URL cannot be used: {exc}") from None
+    if database["ENGINE"].endswith("postgresql") and not database.get("NAME"):
+        raise EnvError("DATABASE_URL names no database (add /<name> after the host).")
+    if production and is_placeholder(str(database.get("PASSWORD") or "")):
+        raise EnvError(
+            "DATABASE_URL's password is still a placeholder (like the one in .env.example); "
+            "set a real password."
+        )
+    return database
+
+
 def _settings_from_env() -> dict:
     debug = env_bool("DJANGO_DEBUG", False)
-    secret_key = env_str("DJANGO_SECRET_KEY")
+    secret_key = env_secret("DJANGO_SECRET_KEY", refuse_placeholder=not debug)
     if secret_key is None:
         if not debug and not RUNNING_TESTS:
             raise EnvError(
@@ -50,25 +99,7 @@ def _settings_from_env() -> dict:
     elif len(secret_key) < 32 and not debug:
         raise EnvError("DJANGO_SECRET_KEY is shorter than 32 characters; use a long random value.")
 
-    database_url = env_url(
-        "DATABASE_URL", None, schemes=("postgres", "postgresql", "postgis", "sqlite")
-    )
-    # dj_database_url's result is a TypedDict; both branches are a database's settings.
-    database: Mapping[str, Any]
-    if database_url is None:
-        database = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(BASE_DIR / "db.sqlite3"),
-            # Screening writes from several requests at once; wait for the lock rather than fail.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
-        }
-    else:
-        try:
-            database = dj_database_url.parse(database_url, conn_max_age=60, conn_health_checks=True)
-        except ValueError as exc:
-            raise EnvError(f"DATABASE_URL cannot be used: {exc}") from None
-        if database["ENGINE"].endswith("postgresql") and not database.get("NAME"):
-            raise EnvError("DATABASE_URL names no database (add /<name> after the host).")
+    database = _database_from_env(production=not debug)
 
     return {
         "DEBUG": debug,
