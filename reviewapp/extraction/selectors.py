@@ -18,7 +18,8 @@ from typing import cast
 
 from django.db.models import QuerySet
 
-from reviewapp.core.blinding import decisions_visible_q, entries_visible, extractions_visible_q
+from reviewapp.core import blinding
+from reviewapp.core.blinding import entries_visible
 from reviewapp.extraction.constants import ExportKind, ExportWhich, ExtractionKind
 from reviewapp.extraction.exports import Entry
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
@@ -81,7 +82,7 @@ def extractions_visible(
     membership: Membership, form: ExtractionForm | None = None
 ) -> QuerySet[Extraction]:
     """The extractions (of one form, or of the whole review) this member may read."""
-    qs = Extraction.objects.filter(extractions_visible_q(membership))
+    qs = blinding.extractions_visible(membership)
     return qs.filter(form=form) if form is not None else qs
 
 
@@ -165,7 +166,7 @@ def decisions_visible(review: Review, membership: Membership) -> QuerySet[Decisi
     """Decision events this member may read (``reviewapp.core.blinding``)."""
     if membership.review_id != review.pk:
         raise ValueError("a membership of another review")
-    return Decision.objects.filter(decisions_visible_q(membership))
+    return blinding.decisions_visible(membership)
 
 
 DECISIONS_LONG_HEADER = [

@@ -17,11 +17,11 @@ from reviewapp.core.blinding import (
     NONE,
     SUBMITTED,
     Reader,
-    decisions_visible_q,
+    decisions_visible,
     entries_visible,
     entry_visible,
     extraction_due,
-    extractions_visible_q,
+    extractions_visible,
     others_votes_visible,
     reader_of,
     stages_blinded,
@@ -210,9 +210,7 @@ def test_the_decisions_filter_agrees_with_the_rule_for_every_member_and_every_ca
     }
     for user in cast:
         membership = membership_of(user, review)
-        filtered = set(
-            Decision.objects.filter(decisions_visible_q(membership)).values_list("pk", flat=True)
-        )
+        filtered = set(decisions_visible(membership).values_list("pk", flat=True))
         assert filtered == _decisions_by_rule(membership), user.username
     # And the rule says what it should on this review: the owner, whose vote is due on the
     # records still needing votes, sees none of rita's votes there, and all the rest.
@@ -270,20 +268,14 @@ def test_the_extractions_filter_agrees_with_the_rule_for_every_member_and_every_
             for entries in places.values()
             for e in entries_visible(membership, entries, entries[0].form.extractors_required)
         }
-        filtered = set(
-            Extraction.objects.filter(extractions_visible_q(membership)).values_list(
-                "pk", flat=True
-            )
-        )
+        filtered = set(extractions_visible(membership).values_list("pk", flat=True))
         assert filtered == by_rule, user.username
     # The admin drafting study B's second entry sees only their own there; the analyst all.
     admin = membership_of(cast[1], review)
     dual, _single = every_extraction_case
-    seen_by_admin = Extraction.objects.filter(extractions_visible_q(admin), form=dual)
+    seen_by_admin = extractions_visible(admin).filter(form=dual)
     assert set(
         seen_by_admin.filter(study__label="B").values_list("extractor__username", flat=True)
     ) == {"adam"}
     analyst = membership_of(cast[4], review)
-    assert Extraction.objects.filter(extractions_visible_q(analyst)).count() == len(
-        list(itertools.chain(*places.values()))
-    )
+    assert extractions_visible(analyst).count() == len(list(itertools.chain(*places.values())))
