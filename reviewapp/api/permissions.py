@@ -2,7 +2,7 @@
 
 Anonymous requests get 401; members of other reviews and strangers get 404 for anything inside
 a review (its existence is private); every role may read (the API is read-only), with blinding
-applied by the selectors.
+applied by the selectors through ``reviewapp.core.blinding``.
 """
 
 from rest_framework.permissions import BasePermission

@@ -2,7 +2,8 @@
 
 Session or token authentication (``Authorization: Token <key>``; each user makes or revokes their
 own token at /accounts/api-token/, see reviewapp/api/pages.py). GET only. Everything inside a review answers 404
-to anyone who is not a member; blinding follows ``reviewapp.extraction.selectors``.
+to anyone who is not a member; votes and extraction entries are filtered by the one blinding rule,
+``reviewapp.core.blinding`` (through the selectors), as on the pages and in the downloads.
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ class RecordList(ReadOnly, generics.ListAPIView):
     ]
 )
 class DecisionList(ReadOnly, generics.ListAPIView):
-    """Screening decision events, oldest first. Reviewers see only their own decisions;
-    owners, admins, adjudicators and analysts see everyone's."""
+    """Screening decision events, oldest first, as the blinding rule lets you see them: your own
+    always; the others' once you have no vote due on that record (whatever your role) and, as a
+    reviewer, once you have voted and every vote is in; analysts see every decision."""
 
     serializer_class = DecisionSerializer
 
@@ -176,8 +178,10 @@ class FormList(ReadOnly, generics.ListAPIView):
     ]
 )
 class ExtractionList(ReadOnly, generics.ListAPIView):
-    """Extracted data. Reviewers see their own entries, the consensus, and another extractor's
-    entry once both are submitted; the other roles see every entry."""
+    """Extracted data, as the blinding rule lets you see it: your own entries and the consensus
+    always; nobody sees another extractor's entry of a study where their own is still due;
+    otherwise adjudicators and analysts see every entry, reviewers another extractor's once both
+    are submitted."""
 
     serializer_class = ExtractionSerializer
 

@@ -9,12 +9,15 @@ Decisions worth knowing (issue 6):
 * Entries (``validation.py``): a draft is checked for types, ranges and plausibility; submitting
   also enforces required fields. A submitted individual entry is locked. Every save appends an
   ExtractionRevision; a save from a page showing an older revision is refused with a message.
-* Dual extraction is blinded until both extractors have submitted (owners, admins, adjudicators
-  and analysts are not blinded). The consensus (kind=consensus, decided_by) may be decided by the
+* Dual extraction is blinded (``reviewapp.core.blinding``): a member whose own entry of a study
+  is still due never sees the other extractor's, whatever their role; otherwise adjudicators and
+  analysts see every entry, reviewers another's once both are submitted. The consensus (kind=consensus, decided_by) may be decided by the
   study's extractors or an adjudicator once the required entries are submitted; it is the final
   data. On a single-extractor form the submitted entry is final unless a consensus corrects it.
 * Downloads (``exports.py``): one ``neutralise`` guards every CSV and XLSX text cell against
   formula injection. Exports of more than ``constants.EXPORT_BACKGROUND_ROWS`` (2,000) rows are
   written by a Celery worker under MEDIA_ROOT/exports/ and fetched by the member who asked.
-* Screening decisions in downloads and the API: reviewers get only their own votes.
+* Screening decisions in downloads, background exports and the API follow the same blinding
+  rule as the screening pages (``reviewapp.core.blinding``): no member sees a vote on a record
+  where their own vote is still due.
 """

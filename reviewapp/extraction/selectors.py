@@ -1,13 +1,12 @@
-"""Reads for extraction and for the analyst's downloads, with blinding applied in one place.
+"""Reads for extraction and for the analyst's downloads.
 
-Who sees what:
-
-* Screening decisions: owners, admins, adjudicators and analysts see every decision; a reviewer
-  sees only their own, so no download or API answer can reveal another reviewer's vote in a
-  blinded stage before both have voted.
-* Extractions: everyone sees their own entries and the consensus. Owners, admins, adjudicators
-  and analysts see every extractor's entry. A reviewer sees another extractor's entry of a study
-  only once both entries are submitted (dual extraction is blinded until then).
+Who sees which screening decisions and which extraction entries is decided by the one blinding
+rule, ``reviewapp.core.blinding``: the readers here (the downloads, the background exports the
+worker writes, the API) filter with it and keep no rule of their own. In short: a member with a
+vote or an extraction still due never sees the others' until theirs is in, whatever their role;
+adjudicators see everything where they have nothing due; analysts see everything; reviewers see
+the others' votes on records they voted on once every vote is in, and another extractor's entry
+once both are submitted.
 """
 
 from __future__ import annotations
@@ -17,24 +16,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
+from reviewapp.core import blinding
+from reviewapp.core.blinding import entries_visible
 from reviewapp.extraction.constants import ExportKind, ExportWhich, ExtractionKind
 from reviewapp.extraction.exports import Entry
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.extraction.schema import Column, columns_union
 from reviewapp.literature.models import DuplicateLink, Record
-from reviewapp.reviews.constants import Capability, Role
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import DecisionKind, Stage
 from reviewapp.screening.models import Decision, Report, Study
 from reviewapp.screening.rules import State
 from reviewapp.screening.selectors import stage_states
-
-
-def sees_everything(membership: Membership) -> bool:
-    """Owners, admins, adjudicators and analysts see every vote and every extractor's entry."""
-    return membership.can(Capability.ADJUDICATE) or membership.role == Role.ANALYST
 
 
 def included_record_ids(review: Review) -> set[int]:
@@ -79,43 +74,16 @@ def extractions_for_study(
 def may_see_others(
     membership: Membership, form: ExtractionForm, individual: list[Extraction]
 ) -> bool:
-    """Whether this member may see every individual entry of one study (and compare them):
-    a reviewer only once their own and every other required entry are submitted."""
-    if sees_everything(membership):
-        return True
-    own = next((e for e in individual if e.extractor_id == membership.user_id), None)
-    submitted = [e for e in individual if e.submitted_at]
-    return (
-        own is not None
-        and len(submitted) == len(individual)
-        and len(submitted) >= form.extractors_required
-    )
+    """Whether this member may see every individual entry of one study (and compare them)."""
+    return len(entries_visible(membership, individual, form.extractors_required)) == len(individual)
 
 
 def extractions_visible(
     membership: Membership, form: ExtractionForm | None = None
 ) -> QuerySet[Extraction]:
-    """The extractions (of one form, or of the whole review) this member may read (see the
-    module docstring)."""
-    if form is not None:
-        qs = Extraction.objects.filter(form=form)
-    else:
-        qs = Extraction.objects.filter(review=membership.review)
-    if sees_everything(membership):
-        return qs
-    # Another extractor's entry shows once it is submitted and so is mine, same study and form.
-    own_submitted = Extraction.objects.filter(
-        study=OuterRef("study"),
-        form=OuterRef("form"),
-        kind=ExtractionKind.INDIVIDUAL,
-        extractor=membership.user,
-        submitted_at__isnull=False,
-    )
-    return qs.filter(
-        Q(kind=ExtractionKind.CONSENSUS)
-        | Q(extractor=membership.user)
-        | (Exists(own_submitted) & Q(submitted_at__isnull=False))
-    )
+    """The extractions (of one form, or of the whole review) this member may read."""
+    qs = blinding.extractions_visible(membership)
+    return qs.filter(form=form) if form is not None else qs
 
 
 def extraction_entries(*, form: ExtractionForm, which: str, membership: Membership) -> list[Entry]:
@@ -195,11 +163,10 @@ def extraction_progress(
 
 
 def decisions_visible(review: Review, membership: Membership) -> QuerySet[Decision]:
-    """Decision events this member may read (a reviewer: their own only)."""
-    qs = Decision.objects.filter(review=review)
-    if not sees_everything(membership):
-        qs = qs.filter(reviewer=membership.user)
-    return qs
+    """Decision events this member may read (``reviewapp.core.blinding``)."""
+    if membership.review_id != review.pk:
+        raise ValueError("a membership of another review")
+    return blinding.decisions_visible(membership)
 
 
 DECISIONS_LONG_HEADER = [

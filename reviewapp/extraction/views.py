@@ -272,7 +272,8 @@ def study_extract(request, form_id: int, study_id: int, *, review, membership):
 def study_compare(request, form_id: int, study_id: int, *, review, membership):
     """The entries side by side, differing inputs highlighted, and the consensus form.
 
-    Blinded: a reviewer sees the other extractor's entry only once both are submitted.
+    Blinded (``reviewapp.core.blinding``): nobody whose own entry of the study is still due sees
+    the other's, whatever their role; a reviewer sees it once both are submitted.
     """
     form = _form_or_404(review, form_id)
     study = _included_study_or_404(review, study_id)

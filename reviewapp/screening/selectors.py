@@ -16,9 +16,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef
 
+from reviewapp.core.blinding import others_votes_visible, reader_of
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.selectors import records_unique
-from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import (
     DecisionKind,
@@ -40,7 +40,7 @@ from reviewapp.screening.models import (
     Tag,
 )
 from reviewapp.screening.queue import queue_next
-from reviewapp.screening.rules import ALL_VOTES_IN, Event, State
+from reviewapp.screening.rules import Event, State
 
 
 def stage_settings_get(review: Review, stage: str) -> StageSettings:
@@ -230,16 +230,13 @@ def votes_visible(
 ) -> bool:
     """Whether this member may see other reviewers' votes (and decision notes) on a record.
 
-    Blinded stages hide them until every vote the stage needs is in (the record is in conflict,
-    in the maybe queue or settled) and then show them only to reviewers who voted on it and to
-    those who resolve conflicts. A record waiting for a second vote hides the first from everyone,
-    adjudicators included: they may be the second reviewer.
+    The blinding rule of ``reviewapp.core.blinding``: hidden from anyone whose own vote on the
+    record is still due, whatever their role; at blinded stages, reviewers see them once they
+    have voted and every vote is in, adjudicators wherever they owe no vote, analysts always.
     """
-    if not settings.blinded:
-        return True
-    if state not in ALL_VOTES_IN:
-        return False
-    return i_voted or membership.can(Capability.ADJUDICATE)
+    return others_votes_visible(
+        reader_of(membership), blinded=settings.blinded, state=state, i_voted=i_voted
+    )
 
 
 @dataclass(frozen=True)

@@ -260,11 +260,26 @@ def test_records_wide_has_one_row_per_record_and_a_column_per_reviewer(
     assert by_id[str(r1.pk)]["first_author"] == "Rossi A"
 
 
-def test_a_reviewer_downloads_only_their_own_decisions(client, reviewer, review, screened):
+def test_a_reviewer_downloads_the_others_votes_only_where_every_vote_is_in_and_theirs_too(
+    client, reviewer, reviewer2, review, screened
+):
+    r1, r2, _ = screened
+    waiting = RecordFactory(review=review)
+    decision_record(
+        membership=membership_of(reviewer2, review), record=waiting, stage="ta", value="exclude"
+    )
     long_rows = _csv(_download(client, reviewer, review, kind="decisions-long"))
-    assert {r["reviewer"] for r in long_rows} == {"rita"}
-    wide = _csv(_download(client, reviewer, review, kind="records-wide"))
-    assert "ta_vote_ravi" not in wide[0] and "ta_vote_rita" in wide[0]
+    assert {(r["reviewer"], r["record_id"]) for r in long_rows} == {
+        ("rita", str(r1.pk)),
+        ("ravi", str(r1.pk)),
+        ("rita", str(r2.pk)),
+        ("ravi", str(r2.pk)),
+    }
+    wide = {
+        r["record_id"]: r for r in _csv(_download(client, reviewer, review, kind="records-wide"))
+    }
+    assert wide[str(r1.pk)]["ta_vote_ravi"] == "exclude"
+    assert wide[str(waiting.pk)]["ta_vote_ravi"] == ""
 
 
 def test_included_studies_as_ris(client, owner, review):

@@ -168,11 +168,26 @@ def test_extraction_is_blinded_until_both_have_submitted(
     client, review, reviewer, reviewer2, dual_form, study
 ):
     _submit(reviewer, review, dual_form, study)
-    client.force_login(reviewer)
-    response = client.get(_compare_url(review, dual_form, study))
-    assert response.status_code == 403
-    assert "blinded" in response.content.decode()
-    _submit(reviewer2, review, dual_form, study, participants_number="118")
+    extraction_save(
+        membership=membership_of(reviewer2, review),
+        form=dual_form,
+        study=study,
+        raw=entry_sample(participants_number="118"),
+        expected_revision=0,
+    )
+    for user in (reviewer, reviewer2):
+        client.force_login(user)
+        response = client.get(_compare_url(review, dual_form, study))
+        assert response.status_code == 403
+        assert "blinded" in response.content.decode()
+    extraction_save(
+        membership=membership_of(reviewer2, review),
+        form=dual_form,
+        study=study,
+        raw=entry_sample(participants_number="118"),
+        expected_revision=1,
+        submit=True,
+    )
     response = client.get(_compare_url(review, dual_form, study))
     assert response.status_code == 200
 

@@ -5,6 +5,14 @@ from django.urls import reverse
 
 from reviewapp.screening.models import RecordNote
 from reviewapp.screening.services import decision_record
+from tests.blinding import (
+    DECISION_NOTE,
+    REASON,
+    SCREENERS_WHO_ADJUDICATE,
+    TEAM_NOTE,
+    shows_ritas_vote,
+    vote,
+)
 from tests.conftest import membership_of
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -124,3 +132,52 @@ def test_without_blinding_votes_are_visible_at_once(client, review, reviewer2, f
         reverse("screening:record-history", args=[review.slug, "ta", first_vote.pk])
     ).content.decode()
     assert SECRET in history
+
+
+# --- the one rule (reviewapp.core.blinding), whatever the member's role ------------------------
+
+
+def _screening_pages(client, review, record):
+    screen = reverse("screening:screen", args=[review.slug, "ta"])
+    return {
+        "queue": client.get(screen, **HX),
+        "revisit": client.get(screen + f"?record={record.pk}"),
+        "history": client.get(
+            reverse("screening:record-history", args=[review.slug, "ta", record.pk])
+        ),
+    }
+
+
+@pytest.mark.parametrize("role", SCREENERS_WHO_ADJUDICATE)
+def test_an_owner_admin_or_adjudicator_whose_vote_is_due_sees_no_trace_of_the_first(
+    client, request, review, ritas_vote, role
+):
+    client.force_login(request.getfixturevalue(role))
+    for name, response in _screening_pages(client, review, ritas_vote).items():
+        assert response.status_code == 200, name
+        assert not shows_ritas_vote(response.content.decode()), name
+
+
+@pytest.mark.parametrize("role", SCREENERS_WHO_ADJUDICATE)
+def test_an_owner_admin_or_adjudicator_sees_the_first_vote_once_theirs_is_in(
+    client, request, review, ritas_vote, role
+):
+    user = request.getfixturevalue(role)
+    vote(user, review, ritas_vote)
+    client.force_login(user)
+    pages = _screening_pages(client, review, ritas_vote)
+    history = pages["history"].content.decode()
+    assert DECISION_NOTE in history and REASON in history and TEAM_NOTE in history
+    assert "rita: <strong" in pages["revisit"].content.decode()
+    conflicts = client.get(reverse("screening:conflict-list", args=[review.slug, "ta"]))
+    assert "rita: <strong" in conflicts.content.decode()
+
+
+def test_an_analyst_who_never_votes_sees_a_vote_still_awaiting_the_second(
+    client, review, analyst, ritas_vote
+):
+    client.force_login(analyst)
+    history = client.get(
+        reverse("screening:record-history", args=[review.slug, "ta", ritas_vote.pk])
+    ).content.decode()
+    assert DECISION_NOTE in history and REASON in history and TEAM_NOTE in history
