@@ -1,4 +1,5 @@
-"""The site's URLconf plus a page that fails, to see the 500 page as a user would."""
+"""The site's URLconf plus test-only pages: one that fails (the 500 page as a user sees it) and
+one the crawl has no parameter value for."""
 
 from django.urls import path
 
@@ -9,4 +10,12 @@ def fails(request):
     raise RuntimeError("a fault in a view")
 
 
-urlpatterns = [*site_urlpatterns, path("fails/", fails)]
+urlpatterns = [*site_urlpatterns, path("fails/", fails, name="fails")]
+
+
+def gizmo(request, gizmo_id):
+    raise AssertionError("never requested: the crawl cannot fill <gizmo_id>")
+
+
+# A page with a parameter nobody has taught the crawl: tests/core/test_crawl.py must name it.
+urlpatterns.append(path("gizmos/<int:gizmo_id>/", gizmo, name="gizmo-detail"))
