@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q
 
-from reviewapp.extraction.models import Extraction, ExtractionForm
+from reviewapp.extraction.models import ExportJob, Extraction, ExtractionForm
 from reviewapp.extraction.services import (
     consensus_save,
     export_request,
@@ -50,6 +51,7 @@ from reviewapp.screening.stopping import screening_stop, stopping_rule_declare
 from reviewapp.synthesis.selectors import outcome_choices
 from reviewapp.synthesis.services import analysis_create, analysis_run
 from tests.factories import ImportFactory, MembershipFactory, RecordFactory, UserFactory
+from tests.url_kwargs import CRAWL_CHOICES
 
 ROLES = ("anonymous", "outsider", "analyst", "reviewer", "admin", "owner")
 MAY_SCREEN = {Role.OWNER, Role.ADMIN, Role.REVIEWER}  # and so may extract
@@ -84,10 +86,13 @@ class World:
     users: dict[str, Any]  # role -> user (None for anonymous)
     # URL parameter -> the values the crawl tries (real objects of this review).
     values: dict[str, list] = field(default_factory=dict)
-    # Per role, the export jobs that role asked for (only the asker may open a job).
+    # URL parameter -> role -> values, for objects only their owner opens (export jobs).
+    role_values: dict[str, dict[str, list]] = field(default_factory=dict)
+    # Per role, every export job that role asked for, written by the worker-side service.
     exports: dict[str, list[int]] = field(default_factory=dict)
     markers: list[Marker] = field(default_factory=list)
     forms: list[int] = field(default_factory=list)
+    htmx: bool = False  # also ask every page as htmx does
 
 
 def _member(review, username, role):
@@ -325,6 +330,13 @@ def every_state_world(outsider) -> World:
         ),
     ]
     world.forms = [single.pk, dual.pk]
+    # Plots and diagrams are drawn alike for every role (matplotlib takes a while): the owner
+    # asks for every format, the others for the text ones, which also carry what may leak.
+    world.role_values["what"] = {
+        "owner": CRAWL_CHOICES["what"](),
+        "other": ["result.json", "metafor.zip"],
+    }
+    world.role_values["fmt"] = {"owner": CRAWL_CHOICES["fmt"](), "other": ["csv", "json"]}
     world.values = {
         "slug": [review.slug],
         "record_id": [waiting.pk, conflict.pk, on[0].pk],
@@ -339,6 +351,16 @@ def every_state_world(outsider) -> World:
         "box": ["records_screened", "previous_studies"],
     }
     world.exports = background_exports(world)
+    # The crawl opens each member's decisions file and every-version extraction file (the
+    # ones with something to hide); the test reads all the files directly.
+    world.role_values["export_id"] = {
+        role: list(
+            ExportJob.objects.filter(pk__in=jobs)
+            .filter(Q(kind="decisions-long") | Q(kind="extraction-csv", which="all", form=dual))
+            .values_list("pk", flat=True)
+        )
+        for role, jobs in world.exports.items()
+    }
     return world
 
 
@@ -362,7 +384,8 @@ def download_choices(world: World) -> list[tuple[str, int | None, str]]:
     choices: list[tuple[str, int | None, str]] = []
     for kind in ExportKind.values:
         if kind in EXTRACTION_EXPORTS:
-            for form_id in world.forms:
+            # The last form is the one with the unsubmitted entry.
+            for form_id in world.forms[-1:]:
                 for which in ExportWhich.values:
                     choices.append((kind, form_id, which))
         else:
@@ -405,5 +428,4 @@ def demo_world(outsider) -> World:
         "analysis_id": [Analysis.objects.filter(review=review).first().pk],
         "box": ["records_screened", "previous_studies"],
     }
-    world.exports = {}
     return world

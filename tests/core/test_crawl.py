@@ -20,9 +20,12 @@ expected visibility holds for the whole crawl.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import itertools
 import json
+import logging
 import re
 import traceback
 import zipfile
@@ -46,10 +49,16 @@ STYLESHEET = "css/app.css"
 class Route:
     name: str
     params: tuple[str, ...]
+    view: object = None
 
 
 def routes() -> list[Route]:
-    """Every named URL of the URLconf except the admin's, with its parameters."""
+    """Every named URL of the URLconf except the admin's, with its parameters and view."""
+    return _routes(get_resolver())
+
+
+@functools.cache
+def _routes(resolver) -> list[Route]:
     found: list[Route] = []
 
     def walk(patterns, prefix="", namespace=None):
@@ -65,21 +74,21 @@ def routes() -> list[Route]:
                 # An unnamed URL cannot be reversed; its name is what the failure shows.
                 found.append(
                     Route(
-                        name or f"<unnamed {route}>", tuple(re.findall(r"<(?:\w+:)?(\w+)>", route))
+                        name or f"<unnamed {route}>",
+                        tuple(re.findall(r"<(?:\w+:)?(\w+)>", route)),
+                        p.callback,
                     )
                 )
 
-    walk(get_resolver().url_patterns)
+    walk(resolver.url_patterns)
     return found
 
 
 def _values(world: World, role: str, param: str):
-    if param == "export_id":
-        # Only the member who asked may open an export: each role gets its own jobs (their
-        # first and last; export_files() reads every job's file for the markers).
-        own = world.exports.get(role) or world.exports.get("owner")
-        if own:
-            return sorted({own[0], own[-1]})
+    if param in world.role_values:
+        # e.g. an export job opens only for the member who asked for it
+        by_role = world.role_values[param]
+        return by_role.get(role) or by_role.get("other") or by_role["owner"]
     if param in world.values:
         return world.values[param]
     if param in CRAWL_CHOICES:
@@ -87,6 +96,19 @@ def _values(world: World, role: str, param: str):
     if param in URL_KWARGS:
         return [URL_KWARGS[param](world.review, world.users["owner"])]
     return None
+
+
+@functools.cache
+def answers_htmx(name: str) -> bool:
+    """Whether the view behind a URL name answers htmx requests with a fragment of its own."""
+    view = next(r.view for r in routes() if r.name == name)
+    while hasattr(view, "__wrapped__"):
+        view = view.__wrapped__
+    try:
+        source = inspect.getsource(view)
+    except (OSError, TypeError):
+        return False
+    return "render_page_or_partial" in source or "is_htmx" in source
 
 
 def urls_for(world: World, role: str, problems: list[str]) -> list[tuple[str, str]]:
@@ -138,6 +160,11 @@ def body_text(raw: bytes, content_type: str) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _is_file(response) -> bool:
+    content_type = response.get("Content-Type", "")
+    return response.status_code == 200 and not content_type.startswith("text/html")
+
+
 def _error(response) -> str:
     exc = getattr(response, "exc_info", None)
     if not exc:
@@ -154,9 +181,10 @@ class Crawl:
         # Roles each marker was shown to, leak or not: a marker nobody ever sees tests nothing.
         self.seen: dict[str, set[str]] = {m.text: set() for m in world.markers}
 
-    def request(self, client, role, method, name, url, data=None):
+    def request(self, client, role, method, name, url, data=None, htmx=False):
+        headers = {"HX-Request": "true"} if htmx else {}
         with transaction.atomic():
-            response = getattr(client, method)(url, data or {})
+            response = getattr(client, method)(url, data or {}, headers=headers)
             # Streamed bodies (CSV downloads, files) are read inside the savepoint: their
             # generators query the database as they go.
             raw = b"".join(response.streaming_content) if response.streaming else response.content
@@ -165,7 +193,7 @@ class Crawl:
         # No response.close(): the test client has closed it (closing again would fire
         # request_finished, which closes the test's database connection).
         self.requests += 1
-        self.check(role, method, name, url, data, response, text)
+        self.check(role, method + (" (htmx)" if htmx else ""), name, url, data, response, text)
         if method == "get" and response.get("Content-Type", "").startswith("application/json"):
             # Follow the API's pages, so a marker on page 2 is seen too.
             try:
@@ -183,8 +211,10 @@ class Crawl:
             self.failures.append(f"{status} {where}{_error(response)}")
         content_type = response.get("Content-Type", "")
         styled = STYLESHEET in text and 'class="topbar"' in text
-        # An empty body (a 405 to the wrong method, which no link leads to) is not a page.
-        if status >= 400 and content_type.startswith("text/html") and text.strip() and not styled:
+        # An empty body (a 405 to the wrong method, which no link leads to) is not a page, and
+        # htmx gets a fragment (e.g. a form with its errors) to put inside the page it is on.
+        page = not method.endswith("(htmx)") and text.strip()
+        if status >= 400 and content_type.startswith("text/html") and page and not styled:
             self.failures.append(f"unstyled {status} page: {where}")
         for marker in self.world.markers:
             if marker.text in text:
@@ -201,12 +231,21 @@ class Crawl:
             client = Client(raise_request_exception=False)
             if user is not None:
                 client.force_login(user)
+            # htmx asks members' pages for fragments (panels, statuses, forms), rendered from
+            # the same data; anonymous users and outsiders never get past the membership check.
+            htmx_too = self.world.htmx and role not in ("anonymous", "outsider")
             for name, url in urls_for(self.world, role, problems):
-                self.request(client, role, "get", name, url)
-                for data in post_payloads(self.world, name):
-                    self.request(client, role, "post", name, url, data)
+                asks = [("get", {}, False)] + [
+                    ("post", d, False) for d in post_payloads(self.world, name)
+                ]
+                if htmx_too and answers_htmx(name):
+                    asks += [("get", {}, True), ("post", {}, True)]
+                for method, data, htmx in asks:
+                    response = self.request(client, role, method, name, url, data, htmx=htmx)
                     if user is not None and client.session.get("_auth_user_id") != str(user.pk):
                         client.force_login(user)  # the empty POST to logout logged them out
+                    if method == "get" and not htmx and _is_file(response):
+                        break  # a download: its view has nothing to POST to
         self.failures.extend(sorted(set(problems)))
 
     def export_files(self):
@@ -226,7 +265,8 @@ class Crawl:
                         )
 
     def admin(self):
-        """The admin refuses every review role; a superuser opens every list and object."""
+        """The admin refuses every review role; a superuser opens every model's list, with the
+        world's data in it (tests/core/test_admin.py opens them empty)."""
         from django.contrib import admin as django_admin
 
         for role in ROLES:
@@ -245,17 +285,22 @@ class Crawl:
             meta = model._meta
             base = f"admin:{meta.app_label}_{meta.model_name}"
             self.request(client, "superuser", "get", base, reverse(f"{base}_changelist"))
-            obj = model._default_manager.order_by("-pk").first()
-            if obj is not None:
-                self.request(
-                    client, "superuser", "get", base, reverse(f"{base}_change", args=[obj.pk])
-                )
 
 
 def _report(crawl: Crawl) -> str:
     return f"{len(crawl.failures)} problem(s) in {crawl.requests} requests:\n" + "\n".join(
         crawl.failures
     )
+
+
+@pytest.fixture(autouse=True)
+def _quiet_refusals():
+    """Django logs each 403 and 404 with its traceback; the crawl makes hundreds on purpose."""
+    logger = logging.getLogger("django.request")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)
 
 
 def test_every_url_as_every_role_on_a_review_in_every_state(db):
@@ -268,6 +313,7 @@ def test_every_url_as_every_role_on_a_review_in_every_state(db):
         "record note, waiting record": everyone_but_the_analyst,
         "unsubmitted extraction": everyone_but_the_analyst,
     }
+    world.htmx = True
     crawl = Crawl(world)
     crawl.run()
     crawl.export_files()
