@@ -42,6 +42,7 @@ from reviewapp.literature.models import Record, Search
 from reviewapp.reporting.services import prisma_manual_set
 from reviewapp.reviews.constants import Role
 from reviewapp.reviews.models import Membership, Review
+from reviewapp.reviews.services import membership_remove
 from reviewapp.screening.constants import DecisionKind, RetrievalStatus, Stage
 from reviewapp.screening.fulltext import report_status_set, report_upload
 from reviewapp.screening.models import Decision, ExclusionReason, Report, StageSettings
@@ -303,6 +304,13 @@ def every_state_world(outsider) -> World:
     vote_text, note_text = "CRAWLMARKERVOTE3K", "CRAWLMARKERNOTE5M"
     decision_record(membership=rita, record=waiting, stage="ta", value="include", note=vote_text)
     note_add(membership=rita, record=waiting, text=note_text)
+    # A vote with no note, whose value alone must stay hidden: its author has since left the
+    # team, so their name shows nowhere but beside their votes and is the marker.
+    waiting_too = RecordFactory(review=review, source_import=imp, title=ON_TOPIC)
+    leaver_name = "crawlmarkervoterq8"
+    leaver = _member(review, leaver_name, Role.REVIEWER)
+    decision_record(membership=leaver, record=waiting_too, stage="ta", value="exclude")
+    membership_remove(membership=leaver, actor=owner_ms)
     for record in (conflict, resolved):
         decision_record(membership=rita, record=record, stage="ta", value="include")
         decision_record(
@@ -324,6 +332,13 @@ def every_state_world(outsider) -> World:
         ),
         vote_marker(
             world, text=note_text, what="record note, waiting record", record=waiting, stage="ta"
+        ),
+        vote_marker(
+            world,
+            text=leaver_name,
+            what="vote without a note (its author's name), waiting record",
+            record=waiting_too,
+            stage="ta",
         ),
         extraction_marker(
             world, text=draft_text, what="unsubmitted extraction", form=dual, study=studies[0]
@@ -351,12 +366,15 @@ def every_state_world(outsider) -> World:
         "box": ["records_screened", "previous_studies"],
     }
     world.exports = background_exports(world)
-    # The crawl opens each member's decisions file and every-version extraction file (the
+    # The crawl opens each member's decisions files and every-version extraction file (the
     # ones with something to hide); the test reads all the files directly.
     world.role_values["export_id"] = {
         role: list(
             ExportJob.objects.filter(pk__in=jobs)
-            .filter(Q(kind="decisions-long") | Q(kind="extraction-csv", which="all", form=dual))
+            .filter(
+                Q(kind__in=["decisions-long", "records-wide"])
+                | Q(kind="extraction-csv", which="all", form=dual)
+            )
             .values_list("pk", flat=True)
         )
         for role, jobs in world.exports.items()

@@ -311,6 +311,7 @@ def test_every_url_as_every_role_on_a_review_in_every_state(db):
     assert {m.what: m.hidden_from for m in world.markers} == {
         "vote note, waiting record": everyone_but_the_analyst,
         "record note, waiting record": everyone_but_the_analyst,
+        "vote without a note (its author's name), waiting record": everyone_but_the_analyst,
         "unsubmitted extraction": everyone_but_the_analyst,
     }
     world.htmx = True
