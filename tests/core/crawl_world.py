@@ -94,6 +94,8 @@ class World:
     markers: list[Marker] = field(default_factory=list)
     forms: list[int] = field(default_factory=list)
     htmx: bool = False  # also ask every page as htmx does
+    # The rows holding the markers, opened in the admin so each marker is seen somewhere.
+    marker_objects: list = field(default_factory=list)
 
 
 def _member(review, username, role):
@@ -268,7 +270,7 @@ def every_state_world(outsider) -> World:
     form_version_save(membership=owner_ms, form=dual, items=DUAL_FORM)
     dkeys = _keys(dual)
     draft_text = "CRAWLMARKERDRAFT7Q"
-    extraction_save(
+    draft = extraction_save(
         membership=rita,
         form=dual,
         study=studies[0],
@@ -302,13 +304,16 @@ def every_state_world(outsider) -> World:
         RecordFactory(review=review, source_import=imp, title=ON_TOPIC) for _ in range(3)
     )
     vote_text, note_text = "CRAWLMARKERVOTE3K", "CRAWLMARKERNOTE5M"
-    decision_record(membership=rita, record=waiting, stage="ta", value="include", note=vote_text)
-    note_add(membership=rita, record=waiting, text=note_text)
+    vote, _ = decision_record(
+        membership=rita, record=waiting, stage="ta", value="include", note=vote_text
+    )
+    note = note_add(membership=rita, record=waiting, text=note_text)
     # A vote with no note, whose value alone must stay hidden: its author has since left the
     # team, so their name shows nowhere but beside their votes and is the marker.
     waiting_too = RecordFactory(review=review, source_import=imp, title=ON_TOPIC)
     leaver_name = "crawlmarkervoterq8"
     leaver = _member(review, leaver_name, Role.REVIEWER)
+    leaver_user = leaver.user
     decision_record(membership=leaver, record=waiting_too, stage="ta", value="exclude")
     membership_remove(membership=leaver, actor=owner_ms)
     for record in (conflict, resolved):
@@ -345,6 +350,7 @@ def every_state_world(outsider) -> World:
         ),
     ]
     world.forms = [single.pk, dual.pk]
+    world.marker_objects = [vote, note, draft, leaver_user]
     # Plots and diagrams are drawn alike for every role (matplotlib takes a while): the owner
     # asks for every format, the others for the text ones, which also carry what may leak.
     world.role_values["what"] = {
