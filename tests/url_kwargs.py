@@ -129,3 +129,26 @@ def _analysis_id(review, owner):
 
 
 URL_KWARGS.update(analysis_id=_analysis_id, what=lambda review, owner: "result.json")
+
+
+# The crawl (tests/core/test_crawl.py) opens each page with every value of these parameters,
+# and with the crawl world's real objects for the ids; a parameter it finds nowhere fails it.
+def _prisma_formats():
+    from reviewapp.reporting.exports import FORMATS
+
+    return list(FORMATS)
+
+
+CRAWL_CHOICES = {
+    "stage": lambda: ["ta", "ft"],
+    "fmt": _prisma_formats,
+    # Every download of an analysis that synthesis.views.analysis_download offers.
+    "what": lambda: [
+        "forest.svg",
+        "forest.png",
+        "funnel.svg",
+        "funnel.png",
+        "result.json",
+        "metafor.zip",
+    ],
+}

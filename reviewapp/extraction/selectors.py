@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from reviewapp.core import blinding
 from reviewapp.core.blinding import entries_visible
@@ -50,6 +50,12 @@ def form_versions(form: ExtractionForm) -> list[FormVersion]:
 
 def form_latest_version(form: ExtractionForm) -> FormVersion | None:
     return form.versions.order_by("-number").first()
+
+
+def forms_with_latest_version_number(review: Review) -> list[ExtractionForm]:
+    """The review's forms, each with ``latest_version_number`` (None while it has no fields yet),
+    so the forms page shows the version without indexing a queryset."""
+    return list(review.extraction_forms.annotate(latest_version_number=Max("versions__number")))
 
 
 def form_columns(form: ExtractionForm) -> list[Column]:

@@ -39,6 +39,7 @@ from reviewapp.extraction.selectors import (
     extraction_progress,
     extractions_for_study,
     form_latest_version,
+    forms_with_latest_version_number,
     may_see_others,
     records_wide,
     studies_included,
@@ -84,7 +85,7 @@ def _revision(request) -> int:
 
 @review_view(Capability.VIEW)
 def form_list(request, *, review, membership):
-    forms = list(review.extraction_forms.prefetch_related("versions"))
+    forms = forms_with_latest_version_number(review)
     return render(
         request,
         "extraction/form_list.html",

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reviewapp.core.spreadsheet import neutralise
+
 __all__ = [
     "BREAKDOWN_FIELDS",
     "COUNT_FIELDS",
@@ -593,12 +595,16 @@ def to_template_csv(counts: PrismaCounts) -> str:
     """The counts as a PRISMA2020 template CSV that the R package and Shiny app can load.
 
     Same columns, rows and order as the template; only ``n`` changes. Raises
-    ``PrismaInconsistent`` rather than export counts that do not add up.
+    ``PrismaInconsistent`` rather than export counts that do not add up. Database, register and
+    reason names are typed by users and the file is opened in spreadsheets too, so every cell goes
+    through ``neutralise`` like the other downloads (a name starting with "=" gets a quote).
     """
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=TEMPLATE_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(template_rows(counts))
+    writer.writerows(
+        {key: neutralise(value) for key, value in row.items()} for row in template_rows(counts)
+    )
     return buf.getvalue()
 
 

@@ -8,7 +8,12 @@ group can feed.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Mapping
+
+from reviewapp.core.spreadsheet import neutralise
 
 # Which measures each kind of effect data can be pooled as.
 MEASURES_FOR_GROUP = {
@@ -109,3 +114,24 @@ def rows_layout(rows: list[dict[str, str]]) -> list[dict[str, str]]:
             "needs one kind. Give every study the same kind."
         )
     return rows
+
+
+# metafor's columns hold numbers stored as text ("-0.51"); R must read them as numbers, and a number
+# is no formula, so only other text (the study label) goes through ``neutralise``.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _csv_cell(value):
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        return value
+    return neutralise(value)
+
+
+def metafor_csv(rows: list[dict[str, str]]) -> bytes:
+    """The analysis rows as the CSV of the metafor bundle: study labels neutralised against
+    spreadsheet formulas (OWASP CSV injection), numbers written as they are."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns_of(rows))
+    writer.writeheader()
+    writer.writerows({key: _csv_cell(value) for key, value in row.items()} for row in rows)
+    return out.getvalue().encode("utf-8")

@@ -1,4 +1,3 @@
-import csv
 import io
 import json
 import zipfile
@@ -15,7 +14,7 @@ from reviewapp.core.svg import svg_for_inline
 from reviewapp.reviews.constants import Capability
 from reviewapp.synthesis import services
 from reviewapp.synthesis.forms import AnalysisForm
-from reviewapp.synthesis.inputs import columns_of
+from reviewapp.synthesis.inputs import columns_of, metafor_csv
 from reviewapp.synthesis.models import Analysis
 from reviewapp.synthesis.rscript import r_script
 from reviewapp.synthesis.selectors import (
@@ -114,14 +113,6 @@ def analysis_rerun(request, analysis_id: int, *, review, membership):
     return redirect("synthesis:analysis-detail", review.slug, analysis.pk)
 
 
-def _csv_bytes(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns_of(rows))
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
-
-
 @review_view(Capability.EXPORT)
 def analysis_download(request, analysis_id: int, what: str, *, review, membership):
     analysis = get_object_or_404(Analysis, pk=analysis_id, review=review)
@@ -165,7 +156,7 @@ def analysis_download(request, analysis_id: int, what: str, *, review, membershi
         )
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("analysis.csv", _csv_bytes(rows))
+            archive.writestr("analysis.csv", metafor_csv(rows))
             archive.writestr("analysis.R", script)
         response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{stem}-metafor.zip"'

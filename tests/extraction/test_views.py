@@ -5,9 +5,9 @@ from django.urls import reverse
 
 from reviewapp.extraction.constants import ExtractionKind
 from reviewapp.extraction.models import Extraction, ExtractionForm
-from reviewapp.extraction.services import extraction_save
+from reviewapp.extraction.services import extraction_save, form_version_save
 from tests.conftest import membership_of
-from tests.extraction.helpers import entry_sample
+from tests.extraction.helpers import ROWS, entry_sample
 
 
 def _post_entry(raw, **extra):
@@ -90,6 +90,26 @@ def test_the_builder_shows_why_a_form_cannot_be_saved(client, review, owner, dua
     assert response.status_code == 422
     assert "Design: a choice field needs at least two choices." in response.content.decode()
     assert dual_form.versions.count() == 1
+
+
+@pytest.mark.parametrize("role", ["owner", "review_admin", "reviewer", "analyst"])
+def test_every_member_opens_the_forms_page_with_a_form_and_its_latest_version(
+    client, review, owner, dual_form, request, role
+):
+    # A second version, so the page must show the latest one, not the first.
+    form_version_save(membership=membership_of(owner, review), form=dual_form, items=ROWS[:3])
+    client.force_login(request.getfixturevalue(role))
+    response = client.get(reverse("extraction:form-list", args=[review.slug]))
+    assert response.status_code == 200
+    row = response.content.decode().split(">Outcomes</a>", 1)[1].split("</tr>", 1)[0]
+    assert ">v2<" in row
+
+
+def test_the_forms_page_says_when_a_form_has_no_fields_yet(client, review, owner):
+    ExtractionForm.objects.create(review=review, name="Empty")
+    client.force_login(owner)
+    response = client.get(reverse("extraction:form-list", args=[review.slug]))
+    assert "no fields yet" in response.content.decode()
 
 
 @pytest.mark.parametrize("role", ["reviewer", "analyst"])

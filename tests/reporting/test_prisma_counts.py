@@ -363,3 +363,15 @@ def test_json_refuses_inconsistent_counts():
     bad = dataclasses.replace(reference_counts(), new_reports=34)
     with pytest.raises(PrismaInconsistent):
         to_json(bad)
+
+
+def test_csv_neutralises_a_name_that_a_spreadsheet_would_run():
+    counts = dataclasses.replace(
+        reference_counts(),
+        databases={'=HYPERLINK("http://evil.example")': 205},
+    )
+    _, rows = read_export(to_template_csv(counts))
+    cells = {r["data"]: r["n"] for r in rows}
+    assert cells["database_specific_results"] == '\'=HYPERLINK("http://evil.example"), 205'
+    # Counts and the template's own text are untouched.
+    assert cells["records_screened"] == str(reference_counts().records_screened)

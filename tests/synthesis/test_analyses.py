@@ -6,6 +6,7 @@ result must equal metafor's, as recorded in tests/fixtures/reference/pooling-bcg
 (analysis "logRR_REML"), within that file's stated tolerance.
 """
 
+import csv
 import io
 import json
 import zipfile
@@ -20,6 +21,7 @@ from reviewapp.extraction.services import (
     extraction_save,
     form_version_save,
 )
+from reviewapp.screening.models import Study
 from reviewapp.synthesis.models import Analysis, AnalysisResult
 from reviewapp.synthesis.selectors import analysis_staleness, outcome_choices
 from reviewapp.synthesis.services import analysis_create, analysis_run
@@ -186,6 +188,24 @@ def test_the_metafor_bundle_reproduces_the_analysis_inputs(client, bcg_review, o
     assert len(csv_text.splitlines()) == 1 + len(result.inputs["rows"])
     script = archive.read("analysis.R").decode()
     assert 'method="REML", test="knha"' in script
+
+
+def test_the_metafor_bundle_neutralises_a_study_label_that_a_spreadsheet_would_run(
+    client, bcg_review, owner
+):
+    Study.objects.filter(review=bcg_review, label__startswith="Aronson").update(
+        label='=HYPERLINK("http://evil.example","x")'
+    )
+    analysis = _create(bcg_review, owner)
+    analysis_run(membership=membership_of(owner, bcg_review), analysis=analysis)
+    client.force_login(owner)
+    url = reverse("synthesis:analysis-download", args=[bcg_review.slug, analysis.pk, "metafor.zip"])
+    archive = zipfile.ZipFile(io.BytesIO(client.get(url).content))
+    studies = [
+        r["study"] for r in csv.DictReader(io.StringIO(archive.read("analysis.csv").decode()))
+    ]
+    assert '\'=HYPERLINK("http://evil.example","x")' in studies
+    assert not any(s.startswith("=") for s in studies)
 
 
 def test_prisma_counts_the_studies_included_in_meta_analysis(bcg_review, owner):

@@ -1,8 +1,11 @@
 """Extracted effect data mapped to pooling columns, and the R script that reproduces an analysis."""
 
+import csv
+import io
+
 import pytest
 
-from reviewapp.synthesis.inputs import InputError, rows_layout, stats_row
+from reviewapp.synthesis.inputs import InputError, metafor_csv, rows_layout, stats_row
 from reviewapp.synthesis.rscript import r_script
 from reviewapp.synthesis.stats.io import effects_from_rows
 
@@ -99,3 +102,28 @@ def test_the_r_script_uses_mantel_haenszel_and_log_ratios_when_asked():
     )
     assert "dat$yi <- log(dat$estimate)" in gen
     assert "(log(dat$upper) - log(dat$lower)) / (2 * qnorm(0.975))" in gen
+
+
+def test_the_metafor_csv_neutralises_a_study_label_that_a_spreadsheet_would_run():
+    rows = [
+        {
+            "study": '=HYPERLINK("http://evil.example","x")',
+            "estimate": "-0.5",
+            "lower": "-0.9",
+            "upper": "-0.1",
+        },
+        {"study": "@SUM(1)", "estimate": "0.2", "lower": "-1e-05", "upper": "+0.4"},
+        {"study": "-2+3", "estimate": "1", "lower": ".5", "upper": "2"},
+    ]
+    written = list(csv.DictReader(io.StringIO(metafor_csv(rows).decode())))
+    assert [r["study"] for r in written] == [
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'@SUM(1)",
+        "'-2+3",
+    ]
+    # Numbers stay numbers, so R's read.csv still reads the columns as numeric.
+    assert [(r["estimate"], r["lower"], r["upper"]) for r in written] == [
+        ("-0.5", "-0.9", "-0.1"),
+        ("0.2", "-1e-05", "+0.4"),
+        ("1", ".5", "2"),
+    ]
