@@ -41,6 +41,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from reviewapp.core.services import worker_heartbeat_record
 from reviewapp.extraction.models import ExportJob
 from tests.core import error_urls
 from tests.core.crawl_world import ROLES, World, demo_world, download_choices, every_state_world
@@ -305,6 +306,12 @@ def _report(crawl: Crawl) -> str:
     return f"{len(crawl.failures)} problem(s) in {crawl.requests} requests:\n" + "\n".join(
         crawl.failures
     )
+
+
+@pytest.fixture(autouse=True)
+def _worker_alive(db):
+    """A deployment whose worker is up: /healthz then answers 200, and any 5xx is a fault."""
+    worker_heartbeat_record(hostname="celery@crawl-worker")
 
 
 @pytest.fixture(autouse=True)
