@@ -185,6 +185,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "reviewapp.core.middleware.MethodNotAllowedPageMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as axes asks: it turns a login refused for too many failures into the lockout page.
     "axes.middleware.AxesMiddleware",

@@ -222,9 +222,9 @@ class Crawl:
             self.failures.append(f"{status} {where}{_error(response)}")
         content_type = response.get("Content-Type", "")
         styled = STYLESHEET in text and 'class="topbar"' in text
-        # An empty body (a 405 to the wrong method, which no link leads to) is not a page, and
-        # htmx gets a fragment (e.g. a form with its errors) to put inside the page it is on.
-        page = not method.endswith("(htmx)") and text.strip()
+        # htmx gets a fragment (e.g. a form with its errors) to put inside the page it is on; a
+        # 405 to the wrong method is a page like any other error (core.middleware).
+        page = not method.endswith("(htmx)") and (text.strip() or status == 405)
         if status >= 400 and content_type.startswith("text/html") and page and not styled:
             self.failures.append(f"unstyled {status} page: {where}")
         for marker in self.world.markers:

@@ -74,3 +74,25 @@ def test_the_server_error_page_renders_without_a_context_or_a_database():
     # No db fixture: pytest-django refuses any query, as a broken database would.
     html = render_to_string("500.html")
     assert STYLESHEET in html and "Something went wrong on our side" in html
+
+
+def test_opening_a_button_only_address_gets_a_styled_page_that_keeps_the_allow_header(
+    client, owner, review
+):
+    client.force_login(owner)
+    response = client.get(reverse("extraction:download", args=[review.slug]))
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    html = _styled(response)
+    assert "does not answer a GET request" in html
+
+
+def test_htmx_and_the_api_keep_their_bare_405(client, owner, review):
+    client.force_login(owner)
+    url = reverse("extraction:download", args=[review.slug])
+    response = client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 405
+    assert response.content == b""
+    response = client.delete(reverse("api:review-list"))
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("application/json")
