@@ -33,6 +33,7 @@ from reviewapp.literature.models import DuplicateLink, Import, Record
 from reviewapp.literature.parsers import (
     FileUnreadable,
     ParsedRecord,
+    ParseWarning,
     Rejection,
     detect_format,
     parse,
@@ -48,6 +49,9 @@ BATCH_SIZE = 1000
 TITLE_KEY_LENGTH = 255
 # Exact identifiers are safe to remove automatically; a similar title waits for a person.
 AUTOMATIC_RULES = {DuplicateRule.PMID, DuplicateRule.DOI, DuplicateRule.TITLE_YEAR_AUTHOR}
+# A file whose every record lacks its end line would give one warning per record; the first
+# ones say what is wrong, the count says how often.
+WARNINGS_KEPT = 100
 
 
 def import_create(
@@ -127,6 +131,8 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
             count_duplicates=0,
             count_rejected=0,
             rejections=[],
+            count_warnings=0,
+            warnings=[],
             progress_done=0,
         )
         imp.refresh_from_db()
@@ -254,23 +260,37 @@ def records_add_parsed(
 
 def _records_add(*, imp: Import, items: Iterable, progress) -> dict:
     index = duplicate_index_for(imp.review)
-    read = imported = duplicates = 0
+    read = imported = duplicates = rejected_before = 0
     rejections: list[dict] = []
+    warnings: list[dict] = []
+    count_warnings = 0
     # The writer sends one batch to the database while the parser reads the next.
     with BulkWriter() as writer:
         for batch in _batches(items, BATCH_SIZE):
             parsed = [item for item in batch if isinstance(item, ParsedRecord)]
-            for item in batch:
-                if isinstance(item, Rejection):
-                    rejections.append(
-                        {
-                            "position": item.position,
-                            "line": item.line,
-                            "field": item.field,
-                            "reason": item.reason,
-                        }
-                    )
-            read += len(batch)
+            if len(parsed) != len(batch):
+                for item in batch:
+                    if isinstance(item, Rejection):
+                        rejections.append(
+                            {
+                                "position": item.position,
+                                "line": item.line,
+                                "field": item.field,
+                                "reason": item.reason,
+                            }
+                        )
+                    elif isinstance(item, ParseWarning):
+                        count_warnings += 1
+                        if len(warnings) < WARNINGS_KEPT:
+                            warnings.append(
+                                {
+                                    "position": item.position,
+                                    "line": item.line,
+                                    "reason": item.reason,
+                                }
+                            )
+            read += len(parsed) + len(rejections) - rejected_before
+            rejected_before = len(rejections)
             records, links = records_add_parsed(
                 review=imp.review, parsed=parsed, index=index, writer=writer, source_import=imp
             )
@@ -286,10 +306,12 @@ def _records_add(*, imp: Import, items: Iterable, progress) -> dict:
         "count_imported": imported,
         "count_duplicates": duplicates,
         "count_rejected": len(rejections),
+        "count_warnings": count_warnings,
     }
     Import.objects.filter(pk=imp.pk).update(
         **counts,
         rejections=rejections,
+        warnings=warnings,
         status=JobStatus.DONE,
         finished_at=timezone.now(),
         progress_done=read,

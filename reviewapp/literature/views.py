@@ -177,6 +177,7 @@ def import_detail(request, import_id: int, *, review, membership):
         "review": review,
         "membership": membership,
         "imp": imp,
+        "warnings_more": max(0, imp.count_warnings - len(imp.warnings)),
         **_job_context("import", imp),
     }
     return render_page_or_partial(
