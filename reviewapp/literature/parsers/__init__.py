@@ -23,7 +23,14 @@ raises FileUnreadable and nothing else (see `records.guarded`); field lengths ar
 `limits`.
 """
 
-from .base import AbstractSection, FileUnreadable, ParsedRecord, ParseWarning, Rejection
+from .base import (
+    AbstractSection,
+    FileUnreadable,
+    ParsedRecord,
+    ParserFault,
+    ParseWarning,
+    Rejection,
+)
 from .csvfile import parse_csv
 from .detect import PARSERS, detect_format, parse
 from .endnote_xml import parse_endnote_xml
@@ -37,6 +44,7 @@ __all__ = [
     "FileUnreadable",
     "ParseWarning",
     "ParsedRecord",
+    "ParserFault",
     "Rejection",
     "detect_format",
     "parse",

@@ -88,3 +88,11 @@ class FileUnreadable(ValueError):
         super().__init__(message)
         self.position = position
         self.line = line
+
+
+class ParserFault(FileUnreadable):
+    """An unexpected exception inside a parser (a fault in reviewapp, not in the file), wrapped
+    at the parser's boundary so the import still fails cleanly with the record and line.
+
+    The original exception is its __cause__. Tests assert it never happens.
+    """

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
+from .base import FileUnreadable, ParsedRecord, ParserFault, ParseWarning, Rejection
 from .csvfile import looks_like_csv, parse_csv
 from .endnote_xml import parse_endnote_xml
 from .medline import parse_medline
@@ -61,7 +61,7 @@ def detect_format(head: bytes, filename: str = "") -> str:
     except FileUnreadable:
         raise
     except Exception as error:
-        raise FileUnreadable(
+        raise ParserFault(
             f"the format of {filename or 'the file'} could not be recognised: the format check "
             f"stopped on an unexpected error ({error.__class__.__name__}: {str(error)[:200]}). "
             "Choose the format by hand, and please report this with the file."

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
+from .base import FileUnreadable, ParsedRecord, ParserFault, ParseWarning, Rejection
 from .limits import LABELS, LIST_MAX, RECORD_XML_MAX, SOURCE_VALUE_MAX, TEXT_MAX
 from .normalise import YEAR_MAX, YEAR_MIN, bad_character, parse_year
 
@@ -187,7 +187,7 @@ def guarded(reader: str) -> Callable:
             except Exception as error:
                 name = _file_name(fileobj, filename)
                 where = f"record {position + 1}" + (f" (after line {line})" if line else "")
-                raise FileUnreadable(
+                raise ParserFault(
                     f"{where}{f' of {name}' if name else ''} could not be read: the {reader} "
                     f"reader stopped on an unexpected error ({error.__class__.__name__}: "
                     f"{str(error)[:200]}). This is a fault in reviewapp rather than in the file; "
