@@ -182,11 +182,17 @@ def structure_warnings(stream: BinaryIO, *, line_ends: bool = True) -> list[Pars
         while chunk := stream.read(_CHUNK):
             if chunk.endswith(b"\r"):
                 chunk += stream.read(1)
-            searches = [("bom", None), ("cr", _LONE_CR)]
+            cr = chunk.count(b"\r")
+            crlf = chunk.count(b"\r\n") if cr else 0
+            lf = chunk.count(b"\n") - crlf
+            cr -= crlf
+            # A pattern is searched only in a chunk that holds its kind of line end: a regex scan
+            # that finds nothing reads the whole chunk, the counts above cost far less.
+            searches = [("bom", None, True), ("cr", _LONE_CR, cr > 0)]
             if line_ends:
-                searches += [("lf", _TAG_AFTER_LF), ("crlf", _TAG_AFTER_CRLF)]
-            for name, pattern in searches:
-                if name in found:
+                searches += [("lf", _TAG_AFTER_LF, lf > 0), ("crlf", _TAG_AFTER_CRLF, crlf > 0)]
+            for name, pattern, present in searches:
+                if name in found or not present:
                     continue
                 if pattern is None:
                     index = chunk.find(codecs.BOM_UTF8, 3 if at_start else 0)
@@ -197,8 +203,8 @@ def structure_warnings(stream: BinaryIO, *, line_ends: bool = True) -> list[Pars
                     index = -1 if match is None else match.start() + ends
                 if index >= 0:
                     found[name] = lines_before + _lines(chunk, index) + 1
-            other_ends = other_ends or b"\n" in chunk
-            lines_before += _lines(chunk, len(chunk))
+            other_ends = other_ends or crlf + lf > 0
+            lines_before += crlf + lf + cr
             at_start = False
     finally:
         stream.seek(start)
