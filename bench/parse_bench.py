@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
+import os
+import platform
 import sys
 import tempfile
 import time
@@ -83,6 +86,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240607)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    print(
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start; "
+        f"{args.records} records, seed {args.seed}, best of {args.repeat}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         gen = generate(directory, records=args.records, seed=args.seed, dup_rate=1.0, ris_share=1.0)
@@ -101,6 +109,7 @@ def main() -> None:
             wall, cpu, count = timed(function, path, args.repeat)
             size = path.stat().st_size / 1e6
             print(f"{name:<12} {count:>7} {wall:>12.2f} {cpu:>7.2f} {size:>7.1f}")
+        print(f"load average {os.getloadavg()[0]:.2f} at the end (the machine may be shared)")
 
 
 if __name__ == "__main__":
