@@ -33,6 +33,7 @@ from reviewapp.literature.models import DuplicateLink, Import, Record
 from reviewapp.literature.parsers import (
     FileUnreadable,
     ParsedRecord,
+    ParserFault,
     ParseWarning,
     Rejection,
     detect_format,
@@ -122,6 +123,10 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
                     progress=progress,
                 )
     except FileUnreadable as exc:
+        if isinstance(exc, ParserFault):
+            # A fault in our parser, not in the file: logged for us (the stored upload reproduces
+            # it), without the traceback that would land in the import command's output.
+            logger.error("import %s (%s): %s", imp.pk, imp.file_name, exc)
         Import.objects.filter(pk=imp.pk).update(
             status=JobStatus.FAILED,
             error=f"{imp.file_name} could not be read, so nothing was imported: {exc}",

@@ -336,3 +336,20 @@ def test_the_import_command_lists_warnings(review, owner):
     text = out.getvalue()
     assert "3 imported, 0 duplicates, 0 rejected, 1 warnings." in text
     assert "warning: record 2 (line 5): the record follows record 1" in text
+
+
+def test_a_fault_inside_a_parser_fails_the_import_with_record_and_line_and_is_logged(
+    review, owner, monkeypatch, caplog
+):
+    from reviewapp.literature.parsers import ris
+
+    def broken_build(position, line, record, first_tag):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(ris, "_build", broken_build)
+    imp = _import(review, owner, FIXTURES / "ris" / "embase.ris")
+    assert imp.status == JobStatus.FAILED
+    assert imp.error.startswith("embase.ris could not be read, so nothing was imported: record 1")
+    assert "IndexError" in imp.error and "internal error" not in imp.error
+    assert any("IndexError" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    assert not Record.objects.exists()
