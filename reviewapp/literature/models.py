@@ -84,6 +84,11 @@ class Import(TimeStampedModel, JobFields):
     count_rejected = models.PositiveIntegerField(default=0)
     # [{"position": 7, "line": 81, "field": "title", "reason": "..."}]
     rejections = models.JSONField(default=list, blank=True)
+    # What is wrong with the file's structure without costing a record (a record without its end
+    # line, records run together, files joined): [{"position": 7 or None, "line": 81 or None,
+    # "reason": "..."}], the first `services.WARNINGS_KEPT` of them.
+    warnings = models.JSONField(default=list, blank=True)
+    count_warnings = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

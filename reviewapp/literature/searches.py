@@ -28,7 +28,7 @@ from reviewapp.core.progress import progress_write
 from reviewapp.integrations.entrez import EntrezError, PubMedClient
 from reviewapp.literature.constants import JobStatus, SourceKind
 from reviewapp.literature.models import Record, Search
-from reviewapp.literature.parsers import FileUnreadable, Rejection
+from reviewapp.literature.parsers import FileUnreadable, ParseWarning, Rejection
 from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
 from reviewapp.literature.services import duplicate_index_for, records_add_parsed
 from reviewapp.reviews.constants import Capability
@@ -246,6 +246,9 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
         )
         parsed = []
         for item in parse_pubmed_xml(BytesIO(batch.xml)):
+            if isinstance(item, ParseWarning):
+                # The PubMed XML parser gives none (its structure faults are FileUnreadable).
+                continue
             if isinstance(item, Rejection):
                 rejections.append(
                     {

@@ -35,6 +35,8 @@ from reviewapp.literature.models import DuplicateLink, Import, Record
 from reviewapp.literature.parsers import (
     FileUnreadable,
     ParsedRecord,
+    ParserFault,
+    ParseWarning,
     Rejection,
     detect_format,
     parse,
@@ -50,6 +52,9 @@ BATCH_SIZE = 1000
 TITLE_KEY_LENGTH = 255
 # Exact identifiers are safe to remove automatically; a similar title waits for a person.
 AUTOMATIC_RULES = {DuplicateRule.PMID, DuplicateRule.DOI, DuplicateRule.TITLE_YEAR_AUTHOR}
+# A file whose every record lacks its end line would give one warning per record; the first
+# ones say what is wrong, the count says how often.
+WARNINGS_KEPT = 100
 
 
 def import_create(
@@ -106,6 +111,8 @@ def import_retry(*, membership: Membership, imp: Import) -> Import:
         count_duplicates=0,
         count_rejected=0,
         rejections=[],
+        count_warnings=0,
+        warnings=[],
         progress_done=0,
         progress_total=None,
     )
@@ -143,6 +150,10 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
             "import %s was taken over by a later attempt; this one wrote nothing", imp.pk
         )
     except FileUnreadable as exc:
+        if isinstance(exc, ParserFault):
+            # A fault in our parser, not in the file: logged for us (the stored upload reproduces
+            # it), without the traceback that would land in the import command's output.
+            logger.error("import %s (%s): %s", imp.pk, imp.file_name, exc)
         claim.finish(
             status=JobStatus.FAILED,
             error=f"{imp.file_name} could not be read, so nothing was imported: {exc}",
@@ -152,6 +163,8 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
             count_duplicates=0,
             count_rejected=0,
             rejections=[],
+            count_warnings=0,
+            warnings=[],
             progress_done=0,
         )
     except Exception as exc:
@@ -277,23 +290,37 @@ def records_add_parsed(
 
 def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> dict:
     index = duplicate_index_for(imp.review)
-    read = imported = duplicates = 0
+    read = imported = duplicates = rejected_before = 0
     rejections: list[dict] = []
+    warnings: list[dict] = []
+    count_warnings = 0
     # The writer sends one batch to the database while the parser reads the next.
     with BulkWriter() as writer:
         for batch in _batches(items, BATCH_SIZE):
             parsed = [item for item in batch if isinstance(item, ParsedRecord)]
-            for item in batch:
-                if isinstance(item, Rejection):
-                    rejections.append(
-                        {
-                            "position": item.position,
-                            "line": item.line,
-                            "field": item.field,
-                            "reason": item.reason,
-                        }
-                    )
-            read += len(batch)
+            if len(parsed) != len(batch):
+                for item in batch:
+                    if isinstance(item, Rejection):
+                        rejections.append(
+                            {
+                                "position": item.position,
+                                "line": item.line,
+                                "field": item.field,
+                                "reason": item.reason,
+                            }
+                        )
+                    elif isinstance(item, ParseWarning):
+                        count_warnings += 1
+                        if len(warnings) < WARNINGS_KEPT:
+                            warnings.append(
+                                {
+                                    "position": item.position,
+                                    "line": item.line,
+                                    "reason": item.reason,
+                                }
+                            )
+            read += len(parsed) + len(rejections) - rejected_before
+            rejected_before = len(rejections)
             records, links = records_add_parsed(
                 review=imp.review, parsed=parsed, index=index, writer=writer, source_import=imp
             )
@@ -310,10 +337,12 @@ def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> 
         "count_imported": imported,
         "count_duplicates": duplicates,
         "count_rejected": len(rejections),
+        "count_warnings": count_warnings,
     }
     claim.finish(
         **counts,
         rejections=rejections,
+        warnings=warnings,
         status=JobStatus.DONE,
         finished_at=timezone.now(),
         progress_done=read,

@@ -179,6 +179,7 @@ def import_detail(request, import_id: int, *, review, membership):
         "membership": membership,
         "imp": imp,
         "can_add": membership.can(Capability.MANAGE_REVIEW),
+        "warnings_more": max(0, imp.count_warnings - len(imp.warnings)),
         **_job_context("import", imp),
     }
     return render_page_or_partial(

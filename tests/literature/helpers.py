@@ -3,18 +3,25 @@
 
 from pathlib import Path
 
-from reviewapp.literature.parsers import ParsedRecord, Rejection
+from reviewapp.literature.parsers import ParsedRecord, ParseWarning, Rejection
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def split(items):
-    """(records, rejections) from a parser's output, checking nothing else slipped in."""
+    """(records, rejections) from a parser's output, checking nothing but warnings slipped in."""
+    records, rejections, _warnings = split3(items)
+    return records, rejections
+
+
+def split3(items):
+    """(records, rejections, warnings) from a parser's output, checking nothing else slipped in."""
     items = list(items)
     records = [i for i in items if isinstance(i, ParsedRecord)]
     rejections = [i for i in items if isinstance(i, Rejection)]
-    assert len(records) + len(rejections) == len(items)
-    return records, rejections
+    warnings = [i for i in items if isinstance(i, ParseWarning)]
+    assert len(records) + len(rejections) + len(warnings) == len(items)
+    return records, rejections, warnings
 
 
 def parse_fixture(parser, relative):

@@ -1,5 +1,6 @@
 """File imports through the real import service and command, with the real export files."""
 
+import io
 import json
 from io import StringIO
 from pathlib import Path
@@ -234,3 +235,121 @@ def test_the_progress_partial_keeps_polling_while_the_import_runs(client, review
     assert "<html" not in partial
     Import.objects.filter(pk=imp.pk).update(status=JobStatus.DONE)
     assert "hx-trigger" not in client.get(url, HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_structure_warnings_are_stored_and_shown_on_the_import_page(client, review, owner):
+    imp = _import(review, owner, FIXTURES / "malformed" / "ris_missing_er.ris")
+    assert imp.status == JobStatus.DONE
+    assert (imp.count_imported, imp.count_rejected, imp.count_warnings) == (4, 0, 2)
+    assert [(w["position"], w["line"]) for w in imp.warnings] == [(2, 6), (4, 15)]
+    client.force_login(owner)
+    page = client.get(reverse("literature:import-detail", args=[review.slug, imp.pk]))
+    html = page.content.decode()
+    assert "Check the file: 2 warnings" in html
+    assert "record 2 (line 6): the record has no &#x27;ER  - &#x27; line" in html
+
+
+def test_only_the_first_warnings_are_kept_and_the_page_counts_the_rest(client, review, owner):
+    # Every record without ER: one warning each, beyond what a page should list.
+    data = "".join(f"TY  - JOUR\nTI  - Record {n}\n" for n in range(150)).encode()
+    with io.BytesIO(data) as fileobj:
+        imp = import_create(
+            membership=membership_of(owner, review), fileobj=fileobj, file_name="no_er.ris"
+        )
+    imp = import_run(import_id=imp.pk)
+    assert (imp.count_imported, imp.count_warnings, len(imp.warnings)) == (150, 150, 100)
+    client.force_login(owner)
+    page = client.get(reverse("literature:import-detail", args=[review.slug, imp.pk]))
+    assert "and 50 more warnings like these" in page.content.decode()
+
+
+def test_a_title_over_the_cap_is_rejected_in_the_downloadable_report_naming_the_field(
+    client, review, owner
+):
+    data = f"TY  - JOUR\nTI  - Fine\nER  - \nTY  - JOUR\nTI  - {'x' * 5000}\nER  - \n".encode()
+    with io.BytesIO(data) as fileobj:
+        imp = import_create(
+            membership=membership_of(owner, review), fileobj=fileobj, file_name="long.ris"
+        )
+    imp = import_run(import_id=imp.pk)
+    assert (imp.count_imported, imp.count_rejected) == (1, 1)
+    assert not Record.objects.filter(title__startswith="xxx").exists()
+    client.force_login(owner)
+    response = client.get(reverse("literature:import-rejections-csv", args=[review.slug, imp.pk]))
+    row = response.content.decode().splitlines()[1]
+    assert row.startswith('long.ris,2,4,title,"record 2 (line 4): the title is 5,000 characters')
+
+
+def test_a_csv_with_only_a_header_fails_the_import_with_a_message(review, owner):
+    imp = _import(review, owner, FIXTURES / "malformed" / "csv_header_only.csv")
+    assert imp.status == JobStatus.FAILED
+    assert "csv_header_only.csv could not be read" in imp.error
+    assert "header row but no records" in imp.error
+
+
+def test_a_csv_header_with_a_carriage_return_imports_without_an_internal_error(review, owner):
+    imp = _import(review, owner, FIXTURES / "malformed" / "csv_cr_in_header.csv")
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_warnings == 1 and "lone carriage return" in imp.warnings[0]["reason"]
+
+
+def test_the_import_command_prints_a_parser_error_and_fails_without_a_traceback(review, owner):
+    err = StringIO()
+    with pytest.raises(CommandError, match="header row but no records"):
+        call_command(
+            "import_records",
+            review.slug,
+            str(FIXTURES / "malformed" / "csv_header_only.csv"),
+            stdout=StringIO(),
+            stderr=err,
+        )
+    assert "Traceback" not in err.getvalue()
+
+
+def test_the_import_command_turns_an_internal_error_into_a_message(review, owner, monkeypatch):
+    from reviewapp.literature import services
+
+    def broken_parse(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "parse", broken_parse)
+    with pytest.raises(CommandError, match="stopped on an internal error"):
+        call_command(
+            "import_records",
+            review.slug,
+            str(FIXTURES / "ris" / "embase.ris"),
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert Import.objects.get().status == JobStatus.FAILED
+
+
+def test_the_import_command_lists_warnings(review, owner):
+    out = StringIO()
+    call_command(
+        "import_records",
+        review.slug,
+        str(FIXTURES / "malformed" / "medline_run_together.txt"),
+        stdout=out,
+        stderr=StringIO(),
+    )
+    text = out.getvalue()
+    assert "3 imported, 0 duplicates, 0 rejected, 1 warnings." in text
+    assert "warning: record 2 (line 5): the record follows record 1" in text
+
+
+def test_a_fault_inside_a_parser_fails_the_import_with_record_and_line_and_is_logged(
+    review, owner, monkeypatch, caplog
+):
+    from reviewapp.literature.parsers import ris
+
+    def broken_build(position, line, record, first_tag):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(ris, "_build", broken_build)
+    imp = _import(review, owner, FIXTURES / "ris" / "embase.ris")
+    assert imp.status == JobStatus.FAILED
+    assert imp.error.startswith("embase.ris could not be read, so nothing was imported: record 1")
+    assert "IndexError" in imp.error and "internal error" not in imp.error
+    assert any("IndexError" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    assert not Record.objects.exists()

@@ -2,22 +2,35 @@
 
 Usage from an import service::
 
-    from reviewapp.literature.parsers import parse, ParsedRecord, Rejection, FileUnreadable
+    from reviewapp.literature.parsers import (
+        parse, ParsedRecord, ParseWarning, Rejection, FileUnreadable
+    )
 
     with upload.open("rb") as fileobj:
         try:
             for item in parse(fileobj, filename=upload.name):
                 if isinstance(item, Rejection):
                     ...  # item.position, item.line, item.field, item.reason
+                elif isinstance(item, ParseWarning):
+                    ...  # item.reason, item.position and item.line (None for the whole file)
                 else:
                     ...  # item is a ParsedRecord
         except FileUnreadable as error:
             ...  # str(error) says why; items yielded before it are good
 
-Every parser is a generator over a binary file object; nothing here imports Django.
+Every parser is a generator over a binary file object; nothing here imports Django. A parser
+raises FileUnreadable and nothing else (see `records.guarded`); field lengths are capped in
+`limits`.
 """
 
-from .base import AbstractSection, FileUnreadable, ParsedRecord, Rejection
+from .base import (
+    AbstractSection,
+    FileUnreadable,
+    ParsedRecord,
+    ParserFault,
+    ParseWarning,
+    Rejection,
+)
 from .csvfile import parse_csv
 from .detect import PARSERS, detect_format, parse
 from .endnote_xml import parse_endnote_xml
@@ -29,7 +42,9 @@ __all__ = [
     "PARSERS",
     "AbstractSection",
     "FileUnreadable",
+    "ParseWarning",
     "ParsedRecord",
+    "ParserFault",
     "Rejection",
     "detect_format",
     "parse",

@@ -62,5 +62,37 @@ class Rejection:
     field: str = ""
 
 
+@dataclass(slots=True)
+class ParseWarning:
+    """Something wrong with the file's structure that did not cost a record, but may have cost
+    part of one (a last record without its end line, two records run together, files joined).
+
+    The import shows it to the user beside the counts; position and line name the record it
+    concerns (None for the file as a whole).
+    """
+
+    reason: str
+    position: int | None = None
+    line: int | None = None
+
+
 class FileUnreadable(ValueError):
-    """The whole file cannot be read (wrong format, not text, truncated beyond repair)."""
+    """The whole file cannot be read (wrong format, not text, truncated beyond repair).
+
+    This is the only exception a parser raises (besides TypeError for a text-mode file object):
+    every other failure inside a parser is wrapped in it at the parser's boundary, with the
+    record number and line where it happened when they are known.
+    """
+
+    def __init__(self, message: str, *, position: int | None = None, line: int | None = None):
+        super().__init__(message)
+        self.position = position
+        self.line = line
+
+
+class ParserFault(FileUnreadable):
+    """An unexpected exception inside a parser (a fault in reviewapp, not in the file), wrapped
+    at the parser's boundary so the import still fails cleanly with the record and line.
+
+    The original exception is its __cause__. Tests assert it never happens.
+    """

@@ -28,7 +28,9 @@ aliases; when several columns map to one field the first alias listed wins (keyw
 Lists inside one cell (authors, keywords, MeSH) are split on ";" (Embase writes
 "Liu R., Adler D.G." and keywords with ", " — both are recognised). Columns not listed are kept
 in `raw`. A row with more cells than the header (a value with an unquoted comma) is rejected;
-a shorter row is padded. Empty rows are skipped and do not count as records.
+a shorter row is padded. Empty rows are skipped and do not count as records. A row that
+repeats the header (files joined together) and a row with a cell longer than `limits` allows
+are rejected; a header with no row under it makes the file unreadable.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .base import FileUnreadable, ParsedRecord, Rejection
+from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
 from .normalise import (
     find_doi,
     find_pmid_in_url,
@@ -52,7 +54,7 @@ from .normalise import (
     split_author_list,
     split_structured_abstract,
 )
-from .records import check_characters, no_title, pick_year, reject
+from .records import check_characters, check_lengths, guarded, no_title, pick_year, reject
 from .stream import text_stream
 
 ALIASES: dict[str, list[str]] = {
@@ -113,6 +115,11 @@ ALIASES: dict[str, list[str]] = {
     "urls": ["URL", "Link", "Open URL Link", "Full Text Link", "Links"],
 }
 
+# csv's default cap on one cell (131,072 characters) would fail the whole file on one long
+# cell; the cells are held to `limits` per record instead, which rejects only that record.
+# The cap is process-wide, and only ever raised here.
+csv.field_size_limit(max(csv.field_size_limit(), 512 * 1024 * 1024))
+
 _EMBASE_SOURCE = re.compile(
     r"^(?P<journal>.+?)\s+\((?P<year>\d{4})\)\s*"
     r"(?:(?P<volume>[^\s:(]+)(?::(?P<issue>[^\s(]+))?)?\s*"
@@ -142,11 +149,21 @@ def _column_map(header: list[str]) -> dict[str, list[int]]:
     return {field: [index for _rank, index in sorted(hits)] for field, hits in found.items()}
 
 
+def _first_row(first_line: str, delimiter: str) -> list[str]:
+    """The cells of the header line, read leniently: detection must not fail on a bad line."""
+    # csv refuses a lone CR or a quote left open inside one line given on its own; the line is
+    # only looked at here, the real reading (and its errors) comes later.
+    line = first_line.rstrip("\r\n").replace("\r", " ").replace("\n", " ")
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return line.split(delimiter)
+
+
 def _choose_delimiter(first_line: str) -> str:
     best, best_hits = ",", -1
     for delimiter in (",", ";", "\t", "|"):
-        header = next(csv.reader([first_line], delimiter=delimiter), [])
-        hits = len(_column_map(header))
+        hits = len(_column_map(_first_row(first_line, delimiter)))
         if hits > best_hits:
             best, best_hits = delimiter, hits
     return best
@@ -168,6 +185,7 @@ def _build(
             "probably contains an unquoted comma or quote, so fields are in the wrong columns",
         )
     row = row + [""] * (len(header) - len(row))
+    raw = dict(zip(header, row, strict=True))
     problem = check_characters(position, line, zip(header, row, strict=True))
     if problem:
         return problem
@@ -207,7 +225,7 @@ def _build(
             if keyword not in keywords:
                 keywords.append(keyword)
     sections = split_structured_abstract(first("abstract"))
-    return ParsedRecord(
+    parsed = ParsedRecord(
         position=position,
         line=line,
         title=title,
@@ -226,51 +244,76 @@ def _build(
         mesh_terms=_split_list(first("mesh_terms")),
         publication_types=_split_list(first("publication_types")),
         language=first("language"),
-        raw=dict(zip(header, row, strict=True)),
+        raw=raw,
     )
+    return check_lengths(parsed, raw)
 
 
-def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
+@guarded("CSV")
+def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWarning]:
     """Yield the rows of a CSV export as records in order, rejecting the unreadable ones.
 
-    Raises FileUnreadable (when iterated) if the file is empty, binary, or its header has no
-    title column (the message lists the accepted names).
+    Warnings (`ParseWarning`) about the file as a whole come first (see
+    `stream.structure_warnings`). Raises FileUnreadable (when iterated) if the file is empty,
+    binary, its header has no title column (the message lists the accepted names), it has no
+    row under the header, or the CSV breaks (a quote never closed).
     """
-    with text_stream(fileobj, newline="") as text:
+    with text_stream(fileobj, newline="", line_ends=False) as (text, warnings):
         start = text.tell()
         first_line = text.readline()
         text.seek(start)
         delimiter = _choose_delimiter(first_line)
         reader = csv.reader(text, delimiter=delimiter)
-        try:
-            header = [name.strip().lstrip("\ufeff") for name in next(reader)]
-        except StopIteration:
-            raise FileUnreadable("the file is empty") from None
-        columns = _column_map(header)
-        if "title" not in columns:
-            shown = ", ".join(repr(h) for h in header[:12])
-            raise FileUnreadable(
-                f"the CSV header has no title column (found {shown}); name the title column one "
-                f"of: {', '.join(ALIASES['title'])}"
-            )
         position = 0
-        last_line = reader.line_num
         try:
+            try:
+                header = [name.strip().lstrip("\ufeff") for name in next(reader)]
+            except StopIteration:
+                raise FileUnreadable("the file is empty") from None
+            columns = _column_map(header)
+            if "title" not in columns:
+                shown = ", ".join(repr(h[:60]) for h in header[:12])
+                raise FileUnreadable(
+                    f"the CSV header has no title column (found {shown}); name the title column "
+                    f"one of: {', '.join(ALIASES['title'])}"
+                )
+            yield from warnings
+            last_line = reader.line_num
             for row in reader:
                 line = last_line + 1
                 last_line = reader.line_num
                 if not any(cell.strip() for cell in row):
                     continue
                 position += 1
+                if row[0].strip().lstrip("\ufeff") == header[0] and _repeats(row, header):
+                    yield reject(
+                        position,
+                        line,
+                        "the row repeats the header: several CSV files were probably joined "
+                        "into one; remove the extra header rows",
+                    )
+                    continue
                 yield _build(position, line, header, row, columns)
         except csv.Error as error:
             raise FileUnreadable(
-                f"the CSV file breaks at line {reader.line_num} (after record {position}): {error}"
+                f"the CSV file breaks at line {reader.line_num} (after record {position}): {error}",
+                position=position + 1,
+                line=reader.line_num,
             ) from error
+        if position == 0:
+            raise FileUnreadable(
+                "the CSV file has a header row but no records under it; export the records "
+                "again, with the rows"
+            )
+
+
+def _repeats(row: list[str], header: list[str]) -> bool:
+    return [cell.strip().lstrip("\ufeff") for cell in row] == header
 
 
 def looks_like_csv(text: str) -> bool:
     """True when the first line of `text` reads as a header with a title column."""
-    first_line = io.StringIO(text).readline()
-    header = next(csv.reader([first_line], delimiter=_choose_delimiter(first_line)), [])
+    # The header line as parse_csv reads it: a lone CR ends it too.
+    first_line = io.StringIO(text, newline="").readline()
+    header = _first_row(first_line, _choose_delimiter(first_line))
     return "title" in _column_map(header)

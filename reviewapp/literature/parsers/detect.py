@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from .base import FileUnreadable, ParsedRecord, Rejection
+from .base import FileUnreadable, ParsedRecord, ParserFault, ParseWarning, Rejection
 from .csvfile import looks_like_csv, parse_csv
 from .endnote_xml import parse_endnote_xml
 from .medline import parse_medline
@@ -27,7 +27,8 @@ from .ris import parse_ris
 from .stream import HEAD_SIZE, as_seekable, check_head, decode_head, read_head
 from .xmltext import check_root, root_name
 
-Parser = Callable[[BinaryIO], Iterator[ParsedRecord | Rejection]]
+# Each parser takes the binary file and, for its error messages only, the file's name.
+Parser = Callable[..., Iterator[ParsedRecord | Rejection | ParseWarning]]
 
 PARSERS: dict[str, Parser] = {
     "pubmed-xml": parse_pubmed_xml,
@@ -53,8 +54,21 @@ def detect_format(head: bytes, filename: str = "") -> str:
     """Return the format name of a file from its first bytes (use at least a few KB).
 
     Raises FileUnreadable with a message a user can act on when the file is empty, binary, an
-    HTML page, an NCBI error reply, or no known format.
+    HTML page, an NCBI error reply, or no known format; never another exception.
     """
+    try:
+        return _detect_format(head, filename)
+    except FileUnreadable:
+        raise
+    except Exception as error:
+        raise ParserFault(
+            f"the format of {filename or 'the file'} could not be recognised: the format check "
+            f"stopped on an unexpected error ({error.__class__.__name__}: {str(error)[:200]}). "
+            "Choose the format by hand, and please report this with the file."
+        ) from error
+
+
+def _detect_format(head: bytes, filename: str) -> str:
     check_head(head)
     text = decode_head(head).lstrip("\ufeff")
     stripped = text.lstrip()
@@ -98,18 +112,20 @@ def detect_format(head: bytes, filename: str = "") -> str:
 
 def parse(
     fileobj: BinaryIO | bytes, format: str = "auto", filename: str = ""
-) -> Iterator[ParsedRecord | Rejection]:
+) -> Iterator[ParsedRecord | Rejection | ParseWarning]:
     """Yield ParsedRecord and Rejection items from a binary file object in file order.
 
     With format="auto" the format is detected from the first bytes (and `filename` as a hint),
     and a file of no known format raises FileUnreadable at once. Otherwise FileUnreadable is
     raised while iterating: at the first step when the file is not of the format, or, for XML
-    that breaks off, after yielding what came before the break. Raises ValueError for an
-    unknown format name. A non-seekable stream is spooled to a temporary file first.
+    that breaks off, after yielding what came before the break; never another exception while
+    iterating (see `records.guarded`). ParseWarning items say what is wrong with the file's
+    structure without costing a record. Raises ValueError for an unknown format name. A
+    non-seekable stream is spooled to a temporary file first.
     """
     if format != "auto" and format not in PARSERS:
         raise ValueError(f"unknown format {format!r}; known: {', '.join(PARSERS)}")
     stream = as_seekable(fileobj)
     if format == "auto":
         format = detect_format(read_head(stream, HEAD_SIZE), filename)
-    return PARSERS[format](stream)
+    return PARSERS[format](stream, filename=filename)

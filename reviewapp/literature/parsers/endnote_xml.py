@@ -35,7 +35,7 @@ from .normalise import (
     normalise_pmid,
     split_structured_abstract,
 )
-from .records import check_characters, no_title, pick_year
+from .records import check_characters, check_lengths, guarded, no_title, pick_year
 from .xmltext import inline_text, iter_records
 
 LABEL = "an EndNote XML file (xml/records/record)"
@@ -111,7 +111,8 @@ def _build(position: int, record: etree._Element) -> ParsedRecord | Rejection:
     if work_type:
         types.append(work_type)
     sections = split_structured_abstract(abstract)
-    return ParsedRecord(
+    raw = etree.tostring(record, encoding="unicode")
+    parsed = ParsedRecord(
         position=position,
         line=line,
         title=title,
@@ -129,10 +130,12 @@ def _build(position: int, record: etree._Element) -> ParsedRecord | Rejection:
         keywords=[k for k in (inline_text(k) for k in record.findall("keywords/keyword")) if k],
         language=_text(record, "language"),
         publication_types=types,
-        raw=etree.tostring(record, encoding="unicode"),
+        raw=raw,
     )
+    return check_lengths(parsed, raw)
 
 
+@guarded("EndNote XML")
 def parse_endnote_xml(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
     """Yield the records of an EndNote XML export in order, rejecting the unreadable ones.
 

@@ -20,7 +20,9 @@ Field mapping:
 | mesh_terms  | MH (the "*" that marks a major topic is dropped) |
 | publication types, language | PT, LA (first) |
 
-A line that is neither "TAG - value" nor a 6-space continuation rejects its record.
+A line that is neither "TAG - value" nor a 6-space continuation after a field rejects its
+record; so does a field longer than `limits` allows. Two records run together (no blank line
+before the second PMID) are read as two, with a warning naming the second.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import BinaryIO
 
 from Bio import Medline
 
-from .base import FileUnreadable, ParsedRecord, Rejection
+from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
 from .normalise import (
     flatten_abstract,
     format_authors,
@@ -41,33 +43,71 @@ from .normalise import (
     plain_text,
     split_structured_abstract,
 )
-from .records import check_characters, no_title, pick_year, reject
+from .records import check_characters, check_lengths, guarded, no_title, pick_year, reject, where
 from .stream import HEAD_SIZE, text_stream
 
 TITLE_TAGS = ["TI", "BTI", "TT"]
-_FIELD_LINE = re.compile(r"^[A-Z][A-Z0-9]{0,3} {0,3}- ?")
+# "TAG - value" with the tag padded to four characters, as PubMed writes it, or a looser
+# "TAG- value" / "TAG  -value" that is put back into that layout before Bio.Medline reads it
+# (it takes the tag from columns 0-3 and the value from column 6 on).
+_FIELD_LINE = re.compile(r"^([A-Z][A-Z0-9]{0,3}) {0,3}-(?: ?(.*))?$")
 _RECORD_START = re.compile(r"^PMID- ?\d", re.MULTILINE)
 
 
-def _chunks(text) -> Iterator[tuple[int, list[str], int | None]]:
-    """Yield (start line, lines, first bad line number or None) per blank-line-separated record."""
-    lines: list[str] = []
-    start = 0
-    bad: int | None = None
+class _Chunk:
+    """The lines of one record and what was wrong with its layout."""
+
+    __slots__ = ("bad", "joined", "lines", "second_pmid", "start")
+
+    def __init__(self, start: int, joined: bool = False):
+        self.start = start
+        self.lines: list[str] = []
+        # The first line that is neither a field nor a continuation, or a continuation that
+        # comes before any field.
+        self.bad: int | None = None
+        # The line of a second PMID in a record that does not start with its PMID.
+        self.second_pmid: int | None = None
+        # True when the record followed the previous one without a blank line between them.
+        self.joined = joined
+
+
+def _chunks(text) -> Iterator[_Chunk]:
+    """Yield the records of the file: blank-line-separated, and split at a second PMID line."""
+    chunk: _Chunk | None = None
+    has_pmid = False
     for number, line in enumerate(text, start=1):
         line = line.rstrip("\r\n").lstrip("\ufeff")
         if not line.strip():
-            if lines:
-                yield start, lines, bad
-            lines, bad = [], None
+            if chunk is not None:
+                yield chunk
+            chunk = None
             continue
-        if not lines:
-            start = number
-        if bad is None and not (line.startswith("      ") or _FIELD_LINE.match(line)):
-            bad = number
-        lines.append(line + "\n")
-    if lines:
-        yield start, lines, bad
+        is_pmid = line.startswith(("PMID-", "PMID "))
+        if is_pmid:
+            # Two records run together: PubMed starts every record with its PMID, so a second
+            # PMID line starts the next record when this one started with its own.
+            if chunk is not None and has_pmid:
+                if chunk.lines[0].startswith(("PMID-", "PMID ")):
+                    yield chunk
+                    chunk = _Chunk(number, joined=True)
+                elif chunk.second_pmid is None:
+                    chunk.second_pmid = number
+            has_pmid = True
+        if chunk is None:
+            chunk = _Chunk(number)
+            has_pmid = is_pmid
+        if line.startswith("      "):
+            if not chunk.lines and chunk.bad is None:
+                chunk.bad = number
+        elif line[4:6] != "- " or not line[0].isupper():
+            match = _FIELD_LINE.match(line)
+            if match:
+                line = f"{match.group(1):<4}- {match.group(2) or ''}"
+            elif chunk.bad is None:
+                chunk.bad = number
+        chunk.lines.append(line + "\n")
+    if chunk is not None:
+        yield chunk
 
 
 def _text(record: dict, tag: str) -> str:
@@ -91,15 +131,25 @@ def _doi(record: dict) -> str:
     return ""
 
 
-def _build(position: int, line: int, lines: list[str], bad: int | None):
-    if bad is not None:
+def _build(position: int, chunk: _Chunk):
+    line = chunk.start
+    if chunk.bad is not None:
         return reject(
             position,
             line,
-            f"line {bad} is neither a 'TAG - value' field nor a continuation line indented by "
-            "6 spaces; the record was probably edited or cut by hand",
+            f"line {chunk.bad} is neither a 'TAG - value' field nor a continuation line indented "
+            "by 6 spaces after a field; the record was probably edited or cut by hand",
         )
-    record = dict(Medline.read(lines))
+    if chunk.second_pmid is not None:
+        return reject(
+            position,
+            line,
+            f"the record holds a second PMID (line {chunk.second_pmid}): two records run together "
+            "without the blank line between them, and since this one does not start with its "
+            "PMID they cannot be told apart; add the blank line and import the file again",
+            field="PMID",
+        )
+    record = dict(Medline.read(chunk.lines))
     problem = check_characters(position, line, record.items())
     if problem:
         return problem
@@ -117,7 +167,7 @@ def _build(position: int, line: int, lines: list[str], bad: int | None):
     authors = format_authors(_list(record, "AU") or _list(record, "FAU"))
     authors += [plain_text(name) for name in _list(record, "CN") if plain_text(name)]
     languages = _list(record, "LA")
-    return ParsedRecord(
+    parsed = ParsedRecord(
         position=position,
         line=line,
         title=title,
@@ -138,15 +188,19 @@ def _build(position: int, line: int, lines: list[str], bad: int | None):
         language=plain_text(languages[0]) if languages else "",
         raw=record,
     )
+    return check_lengths(parsed, record)
 
 
-def parse_medline(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
+@guarded("MEDLINE")
+def parse_medline(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWarning]:
     """Yield the records of a MEDLINE (.nbib) file in order, rejecting the unreadable ones.
 
-    Raises FileUnreadable (when iterated) if the file is empty, binary, or has no "PMID- " line in
-    its first few kilobytes.
+    Warnings (`ParseWarning`) come first for the file as a whole (see `stream.structure_warnings`)
+    and before a record that followed the previous one without a blank line. Raises
+    FileUnreadable (when iterated) if the file is empty, binary, or has no "PMID- " line in its
+    first few kilobytes.
     """
-    with text_stream(fileobj, newline=None) as text:
+    with text_stream(fileobj, newline=None) as (text, warnings):
         start = text.tell()
         head = text.read(HEAD_SIZE)
         if not _RECORD_START.search(head.lstrip("\ufeff")):
@@ -155,6 +209,15 @@ def parse_medline(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
                 "this is not a MEDLINE (.nbib) file: no 'PMID- ' line in its first "
                 f"{HEAD_SIZE} characters (it starts with {first!r})"
             )
+        yield from warnings
         text.seek(start)
-        for position, (line, lines, bad) in enumerate(_chunks(text), start=1):
-            yield _build(position, line, lines, bad)
+        for position, chunk in enumerate(_chunks(text), start=1):
+            if chunk.joined:
+                yield ParseWarning(
+                    reason=f"{where(position, chunk.start)}: the record follows record "
+                    f"{position - 1} without a blank line between them (a second PMID inside one "
+                    "record); they were imported as two records, check that both are complete",
+                    position=position,
+                    line=chunk.start,
+                )
+            yield _build(position, chunk)

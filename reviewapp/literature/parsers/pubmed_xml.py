@@ -45,7 +45,7 @@ from .normalise import (
     normalise_pmid,
     plain_text,
 )
-from .records import check_characters, no_title, pick_year
+from .records import check_characters, check_lengths, guarded, no_title, pick_year
 from .xmltext import inline_text, iter_records
 
 LABEL = "a PubMed XML file (PubmedArticleSet)"
@@ -246,7 +246,7 @@ def _build_article(position: int, line: int | None, element: etree._Element):
     doi = ids.get("doi", "") or inline_text(
         _first_with(citation.get("Article"), "ELocationID", "EIdType", "doi")
     )
-    return ParsedRecord(
+    parsed = ParsedRecord(
         position=position,
         line=line,
         title=title,
@@ -267,6 +267,7 @@ def _build_article(position: int, line: int | None, element: etree._Element):
         language=inline_text(article.get("Language")),
         raw={"article_ids": ids},
     )
+    return check_lengths(parsed, ids)
 
 
 def _mesh_terms(heading_list: etree._Element | None) -> list[str]:
@@ -323,7 +324,7 @@ def _build(position: int, element: etree._Element) -> ParsedRecord | Rejection:
     year = pick_year(position, line, years)
     if isinstance(year, Rejection):
         return year
-    return ParsedRecord(
+    parsed = ParsedRecord(
         position=position,
         line=line,
         title=title,
@@ -344,8 +345,10 @@ def _build(position: int, element: etree._Element) -> ParsedRecord | Rejection:
         language=_text(document, "Language"),
         raw={"article_ids": ids},
     )
+    return check_lengths(parsed, ids)
 
 
+@guarded("PubMed XML")
 def parse_pubmed_xml(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
     """Yield the records of a PubMed XML file in order, rejecting the unreadable ones.
 

@@ -8,10 +8,16 @@ XML element names).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
-from .base import Rejection
+from .base import FileUnreadable, ParsedRecord, ParserFault, ParseWarning, Rejection
+from .limits import LABELS, LIST_MAX, RECORD_XML_MAX, SOURCE_VALUE_MAX, TEXT_MAX
 from .normalise import YEAR_MAX, YEAR_MIN, bad_character, parse_year
+
+Item = ParsedRecord | Rejection | ParseWarning
 
 
 def where(position: int, line: int | None) -> str:
@@ -98,3 +104,99 @@ def no_title(position: int, line: int | None, fields: list[str]) -> Rejection:
     joined = (", " if any("/" in name for name in fields) else "/").join(fields)
     verb = "is" if len(fields) == 1 else "are all"
     return reject(position, line, f"no title ({joined} {verb} empty)", field=fields[0])
+
+
+def _too_long(position: int, line: int | None, name: str, label: str, length: int, limit: int):
+    return reject(
+        position,
+        line,
+        f"the {label} is {length:,} characters long; the longest accepted is {limit:,}, so the "
+        "file is probably damaged there (or a whole text was pasted into one field)",
+        field=name,
+    )
+
+
+def check_lengths(record: ParsedRecord, source: object = None) -> ParsedRecord | Rejection:
+    """Return the record, or a Rejection naming the first field longer than `limits` allows.
+
+    `source` is what the record keeps in `raw`: a dict of tag -> value or values, each value held
+    to `limits.SOURCE_VALUE_MAX` and named by its tag, or the record's XML, held to
+    `limits.RECORD_XML_MAX`. Nothing is ever cut short. About 7 microseconds a record: plain
+    loops measured faster here than map/max over the fields.
+    """
+    position, line = record.position, record.line
+    for name, limit in TEXT_MAX.items():
+        value = getattr(record, name)
+        if len(value) > limit:
+            return _too_long(position, line, name, LABELS[name], len(value), limit)
+    for name, (most, longest) in LIST_MAX.items():
+        values = getattr(record, name)
+        if len(values) > most:
+            return reject(
+                position,
+                line,
+                f"the {LABELS[name]} has {len(values):,} entries; the most accepted is {most:,}, "
+                "so the file is probably damaged there",
+                field=name,
+            )
+        for value in values:
+            if len(value) > longest:
+                return _too_long(
+                    position, line, name, f"entry of the {LABELS[name]}", len(value), longest
+                )
+    if isinstance(source, str) and len(source) > RECORD_XML_MAX:
+        return _too_long(position, line, "record", "record's XML", len(source), RECORD_XML_MAX)
+    if isinstance(source, dict):
+        for tag, value in source.items():
+            for text in (value,) if isinstance(value, str) else value:
+                if isinstance(text, str) and len(text) > SOURCE_VALUE_MAX:
+                    return _too_long(
+                        position, line, str(tag), f"field {tag}", len(text), SOURCE_VALUE_MAX
+                    )
+    return record
+
+
+def _file_name(fileobj: object, filename: str) -> str:
+    if filename:
+        return os.path.basename(filename)
+    name = getattr(fileobj, "name", "")
+    return os.path.basename(name) if isinstance(name, str) else ""
+
+
+def guarded(reader: str) -> Callable:
+    """Make a parser raise only FileUnreadable, whatever goes wrong inside it.
+
+    A parser is a generator over a binary file object. Anything other than FileUnreadable that
+    escapes it is a fault in the parser, not something the user could fix in the file; it is
+    wrapped in FileUnreadable naming the file, the record being read and the line after which it
+    starts (the start line of the last record given out), so the import fails with a message
+    instead of an internal error, and the original exception stays chained for the logs.
+    The wrapped parser also takes `filename`, used only in that message.
+    """
+
+    def decorate(parser: Callable[[BinaryIO], Iterator[Item]]) -> Callable[..., Iterator[Item]]:
+        @functools.wraps(parser)
+        def wrapper(fileobj: BinaryIO, *, filename: str = "") -> Iterator[Item]:
+            position, line = 0, None
+            try:
+                for item in parser(fileobj):
+                    if item.position:
+                        position, line = item.position, item.line
+                    yield item
+            except FileUnreadable:
+                raise
+            except Exception as error:
+                name = _file_name(fileobj, filename)
+                where = f"record {position + 1}" + (f" (after line {line})" if line else "")
+                raise ParserFault(
+                    f"{where}{f' of {name}' if name else ''} could not be read: the {reader} "
+                    f"reader stopped on an unexpected error ({error.__class__.__name__}: "
+                    f"{str(error)[:200]}). This is a fault in reviewapp rather than in the file; "
+                    "please report it with the file.",
+                    position=position + 1,
+                    line=line,
+                ) from error
+
+        return wrapper
+
+    return decorate

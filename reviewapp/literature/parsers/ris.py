@@ -12,7 +12,8 @@ Dialects accepted:
 - numbered lines ("1. TY  - JOUR"), one or two spaces before the dash, "TAG  -" with no value;
 - continuation lines (a line without a tag continues the previous field; Web of Science writes
   "Total Times Cited: 56" this way);
-- a record without "ER" (the next "TY" or the end of the file closes it).
+- a record without "ER" (the next "TY" or the end of the file closes it), with a warning
+  naming the record: the file may have been cut short or records lost their end.
 
 Field mapping (the first non-empty tag wins):
 
@@ -33,7 +34,8 @@ Field mapping (the first non-empty tag wins):
 | publication types | the TY name (rispy's mapping), then M3 when it is not a DOI or URL |
 
 Rejected records: a record whose first line is not TY (a field in the wrong place), a field with
-U+FFFD or a control character, no title, a year field with no plausible year.
+U+FFFD or a control character, no title, a year field with no plausible year, a field longer
+than `limits` allows.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from typing import BinaryIO
 
 from rispy import TYPE_OF_REFERENCE_MAPPING, RisParser
 
-from .base import FileUnreadable, ParsedRecord, Rejection
+from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
 from .normalise import (
     find_doi,
     find_pmcid,
@@ -57,7 +59,7 @@ from .normalise import (
     plain_text,
     split_structured_abstract,
 )
-from .records import check_characters, no_title, pick_year, reject
+from .records import check_characters, check_lengths, guarded, no_title, pick_year, reject, where
 from .stream import HEAD_SIZE, text_stream
 
 TITLE_TAGS = ["TI", "T1", "CT", "BT", "ST", "TT"]
@@ -85,8 +87,12 @@ class DialectRisParser(RisParser):
 _LINE_PARSER = DialectRisParser()
 
 
-def _records(text) -> Iterator[tuple[int, dict[str, list[str]], str]]:
-    """Yield (start line, {tag: [values]}, first tag) per record, in file order."""
+def _records(text) -> Iterator[tuple[int, dict[str, list[str]], str, int]]:
+    """Yield (start line, {tag: [values]}, first tag, end) per record, in file order.
+
+    end is 0 when an ER line closed the record, else the line of the TY that began the next
+    record before this one ended, or -1 when the file ended inside it.
+    """
     record: dict[str, list[str]] | None = None
     start = 0
     first_tag = ""
@@ -101,17 +107,33 @@ def _records(text) -> Iterator[tuple[int, dict[str, list[str]], str]]:
             continue
         if tag == "ER":
             if record is not None:
-                yield start, record, first_tag
+                yield start, record, first_tag, 0
             record = None
             continue
         if record is None or tag == "TY":
             if record is not None:
-                yield start, record, first_tag
+                yield start, record, first_tag, number
             record, start, first_tag = {}, number, tag
         record.setdefault(tag, []).append(value)
         last_tag = tag
     if record is not None:
-        yield start, record, first_tag
+        yield start, record, first_tag, -1
+
+
+def _unended(position: int, line: int, end: int) -> ParseWarning:
+    """The warning for a record that no ER line closed (see `_records` for `end`)."""
+    if end < 0:
+        reason = (
+            "the last record has no 'ER  - ' line, so the file may have been cut short; it was "
+            "imported, check that it is complete"
+        )
+    else:
+        reason = (
+            f"the record has no 'ER  - ' line: record {position + 1} begins (TY, line {end}) "
+            "before it ended. Both were imported as separate records; check that this one is "
+            "complete"
+        )
+    return ParseWarning(reason=f"{where(position, line)}: {reason}", position=position, line=line)
 
 
 def _first(record: dict[str, list[str]], tags: list[str]) -> str:
@@ -244,7 +266,7 @@ def _build(position: int, line: int, record: dict[str, list[str]], first_tag: st
     if isinstance(year, Rejection):
         return year
     abstract_sections = split_structured_abstract(_first(record, ABSTRACT_TAGS))
-    return ParsedRecord(
+    parsed = ParsedRecord(
         position=position,
         line=line,
         title=title,
@@ -269,15 +291,18 @@ def _build(position: int, line: int, record: dict[str, list[str]], first_tag: st
         publication_types=_publication_types(record),
         raw=record,
     )
+    return check_lengths(parsed, record)
 
 
-def parse_ris(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
+@guarded("RIS")
+def parse_ris(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWarning]:
     """Yield the records of a RIS file in order, rejecting the ones that cannot be read.
 
-    Raises FileUnreadable (when iterated) if the file is empty, binary, or has no "TY  - " line in
-    its first few kilobytes.
+    Warnings (`ParseWarning`) come first for the file as a whole (see `stream.structure_warnings`)
+    and after each record that no ER line closed. Raises FileUnreadable (when iterated) if the
+    file is empty, binary, or has no "TY  - " line in its first few kilobytes.
     """
-    with text_stream(fileobj, newline=None) as text:
+    with text_stream(fileobj, newline=None) as (text, warnings):
         start = text.tell()
         head = text.read(HEAD_SIZE)
         if not any(_LINE_PARSER.parse_line(line)[0] == "TY" for line in head.splitlines()):
@@ -286,6 +311,10 @@ def parse_ris(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
                 f"this is not a RIS file: no 'TY  - ' line in its first {HEAD_SIZE} characters "
                 f"(it starts with {first!r})"
             )
+        yield from warnings
         text.seek(start)
-        for position, (line, record, first_tag) in enumerate(_records(text), start=1):
+        for position, (line, record, first_tag, end) in enumerate(_records(text), start=1):
             yield _build(position, line, record, first_tag)
+            # A record that does not start with TY is rejected already, for that reason.
+            if end and first_tag == "TY":
+                yield _unended(position, line, end)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import BinaryIO
 
-from .base import FileUnreadable
+from .base import FileUnreadable, ParseWarning
 
 HEAD_SIZE = 8192
 _CHUNK = 1 << 20
@@ -142,17 +142,126 @@ def choose_encoding(stream: BinaryIO) -> tuple[str, str]:
         stream.seek(start)
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
+# A field line (RIS "TI  - ", "1. TI  - ", MEDLINE "PMID- ") right after a line end of each kind.
+_TAG = rb"(?:\d+\.\s*)?[A-Z][A-Z0-9]{1,3} {0,3}- "
+_TAG_AFTER_LF = re.compile(rb"(?<!\r)\n" + _TAG)
+_TAG_AFTER_CRLF = re.compile(rb"\r\n" + _TAG)
+
+
+def _lines(chunk: bytes, end: int) -> int:
+    """Line ends in chunk[:end], counted as a text reader with universal newlines counts them."""
+    crlf = chunk.count(b"\r\n", 0, end)
+    return chunk.count(b"\n", 0, end) + chunk.count(b"\r", 0, end) - crlf
+
+
+def structure_warnings(stream: BinaryIO, *, line_ends: bool = True) -> list[ParseWarning]:
+    """Warnings about the file as a whole, from one pass over its bytes.
+
+    - a byte-order mark after the start: files were joined into one (each kept its BOM);
+    - a lone CR among other line ends: a line break nobody sees in an editor, which splits a
+      line (a CSV header, a field) in two;
+    - with `line_ends` (RIS, MEDLINE), fields that start after Windows (CRLF) line ends in one
+      part of the file and after Unix (LF) ones in another: files joined, or edited by hand. An
+      LF inside a field of a CRLF file is not counted: exporters write multi-line abstracts so.
+
+    The records are still read (the BOM is skipped, every line end is one); the warning points
+    the user at the line where the odd part starts, where records are often damaged. A UTF-16
+    file is not scanned (its bytes are not ASCII-compatible).
+    """
+    start = stream.tell()
+    found: dict[str, int] = {}
+    # Whether any line ends with LF (alone or in CRLF): a lone CR is then mixed with them.
+    other_ends = False
+    try:
+        if stream.read(4).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return []
+        stream.seek(start)
+        lines_before = 0
+        at_start = True
+        while chunk := stream.read(_CHUNK):
+            if chunk.endswith(b"\r"):
+                chunk += stream.read(1)
+            cr = chunk.count(b"\r")
+            crlf = chunk.count(b"\r\n") if cr else 0
+            lf = chunk.count(b"\n") - crlf
+            cr -= crlf
+            # A pattern is searched only in a chunk that holds its kind of line end: a regex scan
+            # that finds nothing reads the whole chunk, the counts above cost far less.
+            searches = [("bom", None, True), ("cr", _LONE_CR, cr > 0)]
+            if line_ends:
+                searches += [("lf", _TAG_AFTER_LF, lf > 0), ("crlf", _TAG_AFTER_CRLF, crlf > 0)]
+            for name, pattern, present in searches:
+                if name in found or not present:
+                    continue
+                if pattern is None:
+                    index = chunk.find(codecs.BOM_UTF8, 3 if at_start else 0)
+                else:
+                    match = pattern.search(chunk)
+                    # A lone CR: the line it ends. A field: its own line, after the line end.
+                    ends = {"cr": 0, "lf": 1, "crlf": 2}[name]
+                    index = -1 if match is None else match.start() + ends
+                if index >= 0:
+                    found[name] = lines_before + _lines(chunk, index) + 1
+            other_ends = other_ends or crlf + lf > 0
+            lines_before += crlf + lf + cr
+            at_start = False
+    finally:
+        stream.seek(start)
+    warnings = []
+    if "bom" in found:
+        line = found["bom"]
+        warnings.append(
+            ParseWarning(
+                reason=f"line {line} holds a second byte-order mark (U+FEFF), as at the start of "
+                f"a file: several files were probably joined into one; check the records around "
+                f"line {line}",
+                line=line,
+            )
+        )
+    if "cr" in found and other_ends:
+        line = found["cr"]
+        warnings.append(
+            ParseWarning(
+                reason=f"line {line} ends with a lone carriage return (CR) while the other lines "
+                "end with LF or CRLF: the line is split in two there, although an editor shows "
+                f"one line; check the record or header at line {line}",
+                line=line,
+            )
+        )
+    if "lf" in found and "crlf" in found:
+        line = max(found["lf"], found["crlf"])
+        first, then = (
+            ("Windows (CRLF)", "Unix (LF)")
+            if found["crlf"] < found["lf"]
+            else ("Unix (LF)", "Windows (CRLF)")
+        )
+        warnings.append(
+            ParseWarning(
+                reason=f"the file mixes line ends: {first} first, then {then} from line {line}; "
+                f"files joined together or edited by hand look like this, so check the records "
+                f"around line {line}",
+                line=line,
+            )
+        )
+    return warnings
+
+
 @contextmanager
 def text_stream(
-    fileobj: BinaryIO | bytes, *, newline: str | None = None
-) -> Iterator[io.TextIOWrapper]:
-    """Open `fileobj` as text per the module's encoding rule; the caller's file is left open."""
+    fileobj: BinaryIO | bytes, *, newline: str | None = None, line_ends: bool = True
+) -> Iterator[tuple[io.TextIOWrapper, list[ParseWarning]]]:
+    """Open `fileobj` as text per the module's encoding rule; the caller's file is left open.
+
+    Gives the text and the file's `structure_warnings` (`line_ends` is passed on to it).
+    """
     stream = as_seekable(fileobj)
     check_head(read_head(stream))
     encoding, errors = choose_encoding(stream)
+    warnings = structure_warnings(stream, line_ends=line_ends)
     wrapper = io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline=newline)
     try:
-        yield wrapper
+        yield wrapper, warnings
     finally:
         # Detach so closing the wrapper (or collecting it) does not close the caller's file.
         with suppress(ValueError):

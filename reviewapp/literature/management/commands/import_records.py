@@ -40,12 +40,22 @@ class Command(BaseCommand):
                 )
         except ServiceError as exc:
             raise CommandError(exc.message) from None
+        except OSError as exc:
+            raise CommandError(f"{file} could not be opened: {exc.strerror or exc}") from None
 
         def progress(read: int) -> None:
             if not json:
                 self.stderr.write(f"  {read} records read")
 
-        imp = import_run(import_id=imp.pk, progress=progress)
+        try:
+            imp = import_run(import_id=imp.pk, progress=progress)
+        except Exception as exc:
+            # import_run has logged the fault and marked the import failed with a message for
+            # people; the command says that message and exits non-zero, without a traceback.
+            imp.refresh_from_db()
+            raise CommandError(
+                imp.error or f"The import stopped: {exc.__class__.__name__}"
+            ) from None
         result = {
             "import_id": imp.pk,
             "file": imp.file_name,
@@ -56,6 +66,8 @@ class Command(BaseCommand):
             "duplicates": imp.count_duplicates,
             "rejected": imp.count_rejected,
             "rejections": imp.rejections,
+            "warnings": imp.warnings,
+            "warnings_total": imp.count_warnings,
             "error": imp.error,
         }
         if json:
@@ -64,12 +76,18 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{imp.file_name} ({imp.format or 'unknown format'}): {imp.count_read} read, "
                 f"{imp.count_imported} imported, {imp.count_duplicates} duplicates, "
-                f"{imp.count_rejected} rejected."
+                f"{imp.count_rejected} rejected, {imp.count_warnings} warnings."
             )
             for rejection in imp.rejections:
                 where = f"record {rejection['position']}"
                 if rejection.get("line"):
                     where += f" (line {rejection['line']})"
                 self.stdout.write(f"  rejected {where}: {rejection['reason']}")
+            for warning in imp.warnings:
+                self.stdout.write(f"  warning: {warning['reason']}")
+            if imp.count_warnings > len(imp.warnings):
+                self.stdout.write(
+                    f"  ... and {imp.count_warnings - len(imp.warnings)} more warnings like these"
+                )
         if imp.status != JobStatus.DONE:
             raise CommandError(imp.error)
