@@ -191,6 +191,26 @@ class Gunicorn:
         return output or ""
 
 
+def app_server(
+    tmp_path, media_root, static_root, *, persistent: bool = False
+) -> tuple[RedisServer, Gunicorn]:
+    """A Redis of the test's own and a gunicorn of one process (two threads) pointed at it, both
+    started; one process, so a request lands where an earlier one left its state."""
+    from django.db import connection
+
+    own_redis = RedisServer(tmp_path, persistent=persistent)
+    own_redis.start()
+    web = Gunicorn(
+        database_url=database_url(connection),
+        redis_url=own_redis.url,
+        media_root=str(media_root),
+        static_root=str(static_root),
+        workers=1,
+    )
+    web.start()
+    return own_redis, web
+
+
 class Browser:
     """A minimal HTTP client with its own cookies, like one browser talking to gunicorn.
 

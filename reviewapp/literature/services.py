@@ -97,6 +97,19 @@ def import_create(
     return record
 
 
+# An import's results when it has added nothing: before a rerun, and after an unreadable file.
+NOTHING_IMPORTED = {
+    "count_read": 0,
+    "count_imported": 0,
+    "count_duplicates": 0,
+    "count_rejected": 0,
+    "rejections": [],
+    "count_warnings": 0,
+    "warnings": [],
+    "progress_done": 0,
+}
+
+
 def import_retry(*, membership: Membership, imp: Import) -> Import:
     """Queue a failed import again; it left nothing behind, so it starts from the beginning.
 
@@ -105,17 +118,7 @@ def import_retry(*, membership: Membership, imp: Import) -> Import:
     require(membership, Capability.MANAGE_REVIEW)
     if imp.review_id != membership.review_id or not job_requeue(Import, pk=imp.pk):
         raise ServiceError("Only a failed import can be run again.")
-    Import.objects.filter(pk=imp.pk).update(
-        count_read=0,
-        count_imported=0,
-        count_duplicates=0,
-        count_rejected=0,
-        rejections=[],
-        count_warnings=0,
-        warnings=[],
-        progress_done=0,
-        progress_total=None,
-    )
+    Import.objects.filter(pk=imp.pk).update(**NOTHING_IMPORTED, progress_total=None)
     imp.refresh_from_db()
     return imp
 
@@ -158,14 +161,7 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
             status=JobStatus.FAILED,
             error=f"{imp.file_name} could not be read, so nothing was imported: {exc}",
             finished_at=timezone.now(),
-            count_read=0,
-            count_imported=0,
-            count_duplicates=0,
-            count_rejected=0,
-            rejections=[],
-            count_warnings=0,
-            warnings=[],
-            progress_done=0,
+            **NOTHING_IMPORTED,
         )
     except Exception as exc:
         logger.exception("import %s failed", imp.pk)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from reviewapp.core.models import WorkerHeartbeat
 from reviewapp.core.tasks import worker_heartbeat
 from reviewapp.screening.constants import Stage
-from tests.own_services import PASSWORD, Browser, Gunicorn, RedisServer, database_url
+from tests.own_services import PASSWORD, Browser, app_server
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -42,16 +42,7 @@ def test_pages_and_login_work_again_right_after_the_apps_database_connections_ar
     needs_postgresql, cast, tmp_path, media_root, static_root
 ):
     review = cast["review"]
-    own_redis = RedisServer(tmp_path)
-    own_redis.start()
-    web = Gunicorn(
-        database_url=database_url(connection),
-        redis_url=own_redis.url,
-        media_root=str(media_root),
-        static_root=str(static_root),
-        workers=1,
-    )
-    web.start()
+    own_redis, web = app_server(tmp_path, media_root, static_root)
     pages = [
         reverse("reviews:review-list"),
         reverse("reviews:review-detail", args=[review.slug]),

@@ -10,29 +10,13 @@ import time
 
 import pytest
 import redis
-from django.db import connection
 from django.urls import reverse
 
 from reviewapp.core.services import worker_heartbeat_record
 from reviewapp.screening.constants import Stage
-from tests.own_services import PASSWORD, Browser, Gunicorn, RedisServer, database_url
+from tests.own_services import PASSWORD, Browser, app_server
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-def _server(tmp_path, media_root, static_root, *, persistent=False):
-    own_redis = RedisServer(tmp_path, persistent=persistent)
-    own_redis.start()
-    web = Gunicorn(
-        database_url=database_url(connection),
-        redis_url=own_redis.url,
-        media_root=str(media_root),
-        static_root=str(static_root),
-        # One process (two threads), so a request lands where an earlier one left its state.
-        workers=1,
-    )
-    web.start()
-    return own_redis, web
 
 
 def _pages(review):
@@ -60,7 +44,7 @@ def test_pages_load_and_login_works_while_redis_is_down_and_everything_resumes_w
 ):
     review = cast["review"]
     worker_heartbeat_record(hostname="celery@worker-1")  # a worker that beat just now
-    own_redis, web = _server(tmp_path, media_root, static_root)
+    own_redis, web = app_server(tmp_path, media_root, static_root)
     try:
         rita = Browser(web.port)
         assert rita.login("rita", PASSWORD).status == 302
@@ -116,7 +100,7 @@ def test_a_session_logged_out_while_redis_was_down_stays_logged_out_when_redis_r
     # A Redis with persistence comes back with the session as it was before the outage; the
     # logout went to the database only. The stolen copy of the cookie must not work again.
     review = cast["review"]
-    own_redis, web = _server(tmp_path, media_root, static_root, persistent=True)
+    own_redis, web = app_server(tmp_path, media_root, static_root, persistent=True)
     try:
         rita = Browser(web.port)
         assert rita.login("rita", PASSWORD).status == 302
