@@ -70,13 +70,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -593,6 +592,7 @@ class Built:
 
 def records_write(cursor, *, review, plan: Plan, seed: int, corpus, owner_id: int, at) -> Built:
     """The review's searches/imports and records (COPY), with the matcher's duplicate links."""
+    from reviewapp.literature import matching
     from reviewapp.literature.constants import (
         DuplicateStatus,
         ImportFormat,
@@ -602,7 +602,6 @@ def records_write(cursor, *, review, plan: Plan, seed: int, corpus, owner_id: in
     from reviewapp.literature.models import DuplicateLink, Import, Record, Search
     from reviewapp.literature.parsers.normalise import surname_of
     from reviewapp.literature.services import AUTOMATIC_RULES, TITLE_KEY_LENGTH
-    from reviewapp.literature import matching
 
     rng = random.Random(seed * 1000 + plan.index)
     gen = Generator(seed * 1000 + plan.index, corpus)
@@ -1034,7 +1033,7 @@ def review_fill(cursor, plan: Plan, *, seed: int, corpus, password_hash: str) ->
     from reviewapp.reviews.models import Membership, Review
     from reviewapp.reviews.services import review_create
     from reviewapp.screening.constants import RetrievalStatus, Stage
-    from reviewapp.screening.models import ExclusionReason, Report, StageSettings
+    from reviewapp.screening.models import ExclusionReason, Report, StageSettings, StoppingRule
     from reviewapp.screening.state import queue_key
 
     User = get_user_model()
@@ -1117,6 +1116,16 @@ def review_fill(cursor, plan: Plan, *, seed: int, corpus, password_hash: str) ->
         in_flight=plan.phase in ("bench", "ta"),
     )
     if plan.phase in ("ft", "done"):
+        if rng.random() < 0.5:
+            # The team declared a stopping rule while screening (it then screened everything).
+            StoppingRule.objects.create(
+                review=review,
+                stage=Stage.TITLE_ABSTRACT,
+                min_screened=min(1000, len(eligible)),
+                note="Declared before stopping, as the protocol says.",
+                declared_by=owner,
+                screened_when_declared=len(eligible) // 2,
+            )
         ta_events += _settle_leftovers(
             rng, ta_events, plan.ta_required, truth, adjudicators, reasons, "ta"
         )
