@@ -512,24 +512,29 @@ def _record_row(article: Article, kind: str) -> dict:
         normalise_doi,
         normalise_pmcid,
         normalise_pmid,
+        plain_text,
     )
 
-    sections = [AbstractSection(label, text) for label, _category, text in article.abstract]
+    # The XML parser's text clean-up (whitespace runs collapsed) applies to every text field.
+    sections = [
+        AbstractSection(label, plain_text(text)) for label, _category, text in article.abstract
+    ]
     pmid = normalise_pmid(article.pmid) if kind in ("pubmed_search", "pubmed_xml") else ""
     doi = normalise_doi(article.doi)
     pmcid = normalise_pmcid(article.pmcid)
     if kind in ("pubmed_search", "pubmed_xml"):
-        ids = {"pubmed": pmid}
-        if doi:
-            ids["doi"] = doi
-        if pmcid:
-            ids["pmc"] = pmcid
+        # The ArticleIdList as the source wrote it, not normalised (what the parser keeps).
+        ids = {"pubmed": article.pmid}
+        if article.doi:
+            ids["doi"] = article.doi
+        if article.pmcid:
+            ids["pmc"] = article.pmcid
         raw: dict = {"article_ids": ids}
     elif kind == "embase":
         raw = {"TY": ["JOUR"], "DB": ["Embase"], "AN": [str(abs(hash(article.title)) % 10**9)]}
     else:
         raw = {"source": "ClinicalTrials.gov", "status": "Completed"}
-    title = article.title
+    title = plain_text(article.title)
     return {
         "pmid": pmid,
         "doi": doi if kind != "register" else "",
