@@ -1576,6 +1576,100 @@ def check(*, sample: int = 4, seed: int = 0, password: bool = True, log=print) -
     return problems
 
 
+def gunicorn_logins(url: str, usernames: list[str]) -> list[str]:
+    """Log each user in through gunicorn run as in production (reviewapp/gunicorn_conf.py, DEBUG
+    off, the production password hashers) on database `url`; the failures."""
+    import http.client
+    import secrets
+    import signal
+    import socket
+    from urllib.parse import urlencode
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECURE_HSTS_SECONDS": "0",
+    }
+    env.pop("REDIS_URL", None)
+    # The production static storage needs its manifest: collected into bench/out as the
+    # screening bench does.
+    env["STATIC_ROOT"] = str(ROOT / "bench" / "out" / "static")
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    gunicorn = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--config",
+            "python:reviewapp.gunicorn_conf",
+            "reviewapp.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    failures = []
+    try:
+        for _ in range(300):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        for username in usernames:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", "/accounts/login/")
+            response = conn.getresponse()
+            response.read()
+            cookies = {}
+            for value in response.headers.get_all("Set-Cookie") or []:
+                name, _, rest = value.partition("=")
+                cookies[name.strip()] = rest.split(";", 1)[0]
+            body = urlencode(
+                {
+                    "username": username,
+                    "password": PASSWORD,
+                    "csrfmiddlewaretoken": cookies.get("csrftoken", ""),
+                }
+            )
+            conn.request(
+                "POST",
+                "/accounts/login/",
+                body=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+                    "Referer": f"http://127.0.0.1:{port}/accounts/login/",
+                },
+            )
+            response = conn.getresponse()
+            response.read()
+            if response.status != 302:
+                failures.append(f"{username}: login through gunicorn answered {response.status}")
+            conn.close()
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(30)
+    return failures
+
+
 def info() -> dict:
     """Sizes of the current database's benchmark data."""
     from django.db import connection
@@ -1651,6 +1745,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--template", default=TEMPLATE)
         if cmd == "check":
             p.add_argument("--sample", type=int, default=4)
+            p.add_argument(
+                "--gunicorn",
+                action="store_true",
+                help="also log the bench users in through gunicorn (production settings)",
+            )
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -1668,6 +1767,13 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps(info(), indent=2))
                 else:
                     problems = check(sample=args.sample)
+                    if args.gunicorn:
+                        from django.db import connections
+
+                        connections.close_all()
+                        names = [BENCH_OWNER, BENCH_ANALYST, *BENCH_REVIEWERS]
+                        problems += gunicorn_logins(url, names)
+                        print(f"  gunicorn: {len(names)} log-ins tried")
                     for p in problems:
                         print("PROBLEM:", p)
                     print("consistent" if not problems else f"{len(problems)} problems")
