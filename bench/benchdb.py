@@ -1520,11 +1520,13 @@ def check(*, sample: int = 4, seed: int = 0, password: bool = True, log=print) -
                 raise _Rollback
         except _Rollback:
             pass
+        found = len(problems)
         for what, a, b in zip(("states", "votes", "rows_synced_to"), before, after, strict=True):
             if a != b:
                 diff = (len(a - b), len(b - a)) if isinstance(a, set) else (a, b)
                 problems.append(f"{review.slug}: stage_states_rebuild changes the {what}: {diff}")
-        log(f"  {review.slug}: rebuild reproduces states and votes")
+        verdict = "reproduces" if len(problems) == found else "does NOT reproduce"
+        log(f"  {review.slug}: stage_states_rebuild {verdict} its {len(before[0]):,} state rows")
     for review in reviews:
         counts = prisma_counts_get(review)
         pending = prisma_pending(review)
@@ -1554,6 +1556,7 @@ def check(*, sample: int = 4, seed: int = 0, password: bool = True, log=print) -
             problems.append(f"{review.slug}: PRISMA {v.rule}: {v.numbers}")
         if not ta_pending and not ft_pending and violations(counts):
             problems.append(f"{review.slug}: nothing pending, yet the PRISMA flow does not add up")
+    log(f"  PRISMA of {len(reviews)} reviews checked against the records still pending")
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM {DuplicateLink._meta.db_table} l "
@@ -1564,6 +1567,7 @@ def check(*, sample: int = 4, seed: int = 0, password: bool = True, log=print) -
         crossing = cursor.fetchone()[0]
     if crossing:
         problems.append(f"{crossing} duplicate links join records of another review")
+    log("  duplicate links checked: each joins two records of its own review")
     if password:
         User = get_user_model()
         names = [BENCH_OWNER, BENCH_ANALYST, *BENCH_REVIEWERS]
@@ -1573,6 +1577,7 @@ def check(*, sample: int = 4, seed: int = 0, password: bool = True, log=print) -
         for user in users:
             if not user.check_password(PASSWORD):
                 problems.append(f"{user.username} cannot log in with the bench password")
+        log(f"  {len(users)} bench users' passwords checked with the configured hashers")
     return problems
 
 
