@@ -1786,6 +1786,13 @@ def main(argv: list[str] | None = None) -> int:
     except BenchDbError as exc:
         print(f"benchdb: {exc}", file=sys.stderr)
         return 2
+    except subprocess.CalledProcessError as exc:
+        # manage.py said what failed above (a migration of the checkout, usually).
+        print(
+            f"benchdb: {' '.join(map(str, exc.cmd))} failed (exit {exc.returncode})",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
