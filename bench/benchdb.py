@@ -311,6 +311,13 @@ def clone(
         raise BenchDbError(f"{name} is a template's name; give the clone a name of its own.")
     import psycopg2
 
+    with _admin() as cursor:
+        if not _exists(cursor, template):
+            # Before dropping anything of the caller's.
+            raise BenchDbError(
+                f"The template {template} does not exist; build it first: "
+                "python bench/benchdb.py build"
+            )
     drop(name)
     with _admin() as cursor:
         _create_from(cursor, name, template)
