@@ -7,17 +7,23 @@ shows as a stale result, never a silently different one.
 from __future__ import annotations
 
 import json
+import logging
 
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.jobs import JobLost, job_claim, job_enqueue
 from reviewapp.core.permissions import require
+from reviewapp.core.svg import svg_for_inline
 from reviewapp.extraction.models import ExtractionForm
+from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership
 from reviewapp.synthesis.constants import Method, Model
 from reviewapp.synthesis.inputs import MEASURES_FOR_GROUP, InputError
-from reviewapp.synthesis.models import Analysis, AnalysisResult
+from reviewapp.synthesis.models import Analysis, AnalysisResult, AnalysisRun
 from reviewapp.synthesis.selectors import (
     analysis_rows,
     analysis_settings,
@@ -29,7 +35,21 @@ from reviewapp.synthesis.stats.io import PoolingInputError, effects_from_rows
 from reviewapp.synthesis.stats.pooling import pool
 from reviewapp.synthesis.stats.subgroups import leave_one_out
 
+logger = logging.getLogger(__name__)
+
 FIXED_METHODS = {"FE", "MH", "PETO"}
+# The plots a result keeps: (file name, model field). SVGs are drawn with the result; the PNGs,
+# which take longer (a 1,000-study forest plot is tens of megapixels), on their first download.
+PLOTS = {
+    "forest.svg": "forest_svg",
+    "funnel.svg": "funnel_svg",
+    "forest.png": "forest_png",
+    "funnel.png": "funnel_png",
+}
+DRAWN_WITH_RESULT = ("forest.svg", "funnel.svg")
+# Up to this many studies the request that asks for a computation does it itself (well under a
+# second); above, the worker does, and the page shows the computation's status meanwhile.
+COMPUTE_INLINE_MAX_STUDIES = 100
 
 
 def _method_check(measure: str, model: str, method: str, hksj: bool) -> str:
@@ -123,8 +143,58 @@ def compute(rows: list[dict], analysis: Analysis, *, ratio: bool):
     return effects, result
 
 
+def _plot_draw(name: str, analysis: Analysis, effects, pooled) -> bytes:
+    """One plot as stored: SVGs made CSP-safe (reviewapp.core.svg) so they can be served as is."""
+    from reviewapp.synthesis.stats.plots import forest_plot, funnel_plot
+
+    kind, fmt = name.split(".")
+    if kind == "forest":
+        data = forest_plot(pooled, fmt, title=analysis.name)
+    else:
+        data = funnel_plot(effects, pooled, fmt)
+    if fmt == "svg":
+        return svg_for_inline(data).encode("utf-8")
+    return data
+
+
+def _plots_store(result: AnalysisResult, names, effects, pooled) -> None:
+    """Draw the named plots of a result and record their files on it."""
+    analysis = result.analysis
+    fields = {}
+    for name in names:
+        field = PLOTS[name]
+        data = _plot_draw(name, analysis, effects, pooled)
+        getattr(result, field).save(f"result-{result.pk}-{name}", ContentFile(data), save=False)
+        fields[field] = getattr(result, field).name
+    AnalysisResult.objects.filter(pk=result.pk).update(**fields)
+
+
+def analysis_plot_get(*, result: AnalysisResult, name: str) -> bytes:
+    """A result's plot from storage; drawn (from the result's own inputs) and kept if missing.
+
+    Results computed before plots were kept, and PNGs, are drawn here once, on first request.
+    """
+    field = PLOTS[name]
+    stored = getattr(result, field)
+    if stored:
+        try:
+            with stored.open("rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            logger.warning(
+                "plot %s of result %s missing from storage; drawn again", name, result.pk
+            )
+    analysis = result.analysis
+    effects, pooled = compute(
+        result.inputs["rows"], analysis, ratio=result.inputs.get("ratio", False)
+    )
+    _plots_store(result, [name], effects, pooled)
+    with getattr(result, field).open("rb") as handle:
+        return handle.read()
+
+
 def analysis_run(*, membership: Membership, analysis: Analysis) -> AnalysisResult:
-    """Pool the analysis's current data and store the result with its inputs and settings."""
+    """Pool the analysis's current data and store the result with its inputs, settings and plots."""
     require(membership, Capability.ANALYSE)
     if analysis.review_id != membership.review_id:
         raise ServiceError("That analysis belongs to another review.")
@@ -149,11 +219,99 @@ def analysis_run(*, membership: Membership, analysis: Analysis) -> AnalysisResul
         )
         extra["leave_one_out"] = loo.to_dict()["leave_one_out"]
     settings = analysis_settings(analysis)
-    return AnalysisResult.objects.create(
+    stored = AnalysisResult.objects.create(
         analysis=analysis,
         inputs={"rows": rows, **meta},
         inputs_digest=inputs_digest(rows, settings),
         model_settings=settings,
         results={"pooled": result.to_dict(), **extra},
         computed_by=membership.user,
+        studies_count=len(rows),
     )
+    _plots_store(stored, DRAWN_WITH_RESULT, effects, result)
+    return stored
+
+
+def analysis_compute_request(
+    *, membership: Membership, analysis: Analysis, queue: str | None = None
+) -> AnalysisResult | AnalysisRun:
+    """Compute the analysis now if it is small, otherwise queue it for the worker.
+
+    Returns the stored result, or the queued (or already queued or running) AnalysisRun: asking
+    twice while one computation is on its way does not start a second.
+    """
+    require(membership, Capability.ANALYSE)
+    if analysis.review_id != membership.review_id:
+        raise ServiceError("That analysis belongs to another review.")
+    try:
+        rows, _meta = analysis_rows(analysis)
+    except InputError as exc:
+        raise ServiceError(str(exc)) from None
+    if len(rows) <= COMPUTE_INLINE_MAX_STUDIES:
+        return analysis_run(membership=membership, analysis=analysis)
+    with transaction.atomic():
+        # One pending computation per analysis: lock the analysis row while checking.
+        Analysis.objects.select_for_update().filter(pk=analysis.pk).first()
+        pending = analysis.runs.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).first()
+        if pending is not None:
+            return pending
+        run = AnalysisRun.objects.create(analysis=analysis, requested_by=membership.user)
+        job_enqueue(run, queue=queue)
+    return run
+
+
+def analysis_run_execute(*, run_id: int) -> AnalysisRun:
+    """The worker's side of an AnalysisRun: compute, store the result and its plots.
+
+    Idempotent as every job (reviewapp/core/jobs.py): a redelivered task does nothing unless the
+    attempt holding the run died; the result, its plots and the run's status commit together,
+    so an attempt given up for dead leaves nothing behind.
+    """
+    claim = job_claim(AnalysisRun, run_id)
+    if claim is None:
+        return AnalysisRun.objects.get(pk=run_id)
+    run = AnalysisRun.objects.select_related("analysis", "analysis__review").get(pk=run_id)
+    membership = Membership.objects.filter(
+        review=run.analysis.review, user=run.requested_by_id
+    ).first()
+    if membership is None:
+        claim.finish(
+            status=JobStatus.FAILED,
+            error="The member who asked for this computation has left the review.",
+            finished_at=timezone.now(),
+        )
+        run.refresh_from_db()
+        return run
+    stored: list[AnalysisResult] = []
+    try:
+        with claim.heartbeat(), transaction.atomic():
+            result = analysis_run(membership=membership, analysis=run.analysis)
+            stored.append(result)
+            claim.finish(status=JobStatus.DONE, result=result, finished_at=timezone.now())
+    except JobLost:
+        logger.warning("analysis run %s was taken over by a later attempt", run_id)
+        _files_delete(stored)
+    except ServiceError as exc:
+        _files_delete(stored)
+        claim.finish(status=JobStatus.FAILED, error=exc.message, finished_at=timezone.now())
+    except Exception as exc:
+        logger.exception("analysis run %s failed", run_id)
+        _files_delete(stored)
+        AnalysisRun.objects.filter(pk=run_id, claim_token=claim.token).update(
+            status=JobStatus.FAILED,
+            error=f"The computation stopped on an internal error ({exc.__class__.__name__}); "
+            "it can be run again.",
+            finished_at=timezone.now(),
+        )
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def _files_delete(results: list[AnalysisResult]) -> None:
+    """Remove the plot files of results whose row was rolled back."""
+    for result in results:
+        for field in PLOTS.values():
+            stored = getattr(result, field)
+            if stored:
+                stored.delete(save=False)

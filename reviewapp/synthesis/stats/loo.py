@@ -224,7 +224,7 @@ def leave_one_out_fits(
     df = m - 1
     if method == "FE":
         tau2 = np.zeros(n)
-        se_tau2 = [None] * n
+        se_tau2: list[float | None] = [None] * n
     else:
         tau2, se_arr = _tau2(rows, method)
         se_tau2 = [float(x) for x in se_arr]
@@ -264,7 +264,8 @@ def leave_one_out_fits(
         I2 = 100 * tau2 / (vt + tau2)
         H2 = tau2 / vt + 1
 
-    pi_lb = pi_ub = [None] * n
+    pi_lb: list[float | None] = [None] * n
+    pi_ub: list[float | None] = [None] * n
     if model == "random":
         # prediction_interval: z, or t with k-1 df under knha
         pi_crit = stats.t.isf(alpha / 2, df) if test == "knha" else stats.norm.isf(alpha / 2)
