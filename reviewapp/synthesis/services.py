@@ -305,7 +305,29 @@ def analysis_run_execute(*, run_id: int) -> AnalysisRun:
         )
         raise
     run.refresh_from_db()
+    if run.status == JobStatus.DONE and run.result is not None:
+        _pngs_store(run.result)
     return run
+
+
+def _pngs_store(result: AnalysisResult) -> None:
+    """Draw the PNG downloads once the result is visible, so no download has to wait for them.
+
+    Best effort: a PNG still missing (this failed, or the worker died) is drawn on first download.
+    """
+    try:
+        missing = [
+            name for name in PLOTS if name.endswith(".png") and not getattr(result, PLOTS[name])
+        ]
+        if missing:
+            effects, pooled = compute(
+                result.inputs["rows"], result.analysis, ratio=result.inputs.get("ratio", False)
+            )
+            _plots_store(result, missing, effects, pooled)
+    except Exception:
+        logger.exception(
+            "PNG plots of analysis result %s not drawn; left to the first download", result.pk
+        )
 
 
 def _files_delete(results: list[AnalysisResult]) -> None:

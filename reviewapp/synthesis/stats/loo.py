@@ -24,8 +24,9 @@ every estimator against ``pool`` on each subset).
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
+from reviewapp.synthesis.stats import distributions as dist
 from reviewapp.synthesis.stats.effect_sizes import EffectSizes
 from reviewapp.synthesis.stats.results import PoolResult
 from reviewapp.synthesis.stats.tau2 import (
@@ -150,7 +151,7 @@ def _tau2(rows: _Rows, method: str) -> tuple[np.ndarray, np.ndarray]:
             ymc, v = Ymc[i], V[i]
             if _generalised_q(0.0, ymc, v) < df:
                 continue
-            mad = float(stats.median_abs_deviation(Y[i], scale="normal"))
+            mad = dist.mad_normal(Y[i])
             tau2_max = max(100.0, 10 * mad**2)
             if _generalised_q(tau2_max, ymc, v) > df:
                 raise ConvergenceError("Paule-Mandel: tau² above the search limit.")
@@ -242,19 +243,19 @@ def leave_one_out_fits(
         se = np.sqrt(vb)
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = beta / se
-        pval = 2 * stats.t.sf(np.abs(stat), df)
-        crit = stats.t.isf(alpha / 2, df)
+        pval = 2 * dist.t_sf(np.abs(stat), df)
+        crit = dist.t_isf(alpha / 2, df)
     else:
         se = np.sqrt(vb)
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = beta / se
-        pval = 2 * stats.norm.sf(np.abs(stat))
-        crit = stats.norm.isf(alpha / 2)
+        pval = 2 * dist.norm_sf(np.abs(stat))
+        crit = dist.norm_isf(alpha / 2)
 
     # Heterogeneity with fixed-effect weights, as rma_uni.
     fixed = _sums(1 / V, Ymc)
     QE = np.maximum(0.0, fixed["rss"])
-    QE_p = stats.chi2.sf(QE, df)
+    QE_p = dist.chi2_sf(QE, df)
     vt = df / fixed["trP"]
     if method == "FE":
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -268,7 +269,7 @@ def leave_one_out_fits(
     pi_ub: list[float | None] = [None] * n
     if model == "random":
         # prediction_interval: z, or t with k-1 df under knha
-        pi_crit = stats.t.isf(alpha / 2, df) if test == "knha" else stats.norm.isf(alpha / 2)
+        pi_crit = dist.t_isf(alpha / 2, df) if test == "knha" else dist.norm_isf(alpha / 2)
         half = pi_crit * np.sqrt(tau2 + se**2)
         pi_lb, pi_ub = [float(x) for x in beta - half], [float(x) for x in beta + half]
 
