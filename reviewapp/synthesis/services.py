@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -198,18 +199,22 @@ def analysis_run(*, membership: Membership, analysis: Analysis) -> AnalysisResul
     require(membership, Capability.ANALYSE)
     if analysis.review_id != membership.review_id:
         raise ServiceError("That analysis belongs to another review.")
+    clock = [time.perf_counter()]
     try:
         rows, meta = analysis_rows(analysis)
+        clock.append(time.perf_counter())
         effects, result = compute(rows, analysis, ratio=meta["ratio"])
     except (InputError, PoolingInputError) as exc:
         raise ServiceError(str(exc)) from None
     except ValueError as exc:
         raise ServiceError(f"The data cannot be pooled as set up: {exc}") from None
+    clock.append(time.perf_counter())
     extra: dict = {}
     if effects.k >= 3 and analysis.method not in ("MH", "PETO"):
         method = "FE" if analysis.model == Model.FIXED else analysis.method
         extra["egger"] = regression_test(effects, method=method, hksj=analysis.hksj).to_dict()
         extra["rank_test"] = rank_correlation_test(effects).to_dict()
+    clock.append(time.perf_counter())
     if effects.k >= 3:
         loo = leave_one_out(
             effects,
@@ -218,6 +223,7 @@ def analysis_run(*, membership: Membership, analysis: Analysis) -> AnalysisResul
             hksj=analysis.hksj,
         )
         extra["leave_one_out"] = loo.to_dict()["leave_one_out"]
+    clock.append(time.perf_counter())
     settings = analysis_settings(analysis)
     stored = AnalysisResult.objects.create(
         analysis=analysis,
@@ -228,7 +234,19 @@ def analysis_run(*, membership: Membership, analysis: Analysis) -> AnalysisResul
         computed_by=membership.user,
         studies_count=len(rows),
     )
+    clock.append(time.perf_counter())
     _plots_store(stored, DRAWN_WITH_RESULT, effects, result)
+    clock.append(time.perf_counter())
+    steps = ("rows", "pool", "bias tests", "leave-one-out", "store", "SVG plots")
+    logger.info(
+        "analysis %s computed from %d studies in %.2f s: %s",
+        analysis.pk,
+        len(rows),
+        clock[-1] - clock[0],
+        ", ".join(
+            f"{name} {b - a:.2f} s" for name, a, b in zip(steps, clock[:-1], clock[1:], strict=True)
+        ),
+    )
     return stored
 
 
