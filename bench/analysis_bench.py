@@ -253,18 +253,21 @@ def compute_runs(analysis_id: int, runs: int, queue: str) -> list[dict]:
         waited = time.perf_counter() - t
         assert run.status == "done", run.error
         result = run.result
-        pngs_at = None
+        svgs_at = pngs_at = None
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             result.refresh_from_db()
+            if svgs_at is None and result.forest_svg and result.plots_pending_since is None:
+                svgs_at = time.perf_counter() - t
             if result.forest_png and result.funnel_png:
                 pngs_at = time.perf_counter() - t
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
         timings.append(
             {
                 "request_to_done_s": waited,
                 "in_worker_s": (run.finished_at - run.started_at).total_seconds(),
+                "svgs_ready_s": svgs_at,
                 "pngs_ready_s": pngs_at,
                 "loo_rows": len(result.results["leave_one_out"]),
                 "studies": result.studies_count,
@@ -427,7 +430,7 @@ def main() -> int:
         steps = [
             line.split(": ", 1)[1].strip()
             for line in (out_dir / "analysis-worker.log").read_text().splitlines()
-            if " computed from " in line
+            if " computed from " in line or " plots stored in " in line
         ]
 
         subprocess.run(
@@ -511,7 +514,7 @@ def main() -> int:
         f"added). Building the {args.studies:,} extracted studies through the services took "
         f"{build_s:.0f} s.",
         "",
-        "| computing the analysis (REML, bias tests, leave-one-out, stored SVG plots) | s |",
+        "| computing the analysis (REML, bias tests, leave-one-out), through the worker | s |",
         "|---|---|",
     ]
     for i, c in enumerate(compute, 1):
@@ -519,6 +522,11 @@ def main() -> int:
             f"| run {i}: request to result shown (worker: {c['in_worker_s']:.2f} s) | "
             f"{c['request_to_done_s']:.2f} |"
         )
+        if c["svgs_ready_s"] is not None:
+            lines.append(
+                f"| run {i}: its SVG plots stored (the page shows them), from the request | "
+                f"{c['svgs_ready_s']:.2f} |"
+            )
         if c["pngs_ready_s"] is not None:
             lines.append(
                 f"| run {i}: PNG downloads stored, from the request | {c['pngs_ready_s']:.2f} |"

@@ -62,6 +62,9 @@ class AnalysisResult(models.Model):
     funnel_svg = models.FileField(upload_to=plot_path, blank=True, max_length=300)
     forest_png = models.FileField(upload_to=plot_path, blank=True, max_length=300)
     funnel_png = models.FileField(upload_to=plot_path, blank=True, max_length=300)
+    # Set while the worker draws the plots of a result it has just shown (cleared when they are
+    # stored): the page says they are coming instead of drawing them itself.
+    plots_pending_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-computed_at"]

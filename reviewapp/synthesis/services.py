@@ -196,6 +196,14 @@ def analysis_plot_get(*, result: AnalysisResult, name: str) -> bytes:
 
 def analysis_run(*, membership: Membership, analysis: Analysis) -> AnalysisResult:
     """Pool the analysis's current data and store the result with its inputs, settings and plots."""
+    stored, effects, pooled = _analysis_compute_store(
+        membership=membership, analysis=analysis, plots_now=True
+    )
+    return stored
+
+
+def _analysis_compute_store(*, membership: Membership, analysis: Analysis, plots_now: bool):
+    """The result stored; its SVG plots drawn too when ``plots_now`` (else marked pending)."""
     require(membership, Capability.ANALYSE)
     if analysis.review_id != membership.review_id:
         raise ServiceError("That analysis belongs to another review.")
@@ -233,9 +241,11 @@ def analysis_run(*, membership: Membership, analysis: Analysis) -> AnalysisResul
         results={"pooled": result.to_dict(), **extra},
         computed_by=membership.user,
         studies_count=len(rows),
+        plots_pending_since=None if plots_now else timezone.now(),
     )
     clock.append(time.perf_counter())
-    _plots_store(stored, DRAWN_WITH_RESULT, effects, result)
+    if plots_now:
+        _plots_store(stored, DRAWN_WITH_RESULT, effects, result)
     clock.append(time.perf_counter())
     steps = ("rows", "pool", "bias tests", "leave-one-out", "store", "SVG plots")
     logger.info(
@@ -247,7 +257,7 @@ def analysis_run(*, membership: Membership, analysis: Analysis) -> AnalysisResul
             f"{name} {b - a:.2f} s" for name, a, b in zip(steps, clock[:-1], clock[1:], strict=True)
         ),
     )
-    return stored
+    return stored, effects, result
 
 
 def analysis_compute_request(
@@ -303,7 +313,9 @@ def analysis_run_execute(*, run_id: int) -> AnalysisRun:
     stored: list[AnalysisResult] = []
     try:
         with claim.heartbeat(), transaction.atomic():
-            result = analysis_run(membership=membership, analysis=run.analysis)
+            result, effects, pooled = _analysis_compute_store(
+                membership=membership, analysis=run.analysis, plots_now=False
+            )
             stored.append(result)
             claim.finish(status=JobStatus.DONE, result=result, finished_at=timezone.now())
     except JobLost:
@@ -323,28 +335,33 @@ def analysis_run_execute(*, run_id: int) -> AnalysisRun:
         )
         raise
     run.refresh_from_db()
-    if run.status == JobStatus.DONE and run.result is not None:
-        _pngs_store(run.result)
+    if run.status == JobStatus.DONE and stored:
+        _plots_after(stored[0], effects, pooled)
     return run
 
 
-def _pngs_store(result: AnalysisResult) -> None:
-    """Draw the PNG downloads once the result is visible, so no download has to wait for them.
+def _plots_after(result: AnalysisResult, effects, pooled) -> None:
+    """Draw the plots of a result already shown: the SVGs the page links, then the PNGs.
 
-    Best effort: a PNG still missing (this failed, or the worker died) is drawn on first download.
+    The result's numbers need not wait for a forest plot of a thousand rows. Best effort: a plot
+    still missing (this failed, or the worker died) is drawn on its first request instead.
     """
+    started = time.perf_counter()
     try:
-        missing = [
-            name for name in PLOTS if name.endswith(".png") and not getattr(result, PLOTS[name])
-        ]
-        if missing:
-            effects, pooled = compute(
-                result.inputs["rows"], result.analysis, ratio=result.inputs.get("ratio", False)
-            )
-            _plots_store(result, missing, effects, pooled)
+        _plots_store(result, DRAWN_WITH_RESULT, effects, pooled)
+        AnalysisResult.objects.filter(pk=result.pk).update(plots_pending_since=None)
+        svg_s = time.perf_counter() - started
+        _plots_store(result, [name for name in PLOTS if name.endswith(".png")], effects, pooled)
+        logger.info(
+            "analysis result %s: SVG plots stored in %.2f s, PNGs %.2f s later",
+            result.pk,
+            svg_s,
+            time.perf_counter() - started - svg_s,
+        )
     except Exception:
+        AnalysisResult.objects.filter(pk=result.pk).update(plots_pending_since=None)
         logger.exception(
-            "PNG plots of analysis result %s not drawn; left to the first download", result.pk
+            "plots of analysis result %s not drawn; left to their first request", result.pk
         )
 
 

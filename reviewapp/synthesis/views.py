@@ -1,12 +1,14 @@
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError, form_error_add
@@ -29,6 +31,9 @@ PLOT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 # The page shows the plots as images; these are the ones it links.
 PAGE_PLOTS = ("forest.svg", "funnel.svg")
 ROWS_PER_PAGE = 50
+# Plots the worker has not stored this long after their result are drawn on request instead (the
+# worker that was drawing them has died).
+PLOTS_PENDING_MAX = timedelta(minutes=5)
 
 
 @review_view()
@@ -95,6 +100,9 @@ def analysis_detail(request, analysis_id: int, *, review, membership):
             "result": result,
             "run": run,
             "running": run is not None and run.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+            "plots_pending": result is not None
+            and result.plots_pending_since is not None
+            and timezone.now() - result.plots_pending_since < PLOTS_PENDING_MAX,
             "pooled": pooled,
             "studies": studies,
             "loo": loo,

@@ -8,12 +8,14 @@ so its queries and size do not grow with the number of studies.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from reviewapp.extraction.services import extraction_form_create, extraction_save, form_version_save
 from reviewapp.literature.constants import JobStatus
@@ -131,6 +133,25 @@ def test_a_new_result_gets_its_own_plots(review, owner, draws):
     assert first.forest_svg.name != second.forest_svg.name
 
 
+def test_the_page_waits_for_plots_the_worker_is_drawing(client, review, owner, draws):
+    extract_trials(review, owner, 4)
+    analysis = create(review, owner)
+    result = analysis_run(membership=membership_of(owner, review), analysis=analysis)
+    AnalysisResult.objects.filter(pk=result.pk).update(
+        forest_svg="", funnel_svg="", plots_pending_since=timezone.now()
+    )
+    client.force_login(owner)
+    page = client.get(page_urls(review, analysis)[0]).content.decode()
+    assert "being drawn" in page and "<img" not in page
+    assert draws == {"forest": 1, "funnel": 1}  # the page drew nothing
+    # A worker that died while drawing: after a while the plots are drawn on request.
+    AnalysisResult.objects.filter(pk=result.pk).update(
+        plots_pending_since=timezone.now() - timedelta(minutes=10)
+    )
+    page = client.get(page_urls(review, analysis)[0]).content.decode()
+    assert "being drawn" not in page and "<img" in page
+
+
 def test_a_result_without_stored_plots_is_drawn_once_on_first_view(client, review, owner, draws):
     extract_trials(review, owner, 4)
     analysis = create(review, owner)
@@ -207,6 +228,12 @@ def test_a_large_analysis_is_computed_by_the_worker(celery_worker, review, owner
     result = run.result
     assert result is not None and result.studies_count == 8
     assert len(result.results["leave_one_out"]) == 8
-    assert result.forest_svg and result.funnel_svg
+    # The plots follow the result: drawn by the same worker right after, then kept.
+    while time.monotonic() < deadline:
+        result.refresh_from_db()
+        if result.forest_png and result.funnel_png:
+            break
+        time.sleep(0.2)
+    assert result.forest_svg and result.funnel_svg and result.plots_pending_since is None
     with result.forest_svg.open("rb") as handle:
         assert b"Trial 008" in handle.read()
