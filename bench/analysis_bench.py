@@ -532,8 +532,8 @@ def main() -> int:
                 f"| run {i}: PNG downloads stored, from the request | {c['pngs_ready_s']:.2f} |"
             )
     if steps:
-        lines += ["", "Where the worker's time went (its log):", ""]
-        lines += [f"- run {i}: {step}" for i, step in enumerate(steps, 1)]
+        lines += ["", "Where the worker's time went (its log, in order):", ""]
+        lines += [f"- {step.split('] ', 1)[-1]}" for step in steps]
     lines += [
         "",
         f"| through gunicorn, {args.page_requests} sequential GETs | p50 ms | p95 ms | max ms | bytes |",
