@@ -128,7 +128,11 @@ def _analysis_id(review, owner):
     return analysis.pk
 
 
-URL_KWARGS.update(analysis_id=_analysis_id, what=lambda review, owner: "result.json")
+URL_KWARGS.update(
+    analysis_id=_analysis_id,
+    what=lambda review, owner: "result.json",
+    name=lambda review, owner: "forest.svg",
+)
 
 
 # The crawl (tests/core/test_crawl.py) opens each page with every value of these parameters,
@@ -151,4 +155,6 @@ CRAWL_CHOICES = {
         "result.json",
         "metafor.zip",
     ],
+    # Every plot synthesis.views.analysis_plot shows on the analysis page.
+    "name": lambda: ["forest.svg", "funnel.svg"],
 }

@@ -86,6 +86,12 @@ KINDS = (
         "It can be run again.",
     ),
     JobKind(
+        "synthesis.AnalysisRun",
+        "reviewapp.synthesis.tasks.analysis_run_task",
+        "computation",
+        "It can be run again.",
+    ),
+    JobKind(
         "screening.Ranking",
         "reviewapp.screening.tasks.ranking_train_task",
         "training",

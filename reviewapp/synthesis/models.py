@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.db import models
 
-from reviewapp.core.models import TimeStampedModel
+from reviewapp.core.models import JobRun, TimeStampedModel
+from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.models import Review
 from reviewapp.synthesis.constants import Measure, Method, Model
 
@@ -33,10 +34,17 @@ class Analysis(TimeStampedModel):
         return self.name
 
 
+def plot_path(instance: "AnalysisResult", filename: str) -> str:
+    analysis = instance.analysis
+    return f"analyses/review-{analysis.review_id}/analysis-{analysis.pk}/{filename}"
+
+
 class AnalysisResult(models.Model):
     """One computation of an analysis with the exact inputs it used.
 
     inputs_digest lets the page compare with the current data and say when a result is stale.
+    The plots are drawn once per result (by the computation, or on the first request for one
+    missing) and kept: a result never changes, so neither do its plots.
     """
 
     analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="results")
@@ -48,9 +56,44 @@ class AnalysisResult(models.Model):
     computed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # How many studies the inputs hold, so the page need not load the inputs to say so.
+    studies_count = models.PositiveIntegerField(null=True, blank=True)
+    forest_svg = models.FileField(upload_to=plot_path, blank=True, max_length=300)
+    funnel_svg = models.FileField(upload_to=plot_path, blank=True, max_length=300)
+    forest_png = models.FileField(upload_to=plot_path, blank=True, max_length=300)
+    funnel_png = models.FileField(upload_to=plot_path, blank=True, max_length=300)
+    # Set while the worker draws the plots of a result it has just shown (cleared when they are
+    # stored): the page says they are coming instead of drawing them itself.
+    plots_pending_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-computed_at"]
 
     def __str__(self) -> str:
         return f"{self.analysis} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class AnalysisRun(TimeStampedModel, JobRun):
+    """A computation of an analysis asked for by a member, done by the worker.
+
+    A large analysis (leave-one-out and plots included) takes seconds: the request that asks for
+    it only queues this row, and the page shows its status until the result is there.
+    """
+
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="runs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="analysis_runs"
+    )
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    result = models.ForeignKey(
+        AnalysisResult, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.analysis} ({self.status})"

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from reviewapp.extraction.constants import ExtractionKind
 from reviewapp.extraction.models import Extraction, ExtractionForm
 from reviewapp.extraction.schema import items_of
+from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.models import Review
 from reviewapp.synthesis.inputs import MEASURES_FOR_GROUP, InputError, rows_layout, stats_row
-from reviewapp.synthesis.models import Analysis, AnalysisResult
+from reviewapp.synthesis.models import Analysis, AnalysisResult, AnalysisRun
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,22 @@ def analysis_settings(analysis: Analysis) -> dict:
     }
 
 
-def analysis_latest_result(analysis: Analysis) -> AnalysisResult | None:
-    return analysis.results.order_by("-computed_at", "-pk").first()
+def analysis_latest_result(
+    analysis: Analysis, *, with_inputs: bool = False
+) -> AnalysisResult | None:
+    """The newest result; without its inputs (every study's data) unless asked for."""
+    results = analysis.results.order_by("-computed_at", "-pk")
+    if not with_inputs:
+        results = results.defer("inputs")
+    return results.select_related("computed_by").first()
+
+
+def analysis_pending_run(analysis: Analysis, result: AnalysisResult | None) -> AnalysisRun | None:
+    """The latest computation asked for since the result: queued, running or failed; else None."""
+    runs = analysis.runs.exclude(status=JobStatus.DONE).order_by("-created_at", "-pk")
+    if result is not None:
+        runs = runs.filter(created_at__gt=result.computed_at)
+    return runs.first()
 
 
 def analysis_staleness(analysis: Analysis, result: AnalysisResult | None) -> str:

@@ -1,30 +1,39 @@
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.permissions import review_view
-from reviewapp.core.svg import svg_for_inline
+from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
 from reviewapp.synthesis import services
 from reviewapp.synthesis.forms import AnalysisForm
 from reviewapp.synthesis.inputs import columns_of, metafor_csv
-from reviewapp.synthesis.models import Analysis
+from reviewapp.synthesis.models import Analysis, AnalysisRun
 from reviewapp.synthesis.rscript import r_script
 from reviewapp.synthesis.selectors import (
     analysis_latest_result,
+    analysis_pending_run,
     analysis_staleness,
     outcome_choices,
 )
-from reviewapp.synthesis.stats.plots import forest_plot, funnel_plot
 
 PLOT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+# The page shows the plots as images; these are the ones it links.
+PAGE_PLOTS = ("forest.svg", "funnel.svg")
+ROWS_PER_PAGE = 50
+# Plots the worker has not stored this long after their result are drawn on request instead (the
+# worker that was drawing them has died).
+PLOTS_PENDING_MAX = timedelta(minutes=5)
 
 
 @review_view()
@@ -47,7 +56,7 @@ def analysis_list(request, *, review, membership):
                     hksj=data["hksj"],
                     ratio=data["ratio"],
                 )
-                services.analysis_run(membership=membership, analysis=analysis)
+                services.analysis_compute_request(membership=membership, analysis=analysis)
             except ServiceError as exc:
                 form_error_add(form, exc)
             else:
@@ -68,20 +77,19 @@ def analysis_list(request, *, review, membership):
     )
 
 
-def _recompute(analysis, result):
-    rows = result.inputs["rows"]
-    return services.compute(rows, analysis, ratio=result.inputs.get("ratio", False))
-
-
 @review_view()
 def analysis_detail(request, analysis_id: int, *, review, membership):
     analysis = get_object_or_404(Analysis, pk=analysis_id, review=review)
     result = analysis_latest_result(analysis)
-    forest = funnel = None
-    if result is not None:
-        effects, pooled = _recompute(analysis, result)
-        forest = svg_for_inline(forest_plot(pooled, "svg", title=analysis.name))
-        funnel = svg_for_inline(funnel_plot(effects, pooled, "svg"))
+    run = analysis_pending_run(analysis, result)
+    pooled = result.results["pooled"] if result else None
+    # Study and leave-one-out rows, one page of each at a time: a 1,000-study table is not read
+    # in one go, and the page stays small.
+    studies = Paginator(pooled["studies"] if pooled else [], ROWS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    loo_rows = (result.results.get("leave_one_out") or []) if result else []
+    loo = Paginator(loo_rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "synthesis/analysis_detail.html",
@@ -90,11 +98,16 @@ def analysis_detail(request, analysis_id: int, *, review, membership):
             "membership": membership,
             "analysis": analysis,
             "result": result,
-            "pooled": result.results["pooled"] if result else None,
+            "run": run,
+            "running": run is not None and run.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+            "plots_pending": result is not None
+            and result.plots_pending_since is not None
+            and timezone.now() - result.plots_pending_since < PLOTS_PENDING_MAX,
+            "pooled": pooled,
+            "studies": studies,
+            "loo": loo,
             "extra": result.results if result else {},
             "stale": analysis_staleness(analysis, result),
-            "forest": forest,
-            "funnel": funnel,
             "can_analyse": membership.can(Capability.ANALYSE),
         },
     )
@@ -105,29 +118,47 @@ def analysis_detail(request, analysis_id: int, *, review, membership):
 def analysis_rerun(request, analysis_id: int, *, review, membership):
     analysis = get_object_or_404(Analysis, pk=analysis_id, review=review)
     try:
-        services.analysis_run(membership=membership, analysis=analysis)
+        outcome = services.analysis_compute_request(membership=membership, analysis=analysis)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Recomputed from the current data.")
+        if isinstance(outcome, AnalysisRun):
+            messages.success(
+                request, "Computing from the current data; this page shows it when done."
+            )
+        else:
+            messages.success(request, "Recomputed from the current data.")
     return redirect("synthesis:analysis-detail", review.slug, analysis.pk)
+
+
+@review_view()
+def analysis_plot(request, analysis_id: int, name: str, *, review, membership):
+    """A plot of the latest result, as an image for the analysis page (any member sees the page).
+
+    Served from storage; the page adds the result's id to the address, so a browser may keep it.
+    """
+    if name not in PAGE_PLOTS:
+        raise Http404("No such plot.")
+    analysis = get_object_or_404(Analysis, pk=analysis_id, review=review)
+    result = analysis_latest_result(analysis)
+    if result is None:
+        raise Http404("This analysis has no result yet.")
+    data = services.analysis_plot_get(result=result, name=name)
+    response = HttpResponse(data, content_type=PLOT_TYPES[name.split(".")[1]])
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @review_view(Capability.EXPORT)
 def analysis_download(request, analysis_id: int, what: str, *, review, membership):
     analysis = get_object_or_404(Analysis, pk=analysis_id, review=review)
-    result = analysis_latest_result(analysis)
+    result = analysis_latest_result(analysis, with_inputs=True)
     if result is None:
         raise Http404("This analysis has no result yet.")
     stem = f"{review.slug}-analysis-{analysis.pk}"
-    if what in ("forest.svg", "forest.png", "funnel.svg", "funnel.png"):
-        kind, fmt = what.split(".")
-        effects, pooled = _recompute(analysis, result)
-        data = (
-            forest_plot(pooled, fmt, title=analysis.name)
-            if kind == "forest"
-            else funnel_plot(effects, pooled, fmt)
-        )
+    if what in services.PLOTS:
+        fmt = what.split(".")[1]
+        data = services.analysis_plot_get(result=result, name=what)
         response = HttpResponse(data, content_type=PLOT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{stem}-{what}"'
         return response

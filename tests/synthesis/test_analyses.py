@@ -147,7 +147,11 @@ def test_an_analyst_pools_and_a_reviewer_cannot(client, bcg_review, analyst, rev
     assert response.status_code == 302
     assert analysis.created_by == analyst and analysis.results.count() == 1
     page = client.get(response["Location"]).content.decode()
-    assert "Forest plot" in page and "<svg" in page and "Aronson 1948" in page
+    assert "Forest plot" in page and "Aronson 1948" in page
+    plot = reverse("synthesis:analysis-plot", args=[bcg_review.slug, analysis.pk, "forest.svg"])
+    assert f'<img src="{plot}?result=' in page
+    image = client.get(plot)
+    assert image["Content-Type"] == "image/svg+xml" and b"Aronson 1948" in image.content
 
 
 def test_a_measure_the_data_cannot_give_is_refused_by_name(bcg_review, owner):

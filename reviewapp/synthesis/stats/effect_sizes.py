@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 __all__ = [
     "BINARY_MEASURES",
@@ -358,7 +358,7 @@ def escalc_generic(
         est = _as_float(estimate, "estimate", labels)
         lo = _as_float(lower, "lower", labels)
         hi = _as_float(upper, "upper", labels)
-        z = stats.norm.ppf(0.5 + level / 2)
+        z = special.ndtri(0.5 + level / 2)
         for i, lab in enumerate(labels):
             if ratio:
                 for name, arr in (("estimate", est), ("lower", lo), ("upper", hi)):

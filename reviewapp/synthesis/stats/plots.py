@@ -14,6 +14,7 @@ from typing import cast
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
@@ -47,6 +48,7 @@ ANALYSIS_SCALE_LABELS = {
 
 FONT = 10
 ROW_HEIGHT = 0.28  # inches per forest-plot row
+PNG_MAX_PIXELS = 20_000  # tallest PNG drawn (a row at 10 pt stays legible down to ~70 dpi)
 
 
 def axis_label(measure: str, transform: str) -> str:
@@ -90,8 +92,13 @@ def _save(fig: Figure, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(f"Unknown plot format {fmt!r}; use svg or png.")
     buf = io.BytesIO()
+    dpi = 72
+    if fmt == "png":
+        # 200 dpi, but a forest plot of a thousand studies would then be 56,000 pixels tall (near
+        # Agg's limit, and tens of megabytes); tall figures get the dpi that keeps them readable.
+        dpi = min(200, int(PNG_MAX_PIXELS / fig.get_figheight()))
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "reviewapp"}):
-        fig.savefig(buf, format=fmt, dpi=200 if fmt == "png" else 72, bbox_inches="tight")
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
 
 
@@ -195,6 +202,10 @@ def forest_plot(
 
     max_weight = max((s.weight for _, r in blocks for s in r.studies), default=1.0) or 1.0
     xs: list[float] = []
+    # Study lines and squares are gathered into one collection each, drawn after the loop: a
+    # Line2D per line and per square costs a millisecond apiece, minutes at thousands of studies.
+    ci_segments: list[list[tuple[float, float]]] = []
+    squares: list[tuple[float, float, float]] = []
     for y, (kind, payload) in enumerate(rows):
         if kind == "header":
             ax.text(
@@ -209,9 +220,8 @@ def forest_plot(
             )
         elif kind == "study":
             s = cast(StudyRow, payload)
-            ax.plot([s.ci_lb_bt, s.ci_ub_bt], [y, y], color="black", lw=1)
-            size = 4 + 10 * np.sqrt(s.weight / max_weight)
-            ax.plot([s.yi_bt], [y], marker="s", ms=size, color="#4a6fa5", mec="black", mew=0.5)
+            ci_segments.append([(s.ci_lb_bt, y), (s.ci_ub_bt, y)])
+            squares.append((s.yi_bt, y, 4 + 10 * np.sqrt(s.weight / max_weight)))
             xs += [s.ci_lb_bt, s.ci_ub_bt]
             ax.text(-0.05, y, s.label, transform=text_tf, ha="right", va="center", fontsize=FONT)
             ax.text(
@@ -317,6 +327,25 @@ def forest_plot(
                 -0.85, y, str(payload), transform=text_tf, ha="left", va="center", fontsize=FONT - 1
             )
 
+    if ci_segments:
+        ax.add_collection(
+            LineCollection(
+                ci_segments, colors="black", linewidths=1, capstyle="projecting", zorder=2
+            ),
+            autolim=False,
+        )
+        sx, sy, size = (np.array(v) for v in zip(*squares, strict=True))
+        # A scatter marker of area s points² has the side of a plot marker of size sqrt(s).
+        ax.scatter(
+            sx,
+            sy,
+            s=size**2,
+            marker="s",
+            color="#4a6fa5",
+            edgecolors="black",
+            linewidths=0.5,
+            zorder=2.1,
+        )
     finite = [x for x in xs if x is not None and np.isfinite(x) and (not log_axis or x > 0)]
     if log_axis:
         ax.set_xscale("log")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from reviewapp.synthesis.stats import distributions as dist
 from reviewapp.synthesis.stats.effect_sizes import BINARY_MEASURES, EffectSizes
 from reviewapp.synthesis.stats.results import PoolResult, StudyRow
 from reviewapp.synthesis.stats.tau2 import TAU2_METHODS, estimate_tau2, q_profile_ci
@@ -143,11 +143,11 @@ def rma_uni(
         stat = beta / se
     alpha = 1 - level
     if ddf is not None:
-        pval = 2 * stats.t.sf(np.abs(stat), ddf)
-        crit = stats.t.isf(alpha / 2, ddf)
+        pval = 2 * dist.t_sf(np.abs(stat), ddf)
+        crit = dist.t_isf(alpha / 2, ddf)
     else:
-        pval = 2 * stats.norm.sf(np.abs(stat))
-        crit = stats.norm.isf(alpha / 2)
+        pval = 2 * dist.norm_sf(np.abs(stat))
+        crit = dist.norm_isf(alpha / 2)
 
     # Omnibus test of the moderators (all but an intercept in the first column).
     btt = list(range(1, p)) if p > 1 and np.allclose(X[:, 0], 1) else list(range(p))
@@ -157,10 +157,10 @@ def rma_uni(
     if ddf is not None:
         QM /= m
         QM_df: tuple[int, ...] = (m, ddf)
-        QM_p = float(stats.f.sf(QM, m, ddf))
+        QM_p = float(dist.f_sf(QM, m, ddf))
     else:
         QM_df = (m,)
-        QM_p = float(stats.chi2.sf(QM, m))
+        QM_p = float(dist.chi2_sf(QM, m))
 
     if k > p:
         wf = 1 / vi
@@ -168,7 +168,7 @@ def rma_uni(
         P = np.diag(wf) - XtWf.T @ np.linalg.solve(XtWf @ X, XtWf)
         ymc = yi - yi.mean()
         QE = max(0.0, float(ymc @ P @ ymc))
-        QE_p = float(stats.chi2.sf(QE, k - p))
+        QE_p = float(dist.chi2_sf(QE, k - p))
         vt = (k - p) / float(np.trace(P))
         if method == "FE":
             I2 = max(0.0, 100 * (QE - (k - p)) / QE) if QE > 0 else 0.0
@@ -220,13 +220,13 @@ def prediction_interval(
     """
     alpha = 1 - level
     if kind == "z":
-        crit = stats.norm.isf(alpha / 2)
+        crit = dist.norm_isf(alpha / 2)
     elif kind == "t_km1":
-        crit = stats.t.isf(alpha / 2, k - 1)
+        crit = dist.t_isf(alpha / 2, k - 1)
     elif kind == "t_km2":
         if k < 3:
             raise ValueError("The k-2 prediction interval needs at least 3 studies.")
-        crit = stats.t.isf(alpha / 2, k - 2)
+        crit = dist.t_isf(alpha / 2, k - 2)
     else:
         raise ValueError("kind must be 'z', 't_km1' or 't_km2'.")
     half = crit * np.sqrt(tau2 + se**2)
@@ -247,7 +247,7 @@ def i2_ci_higgins_thompson(q: float, k: int, level: float = 0.95) -> tuple[float
         se = 0.5 * (np.log(q) - np.log(df)) / (np.sqrt(2 * q) - np.sqrt(2 * k - 3))
     else:
         se = np.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * (k - 2) ** 2)))
-    z = stats.norm.isf((1 - level) / 2)
+    z = dist.norm_isf((1 - level) / 2)
     lo = np.exp(np.log(h) - z * se)
     hi = np.exp(np.log(h) + z * se)
 
@@ -271,7 +271,7 @@ def _study_rows(
     yi = effects.yi if yi is None else yi
     vi = effects.vi if vi is None else vi
     sei = np.sqrt(vi)
-    z = stats.norm.isf((1 - level) / 2)
+    z = dist.norm_isf((1 - level) / 2)
     lb, ub = yi - z * sei, yi + z * sei
     # Study rows use each study's own n (metafor transf.ipft); pooled values use the harmonic mean.
     n = effects.ni if effects.transform == "ipft" else None
@@ -399,7 +399,7 @@ def _q_fixed(yi: np.ndarray, vi: np.ndarray, beta: float) -> tuple[float, int, f
     k = len(yi)
     if k > 1:
         Q = max(0.0, float(np.sum((yi - beta) ** 2 / vi)))
-        Q_p = float(stats.chi2.sf(Q, k - 1))
+        Q_p = float(dist.chi2_sf(Q, k - 1))
         I2 = max(0.0, 100 * (Q - (k - 1)) / Q) if Q > 0 else 0.0
         H2 = Q / (k - 1)
         return Q, k - 1, Q_p, I2, H2
@@ -418,7 +418,7 @@ def _fixed_result(
     rows: tuple[StudyRow, ...] | None = None,
 ) -> PoolResult:
     z = beta / se
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = dist.norm_isf((1 - level) / 2)
     Q, Q_df, Q_p, I2, H2 = Q_stats
     return PoolResult(
         measure=effects.measure,
@@ -433,7 +433,7 @@ def _fixed_result(
         ci_ub=beta + crit * se,
         stat=z,
         df=None,
-        pval=float(2 * stats.norm.sf(abs(z))),
+        pval=float(2 * dist.norm_sf(abs(z))),
         tau2=0.0,
         se_tau2=None,
         tau2_ci_lb=None,
@@ -499,9 +499,9 @@ def mantel_haenszel(effects: EffectSizes, *, level: float = 0.95) -> PoolResult:
         cmh = float(num / np.sum(n1 / N * (n2 / N) * (xt * (yt / N))))
         cmh_conditional = float(num / np.sum(n1 / N * (n2 / N) * (xt * (yt / (N - 1)))))
         extra["CMH"] = cmh
-        extra["CMH_p"] = float(stats.chi2.sf(cmh, 1))
+        extra["CMH_p"] = float(dist.chi2_sf(cmh, 1))
         extra["CMH_conditional"] = cmh_conditional
-        extra["CMH_conditional_p"] = float(stats.chi2.sf(cmh_conditional, 1))
+        extra["CMH_conditional_p"] = float(dist.chi2_sf(cmh_conditional, 1))
         extra.update(_tarone(ai, n1, n2, N, xt, yt, beta_exp))
         weights = bi / N * ci
     elif measure == "RR":
@@ -563,8 +563,8 @@ def _tarone(ai, n1, n2, N, xt, yt, psi) -> dict:
     kpos = int(pos.sum())
     out = {"BreslowDay": bd, "Tarone": ta}
     if kpos > 1:
-        out["BreslowDay_p"] = float(stats.chi2.sf(bd, kpos - 1))
-        out["Tarone_p"] = float(stats.chi2.sf(ta, kpos - 1))
+        out["BreslowDay_p"] = float(dist.chi2_sf(bd, kpos - 1))
+        out["Tarone_p"] = float(dist.chi2_sf(ta, kpos - 1))
     return out
 
 
@@ -617,7 +617,7 @@ def random_effects_mh_dl(effects: EffectSizes, *, level: float = 0.95) -> PoolRe
     beta = float(np.sum(wr * effects.yi) / wr.sum())
     se = float(np.sqrt(1 / wr.sum()))
     z = beta / se
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = dist.norm_isf((1 - level) / 2)
     pi_lb, pi_ub = prediction_interval(beta, se, tau2, k, kind="z", level=level)
     return PoolResult(
         measure=effects.measure,
@@ -632,7 +632,7 @@ def random_effects_mh_dl(effects: EffectSizes, *, level: float = 0.95) -> PoolRe
         ci_ub=beta + crit * se,
         stat=z,
         df=None,
-        pval=float(2 * stats.norm.sf(abs(z))),
+        pval=float(2 * dist.norm_sf(abs(z))),
         tau2=tau2,
         se_tau2=None,
         tau2_ci_lb=None,

@@ -16,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
+
+from reviewapp.synthesis.stats.distributions import chi2_isf, chi2_ppf, mad_normal
 
 __all__ = [
     "TAU2_METHODS",
@@ -62,7 +64,7 @@ def generalised_q(tau2: float, yi: np.ndarray, vi: np.ndarray, X: np.ndarray) ->
 
 def _mad(y: np.ndarray) -> float:
     """R's ``mad()``: median absolute deviation scaled by 1.4826."""
-    return float(stats.median_abs_deviation(y, scale="normal"))
+    return mad_normal(y)
 
 
 def estimate_tau2(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str) -> Tau2Estimate:
@@ -211,8 +213,8 @@ def q_profile_ci(
     if k - p < 1:
         raise ValueError("The Q-profile interval needs more studies than model coefficients.")
     alpha = 1 - level
-    crit_u = stats.chi2.isf(alpha / 2, k - p)
-    crit_l = stats.chi2.ppf(alpha / 2, k - p)
+    crit_u = chi2_isf(alpha / 2, k - p)
+    crit_l = chi2_ppf(alpha / 2, k - p)
     tau2_min, tau2_max = 0.0, max(100.0, 10 * tau2)
 
     def q(t: float) -> float:

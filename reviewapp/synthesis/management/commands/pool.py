@@ -11,9 +11,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reviewapp.synthesis.stats import MEASURES, PoolingInputError, pool, read_effects_csv
 from reviewapp.synthesis.stats.effect_sizes import BINARY_MEASURES
-from reviewapp.synthesis.stats.plots import forest_plot, funnel_plot
+from reviewapp.synthesis.stats.io import MEASURES, PoolingInputError, read_effects_csv
+from reviewapp.synthesis.stats.pooling import pool
 from reviewapp.synthesis.stats.results import PoolResult
 from reviewapp.synthesis.stats.tau2 import TAU2_METHODS
 
@@ -22,6 +22,9 @@ FIXED_METHODS = ("FE", "MH", "PETO")
 
 class Command(BaseCommand):
     help = "Pool the studies of a CSV file (column 'study' plus the measure's data columns)."
+    # Pure statistics on a file: no database, no URLs. The system checks would import every view
+    # of the project (a third of a second) for nothing.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("csv_file", help="CSV with a 'study' column and the data columns.")
@@ -77,6 +80,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except ValueError as exc:
             raise CommandError(f"{options['csv_file']}: {exc}") from exc
+
+        if plots:
+            # matplotlib takes longer to import than pooling takes: only when a plot is asked for.
+            from reviewapp.synthesis.stats.plots import forest_plot, funnel_plot
 
         try:
             if "plot_forest" in plots:
