@@ -7,6 +7,7 @@ recomputed from the events in the same transaction.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
+from reviewapp.core.tally import state_key, tally_add
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
@@ -558,6 +560,13 @@ def decisions_automation_exclude(
                 lease_reviewer=None,
                 lease_until=None,
                 updated_at=timezone.now(),
+            )
+            # Unscreened rows are not counted; each is now excluded by the rule.
+            tally_add(
+                review.pk,
+                Counter(
+                    state_key(stage, ScreenState.EXCLUDED, True, record_id) for _, record_id in rows
+                ),
             )
             excluded += len(rows)
     return excluded
