@@ -8,6 +8,7 @@ them are compared with a recount from every row. Then the same with reviewers de
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import threading
@@ -199,10 +200,9 @@ class World:
             ],
             weights=[60, 8, 8, 5, 5, 1, 2, 2, 2],
         )[0]
-        try:
+        # A refused write (a settled record, a duplicate) changes nothing.
+        with contextlib.suppress(ServiceError, PermissionDenied):
             write()
-        except (ServiceError, PermissionDenied):
-            pass  # a refused write (a settled record, a duplicate) changes nothing
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -247,15 +247,13 @@ def test_reviewers_deciding_at_once_keep_the_counts_right(review, owner):
             # at the same moment, and each changes the same shared count rows.
             for _ in range(3):
                 for record in rng.sample(world.records[:8], 8):
-                    try:
+                    with contextlib.suppress(ServiceError):
                         decision_record(
                             membership=membership,
                             record=record,
                             stage="ta",
                             value=rng.choice(["include", "exclude", "maybe"]),
                         )
-                    except ServiceError:
-                        pass
                 if rng.random() < 0.5:
                     decision_undo(membership=membership, stage="ta")
         except Exception as exc:  # reported below; a thread cannot fail the test itself
