@@ -298,7 +298,8 @@ JOIN {decision_reasons} dr ON dr.decision_id = d.id
 JOIN {reason} er ON er.id = dr.exclusionreason_id
 WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state = 'excluded'
     AND NOT EXISTS (
-        SELECT 1 FROM {link} l WHERE l.duplicate_id = f.record_id AND l.undone_at IS NULL
+        SELECT 1 FROM {link} l
+        WHERE l.review_id = %(review)s AND l.duplicate_id = f.record_id AND l.undone_at IS NULL
     )
     AND NOT EXISTS (
         SELECT 1 FROM {report} r
@@ -311,7 +312,8 @@ JOIN {state} t ON t.record_id = f.record_id AND t.stage = 'ta' AND t.state = 'in
 LEFT JOIN {report} rep ON rep.record_id = f.record_id
 WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state = 'included'
     AND NOT EXISTS (
-        SELECT 1 FROM {link} l WHERE l.duplicate_id = f.record_id AND l.undone_at IS NULL
+        SELECT 1 FROM {link} l
+        WHERE l.review_id = %(review)s AND l.duplicate_id = f.record_id AND l.undone_at IS NULL
     )
     AND (rep.id IS NULL OR rep.retrieval_status <> 'not_retrieved')
 """

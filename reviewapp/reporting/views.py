@@ -8,7 +8,7 @@ from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.permissions import review_view
 from reviewapp.core.svg import svg_for_inline
 from reviewapp.reporting import diagram
-from reviewapp.reporting.exports import CONTENT_TYPES, prisma_export
+from reviewapp.reporting.exports import CONTENT_TYPES, drawing_cached, prisma_export
 from reviewapp.reporting.forms import ManualCountsForm
 from reviewapp.reporting.prisma import PrismaInconsistent, violations
 from reviewapp.reporting.selectors import (
@@ -62,7 +62,13 @@ def prisma_detail(request, *, review, membership):
     svg = None
     if not found:
         # Inline, so the boxes stay links; styles rewritten to satisfy the CSP (core/svg.py).
-        svg = svg_for_inline(prisma_export(counts, "svg", urls=_box_urls(review, counts)))
+        urls = _box_urls(review, counts)
+        svg = drawing_cached(
+            "inline-svg",
+            counts,
+            lambda: svg_for_inline(prisma_export(counts, "svg", urls=urls)).encode(),
+            urls=urls,
+        ).decode()
     manual = manual_counts_latest(review)
     can_edit = membership.can(Capability.MANAGE_REVIEW)
     form = ManualCountsForm(initial_values={f: e.value for f, e in manual.items()})

@@ -124,16 +124,21 @@ class ReviewCounts:
 
 
 # The corrections to the kept counts, each read from the few rows concerned (see the module's
-# docstring), in one statement. Rows: (part, stage, state, automated, n).
+# docstring), in one statement. Rows: (part, stage, state, automated, n). Every part starts from
+# rows of this review found through an index (its active duplicate links, its full-text rows
+# that have a vote, its reports not retrieved), so its cost follows those few rows, not the
+# review's size, with or without statistics.
 _CORRECTIONS = """
 SELECT 'dup', q.stage, q.state, q.auto, COUNT(*) FROM (
     SELECT s.stage AS stage, s.state AS state,
         CASE WHEN EXISTS (
             SELECT 1 FROM {decision} d
-            WHERE d.record_id = s.record_id AND d.stage = s.stage AND d.kind = 'automation'
+            WHERE d.review_id = %(review)s AND d.stage = s.stage AND d.kind = 'automation'
+                AND d.record_id = s.record_id
         ) THEN 1 ELSE 0 END AS auto
-    FROM {link} l JOIN {state} s ON s.record_id = l.duplicate_id
-    WHERE l.review_id = %(review)s AND l.undone_at IS NULL AND s.state <> 'unscreened'
+    FROM {link} l
+    {duplicate_states}
+    WHERE l.review_id = %(review)s AND l.undone_at IS NULL
 ) q GROUP BY q.stage, q.state, q.auto
 UNION ALL
 SELECT 'links', '', '', 0, COUNT(*) FROM {link} l
@@ -143,21 +148,26 @@ SELECT 'off', q.stage, q.state, q.auto, COUNT(*) FROM (
     SELECT f.stage AS stage, f.state AS state,
         CASE WHEN EXISTS (
             SELECT 1 FROM {decision} d
-            WHERE d.record_id = f.record_id AND d.stage = f.stage AND d.kind = 'automation'
+            WHERE d.review_id = %(review)s AND d.stage = f.stage AND d.kind = 'automation'
+                AND d.record_id = f.record_id
         ) THEN 1 ELSE 0 END AS auto
     FROM {state} f
     LEFT JOIN {state} t ON t.record_id = f.record_id AND t.stage = 'ta'
-    WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state <> 'unscreened'
+    WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state IN ({decided})
         AND (t.state IS NULL OR t.state <> 'included')
         AND NOT EXISTS (
-            SELECT 1 FROM {link} l WHERE l.duplicate_id = f.record_id AND l.undone_at IS NULL
+            SELECT 1 FROM {link} l
+            WHERE l.review_id = %(review)s AND l.duplicate_id = f.record_id
+                AND l.undone_at IS NULL
         )
 ) q GROUP BY q.stage, q.state, q.auto
 UNION ALL
 SELECT 'nr', q.in_ft, q.state, 0, COUNT(*) FROM (
     SELECT COALESCE(f.state, '-') AS state,
         CASE WHEN t.state = 'included' AND NOT EXISTS (
-            SELECT 1 FROM {link} l WHERE l.duplicate_id = r.record_id AND l.undone_at IS NULL
+            SELECT 1 FROM {link} l
+            WHERE l.review_id = %(review)s AND l.duplicate_id = r.record_id
+                AND l.undone_at IS NULL
         ) THEN 'in' ELSE 'out' END AS in_ft
     FROM {report} r
     LEFT JOIN {state} t ON t.record_id = r.record_id AND t.stage = 'ta'
@@ -165,14 +175,32 @@ SELECT 'nr', q.in_ft, q.state, 0, COUNT(*) FROM (
     WHERE r.review_id = %(review)s AND r.retrieval_status = 'not_retrieved'
 ) q GROUP BY q.in_ft, q.state
 """
+# The state rows of each duplicate, looked up one link at a time: on PostgreSQL a LATERAL
+# subquery behind OFFSET 0 (which the planner may not flatten into a hash join over every state
+# row of the database, as it did on a big database with few statistics); SQLite, which has no
+# LATERAL, plans the plain join that way anyway.
+_DUPLICATE_STATES = {
+    "postgresql": """CROSS JOIN LATERAL (
+        SELECT s.record_id, s.stage, s.state FROM {state} s
+        WHERE s.record_id = l.duplicate_id AND s.state <> 'unscreened' OFFSET 0
+    ) s""",
+    "other": """JOIN {state} s ON s.record_id = l.duplicate_id AND s.state <> 'unscreened'""",
+}
+DECIDED = ("awaiting", "conflict", "maybe", "included", "excluded")
 
 
 def _sql(template: str) -> str:
+    tables = {
+        "decision": Decision._meta.db_table,
+        "link": DuplicateLink._meta.db_table,
+        "state": RecordStageState._meta.db_table,
+        "report": Report._meta.db_table,
+    }
+    lateral = _DUPLICATE_STATES.get(connection.vendor, _DUPLICATE_STATES["other"])
     return template.format(
-        decision=Decision._meta.db_table,
-        link=DuplicateLink._meta.db_table,
-        state=RecordStageState._meta.db_table,
-        report=Report._meta.db_table,
+        duplicate_states=lateral.format(**tables),
+        decided=", ".join(f"'{state}'" for state in DECIDED),
+        **tables,
     )
 
 
