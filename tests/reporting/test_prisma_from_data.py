@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from reviewapp.demo.build_demo_records import build
 from reviewapp.literature.services import import_create, import_run
-from reviewapp.reporting.prisma import PrismaInconsistent, check
 from reviewapp.reporting import views
+from reviewapp.reporting.prisma import PrismaInconsistent, check
 from reviewapp.reporting.selectors import (
     prisma_box_records,
     prisma_counts_get,
