@@ -527,6 +527,7 @@ def decisions_automation_exclude(
     # Records imported since the queue last looked may have no state row yet.
     state_rows_sync(review, full=True)
     excluded = 0
+    counted: Counter = Counter()
     with transaction.atomic():
         for start in range(0, len(record_ids), BATCH):
             rows = list(
@@ -562,11 +563,11 @@ def decisions_automation_exclude(
                 updated_at=timezone.now(),
             )
             # Unscreened rows are not counted; each is now excluded by the rule.
-            tally_add(
-                review.pk,
-                Counter(
-                    state_key(stage, ScreenState.EXCLUDED, True, record_id) for _, record_id in rows
-                ),
+            counted.update(
+                state_key(stage, ScreenState.EXCLUDED, True, record_id) for _, record_id in rows
             )
             excluded += len(rows)
+        # Once, after every state row is locked: a decision holding a record's row while it
+        # waits for a count row this transaction holds would otherwise deadlock with it.
+        tally_add(review.pk, counted)
     return excluded
