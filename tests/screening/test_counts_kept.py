@@ -272,3 +272,61 @@ def test_reviewers_deciding_at_once_keep_the_counts_right(review, owner):
     assert not errors, errors
     assert RecordVote.objects.filter(review=review).exists()
     assert_kept_equals_recount(review)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (DATABASE_URL): SQLite serialises every write, so there is no race",
+)
+def test_stopping_by_rule_while_reviewers_decide_keeps_the_counts_right(review, owner, monkeypatch):
+    from reviewapp.screening import services
+
+    # Small batches, so the rule's transaction locks state rows in several steps while
+    # reviewers lock some of the same rows for their votes.
+    monkeypatch.setattr(services, "BATCH", 3)
+    world = World(review, owner, random.Random(13))
+    barrier = threading.Barrier(3)
+    errors: list[Exception] = []
+
+    def stop():
+        try:
+            barrier.wait()
+            decisions_automation_exclude(
+                membership=world.owner,
+                stage="ta",
+                record_ids=[r.pk for r in reversed(world.records)],
+                details={"rule": {"id": 0}},
+                token_for=lambda record_id: uuid.uuid4(),
+            )
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def vote(membership, seed):
+        rng = random.Random(seed)
+        try:
+            barrier.wait()
+            for record in rng.sample(world.records, len(world.records)):
+                with contextlib.suppress(ServiceError):
+                    decision_record(
+                        membership=membership, record=record, stage="ta", value="include"
+                    )
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=stop),
+        threading.Thread(target=vote, args=(world.screeners[1], 1)),
+        threading.Thread(target=vote, args=(world.screeners[2], 2)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "still waiting after 60 s"
+    assert not errors, errors
+    assert_kept_equals_recount(review)
