@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from reviewapp.literature.constants import SourceKind
 from reviewapp.literature.models import DuplicateLink, Import, Record, Search
@@ -22,7 +21,7 @@ from reviewapp.reporting.models import PrismaManualCount
 from reviewapp.reporting.prisma import ManualEntry, PrismaCounts
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import DecisionKind, RetrievalStatus, Stage
-from reviewapp.screening.counts import ReviewCounts, review_counts
+from reviewapp.screening.counts import ReviewCounts, not_duplicate, review_counts
 from reviewapp.screening.models import Decision, ExclusionReason, RecordStageState, Report
 from reviewapp.screening.rules import State
 from reviewapp.screening.selectors import stage_states
@@ -297,10 +296,7 @@ JOIN {decision} d ON d.record_id = f.record_id AND d.stage = 'ft' AND d.value = 
 JOIN {decision_reasons} dr ON dr.decision_id = d.id
 JOIN {reason} er ON er.id = dr.exclusionreason_id
 WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state = 'excluded'
-    AND NOT EXISTS (
-        SELECT 1 FROM {link} l
-        WHERE l.review_id = %(review)s AND l.duplicate_id = f.record_id AND l.undone_at IS NULL
-    )
+    AND {not_duplicate}
     AND NOT EXISTS (
         SELECT 1 FROM {report} r
         WHERE r.record_id = f.record_id AND r.retrieval_status = 'not_retrieved'
@@ -311,10 +307,7 @@ FROM {state} f
 JOIN {state} t ON t.record_id = f.record_id AND t.stage = 'ta' AND t.state = 'included'
 LEFT JOIN {report} rep ON rep.record_id = f.record_id
 WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state = 'included'
-    AND NOT EXISTS (
-        SELECT 1 FROM {link} l
-        WHERE l.review_id = %(review)s AND l.duplicate_id = f.record_id AND l.undone_at IS NULL
-    )
+    AND {not_duplicate}
     AND (rep.id IS NULL OR rep.retrieval_status <> 'not_retrieved')
 """
 
@@ -327,7 +320,7 @@ def _full_text_rows(review: Review) -> tuple[dict[int, str], dict[int, int | Non
         decision=Decision._meta.db_table,
         decision_reasons=Decision.reasons.through._meta.db_table,
         reason=ExclusionReason._meta.db_table,
-        link=DuplicateLink._meta.db_table,
+        not_duplicate=not_duplicate("f.record_id"),
         report=Report._meta.db_table,
     )
     with connection.cursor() as cursor:
@@ -374,56 +367,87 @@ def _source_names(sources: Mapping[tuple[str, int], int]) -> tuple[dict[str, int
     return dict(databases), dict(registers)
 
 
-def prisma_box_records(review: Review, box: str) -> QuerySet[Record]:
-    """The records a box of the flow counts, as a queryset to page through (the same records
-    as prisma_counts_recount's ids for the box)."""
-    records = Record.objects.filter(review=review)
-    duplicate = Exists(
-        DuplicateLink.objects.filter(duplicate_id=OuterRef("pk"), undone_at__isnull=True)
-    )
-    register = Q(search__isnull=False, search__source_kind=SourceKind.REGISTER) | Q(
-        search__isnull=True, source_import__source_kind=SourceKind.REGISTER
-    )
-    if box == "database_results":
-        return records.exclude(register)
-    if box == "register_results":
-        return records.filter(register)
+def _box_sql(box: str) -> str | None:
+    """The statement giving a page of a box's record ids, or None for the boxes by source.
+
+    Each walks an index in record id order (the review's records, its title/abstract state rows
+    in one state, its duplicate links, its reports not retrieved) and tests each row with
+    one-row lookups, so a page costs about its own rows whatever the review's size or
+    statistics; joins the planner could turn into a pass over every row are avoided.
+    """
+    state = RecordStageState._meta.db_table
+    decision = Decision._meta.db_table
+    report = Report._meta.db_table
+
+    def automated(record_id: str) -> str:
+        return f"""COALESCE((
+            SELECT TRUE FROM {decision} d
+            WHERE d.review_id = %(review)s AND d.stage = 'ta' AND d.kind = 'automation'
+                AND d.record_id = {record_id} LIMIT 1
+        ), FALSE)"""
+
+    def state_of(record_id: str, stage: str) -> str:
+        return f"""COALESCE((
+            SELECT x.state FROM {state} x WHERE x.record_id = {record_id} AND x.stage = '{stage}'
+        ), 'unscreened')"""
+
+    not_retrieved = f"""COALESCE((
+        SELECT TRUE FROM {report} p
+        WHERE p.record_id = s.record_id AND p.retrieval_status = 'not_retrieved'
+    ), FALSE)"""
+    page = "ORDER BY {id} LIMIT %(limit)s"
     if box == "duplicates":
-        return records.filter(duplicate)
-    not_retrieved = Exists(
-        Report.objects.filter(
-            record_id=OuterRef("pk"), retrieval_status=RetrievalStatus.NOT_RETRIEVED
-        )
-    )
+        return f"""SELECT l.duplicate_id FROM {DuplicateLink._meta.db_table} l
+            WHERE l.review_id = %(review)s AND l.undone_at IS NULL AND l.duplicate_id > %(after)s
+            {page.format(id="l.duplicate_id")}"""
     if box == "dbr_notretrieved_reports":
-        return records.filter(not_retrieved)
-
-    def state(stage: str, value: str) -> Exists:
-        return Exists(
-            RecordStageState.objects.filter(record_id=OuterRef("pk"), stage=stage, state=value)
-        )
-
-    automation = Exists(
-        Decision.objects.filter(
-            record_id=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT, kind=DecisionKind.AUTOMATION
-        )
-    )
-    ta_excluded = state(Stage.TITLE_ABSTRACT, State.EXCLUDED)
-    unique = records.exclude(duplicate)
-    if box == "excluded_automatic":
-        return unique.filter(ta_excluded & automation)
+        return f"""SELECT s.record_id FROM {report} s
+            WHERE s.review_id = %(review)s AND s.retrieval_status = 'not_retrieved'
+                AND s.record_id > %(after)s
+            {page.format(id="s.record_id")}"""
+    if box in ("database_results", "register_results"):
+        kind = f"""COALESCE(
+            (SELECT i.source_kind FROM {Import._meta.db_table} i WHERE i.id = r.source_import_id),
+            (SELECT x.source_kind FROM {Search._meta.db_table} x WHERE x.id = r.search_id)
+        )"""
+        test = "=" if box == "register_results" else "<>"
+        return f"""SELECT r.id FROM {Record._meta.db_table} r
+            WHERE r.review_id = %(review)s AND r.id > %(after)s
+                AND {kind} {test} '{SourceKind.REGISTER.value}'
+            {page.format(id="r.id")}"""
     if box == "records_screened":
-        return unique.exclude(ta_excluded & automation)
-    if box == "records_excluded":
-        return unique.filter(ta_excluded).exclude(automation)
-    sought = unique.filter(state(Stage.TITLE_ABSTRACT, State.INCLUDED))
-    if box == "dbr_sought_reports":
-        return sought
-    if box == "dbr_assessed":
-        return sought.exclude(not_retrieved)
-    if box == "dbr_excluded":
-        return sought.exclude(not_retrieved).filter(state(Stage.FULL_TEXT, State.EXCLUDED))
-    raise ValueError(f"'{box}' is not a box that counts records.")
+        return f"""SELECT r.id FROM {Record._meta.db_table} r
+            WHERE r.review_id = %(review)s AND r.id > %(after)s AND {not_duplicate("r.id")}
+                AND NOT ({state_of("r.id", "ta")} = 'excluded' AND {automated("r.id")})
+            {page.format(id="r.id")}"""
+    conditions = {
+        "excluded_automatic": ("excluded", automated("s.record_id")),
+        "records_excluded": ("excluded", f"NOT {automated('s.record_id')}"),
+        "dbr_sought_reports": ("included", "1 = 1"),
+        "dbr_assessed": ("included", f"NOT {not_retrieved}"),
+        "dbr_excluded": (
+            "included",
+            f"NOT {not_retrieved} AND {state_of('s.record_id', 'ft')} = 'excluded'",
+        ),
+    }
+    if box not in conditions:
+        return None
+    ta_state, condition = conditions[box]
+    return f"""SELECT s.record_id FROM {state} s
+        WHERE s.review_id = %(review)s AND s.stage = 'ta' AND s.state = '{ta_state}'
+            AND s.record_id > %(after)s AND {not_duplicate("s.record_id")} AND {condition}
+        {page.format(id="s.record_id")}"""
+
+
+def prisma_box_ids(review: Review, box: str, *, after: int = 0, limit: int = 200) -> list[int]:
+    """A page of the ids of the records a box of the flow counts: the first `limit` above
+    `after`, in id order (the same records as prisma_counts_recount's ids for the box)."""
+    sql = _box_sql(box)
+    if sql is None:
+        raise ValueError(f"'{box}' is not a box that counts records.")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"review": review.pk, "after": after, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
 
 
 def prisma_counts_get(
@@ -472,7 +496,7 @@ def prisma_counts_get(
 
 __all__ = [
     "manual_counts_latest",
-    "prisma_box_records",
+    "prisma_box_ids",
     "prisma_counts_get",
     "prisma_counts_recount",
     "prisma_pending",

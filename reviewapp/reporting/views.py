@@ -7,13 +7,14 @@ from django.urls import reverse
 from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.permissions import review_view
 from reviewapp.core.svg import svg_for_inline
+from reviewapp.literature.models import Record
 from reviewapp.reporting import diagram
 from reviewapp.reporting.exports import CONTENT_TYPES, drawing_cached, prisma_export
 from reviewapp.reporting.forms import ManualCountsForm
 from reviewapp.reporting.prisma import PrismaInconsistent, violations
 from reviewapp.reporting.selectors import (
     manual_counts_latest,
-    prisma_box_records,
+    prisma_box_ids,
     prisma_counts_get,
     prisma_counts_recount,
     prisma_pending,
@@ -131,14 +132,15 @@ def prisma_box(request, box: str, *, review, membership):
         after = int(request.GET.get("after", "0"))
     except ValueError:
         after = 0
+    n = counts.count(box)
+    # An empty box needs no walk through the review's rows to find nothing.
+    ids = prisma_box_ids(review, box, after=after, limit=BOX_PAGE + 1) if n else []
+    more = len(ids) > BOX_PAGE
     records = list(
-        prisma_box_records(review, box)
-        .filter(id__gt=after)
+        Record.objects.filter(pk__in=ids[:BOX_PAGE])
         .order_by("id")
-        .only("id", "review_id", "title", "authors", "year")[: BOX_PAGE + 1]
+        .only("id", "review_id", "title", "authors", "year")
     )
-    more = len(records) > BOX_PAGE
-    records = records[:BOX_PAGE]
     return render(
         request,
         "reporting/prisma_box.html",
@@ -148,7 +150,7 @@ def prisma_box(request, box: str, *, review, membership):
             "box": box,
             "label": BOX_LABELS.get(box, box),
             "records": records,
-            "n": counts.count(box),
+            "n": n,
             "after": after,
             "next_after": records[-1].pk if more else None,
         },

@@ -20,7 +20,7 @@ from reviewapp.literature.services import import_create, import_run
 from reviewapp.reporting import views
 from reviewapp.reporting.prisma import PrismaInconsistent, check
 from reviewapp.reporting.selectors import (
-    prisma_box_records,
+    prisma_box_ids,
     prisma_counts_get,
     prisma_counts_recount,
 )
@@ -228,7 +228,7 @@ def test_an_unknown_box_is_a_404(client, prosperini, owner):
     url = reverse("reporting:prisma-box", args=[prosperini.slug, "new_studies"])
     assert client.get(url).status_code == 404
     with pytest.raises(ValueError):
-        prisma_box_records(prosperini, "new_studies")
+        prisma_box_ids(prosperini, "new_studies")
 
 
 def test_a_drawing_is_made_again_when_its_numbers_change(client, prosperini, owner):
