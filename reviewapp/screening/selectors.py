@@ -114,9 +114,9 @@ COUNTS_FRESH_FOR = 10
 def stage_counts_recent(review: Review, stage: str) -> StageCounts:
     """stage_counts at most COUNTS_FRESH_FOR seconds old, for the screening page's progress line.
 
-    Every reviewer's page asks for it after each decision and every 20 s; on 100,000 records a
-    count is two passes over the state rows (tens of milliseconds of PostgreSQL), so reviewers
-    working at once share one count per interval instead of each paying for their own.
+    Every reviewer's page asks for it after each decision and every 20 s. The counts are kept by
+    the writes (two small queries whatever the review's size), but twenty reviewers polling
+    still share one reading per interval instead of each paying for their own.
     """
     # created_at too: a review id can be reused (tests, a restored database), its counts not.
     key = f"screening:stage-counts:{review.pk}:{review.created_at.timestamp()}:{stage}"
