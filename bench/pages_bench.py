@@ -13,10 +13,12 @@ times, one request at a time, with the cheap reference URL /healthz/live measure
 rounds. The very first request of each page is part of the figures (a cold cache after the
 clone is what a real server sees first).
 
-Reported per page and statistics mode: p50, p95 and max in ms over all roles and rounds, the bytes
-of the answer, and the number of SQL queries the page runs (counted afterwards in-process with
-Django's test client on the same database, per role: the largest is shown). The database is
-dropped at the end. Results: bench/out/pages.md (copy the figures into BENCHMARKS.md).
+Reported per page and statistics mode: the first request, p50, p95 and max in ms over all roles
+and rounds, the bytes of the answer, and the number of SQL queries the page runs for each role
+(counted afterwards in-process with Django's test client on the same database). The PRISMA
+diagram and its exports exist only for a flow that adds up, so they are measured on the largest
+finished review of the database (rows with review="done"). The database is dropped at the end.
+Results: bench/out/pages.md (copy the figures into BENCHMARKS.md).
 
 Another bench adds its pages by adding rows to PAGES.
 """
