@@ -144,15 +144,17 @@ class Prisma(ReadOnly, APIView):
         # Imported here so the API does not load the reporting app at start-up.
         from reviewapp.reporting.prisma import to_json_dict, violations
         from reviewapp.reporting.selectors import prisma_counts_get, prisma_pending
+        from reviewapp.screening.counts import review_counts
 
         review = self.membership.review
-        counts = prisma_counts_get(review)
+        kept = review_counts(review)
+        counts = prisma_counts_get(review, counts=kept)
         found = violations(counts)
         return Response(
             {
                 "consistent": not found,
                 "violations": [str(v) for v in found],
-                "pending": {stage: len(ids) for stage, ids in prisma_pending(review).items()},
+                "pending": prisma_pending(review, kept),
                 "counts": None if found else to_json_dict(counts),
             }
         )

@@ -1,9 +1,28 @@
 from django.contrib import admin
 
-from reviewapp.core.models import WorkerHeartbeat
+from reviewapp.core.models import Tally, WorkerHeartbeat
 
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "last_seen", "celery_version", "beats"]
     readonly_fields = ["hostname", "last_seen", "celery_version", "beats"]
+
+
+@admin.register(Tally)
+class TallyAdmin(admin.ModelAdmin):
+    """Read only: the counts are kept by the writes (core/tally.py); a count changed by hand
+    would be wrong until the next recount (stage_states_rebuild)."""
+
+    list_display = ["review", "name", "n"]
+    list_filter = ["review"]
+    search_fields = ["name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

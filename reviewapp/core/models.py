@@ -43,3 +43,23 @@ class JobRun(models.Model):
 
     class Meta:
         abstract = True
+
+
+class Tally(models.Model):
+    """One count kept by the writes that change it (see reviewapp/core/tally.py).
+
+    Pages of a 100,000-record review read their numbers from a few hundred of these rows instead
+    of counting the records, states and votes on every view. ``name`` says what is counted.
+    """
+
+    review = models.ForeignKey("reviews.Review", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=120)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "name"], name="tally_name_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.n}"

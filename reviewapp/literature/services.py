@@ -22,6 +22,7 @@ from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
+from reviewapp.core.tally import source_key, tally_add
 from reviewapp.literature import matching
 from reviewapp.literature.bulk import BulkWriter
 from reviewapp.literature.constants import (
@@ -247,13 +248,16 @@ def records_add_parsed(
     """Insert one batch of parsed records and link those that duplicate earlier ones.
 
     With a `writer` (see `reviewapp.literature.bulk`) the rows may still be on their way to the
-    database when this returns; the writer's block ends when they are all written.
+    database when this returns; the writer's block ends when they are all written, and the
+    caller then adds them to the kept counts (`records_counted`).
     """
     if writer is None:
         with BulkWriter() as own:
-            return records_add_parsed(
+            added = records_add_parsed(
                 review=review, parsed=parsed, index=index, writer=own, **source
             )
+        records_counted(review=review, n=len(added[0]), **source)
+        return added
     records = [_record_from(p, review=review, **source) for p in parsed]
     writer.save_new(Record, records)
     links = []
@@ -282,6 +286,17 @@ def records_add_parsed(
             )
     writer.save_new(DuplicateLink, links)
     return records, links
+
+
+def records_counted(*, review: Review, n: int, search=None, source_import=None) -> None:
+    """Add n new records of a search or an import to the review's kept counts (core.tally),
+    in the transaction that stored them."""
+    key = (
+        source_key(search_id=search.pk)
+        if search is not None
+        else source_key(import_id=source_import.pk)
+    )
+    tally_add(review.pk, {key: n})
 
 
 def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> dict:
@@ -328,6 +343,7 @@ def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> 
                 # The callback may query the database, which must wait for the COPY under way.
                 with writer.paused():
                     progress(read)
+    records_counted(review=imp.review, n=imported, source_import=imp)
     counts = {
         "count_read": read,
         "count_imported": imported,

@@ -1,7 +1,9 @@
-"""PRISMA 2020 counts computed from the stored data, never from counters.
+"""PRISMA 2020 counts: from the counts the writes keep, or recounted from every row.
 
-Each box is built from the records it counts, so the page can link a box to its records and an
-inconsistency names them. The arithmetic and its checks live in the pure prisma module.
+Pages read `prisma_counts_get`: the kept counts (screening.counts) plus the reports assessed at
+full text, a fixed number of queries on a review of any size. `prisma_counts_recount` builds each
+box from the records it counts, so an inconsistency names them; the tests check that both agree.
+The arithmetic and its checks live in the pure prisma module.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import connection
+
 from reviewapp.literature.constants import SourceKind
-from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.literature.models import DuplicateLink, Import, Record, Search
 from reviewapp.reporting.constants import OTHER_EXCLUDED_REASON, ManualPrismaField
 from reviewapp.reporting.models import PrismaManualCount
 from reviewapp.reporting.prisma import ManualEntry, PrismaCounts
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import DecisionKind, RetrievalStatus, Stage
-from reviewapp.screening.models import Decision, Report
+from reviewapp.screening.counts import ReviewCounts, not_duplicate, review_counts
+from reviewapp.screening.models import Decision, ExclusionReason, RecordStageState, Report
 from reviewapp.screening.rules import State
 from reviewapp.screening.selectors import stage_states
 
@@ -118,8 +123,13 @@ def _meta_analysis_counts(
     return len(studies), len(reports)
 
 
-def prisma_counts_get(review: Review) -> PrismaCounts:
-    """Every PRISMA 2020 box of the review, from its records, links, decisions and reports."""
+def prisma_counts_recount(review: Review) -> PrismaCounts:
+    """Every PRISMA 2020 box of the review, from every one of its records, links, decisions and
+    reports, with the ids each box counts (so a broken flow names its records).
+
+    A pass over every row: seconds on a 100,000-record review. Pages use prisma_counts_get; this
+    names the records of a flow that does not add up, and checks the kept counts in the tests.
+    """
     databases, registers, database_ids, register_ids = _identified(review)
     identified_ids = set(database_ids) | set(register_ids)
     duplicate_ids = sorted(
@@ -165,11 +175,61 @@ def prisma_counts_get(review: Review) -> PrismaCounts:
             "record_id", "study_id"
         )
     )
+    return _prisma_counts(
+        review,
+        databases=databases,
+        registers=registers,
+        duplicates=len(duplicate_ids),
+        automated=len(automated),
+        screened=len(screened),
+        ta_excluded=len(ta_excluded),
+        sought=len(sought),
+        not_retrieved=len(not_retrieved),
+        assessed=len(assessed),
+        ft_excluded=len(ft_excluded),
+        per_reason=dict(per_reason),
+        study_of={rid: study_of.get(rid) for rid in ft_included},
+        record_ids={
+            "database_results": sorted(database_ids),
+            "register_results": sorted(register_ids),
+            "duplicates": duplicate_ids,
+            "excluded_automatic": automated,
+            "records_screened": screened,
+            "records_excluded": ta_excluded,
+            "dbr_sought_reports": sought,
+            "dbr_notretrieved_reports": sorted(not_retrieved),
+            "dbr_assessed": assessed,
+            "dbr_excluded": ft_excluded,
+        },
+    )
+
+
+def _prisma_counts(
+    review: Review,
+    *,
+    databases: dict[str, int],
+    registers: dict[str, int],
+    duplicates: int,
+    automated: int,
+    screened: int,
+    ta_excluded: int,
+    sought: int,
+    not_retrieved: int,
+    assessed: int,
+    ft_excluded: int,
+    per_reason: dict[str, int],
+    study_of: dict[int, int | None],
+    record_ids: dict[str, list[int]] | None = None,
+) -> PrismaCounts:
+    """The PrismaCounts of the computed boxes given, with the hand-entered ones and the studies.
+
+    study_of: each report included at full text (record id) -> its study (None: not grouped).
+    """
+    manual = manual_counts_latest(review)
+    ft_included = list(study_of)
+    studies_ma, reports_ma = _meta_analysis_counts(review, ft_included, study_of)
     # A report not yet grouped into a study stands for a study of its own.
     new_studies_db = len({study_of.get(rid) or f"record-{rid}" for rid in ft_included})
-
-    manual = manual_counts_latest(review)
-    studies_ma, reports_ma = _meta_analysis_counts(review, ft_included, study_of)
 
     def m(field: str) -> int:
         return manual[field].value if field in manual else 0
@@ -180,16 +240,16 @@ def prisma_counts_get(review: Review) -> PrismaCounts:
     return PrismaCounts(
         databases=databases,
         registers=registers,
-        duplicates=len(duplicate_ids),
-        excluded_automatic=len(automated),
+        duplicates=duplicates,
+        excluded_automatic=automated,
         excluded_other=0,
-        records_screened=len(screened),
-        records_excluded=len(ta_excluded),
-        dbr_sought_reports=len(sought),
-        dbr_notretrieved_reports=len(not_retrieved),
-        dbr_assessed=len(assessed),
-        dbr_excluded=len(ft_excluded),
-        dbr_excluded_reasons=dict(per_reason),
+        records_screened=screened,
+        records_excluded=ta_excluded,
+        dbr_sought_reports=sought,
+        dbr_notretrieved_reports=not_retrieved,
+        dbr_assessed=assessed,
+        dbr_excluded=ft_excluded,
+        dbr_excluded_reasons=per_reason,
         website_results=m(ManualPrismaField.WEBSITE_RESULTS),
         organisation_results=m(ManualPrismaField.ORGANISATION_RESULTS),
         citations_results=m(ManualPrismaField.CITATIONS_RESULTS),
@@ -206,18 +266,7 @@ def prisma_counts_get(review: Review) -> PrismaCounts:
         total_reports=new_reports + m(ManualPrismaField.PREVIOUS_REPORTS),
         total_studies_ma=studies_ma,
         total_reports_ma=reports_ma,
-        record_ids={
-            "database_results": sorted(database_ids),
-            "register_results": sorted(register_ids),
-            "duplicates": duplicate_ids,
-            "excluded_automatic": automated,
-            "records_screened": screened,
-            "records_excluded": ta_excluded,
-            "dbr_sought_reports": sought,
-            "dbr_notretrieved_reports": sorted(not_retrieved),
-            "dbr_assessed": assessed,
-            "dbr_excluded": ft_excluded,
-        },
+        record_ids=record_ids or {},
         manual={
             field: ManualEntry(
                 entered_by=entry.entered_by.get_username(),
@@ -229,25 +278,226 @@ def prisma_counts_get(review: Review) -> PrismaCounts:
     )
 
 
-def prisma_pending(review: Review) -> dict[str, list[int]]:
+def prisma_pending(review: Review, counts: ReviewCounts | None = None) -> dict[str, int]:
     """Records still in screening at each stage: they keep the flow from adding up yet."""
-    pending = {}
-    for stage in Stage.values:
-        states = stage_states(review, stage)
-        waiting = sorted(
-            rid
-            for rid, state in states.items()
-            if state in (State.UNSCREENED, State.AWAITING, State.CONFLICT, State.MAYBE)
-        )
-        if stage == Stage.FULL_TEXT:
-            not_retrieved = set(
-                Report.objects.filter(
-                    review=review, retrieval_status=RetrievalStatus.NOT_RETRIEVED
-                ).values_list("record_id", flat=True)
-            )
-            waiting = [rid for rid in waiting if rid not in not_retrieved]
-        pending[stage] = waiting
-    return pending
+    counts = counts or review_counts(review)
+    return {stage: counts.pending(stage) for stage in Stage.values}
 
 
-__all__ = ["manual_counts_latest", "prisma_counts_get", "prisma_pending"]
+# The two lists a page of the flow needs beyond the kept counts, in one statement: the reasons of
+# the reports excluded at full text (rows ('reason', record, kind, position, label)) and the study
+# of each report included (rows ('included', record, '', study, '')). Both are reports assessed
+# at full text: a few hundred or thousand rows, never the whole review.
+_FULL_TEXT_ROWS = """
+SELECT 'reason', d.record_id, d.kind, er.position, er.label
+FROM {state} f
+JOIN {state} t ON t.record_id = f.record_id AND t.stage = 'ta' AND t.state = 'included'
+JOIN {decision} d ON d.record_id = f.record_id AND d.stage = 'ft' AND d.value = 'exclude'
+JOIN {decision_reasons} dr ON dr.decision_id = d.id
+JOIN {reason} er ON er.id = dr.exclusionreason_id
+WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state = 'excluded'
+    AND {not_duplicate}
+    AND NOT EXISTS (
+        SELECT 1 FROM {report} r
+        WHERE r.record_id = f.record_id AND r.retrieval_status = 'not_retrieved'
+    )
+UNION ALL
+SELECT 'included', f.record_id, '', rep.study_id, ''
+FROM {state} f
+JOIN {state} t ON t.record_id = f.record_id AND t.stage = 'ta' AND t.state = 'included'
+LEFT JOIN {report} rep ON rep.record_id = f.record_id
+WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state = 'included'
+    AND {not_duplicate}
+    AND (rep.id IS NULL OR rep.retrieval_status <> 'not_retrieved')
+"""
+
+
+def _full_text_rows(review: Review) -> tuple[dict[int, str], dict[int, int | None]]:
+    """(each report excluded at full text that has a reason -> the reason it is counted under,
+    each report included -> its study)."""
+    sql = _FULL_TEXT_ROWS.format(
+        state=RecordStageState._meta.db_table,
+        decision=Decision._meta.db_table,
+        decision_reasons=Decision.reasons.through._meta.db_table,
+        reason=ExclusionReason._meta.db_table,
+        not_duplicate=not_duplicate("f.record_id"),
+        report=Report._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"review": review.pk})
+        rows = cursor.fetchall()
+    reasons: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    adjudicated: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    study_of: dict[int, int | None] = {}
+    for part, record_id, kind, number, label in rows:
+        if part == "included":
+            study_of[record_id] = number
+        else:
+            target = adjudicated if kind == DecisionKind.ADJUDICATION else reasons
+            target[record_id].append((number, label))
+    primary = {
+        rid: _primary_reason(adjudicated.get(rid) or reasons.get(rid, []))
+        for rid in set(reasons) | set(adjudicated)
+    }
+    return primary, study_of
+
+
+def _source_names(sources: Mapping[tuple[str, int], int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Records per database and per register, from the records each search and import added."""
+    searches = [pk for kind, pk in sources if kind == "search"]
+    imports = [pk for kind, pk in sources if kind == "import"]
+    named: dict[tuple[str, int], tuple[str, str]] = {}
+    for pk, kind, database in Search.objects.filter(pk__in=searches).values_list(
+        "pk", "source_kind", "source_database"
+    ):
+        named[("search", pk)] = (kind, database or "PubMed")
+    for pk, kind, database, file_name in Import.objects.filter(pk__in=imports).values_list(
+        "pk", "source_kind", "source_database", "file_name"
+    ):
+        named[("import", pk)] = (kind, database or file_name)
+    databases: dict[str, int] = defaultdict(int)
+    registers: dict[str, int] = defaultdict(int)
+    for key, n in sources.items():
+        if not n:
+            continue
+        kind, name = named[key]
+        # Records from "other" sources imported as files are still screened like database
+        # records; the hand-entered other-methods arm covers what happened outside the app.
+        (registers if kind == SourceKind.REGISTER else databases)[name] += n
+    return dict(databases), dict(registers)
+
+
+def _box_sql(box: str) -> str | None:
+    """The statement giving a page of a box's record ids, or None for the boxes by source.
+
+    Each walks an index in record id order (the review's records, its title/abstract state rows
+    in one state, its duplicate links, its reports not retrieved) and tests each row with
+    one-row lookups, so a page costs about its own rows whatever the review's size or
+    statistics; joins the planner could turn into a pass over every row are avoided.
+    """
+    state = RecordStageState._meta.db_table
+    decision = Decision._meta.db_table
+    report = Report._meta.db_table
+
+    def automated(record_id: str) -> str:
+        return f"""COALESCE((
+            SELECT TRUE FROM {decision} d
+            WHERE d.review_id = %(review)s AND d.stage = 'ta' AND d.kind = 'automation'
+                AND d.record_id = {record_id} LIMIT 1
+        ), FALSE)"""
+
+    def state_of(record_id: str, stage: str) -> str:
+        return f"""COALESCE((
+            SELECT x.state FROM {state} x WHERE x.record_id = {record_id} AND x.stage = '{stage}'
+        ), 'unscreened')"""
+
+    not_retrieved = f"""COALESCE((
+        SELECT TRUE FROM {report} p
+        WHERE p.record_id = s.record_id AND p.retrieval_status = 'not_retrieved'
+    ), FALSE)"""
+    page = "ORDER BY {id} LIMIT %(limit)s"
+    if box == "duplicates":
+        return f"""SELECT l.duplicate_id FROM {DuplicateLink._meta.db_table} l
+            WHERE l.review_id = %(review)s AND l.undone_at IS NULL AND l.duplicate_id > %(after)s
+            {page.format(id="l.duplicate_id")}"""
+    if box == "dbr_notretrieved_reports":
+        return f"""SELECT s.record_id FROM {report} s
+            WHERE s.review_id = %(review)s AND s.retrieval_status = 'not_retrieved'
+                AND s.record_id > %(after)s
+            {page.format(id="s.record_id")}"""
+    if box in ("database_results", "register_results"):
+        kind = f"""COALESCE(
+            (SELECT i.source_kind FROM {Import._meta.db_table} i WHERE i.id = r.source_import_id),
+            (SELECT x.source_kind FROM {Search._meta.db_table} x WHERE x.id = r.search_id)
+        )"""
+        test = "=" if box == "register_results" else "<>"
+        return f"""SELECT r.id FROM {Record._meta.db_table} r
+            WHERE r.review_id = %(review)s AND r.id > %(after)s
+                AND {kind} {test} '{SourceKind.REGISTER.value}'
+            {page.format(id="r.id")}"""
+    if box == "records_screened":
+        return f"""SELECT r.id FROM {Record._meta.db_table} r
+            WHERE r.review_id = %(review)s AND r.id > %(after)s AND {not_duplicate("r.id")}
+                AND NOT ({state_of("r.id", "ta")} = 'excluded' AND {automated("r.id")})
+            {page.format(id="r.id")}"""
+    conditions = {
+        "excluded_automatic": ("excluded", automated("s.record_id")),
+        "records_excluded": ("excluded", f"NOT {automated('s.record_id')}"),
+        "dbr_sought_reports": ("included", "1 = 1"),
+        "dbr_assessed": ("included", f"NOT {not_retrieved}"),
+        "dbr_excluded": (
+            "included",
+            f"NOT {not_retrieved} AND {state_of('s.record_id', 'ft')} = 'excluded'",
+        ),
+    }
+    if box not in conditions:
+        return None
+    ta_state, condition = conditions[box]
+    return f"""SELECT s.record_id FROM {state} s
+        WHERE s.review_id = %(review)s AND s.stage = 'ta' AND s.state = '{ta_state}'
+            AND s.record_id > %(after)s AND {not_duplicate("s.record_id")} AND {condition}
+        {page.format(id="s.record_id")}"""
+
+
+def prisma_box_ids(review: Review, box: str, *, after: int = 0, limit: int = 200) -> list[int]:
+    """A page of the ids of the records a box of the flow counts: the first `limit` above
+    `after`, in id order (the same records as prisma_counts_recount's ids for the box)."""
+    sql = _box_sql(box)
+    if sql is None:
+        raise ValueError(f"'{box}' is not a box that counts records.")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"review": review.pk, "after": after, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
+
+
+def prisma_counts_get(
+    review: Review, *, counts: ReviewCounts | None = None, with_ids: bool = False
+) -> PrismaCounts:
+    """Every PRISMA 2020 box of the review, in a fixed number of queries whatever its size.
+
+    From the counts the writes keep (screening.counts), plus the reports assessed at full text
+    (their reasons and studies). The same numbers as prisma_counts_recount, without the ids of
+    each box (with_ids=True gives them, at the cost of a pass over every row).
+    """
+    if with_ids:
+        return prisma_counts_recount(review)
+    counts = counts or review_counts(review)
+    databases, registers = _source_names(counts.sources)
+    automated = counts.in_state(Stage.TITLE_ABSTRACT, State.EXCLUDED, automated=True)
+    screened = counts.records - counts.duplicates - automated
+    ta_excluded = counts.in_state(Stage.TITLE_ABSTRACT, State.EXCLUDED) - automated
+    sought = counts.in_state(Stage.TITLE_ABSTRACT, State.INCLUDED)
+    # Reports not retrieved among those sought, by their full-text state.
+    missing = counts.not_retrieved_in_ft
+    assessed = sought - sum(missing.values())
+    ft_excluded = counts.in_state(Stage.FULL_TEXT, State.EXCLUDED) - missing[State.EXCLUDED]
+    primary, study_of = _full_text_rows(review)
+    per_reason: dict[str, int] = defaultdict(int)
+    for reason in primary.values():
+        per_reason[reason] += 1
+    if ft_excluded > len(primary):
+        per_reason[REASON_NOT_RECORDED] += ft_excluded - len(primary)
+    return _prisma_counts(
+        review,
+        databases=databases,
+        registers=registers,
+        duplicates=counts.duplicates,
+        automated=automated,
+        screened=screened,
+        ta_excluded=ta_excluded,
+        sought=sought,
+        not_retrieved=counts.reports_not_retrieved,
+        assessed=assessed,
+        ft_excluded=ft_excluded,
+        per_reason=dict(per_reason),
+        study_of=study_of,
+    )
+
+
+__all__ = [
+    "manual_counts_latest",
+    "prisma_box_ids",
+    "prisma_counts_get",
+    "prisma_counts_recount",
+    "prisma_pending",
+]

@@ -9,13 +9,20 @@ from reviewapp.core.permissions import review_view
 from reviewapp.core.svg import svg_for_inline
 from reviewapp.literature.models import Record
 from reviewapp.reporting import diagram
-from reviewapp.reporting.exports import CONTENT_TYPES, prisma_export
+from reviewapp.reporting.exports import CONTENT_TYPES, drawing_cached, prisma_export
 from reviewapp.reporting.forms import ManualCountsForm
 from reviewapp.reporting.prisma import PrismaInconsistent, violations
-from reviewapp.reporting.selectors import manual_counts_latest, prisma_counts_get, prisma_pending
+from reviewapp.reporting.selectors import (
+    manual_counts_latest,
+    prisma_box_ids,
+    prisma_counts_get,
+    prisma_counts_recount,
+    prisma_pending,
+)
 from reviewapp.reporting.services import prisma_manual_set
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening.constants import Stage
+from reviewapp.screening.counts import review_counts
 
 BOX_LABELS = {
     "database_results": "Records identified from databases",
@@ -31,22 +38,38 @@ BOX_LABELS = {
 }
 
 
+# Records listed per page of a box; the next page starts after the last id shown.
+BOX_PAGE = 200
+
+
 def _box_urls(review, counts) -> dict[str, str]:
     return {
         box: reverse("reporting:prisma-box", args=[review.slug, box])
-        for box, ids in counts.record_ids.items()
-        if box in diagram.BOX_NAMES and ids
+        for box in BOX_LABELS
+        if box in diagram.BOX_NAMES and counts.count(box)
     }
 
 
 @review_view()
 def prisma_detail(request, *, review, membership):
-    counts = prisma_counts_get(review)
+    kept = review_counts(review)
+    counts = prisma_counts_get(review, counts=kept)
+    pending = prisma_pending(review, kept)
     found = violations(counts)
+    if found and not any(pending.values()):
+        # Screening is over and the flow still does not add up: name the records, which takes
+        # a pass over every row (rare: a state written behind the services' back).
+        found = violations(prisma_counts_recount(review)) or found
     svg = None
     if not found:
         # Inline, so the boxes stay links; styles rewritten to satisfy the CSP (core/svg.py).
-        svg = svg_for_inline(prisma_export(counts, "svg", urls=_box_urls(review, counts)))
+        urls = _box_urls(review, counts)
+        svg = drawing_cached(
+            "inline-svg",
+            counts,
+            lambda: svg_for_inline(prisma_export(counts, "svg", urls=urls)).encode(),
+            urls=urls,
+        ).decode()
     manual = manual_counts_latest(review)
     can_edit = membership.can(Capability.MANAGE_REVIEW)
     form = ManualCountsForm(initial_values={f: e.value for f, e in manual.items()})
@@ -65,7 +88,6 @@ def prisma_detail(request, *, review, membership):
             else:
                 messages.success(request, "Hand-entered boxes saved.")
                 return redirect("reporting:prisma-detail", review.slug)
-    pending = prisma_pending(review)
     return render(
         request,
         "reporting/prisma_detail.html",
@@ -75,7 +97,7 @@ def prisma_detail(request, *, review, membership):
             "counts": counts,
             "violations": found,
             "svg": svg,
-            "pending": [(Stage(stage).label, ids) for stage, ids in pending.items() if ids],
+            "pending": [(Stage(stage).label, n) for stage, n in pending.items() if n],
             "manual": manual,
             "form": form,
             "can_edit": can_edit,
@@ -102,12 +124,22 @@ def prisma_export_view(request, fmt: str, *, review, membership):
 
 @review_view()
 def prisma_box(request, box: str, *, review, membership):
-    counts = prisma_counts_get(review)
-    if box not in counts.record_ids:
+    """The records a box counts, BOX_PAGE at a time in id order (?after=<last id shown>)."""
+    if box not in BOX_LABELS:
         raise Http404("No such box.")
-    ids = counts.record_ids[box]
-    records = (
-        Record.objects.filter(pk__in=ids).order_by("id").select_related("search", "source_import")
+    counts = prisma_counts_get(review)
+    try:
+        after = int(request.GET.get("after", "0"))
+    except ValueError:
+        after = 0
+    n = counts.count(box)
+    # An empty box needs no walk through the review's rows to find nothing.
+    ids = prisma_box_ids(review, box, after=after, limit=BOX_PAGE + 1) if n else []
+    more = len(ids) > BOX_PAGE
+    records = list(
+        Record.objects.filter(pk__in=ids[:BOX_PAGE])
+        .order_by("id")
+        .only("id", "review_id", "title", "authors", "year")
     )
     return render(
         request,
@@ -118,6 +150,8 @@ def prisma_box(request, box: str, *, review, membership):
             "box": box,
             "label": BOX_LABELS.get(box, box),
             "records": records,
-            "n": len(ids),
+            "n": n,
+            "after": after,
+            "next_after": records[-1].pk if more else None,
         },
     )

@@ -40,6 +40,42 @@ def cohen_kappa(pairs: Iterable[tuple[str, str]]) -> Agreement:
     return Agreement(n, agreed, (p_o - p_e) / (1 - p_e))
 
 
+def cohen_kappa_table(cells: Mapping[tuple[str, str], int]) -> Agreement:
+    """cohen_kappa from the contingency table: (decision of A, decision of B) -> records.
+
+    The same formula as cohen_kappa, for counts kept as a table instead of one pair per record.
+    """
+    n = sum(cells.values())
+    if n == 0:
+        return Agreement(0, 0, None)
+    agreed = sum(k for (a, b), k in cells.items() if a == b)
+    first: Counter = Counter()
+    second: Counter = Counter()
+    for (a, b), k in cells.items():
+        first[a] += k
+        second[b] += k
+    p_o = agreed / n
+    p_e = sum(first[c] * second[c] for c in first.keys() | second.keys()) / (n * n)
+    if p_e == 1:
+        return Agreement(n, agreed, None)
+    return Agreement(n, agreed, (p_o - p_e) / (1 - p_e))
+
+
+def pairwise_tables(
+    tables: Mapping[tuple[int, int], Mapping[tuple[str, str], int]],
+) -> tuple[Agreement, dict[tuple[int, int], Agreement]]:
+    """pairwise from each pair's contingency table (reviewer ids a < b); the pooled figure puts
+    every pair's table into one, as pairwise does with their records."""
+    pooled: Counter = Counter()
+    per_pair = {}
+    for pair, cells in tables.items():
+        if sum(cells.values()) == 0:
+            continue
+        per_pair[pair] = cohen_kappa_table(cells)
+        pooled.update(cells)
+    return cohen_kappa_table(pooled), per_pair
+
+
 def pair_agreement(a: Mapping[int, str], b: Mapping[int, str]) -> Agreement:
     """Agreement of two reviewers, each given as {record id: decision}, over records both decided."""
     common = sorted(a.keys() & b.keys())

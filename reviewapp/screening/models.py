@@ -132,6 +132,13 @@ class Decision(models.Model):
         indexes = [
             models.Index(fields=["review", "stage", "record", "created_at"]),
             models.Index(fields=["review", "stage", "reviewer", "created_at"]),
+            # The few events that are nobody's vote: the latest resolutions on the conflicts
+            # page, without reading every vote of the stage.
+            models.Index(
+                fields=["review", "stage", "kind", "created_at"],
+                condition=~Q(kind="vote"),
+                name="decision_settling",
+            ),
         ]
 
     def __str__(self) -> str:

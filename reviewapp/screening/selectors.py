@@ -7,14 +7,14 @@ reviewapp.screening.state); a record without a row is unscreened.
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Exists, OuterRef
 
 from reviewapp.core.blinding import others_votes_visible, reader_of
 from reviewapp.literature.models import DuplicateLink, Record
@@ -23,10 +23,10 @@ from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import (
     DecisionKind,
     DecisionValue,
-    RetrievalStatus,
     ScreenState,
     Stage,
 )
+from reviewapp.screening.counts import ReviewCounts, StageCounts, review_counts
 from reviewapp.screening.models import (
     Decision,
     RecordNote,
@@ -98,82 +98,13 @@ def stage_states(
     return {rid: State(stored.get(rid, State.UNSCREENED)) for rid in eligible_ids}
 
 
-@dataclass(frozen=True)
-class StageCounts:
-    stage: str
-    label: str
-    eligible: int
-    unscreened: int
-    awaiting: int
-    conflict: int
-    maybe: int
-    included: int
-    excluded: int
-    # Full text: records nobody has voted on whose report is marked not retrieved. They cannot
-    # be screened, so they are neither "not screened" nor "remaining" (PRISMA: reports not
-    # retrieved).
-    not_retrieved: int = 0
-
-    @property
-    def screened(self) -> int:
-        return self.eligible - self.unscreened - self.not_retrieved
-
-    @property
-    def percent_done(self) -> int:
-        screenable = self.eligible - self.not_retrieved
-        if not screenable:
-            return 0
-        return round(100 * (self.included + self.excluded) / screenable)
-
-    @property
-    def remaining(self) -> int:
-        """Records still needing a vote from someone: not screened, or waiting for a second."""
-        return self.unscreened + self.awaiting
-
-
-def _state_counts(rows) -> Counter:
-    return Counter(dict(rows.values_list("state").annotate(n=Count("id")).order_by()))
-
-
 def stage_counts(review: Review, stage: str) -> StageCounts:
     """How many records are in each state at a stage; duplicates are not counted.
 
-    Counted from the state rows (all, minus those of active duplicates, which are few) so the
-    dashboard stays fast on 100,000 records; records without a row are not screened.
+    From the counts the writes keep (screening.counts): a fixed number of small queries
+    whatever the review's size.
     """
-    duplicate_ids = DuplicateLink.objects.filter(review=review, undone_at__isnull=True).values(
-        "duplicate_id"
-    )
-    rows = RecordStageState.objects.filter(review=review, stage=stage)
-    if stage == Stage.FULL_TEXT:
-        rows = rows.filter(Exists(_ta_included(review).filter(record_id=OuterRef("record_id"))))
-        eligible = stage_counts(review, Stage.TITLE_ABSTRACT).included
-    else:
-        eligible = records_unique(review).count()
-    states = _state_counts(rows) - _state_counts(rows.filter(record_id__in=duplicate_ids))
-    decided = sum(n for state, n in states.items() if state != ScreenState.UNSCREENED)
-    not_retrieved = 0
-    if stage == Stage.FULL_TEXT:
-        missing = Report.objects.filter(
-            record_id=OuterRef("record_id"), retrieval_status=RetrievalStatus.NOT_RETRIEVED
-        )
-        not_retrieved = (
-            rows.filter(Exists(missing), state=ScreenState.UNSCREENED)
-            .exclude(record_id__in=duplicate_ids)
-            .count()
-        )
-    return StageCounts(
-        stage=stage,
-        label=Stage(stage).label,
-        eligible=eligible,
-        not_retrieved=not_retrieved,
-        unscreened=eligible - decided - not_retrieved,
-        awaiting=states[ScreenState.AWAITING],
-        conflict=states[ScreenState.CONFLICT],
-        maybe=states[ScreenState.MAYBE],
-        included=states[ScreenState.INCLUDED],
-        excluded=states[ScreenState.EXCLUDED],
-    )
+    return review_counts(review).stage(stage)
 
 
 # How stale the team's progress on the screening page may be, in seconds.
@@ -183,9 +114,9 @@ COUNTS_FRESH_FOR = 10
 def stage_counts_recent(review: Review, stage: str) -> StageCounts:
     """stage_counts at most COUNTS_FRESH_FOR seconds old, for the screening page's progress line.
 
-    Every reviewer's page asks for it after each decision and every 20 s; on 100,000 records a
-    count is two passes over the state rows (tens of milliseconds of PostgreSQL), so reviewers
-    working at once share one count per interval instead of each paying for their own.
+    Every reviewer's page asks for it after each decision and every 20 s. The counts are kept by
+    the writes (two small queries whatever the review's size), but twenty reviewers polling
+    still share one reading per interval instead of each paying for their own.
     """
     # created_at too: a review id can be reused (tests, a restored database), its counts not.
     key = f"screening:stage-counts:{review.pk}:{review.created_at.timestamp()}:{stage}"
@@ -490,11 +421,13 @@ class ConflictRow:
 
 
 def conflicts_list(
-    review: Review, stage: str, membership: Membership, *, limit: int = 200
+    review: Review, stage: str, membership: Membership, *, after: int = 0, limit: int = 100
 ) -> list[ConflictRow]:
-    """Records in conflict (and, in single screening, in the maybe queue), oldest first.
+    """Records in conflict (and, in single screening, in the maybe queue) in id order, `limit`
+    of them after record id `after` (a page; the next starts after its last id).
 
-    Votes are shown only to those allowed to see them (see votes_visible).
+    Three queries whatever the number of conflicts. Votes are shown only to those allowed to
+    see them (see votes_visible).
     """
     settings = stage_settings_get(review, stage)
     duplicate = DuplicateLink.objects.filter(
@@ -505,7 +438,9 @@ def conflicts_list(
             review=review, stage=stage, state__in=[ScreenState.CONFLICT, ScreenState.MAYBE]
         )
         .exclude(Exists(duplicate))
+        .filter(record_id__gt=after)
         .select_related("record")
+        .only("record_id", "state", "record__id", "record__review_id", "record__title")
         .order_by("record_id")[:limit]
     )
     votes: dict[int, list[RecordVote]] = defaultdict(list)
@@ -581,27 +516,34 @@ class AgreementRow:
     percent: float | None
     kappa: float | None
 
+    # Formatted here rather than with |floatformat, which costs a Decimal and a locale lookup per
+    # number: the dashboard of a 20-reviewer review shows about 200 of these rows.
+    @property
+    def percent_text(self) -> str:
+        return "—" if self.percent is None else f"{self.percent:.1f}%"
 
-def agreement_table(review: Review) -> list[AgreementRow]:
+    @property
+    def kappa_text(self) -> str:
+        return "—" if self.kappa is None else f"{self.kappa:.2f}"
+
+
+def agreement_table(review: Review, counts: ReviewCounts | None = None) -> list[AgreementRow]:
     """Cohen's kappa and percent agreement per stage (all pairs pooled) and per reviewer pair.
 
     Uses each reviewer's first vote still standing on a record (RecordVote.first_value): the
     independent judgement made before any conflict was discussed; a vote undone at once is not
-    counted. Only records both reviewers screened count; adjudications never do.
+    counted. Only records both reviewers screened count; adjudications never do. Read from the
+    agreement cells the writes keep (screening.counts), not from every vote: pass the review's
+    counts when the caller has them already.
     """
-    from reviewapp.screening.agreement import pairwise
+    from reviewapp.screening.agreement import pairwise_tables
 
+    counts = counts or review_counts(review)
+    reviewer_ids = {r for cells in counts.pairs.values() for pair in cells for r in pair}
+    names = dict(get_user_model().objects.filter(pk__in=reviewer_ids).values_list("pk", "username"))
     rows: list[AgreementRow] = []
     for stage in Stage.values:
-        votes: dict[int, dict[int, str]] = defaultdict(dict)
-        for reviewer_id, record_id, value in RecordVote.objects.filter(
-            review=review, stage=stage
-        ).values_list("reviewer_id", "record_id", "first_value"):
-            votes[reviewer_id][record_id] = value
-        pooled, pairs = pairwise(votes)
-        names = dict(
-            get_user_model().objects.filter(pk__in=list(votes)).values_list("pk", "username")
-        )
+        pooled, pairs = pairwise_tables(counts.pairs.get(stage, {}))
         label = Stage(stage).label
         rows.append(
             AgreementRow(

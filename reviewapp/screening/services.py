@@ -7,6 +7,7 @@ recomputed from the events in the same transaction.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
+from reviewapp.core.tally import state_key, tally_add
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
@@ -525,6 +527,7 @@ def decisions_automation_exclude(
     # Records imported since the queue last looked may have no state row yet.
     state_rows_sync(review, full=True)
     excluded = 0
+    counted: Counter = Counter()
     with transaction.atomic():
         for start in range(0, len(record_ids), BATCH):
             rows = list(
@@ -559,5 +562,12 @@ def decisions_automation_exclude(
                 lease_until=None,
                 updated_at=timezone.now(),
             )
+            # Unscreened rows are not counted; each is now excluded by the rule.
+            counted.update(
+                state_key(stage, ScreenState.EXCLUDED, True, record_id) for _, record_id in rows
+            )
             excluded += len(rows)
+        # Once, after every state row is locked: a decision holding a record's row while it
+        # waits for a count row this transaction holds would otherwise deadlock with it.
+        tally_add(review.pk, counted)
     return excluded

@@ -9,12 +9,13 @@ each sees the other's event. `stage_states_rebuild` recomputes everything from t
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Max
 
+from reviewapp.core.tally import pair_key, state_key, tally_add, tally_recount
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import ScreenState, Stage
@@ -71,15 +72,17 @@ def state_refresh(
     """Recompute a locked state row and the record's current votes from its events.
 
     events: state_events(row) read under the lock, followed by the event just written.
-    Returns the new state. The actor's lease on the record ends: they have decided.
+    Returns the new state. The actor's lease on the record ends: they have decided. The kept
+    counts (reviewapp.core.tally) change with it, in one statement at the end.
     """
+    old_state = row.state
     pure = [Event(reviewer_id, kind, value) for _, reviewer_id, kind, value, _ in events]
     stacks = vote_stacks(pure)
     last_at: dict[int, object] = {}
     for _, reviewer_id, kind, _, created_at in events:
         if kind == "vote":
             last_at[reviewer_id] = created_at
-    _votes_write(row, stacks, last_at)
+    old_first = _votes_write(row, stacks, last_at)
     row.state = settle(pure, reviewers_required).value
     row.n_votes = len(stacks)
     fields = ["state", "n_votes", "updated_at"]
@@ -100,14 +103,59 @@ def state_refresh(
             ],
             ignore_conflicts=True,
         )
+    # Automation events are written only by decisions_automation_exclude, never through here,
+    # so whether the record was excluded by a stopping rule is the same before and after.
+    automated = any(kind == "automation" for _, _, kind, _, _ in events)
+    tally_add(
+        row.review_id,
+        tally_changes(
+            stage=row.stage,
+            record_id=row.record_id,
+            old_state=old_state,
+            new_state=row.state,
+            automated=automated,
+            old_first=old_first,
+            new_first={reviewer: stack[0] for reviewer, stack in stacks.items()},
+        ),
+    )
     return row.state
 
 
-def _votes_write(row: RecordStageState, stacks: dict[int, list[str]], last_at: dict) -> None:
+def tally_changes(
+    *,
+    stage: str,
+    record_id: int,
+    old_state: str,
+    new_state: str,
+    automated: bool,
+    old_first: dict[int, str],
+    new_first: dict[int, str],
+) -> Counter:
+    """What one record's new event changes in the kept counts: its state's count, and the
+    agreement cell of every pair of reviewers with a vote on it (by their first votes)."""
+    deltas: Counter = Counter()
+    if old_state != new_state:
+        if old_state != ScreenState.UNSCREENED:
+            deltas[state_key(stage, old_state, automated, record_id)] -= 1
+        if new_state != ScreenState.UNSCREENED:
+            deltas[state_key(stage, new_state, automated, record_id)] += 1
+    for sign, firsts in ((-1, old_first), (1, new_first)):
+        reviewers = sorted(firsts)
+        for i, a in enumerate(reviewers):
+            for b in reviewers[i + 1 :]:
+                deltas[pair_key(stage, a, b, firsts[a], firsts[b])] += sign
+    return deltas
+
+
+def _votes_write(
+    row: RecordStageState, stacks: dict[int, list[str]], last_at: dict
+) -> dict[int, str]:
+    """Write the record's current votes; returns the first values that stood before."""
     existing = {
         v.reviewer_id: v
         for v in RecordVote.objects.filter(record_id=row.record_id, stage=row.stage)
     }
+    before = {reviewer: v.first_value for reviewer, v in existing.items()}
     gone = [v.pk for reviewer, v in existing.items() if reviewer not in stacks]
     if gone:
         RecordVote.objects.filter(pk__in=gone).delete()
@@ -130,6 +178,7 @@ def _votes_write(row: RecordStageState, stacks: dict[int, list[str]], last_at: d
         ):
             vote.value, vote.first_value, vote.decided_at = stack[-1], stack[0], last_at[reviewer]
             vote.save(update_fields=["value", "first_value", "decided_at"])
+    return before
 
 
 def state_rows_sync(
@@ -190,7 +239,8 @@ def _rows_create(review: Review, stage: str, record_ids: list[int]) -> int:
 def stage_states_rebuild(review: Review, stage: str | None = None) -> int:
     """Recompute the materialised state of a review (one stage, or both) from its events.
 
-    The events are never touched; the materialised rows are replaced. Leases are dropped.
+    The events are never touched; the materialised rows are replaced, and the counts kept from
+    them (reviewapp.core.tally) recounted. Leases are dropped.
     Returns the number of state rows written.
     """
     stages = [stage] if stage else [Stage.TITLE_ABSTRACT, Stage.FULL_TEXT]
@@ -249,6 +299,7 @@ def stage_states_rebuild(review: Review, stage: str | None = None) -> int:
             )
         RecordStageState.objects.bulk_create(states, batch_size=BATCH)
         RecordVote.objects.bulk_create(votes, batch_size=BATCH)
+        tally_recount(review.pk, stage=this_stage, parts="sp")
         written += len(states)
         if this_stage == Stage.TITLE_ABSTRACT:
             top = max(record_ids, default=0)

@@ -114,3 +114,29 @@ def test_a_conflict_can_be_settled_by_a_reviewer_changing_their_mind(review, rev
         membership=membership_of(reviewer2, review), record=conflict, stage="ta", value="include"
     )
     assert stage_counts(review, "ta").included == 1
+
+
+def test_the_conflicts_page_lists_every_conflict_a_page_at_a_time(
+    client, review, owner, reviewer, reviewer2, monkeypatch
+):
+    from reviewapp.screening.views import conflicts as view
+    from tests.factories import RecordFactory
+
+    records = RecordFactory.create_batch(5, review=review)
+    for record in records:
+        for user, value in ((reviewer, "include"), (reviewer2, "exclude")):
+            decision_record(
+                membership=membership_of(user, review), record=record, stage="ta", value=value
+            )
+    monkeypatch.setattr(view, "CONFLICTS_PAGE", 2)
+    client.force_login(owner)
+    url = reverse("screening:conflict-list", args=[review.slug, "ta"])
+    seen, after = [], None
+    for _ in range(5):
+        page = client.get(url, {"after": after} if after else {})
+        seen += [row.record.pk for row in page.context["rows"]]
+        after = page.context["next_after"]
+        if after is None:
+            break
+    assert seen == [r.pk for r in records]
+    assert page.context["counts"].conflict == 5

@@ -28,11 +28,11 @@ SESSION = 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1
 NEXT_RECORD = SESSION + 9
 # user, membership, record, stage settings, token check, duplicate check, the locked write
 # (savepoint, lock, the events so far, which the refusal and repeat checks read too, the new
-# event, votes, vote, state, release), new-records check, my leases, lease an awaiting record,
+# event, votes, vote, state, the kept counts (core.tally: one upsert), release), new-records check, my leases, lease an awaiting record,
 # lease an unscreened one, the one record rendered (the browser shows the other) and its
 # state/votes/tags/notes, my count and previous record, reasons. (The ranking check runs after
 # the commit, and only for a ranked queue.)
-DECISION = SESSION + 22
+DECISION = SESSION + 23
 
 
 @pytest.fixture

@@ -21,6 +21,9 @@ from reviewapp.screening.selectors import (
 )
 from reviewapp.screening.views.common import reason_ids_from, stage_or_404, token_from
 
+# Conflicts listed per page; the next page starts after the last record shown.
+CONFLICTS_PAGE = 100
+
 
 @review_view(Capability.VIEW)
 @require_GET
@@ -28,6 +31,13 @@ def conflict_list(request, stage: str, *, review, membership):
     """Records the reviewers disagree on (or marked maybe); votes shown only where allowed."""
     stage = stage_or_404(stage)
     can_resolve = membership.can(Capability.ADJUDICATE)
+    try:
+        after = max(0, int(request.GET.get("after", "0")))
+    except ValueError:
+        after = 0
+    rows = conflicts_list(review, stage, membership, after=after, limit=CONFLICTS_PAGE + 1)
+    more = len(rows) > CONFLICTS_PAGE
+    rows = rows[:CONFLICTS_PAGE]
     return render(
         request,
         "screening/conflict_list.html",
@@ -37,7 +47,9 @@ def conflict_list(request, stage: str, *, review, membership):
             "stage": stage,
             "stage_label": Stage(stage).label,
             "settings": stage_settings_get(review, stage),
-            "rows": conflicts_list(review, stage, membership),
+            "rows": rows,
+            "after": after,
+            "next_after": rows[-1].record.pk if more else None,
             "resolved": resolutions_recent(review, stage),
             "counts": stage_counts(review, stage),
             "can_resolve": can_resolve,
