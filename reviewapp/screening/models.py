@@ -38,9 +38,6 @@ class StageSettings(TimeStampedModel):
     retrain_every = models.PositiveSmallIntegerField(
         default=20, help_text="Retrain the ranking model after this many new decisions."
     )
-    # The highest record id that has a RecordStageState row at this stage: records imported later
-    # (higher ids) get their rows the next time someone asks for the queue.
-    rows_synced_to = models.BigIntegerField(default=0, editable=False)
     # Not a field: reviewers_required as stored before a save, set by the pre_save signal
     # (reviewapp.screening.signals) for the post_save one to compare.
     _required_before: int | None
@@ -327,6 +324,28 @@ class RecordStageState(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} {self.stage}: {self.state}"
+
+
+class NewRecords(models.Model):
+    """Records added to a review whose title/abstract state rows may not be built yet.
+
+    Written by a database trigger on the record table (migration 0006), never by Python: one row
+    per inserting statement (per record on SQLite), in the inserting transaction. So the row is
+    visible exactly when its records are, whatever order imports commit in, and whichever path
+    added them (an import's COPY, a search, the admin). `state_rows_sync` takes the rows away as
+    it builds the state rows; the screening page only asks whether its review has one, which
+    reads this small table instead of the records of every review.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "new records"
+
+    def __str__(self) -> str:
+        return f"records {self.first_id}-{self.last_id} of review {self.review_id}"
 
 
 class RecordVote(models.Model):

@@ -29,6 +29,7 @@ from reviewapp.screening.constants import (
 )
 from reviewapp.screening.models import (
     Decision,
+    NewRecords,
     RecordNote,
     RecordStageState,
     RecordTag,
@@ -44,7 +45,12 @@ from reviewapp.screening.rules import Event, State
 
 
 def stage_settings_get(review: Review, stage: str) -> StageSettings:
-    return StageSettings.objects.get(review=review, stage=stage)
+    """The stage's settings, and in `records_pending` whether records were added to the review
+    since their state rows were last built (read with them, so the queue needs no query for it).
+    """
+    return StageSettings.objects.annotate(
+        records_pending=Exists(NewRecords.objects.filter(review_id=OuterRef("review_id")))
+    ).get(review=review, stage=stage)
 
 
 def stage_events(review: Review, stage: str) -> dict[int, list[Event]]:
