@@ -255,11 +255,12 @@ def decisions_stored(url: str) -> int:
 def cpu_split(gunicorn_pid: int, database: str = DB) -> dict[str, float]:
     """CPU seconds used so far: the whole machine, gunicorn's workers, PostgreSQL's processes
     (every database: other work on the machine shows there too), of which the backends serving
-    `database`, and this load generator. A backend that has exited is no longer counted: the
-    app keeps its connections (CONN_MAX_AGE), so those serving the bench live through a profile.
+    `database`, and this load generator. Per process, as {"pid:<n>": (group, seconds)} too:
+    `cpu_used` subtracts per process, so a process that exits in between (another helper's
+    PostgreSQL backend) cannot make a group's figure negative.
     """
     tick = os.sysconf("SC_CLK_TCK")
-    split = {
+    split: dict = {
         "machine": 0.0,
         "gunicorn": 0.0,
         "postgresql": 0.0,
@@ -278,20 +279,35 @@ def cpu_split(gunicorn_pid: int, database: str = DB) -> dict[str, float]:
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         rest = stat[stat.rindex(")") + 2 :].split()
         used = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
+        group = None
         if int(rest[1]) == gunicorn_pid:  # ppid: a worker
-            split["gunicorn"] += used
+            group = "gunicorn"
         elif comm.startswith("postgres") or comm.startswith("postmaster"):
-            split["postgresql"] += used
+            group = "postgresql"
             try:
                 # A backend's title: "postgres: [<cluster>:] <user> <database> <client> <state>".
                 title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").split()[:5]
             except OSError:
                 title = []
             if database.encode() in title:
-                split[THIS_DATABASE] += used
+                group = THIS_DATABASE
         elif int(entry.name) == os.getpid():
-            split["load generator"] += used
+            group = "load generator"
+        if group is not None:
+            split[f"pid:{entry.name}"] = (group, used)
     return split
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per group between two cpu_split snapshots, process by process."""
+    used = {k: 0.0 for k, v in after.items() if not k.startswith("pid:")}
+    used["machine"] = after["machine"] - before["machine"]
+    for key, (group, seconds) in ((k, v) for k, v in after.items() if k.startswith("pid:")):
+        spent = seconds - before.get(key, (group, 0.0))[1]
+        used[group] += spent
+        if group == THIS_DATABASE:
+            used["postgresql"] += spent
+    return used
 
 
 # The backends serving the bench's database: part of "postgresql", not added to the sum again.
@@ -324,7 +340,7 @@ def run_profile(name, port, users, duration, pause, url, gunicorn_pid=0) -> dict
     for t in threads:
         t.join(duration + 60)
     wall = time.perf_counter() - started
-    cpu = {k: v - cpu_before[k] for k, v in cpu_split(gunicorn_pid).items()}
+    cpu = cpu_used(cpu_before, cpu_split(gunicorn_pid))
     stored = decisions_stored(url) - before
     return {
         "name": name,
