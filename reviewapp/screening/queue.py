@@ -162,14 +162,15 @@ _OPEN_FT = """
     )
 """
 # Records leased to me and not decided: the prefetched record stays next. My leases are read
-# first, on their own (OFFSET 0 keeps PostgreSQL from merging the two levels), so they come from
-# the lease index, a handful of rows: merged, a planner without statistics scanned the review's
-# 100,000 open rows through the queue index instead (70-250 ms), filtering on the lease.
+# first, on their own ({barrier}: OFFSET 0 on PostgreSQL keeps it from merging the two levels),
+# so they come from the lease index, a handful of rows: merged, a planner without statistics
+# scanned the review's 100,000 open rows through the queue index instead (70-250 ms), filtering
+# on the lease.
 _MINE = """
 SELECT s.record_id FROM (
     SELECT * FROM {state}
     WHERE lease_reviewer_id = %(user)s AND lease_until > %(now)s
-    OFFSET 0
+    {barrier}
 ) s
 WHERE s.state IN (%(unscreened)s, %(awaiting)s) AND {open}
 ORDER BY s.lease_until, s.record_id
@@ -209,7 +210,7 @@ def _sql(template: str, stage: str, **parts: str) -> str:
     # 78 ms instead of 1.7 ms with 600 records waiting for a second vote.
     per_row = "OFFSET 0" if connection.vendor == "postgresql" else ""
     open_ = open_.format(per_row=per_row, **tables)
-    return template.format(open=open_, skip_locked=skip, **{**tables, **parts})
+    return template.format(open=open_, skip_locked=skip, barrier=per_row, **{**tables, **parts})
 
 
 def _rows(sql: str, params: dict) -> list[tuple]:
