@@ -38,6 +38,10 @@ class StageSettings(TimeStampedModel):
     retrain_every = models.PositiveSmallIntegerField(
         default=20, help_text="Retrain the ranking model after this many new decisions."
     )
+    # No longer read: a high-water mark of record ids that had state rows, which an import
+    # committing late could slip under; NewRecords replaced it. Kept because bench/benchdb.py
+    # still writes it; drop it with that.
+    rows_synced_to = models.BigIntegerField(default=0, editable=False)
     # Not a field: reviewers_required as stored before a save, set by the pre_save signal
     # (reviewapp.screening.signals) for the post_save one to compare.
     _required_before: int | None

@@ -1,7 +1,7 @@
 """Records added to a review are noted by a trigger, so the screening page needs no query on the
 record table to find records without state rows (issue 13: that query took 77-145 ms on a
-database holding many reviews). Replaces StageSettings.rows_synced_to, a high-water mark of
-record ids that a late-committing import could slip under."""
+database holding many reviews). Replaces StageSettings.rows_synced_to (no longer read), a
+high-water mark of record ids that a late-committing import could slip under."""
 
 from django.db import migrations, models
 
@@ -100,6 +100,5 @@ class Migration(migrations.Migration):
             ],
             options={"verbose_name_plural": "new records"},
         ),
-        migrations.RemoveField(model_name="stagesettings", name="rows_synced_to"),
         migrations.RunPython(trigger_create, trigger_drop),
     ]
