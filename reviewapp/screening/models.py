@@ -301,7 +301,9 @@ class RecordStageState(models.Model):
     at the same time.
     """
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the queue indexes start with the review, and a plain review index
+    # is what PostgreSQL wrongly scans when its statistics were taken while the review was small.
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+", db_index=False)
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="stage_states")
     stage = models.CharField(max_length=2, choices=Stage.choices)
     state = models.CharField(
@@ -359,7 +361,8 @@ class RecordVote(models.Model):
     which is what agreement statistics use: the independent judgement before any discussion.
     """
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: rv_mine starts with the review (see RecordStageState.review).
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+", db_index=False)
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="current_votes")
     stage = models.CharField(max_length=2, choices=Stage.choices)
     reviewer = models.ForeignKey(
