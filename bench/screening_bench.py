@@ -100,6 +100,52 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs (nproc), {cpu}, {ram} RAM, Python {platform.python_version()}"
 
 
+def build(env: dict, n_records: int, n_reviewers: int) -> None:
+    """Migrate a fresh, empty database and fill it with one review alone (in a child process with
+    the bench settings). Not what this bench measures on (a clone of the realistic database):
+    kept for scripts that build their own small database, such as scaleout_bench.py."""
+    subprocess.run(
+        [PY, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    subprocess.run(
+        [PY, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    code = f"""
+import django, time
+django.setup()
+from django.contrib.auth import get_user_model
+from reviewapp.literature.models import Import, Record
+from reviewapp.reviews.models import Membership
+from reviewapp.reviews.services import review_create
+from reviewapp.screening.state import state_rows_sync
+User = get_user_model()
+owner = User.objects.create_user("bench-owner", password={PASSWORD!r})
+review = review_create(title="Benchmark review", slug={SLUG!r}, owner=owner)
+review.keywords_include = ["random*", "natalizumab"]; review.keywords_exclude = ["mice"]; review.save()
+for i in range({n_reviewers}):
+    u = User.objects.create_user(f"bench-r{{i}}", password={PASSWORD!r})
+    Membership.objects.create(review=review, user=u, role="reviewer")
+imp = Import.objects.create(review=review, file_name="bench.ris", format="ris", status="done")
+words = "randomised controlled trial natalizumab relapse disease activity cohort mice rebound".split()
+batch = []
+for i in range({n_records}):
+    batch.append(Record(review=review, source_import=imp, source_position=i + 1,
+        title=f"Record {{i}}: " + " ".join(words[(i + k) % len(words)] for k in range(8)),
+        abstract=" ".join(words[(i * 7 + k) % len(words)] for k in range(180)),
+        authors=["Smith J", "Lee K"], journal="J Bench", year=2000 + i % 25))
+    if len(batch) == 5000:
+        Record.objects.bulk_create(batch); batch = []
+Record.objects.bulk_create(batch)
+t = time.perf_counter()
+state_rows_sync(review)
+print(f"state rows for {{Record.objects.filter(review=review).count()}} records in {{time.perf_counter()-t:.1f}} s")
+"""
+    subprocess.run([PY, "-c", code], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        ["psql", pg_url(DB), "-q", "-c", "VACUUM ANALYZE"], check=False, capture_output=True
+    )
+
+
 class Client:
     """One reviewer's browser: a session cookie, a CSRF token, one keep-alive connection."""
 
@@ -241,10 +287,12 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
-def decisions_stored(url: str) -> int:
+def decisions_stored(url: str | dict) -> int:
+    """Decision rows in the database at `url` (anything else, e.g. an env dict as callers passed
+    before: the database named DB)."""
     import psycopg2
 
-    conn = psycopg2.connect(url)
+    conn = psycopg2.connect(url if isinstance(url, str) else pg_url(DB))
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM screening_decision")
         (n,) = cur.fetchone()
