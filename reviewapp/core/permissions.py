@@ -20,11 +20,16 @@ def membership_get(*, user, slug: str) -> Membership:
     """The user's membership of the review with this slug, or Http404 for anyone else."""
     if not user.is_authenticated:
         raise Http404("No such review.")
-    membership = (
-        Membership.objects.select_related("review").filter(review__slug=slug, user=user).first()
+    # At most one (unique per review and user): no ordering, which would join the user again
+    # and sort, on every request of every page.
+    found = list(
+        Membership.objects.select_related("review")
+        .filter(review__slug=slug, user=user)
+        .order_by()[:1]
     )
-    if membership is None:
+    if not found:
         raise Http404("No such review.")
+    membership = found[0]
     # The user is loaded already (the request's); joining it again costs every request.
     membership.user = user
     return membership

@@ -3,6 +3,7 @@ from django.contrib import admin
 from reviewapp.screening.models import (
     Decision,
     ExclusionReason,
+    NewRecords,
     Ranking,
     RecordNote,
     RecordStageState,
@@ -73,6 +74,12 @@ class RecordStageStateAdmin(_ReadOnly):
     ]
     list_filter = ["stage", "state"]
     raw_id_fields = ["review", "record", "lease_reviewer"]
+
+
+@admin.register(NewRecords)
+class NewRecordsAdmin(_ReadOnly):
+    list_display = ["review", "first_id", "last_id"]
+    raw_id_fields = ["review"]
 
 
 @admin.register(RecordVote)

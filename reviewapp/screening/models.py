@@ -38,8 +38,9 @@ class StageSettings(TimeStampedModel):
     retrain_every = models.PositiveSmallIntegerField(
         default=20, help_text="Retrain the ranking model after this many new decisions."
     )
-    # The highest record id that has a RecordStageState row at this stage: records imported later
-    # (higher ids) get their rows the next time someone asks for the queue.
+    # No longer read: a high-water mark of record ids that had state rows, which an import
+    # committing late could slip under; NewRecords replaced it. Kept because bench/benchdb.py
+    # still writes it; drop it with that.
     rows_synced_to = models.BigIntegerField(default=0, editable=False)
     # Not a field: reviewers_required as stored before a save, set by the pre_save signal
     # (reviewapp.screening.signals) for the post_save one to compare.
@@ -307,7 +308,9 @@ class RecordStageState(models.Model):
     at the same time.
     """
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the queue indexes start with the review, and a plain review index
+    # is what PostgreSQL wrongly scans when its statistics were taken while the review was small.
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+", db_index=False)
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="stage_states")
     stage = models.CharField(max_length=2, choices=Stage.choices)
     state = models.CharField(
@@ -336,6 +339,28 @@ class RecordStageState(models.Model):
         return f"record {self.record_id} {self.stage}: {self.state}"
 
 
+class NewRecords(models.Model):
+    """Records added to a review whose title/abstract state rows may not be built yet.
+
+    Written by a database trigger on the record table (migration 0006), never by Python: one row
+    per inserting statement (per record on SQLite), in the inserting transaction. So the row is
+    visible exactly when its records are, whatever order imports commit in, and whichever path
+    added them (an import's COPY, a search, the admin). `state_rows_sync` takes the rows away as
+    it builds the state rows; the screening page only asks whether its review has one, which
+    reads this small table instead of the records of every review.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "new records"
+
+    def __str__(self) -> str:
+        return f"records {self.first_id}-{self.last_id} of review {self.review_id}"
+
+
 class RecordVote(models.Model):
     """A reviewer's current vote on a record at a stage (materialised from the events).
 
@@ -343,7 +368,8 @@ class RecordVote(models.Model):
     which is what agreement statistics use: the independent judgement before any discussion.
     """
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: rv_mine starts with the review (see RecordStageState.review).
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+", db_index=False)
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="current_votes")
     stage = models.CharField(max_length=2, choices=Stage.choices)
     reviewer = models.ForeignKey(

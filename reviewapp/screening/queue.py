@@ -132,13 +132,11 @@ def queue_next(
     """
     if settings is None:
         settings = StageSettings.objects.get(review=review, stage=stage)
-    state_rows_sync(review, ta_settings=settings if stage == Stage.TITLE_ABSTRACT else None)
-    ids = _queue_pick(review, stage, user, settings, limit)
-    # Gaps (an import that committed late, or a full-text row missing) are rare; they are filled
-    # only when the queue seems short rather than on every request.
-    if len(ids) < limit and state_rows_sync(review, full=True):
-        ids = _queue_pick(review, stage, user, settings, limit)
-    return ids
+    # Records added since the last look get their rows first (see state_rows_sync: the settings
+    # say whether there are any, so this usually costs no query). Full-text rows need no such
+    # step: an inclusion at title/abstract writes its full-text row in the same transaction.
+    state_rows_sync(review, ta_settings=settings)
+    return _queue_pick(review, stage, user, settings, limit)
 
 
 # The queue is asked for on every record a reviewer sees, so it is a few hand-written statements
@@ -163,11 +161,18 @@ _OPEN_FT = """
         SELECT 1 FROM {report} r WHERE r.record_id = s.record_id AND r.retrieval_status = %(missing)s
     )
 """
-# Records leased to me and not decided: the prefetched record stays next.
+# Records leased to me and not decided: the prefetched record stays next. My leases are read
+# first, on their own ({barrier}: OFFSET 0 on PostgreSQL keeps it from merging the two levels),
+# so they come from the lease index, a handful of rows: merged, a planner without statistics
+# scanned the review's 100,000 open rows through the queue index instead (70-250 ms), filtering
+# on the lease.
 _MINE = """
-SELECT s.record_id FROM {state} s
-WHERE s.lease_reviewer_id = %(user)s AND s.lease_until > %(now)s
-    AND s.state IN (%(unscreened)s, %(awaiting)s) AND {open}
+SELECT s.record_id FROM (
+    SELECT * FROM {state}
+    WHERE lease_reviewer_id = %(user)s AND lease_until > %(now)s
+    {barrier}
+) s
+WHERE s.state IN (%(unscreened)s, %(awaiting)s) AND {open}
 ORDER BY s.lease_until, s.record_id
 LIMIT %(limit)s
 """
@@ -205,7 +210,7 @@ def _sql(template: str, stage: str, **parts: str) -> str:
     # 78 ms instead of 1.7 ms with 600 records waiting for a second vote.
     per_row = "OFFSET 0" if connection.vendor == "postgresql" else ""
     open_ = open_.format(per_row=per_row, **tables)
-    return template.format(open=open_, skip_locked=skip, **{**tables, **parts})
+    return template.format(open=open_, skip_locked=skip, barrier=per_row, **{**tables, **parts})
 
 
 def _rows(sql: str, params: dict) -> list[tuple]:

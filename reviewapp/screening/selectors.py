@@ -29,6 +29,8 @@ from reviewapp.screening.constants import (
 from reviewapp.screening.counts import ReviewCounts, StageCounts, review_counts
 from reviewapp.screening.models import (
     Decision,
+    ExclusionReason,
+    NewRecords,
     RecordNote,
     RecordStageState,
     RecordTag,
@@ -42,9 +44,42 @@ from reviewapp.screening.models import (
 from reviewapp.screening.queue import queue_next
 from reviewapp.screening.rules import Event, State
 
+_STAGE_SETTINGS = """
+SELECT s.*, EXISTS (SELECT 1 FROM {new} n WHERE n.review_id = s.review_id) AS records_pending
+FROM {settings} s WHERE s.review_id = %s AND s.stage = %s
+"""
+
 
 def stage_settings_get(review: Review, stage: str) -> StageSettings:
-    return StageSettings.objects.get(review=review, stage=stage)
+    """The stage's settings, and in `records_pending` whether records were added to the review
+    since their state rows were last built (read with them, so the queue needs no query for it).
+
+    Read on every screening request: raw SQL, a fifth of the Python time of the same queryset.
+    """
+    sql = _STAGE_SETTINGS.format(
+        new=NewRecords._meta.db_table, settings=StageSettings._meta.db_table
+    )
+    found = list(StageSettings.objects.raw(sql, [review.pk, stage]))
+    if not found:
+        raise StageSettings.DoesNotExist(f"No {stage} settings for review {review.pk}.")
+    return found[0]
+
+
+@dataclass(frozen=True)
+class ReasonOption:
+    pk: int
+    label: str
+
+
+def reasons_active(review: Review) -> list[ReasonOption]:
+    """The review's exclusion reasons in use, in their order: what a decision form offers."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, label FROM {ExclusionReason._meta.db_table} "
+            "WHERE review_id = %s AND active ORDER BY position, id",
+            [review.pk],
+        )
+        return [ReasonOption(pk, label) for pk, label in cursor.fetchall()]
 
 
 def stage_events(review: Review, stage: str) -> dict[int, list[Event]]:

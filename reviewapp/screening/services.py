@@ -71,7 +71,9 @@ class DecisionRefused(ServiceError):
 def _token_existing(user, client_token: uuid.UUID | None) -> Decision | None:
     if client_token is None:
         return None
-    return Decision.objects.filter(reviewer=user, client_token=client_token).first()
+    # At most one (unique per reviewer): no ordering to add.
+    found = list(Decision.objects.filter(reviewer=user, client_token=client_token).order_by()[:1])
+    return found[0] if found else None
 
 
 def _refusal_message(refusal: Refusal, *, record_id: int, state: str, required: int) -> str:

@@ -13,13 +13,19 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Exists, OuterRef
 
 from reviewapp.core.tally import pair_key, state_key, tally_add, tally_recount
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import ScreenState, Stage
-from reviewapp.screening.models import Decision, RecordStageState, RecordVote, StageSettings
+from reviewapp.screening.models import (
+    Decision,
+    NewRecords,
+    RecordStageState,
+    RecordVote,
+    StageSettings,
+)
 from reviewapp.screening.rules import Event, settle, vote_stacks
 
 BATCH = 5000
@@ -184,41 +190,95 @@ def _votes_write(
 def state_rows_sync(
     review: Review, *, full: bool = False, ta_settings: StageSettings | None = None
 ) -> int:
-    """Give records imported since the last sync a title/abstract state row; returns how many.
+    """Give records added since the last sync a title/abstract state row; returns how many.
 
-    Cheap when nothing is new (one indexed query). `full=True` also fills gaps below the
-    high-water mark (a slow import that committed late) and the full-text rows of records
-    included at title/abstract.
+    The records to do are those NewRecords notes (a trigger writes it in the transaction that
+    adds them, so none is missed, whenever and in whatever order imports commit). Cheap when
+    nothing is new: one probe of that small table, or none when `ta_settings` came from
+    stage_settings_get, which says whether the review has new records. `full=True` also checks
+    every record of the review and the full-text rows of records included at title/abstract
+    (a repair: the trigger and the decision writes keep both complete).
     """
-    settings = ta_settings or StageSettings.objects.get(review=review, stage=Stage.TITLE_ABSTRACT)
-    records = Record.objects.filter(review=review)
-    if not full:
-        if not _records_above(review.pk, settings.rows_synced_to):
-            return 0
-        records = records.filter(id__gt=settings.rows_synced_to)
-    else:
-        records = records.exclude(stage_states__stage=Stage.TITLE_ABSTRACT)
-    ids = list(records.order_by("id").values_list("id", flat=True))
-    created = _rows_create(review, Stage.TITLE_ABSTRACT, ids)
-    if full:
-        included = RecordStageState.objects.filter(
-            review=review, stage=Stage.TITLE_ABSTRACT, state=ScreenState.INCLUDED
-        ).values_list("record_id", flat=True)
-        created += _rows_create(review, Stage.FULL_TEXT, list(included))
-    top = Record.objects.filter(review=review).aggregate(m=Max("id"))["m"] or 0
-    StageSettings.objects.filter(pk=settings.pk, rows_synced_to__lt=top).update(rows_synced_to=top)
+    if not full and not _records_pending(review.pk, ta_settings):
+        return 0
+    with transaction.atomic():
+        created = _pending_rows_build(review)
+        if full:
+            missing = Record.objects.filter(review=review).exclude(
+                stage_states__stage=Stage.TITLE_ABSTRACT
+            )
+            created += _rows_create(
+                review,
+                Stage.TITLE_ABSTRACT,
+                list(missing.order_by("id").values_list("id", flat=True)),
+            )
+            included = RecordStageState.objects.filter(
+                review=review, stage=Stage.TITLE_ABSTRACT, state=ScreenState.INCLUDED
+            ).exclude(
+                Exists(
+                    RecordStageState.objects.filter(
+                        record_id=OuterRef("record_id"), stage=Stage.FULL_TEXT
+                    )
+                )
+            )
+            created += _rows_create(
+                review, Stage.FULL_TEXT, list(included.values_list("record_id", flat=True))
+            )
     return created
 
 
-def _records_above(review_id: int, record_id: int) -> bool:
-    # Asked before every "next record": plain SQL, since building the queryset cost more than
-    # PostgreSQL took to answer it (an index range on the primary key, LIMIT 1).
+def _records_pending(review_id: int, ta_settings: StageSettings | None) -> bool:
+    known = getattr(ta_settings, "records_pending", None)
+    if known is not None:
+        return bool(known)
+    # Asked before every "next record" when the settings did not say: plain SQL, since building
+    # the queryset cost more than PostgreSQL took to answer it.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 1 FROM {Record._meta.db_table} WHERE review_id = %s AND id > %s LIMIT 1",
-            [review_id, record_id],
+            f"SELECT 1 FROM {NewRecords._meta.db_table} WHERE review_id = %s LIMIT 1", [review_id]
         )
         return cursor.fetchone() is not None
+
+
+def _pending_rows_build(review: Review) -> int:
+    """Build the state rows of the records NewRecords notes for this review; take its notes away.
+
+    The notes are taken under a row lock, skipping those another request is building right now
+    (PostgreSQL; SQLite has one writer at a time): it builds them, or on failure gives them back
+    with its rollback. Run inside a transaction.
+    """
+    notes = list(
+        NewRecords.objects.select_for_update(skip_locked=True)
+        .filter(review=review)
+        .order_by("first_id")
+        .values_list("id", "first_id", "last_id")
+    )
+    if not notes:
+        return 0
+    NewRecords.objects.filter(pk__in=[pk for pk, _, _ in notes]).delete()
+    # One statement per run of ids (SQLite notes each record alone; PostgreSQL each statement).
+    ranges: list[list[int]] = []
+    for _, first, last in notes:
+        if ranges and first <= ranges[-1][1] + 1:
+            ranges[-1][1] = max(ranges[-1][1], last)
+        else:
+            ranges.append([first, last])
+    created = 0
+    for first, last in ranges:
+        ids = list(
+            Record.objects.filter(review=review, id__gte=first, id__lte=last)
+            .exclude(
+                Exists(
+                    RecordStageState.objects.filter(
+                        record_id=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT
+                    )
+                )
+            )
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        created += _rows_create(review, Stage.TITLE_ABSTRACT, ids)
+    return created
 
 
 def _rows_create(review: Review, stage: str, record_ids: list[int]) -> int:
@@ -258,6 +318,9 @@ def stage_states_rebuild(review: Review, stage: str | None = None) -> int:
         for record_id, reviewer_id, kind, value, created_at in rows.iterator(chunk_size=BATCH):
             events[record_id].append((reviewer_id, kind, value, created_at))
         if this_stage == Stage.TITLE_ABSTRACT:
+            # The notes of new records read before the records: each one's records are then in
+            # the list below (they committed together), so taking those notes away loses none.
+            notes = list(NewRecords.objects.filter(review=review).values_list("pk", flat=True))
             record_ids = list(
                 Record.objects.filter(review=review).order_by("id").values_list("id", flat=True)
             )
@@ -302,8 +365,7 @@ def stage_states_rebuild(review: Review, stage: str | None = None) -> int:
         tally_recount(review.pk, stage=this_stage, parts="sp")
         written += len(states)
         if this_stage == Stage.TITLE_ABSTRACT:
-            top = max(record_ids, default=0)
-            StageSettings.objects.filter(review=review, stage=this_stage).update(rows_synced_to=top)
+            NewRecords.objects.filter(pk__in=notes).delete()
             included_now = [s.record_id for s in states if s.state == ScreenState.INCLUDED]
             _rows_create(review, Stage.FULL_TEXT, included_now)
     return written

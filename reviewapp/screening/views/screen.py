@@ -15,12 +15,13 @@ from reviewapp.core.permissions import review_view
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening.constants import Stage
-from reviewapp.screening.models import ExclusionReason, StageSettings
+from reviewapp.screening.models import StageSettings
 from reviewapp.screening.queue import queue_next
 from reviewapp.screening.selectors import (
     my_next_record_id,
     my_previous_record_id,
     my_progress,
+    reasons_active,
     record_eligible,
     record_panels,
     stage_counts_recent,
@@ -96,7 +97,7 @@ def screen_context(
         "revisit": revisit is not None,
         "previous_id": previous_id,
         "next_id": next_id,
-        "reasons": list(ExclusionReason.objects.filter(review=review, active=True)),
+        "reasons": reasons_active(review),
         "studies": studies_for_linking(review) if stage == Stage.FULL_TEXT else [],
         "my_count": my_count,
         "counts": stage_counts_recent(review, stage) if with_counts else None,

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('literature', '0003_import_warnings'),
         ('reviews', '0001_initial'),
-        ('screening', '0005_report_file_history'),
+        ('screening', '0007_review_indexes_in_the_queue_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
