@@ -251,6 +251,22 @@ def _import(owner, review, content: bytes, name: str) -> Import:
     )
 
 
+def _analysis_runs(owner) -> list:
+    """Computations of large analyses by the worker (a kind of job since issue 13, item 7), on
+    reviews of their own, where this checkout has them."""
+    if "synthesis.AnalysisRun" not in {kind.model_label for kind in KINDS}:
+        return []
+    from reviewapp.synthesis.models import AnalysisRun
+    from tests.synthesis.test_analysis_page import create, extract_trials
+
+    runs = []
+    for k in (6, 9):
+        pooled = review_make(owner=owner, slug=f"pooled-{k}")
+        extract_trials(pooled, owner, k)
+        runs.append(AnalysisRun.objects.create(analysis=create(pooled, owner), requested_by=owner))
+    return runs
+
+
 def test_every_kind_of_job_sent_twice_across_two_workers_runs_exactly_once(
     workers, review, owner, reviewer, eutils
 ):
@@ -289,7 +305,9 @@ def test_every_kind_of_job_sent_twice_across_two_workers_runs_exactly_once(
         RecordFactory.create_batch(n, review=r)
     rankings = [ranking_request(review=r, stage="ta", requested_by=owner) for r in trained]
 
-    jobs = [*imports, *same, *searches, *exports, *rankings]
+    analysis_runs = _analysis_runs(owner)
+
+    jobs = [*imports, *same, *searches, *exports, *rankings, *analysis_runs]
     assert {kind.model_label for kind in KINDS} == {type(job)._meta.label for job in jobs}, (
         "a kind of background job is not covered here"
     )
@@ -353,6 +371,11 @@ def test_every_kind_of_job_sent_twice_across_two_workers_runs_exactly_once(
     for ranking, n in zip(rankings, [8, 5], strict=True):
         assert ranking.status == RankingStatus.DONE and ranking.n_records == n
     assert Ranking.objects.filter(review__in=trained).count() == 2
+
+    # Analyses: one result each, from the one computation.
+    for run, k in zip(analysis_runs, (6, 9), strict=True):
+        assert run.analysis.results.count() == 1
+        assert run.result.studies_count == k
 
     # Both machines did work: the jobs really were spread.
     ran = {
