@@ -30,7 +30,11 @@ from reviewapp.literature.constants import JobStatus, SourceKind
 from reviewapp.literature.models import Record, Search
 from reviewapp.literature.parsers import FileUnreadable, ParseWarning, Rejection
 from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
-from reviewapp.literature.services import duplicate_index_for, records_add_parsed
+from reviewapp.literature.services import (
+    duplicate_index_for,
+    records_add_parsed,
+    review_records_lock,
+)
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership
 
@@ -227,6 +231,8 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
         "query_translation": first.query_translation if first else "",
         "progress_total": plan.parts_total,
     }
+    # After the plan (a few requests), before reading what the review holds: see the lock's note.
+    review_records_lock(search.review_id)
     known = _known_pmids(search)
     index = duplicate_index_for(search.review)
     retrieved = new = 0

@@ -64,6 +64,74 @@ def test_beat_runs_once_with_its_schedule_in_a_volume_and_answers_pings():
     assert "deploy" not in beat or beat["deploy"].get("replicas", 1) == 1
 
 
+def test_web_and_worker_scale_and_beat_and_migrate_stay_single():
+    """`docker compose up --scale web=N --scale worker=M` works; beat and migrate stay one."""
+    services = _compose()["services"]
+    for name in ("web", "worker"):
+        # A fixed host port or container name would make a second replica clash with the first.
+        assert "ports" not in services[name], f"{name} publishes a host port: it cannot scale"
+        assert "container_name" not in services[name]
+        assert services[name].get("deploy", {}).get("replicas", 1) >= 1
+    assert services["web"]["expose"] == ["8000"]
+    # Compose refuses to scale a service with a fixed container name: one beat, whatever is asked.
+    assert services["beat"]["container_name"]
+    # Migrations run once, in the one-shot service every replica waits for; no replica (and not
+    # the image's default command) migrates as it starts, racing the others.
+    for name, service in services.items():
+        command = service.get("command") or []
+        command = " ".join(command) if isinstance(command, list) else command
+        assert ("migrate" in command) == (name == "migrate"), name
+    assert "migrate" not in (ROOT / "Dockerfile").read_text().split("CMD", 1)[1]
+    assert "container_name" not in services["migrate"] and "deploy" not in services["migrate"]
+
+
+def _nginx_conf() -> str:
+    return (ROOT / "deploy" / "nginx.conf").read_text()
+
+
+def test_the_proxy_is_the_one_published_port_and_balances_across_web_replicas():
+    compose = _compose()
+    services = compose["services"]
+    published = [name for name, service in services.items() if service.get("ports")]
+    assert published == ["proxy"]
+    proxy = services["proxy"]
+    assert proxy["ports"] == ["${HTTP_PORT:-8000}:8000"]
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    assert proxy["depends_on"]["web"] == {"condition": "service_healthy"}
+    assert "/proxy/health" in proxy["healthcheck"]["test"][-1]
+    conf = _nginx_conf()
+    directives = [line.strip() for line in conf.splitlines() if not line.strip().startswith("#")]
+    assert "listen 8000;" in directives
+    assert "location = /proxy/health {" in directives
+    # The upstream is the web service on the port gunicorn binds in the image
+    # (reviewapp/gunicorn_conf.py), resolved at run time through Docker's DNS, so every replica
+    # (and one added later by --scale) is found.
+    assert "resolver 127.0.0.11 valid=10s ipv6=off;" in directives
+    assert "set $web_replicas http://web:8000;" in directives
+    assert "proxy_pass $web_replicas;" in directives
+    assert (
+        '"GUNICORN_BIND", "0.0.0.0:8000"' in (ROOT / "reviewapp" / "gunicorn_conf.py").read_text()
+    )
+    # The app sees the client's host, address and scheme as the settings expect them.
+    assert "proxy_set_header Host $host;" in directives
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in directives
+    assert any(d.startswith("proxy_set_header X-Forwarded-Proto ") for d in directives)
+    # Uploads as large as the app accepts, and no timeout before gunicorn's own.
+    body = re.search(r"client_max_body_size (\d+)m;", conf)
+    assert body and int(body.group(1)) >= 2048
+    read = re.search(r"proxy_read_timeout (\d+)s;", conf)
+    from reviewapp import gunicorn_conf
+
+    assert read and int(read.group(1)) >= gunicorn_conf.timeout
+
+
+def test_readme_shows_how_to_run_several_web_and_worker_replicas():
+    readme = (ROOT / "README.md").read_text()
+    assert "docker compose up -d --scale web=3 --scale worker=4" in readme
+    assert "deploy/nginx.conf" in readme
+    assert "DJANGO_TRUSTED_PROXY_COUNT=2" in readme
+
+
 def test_compose_keeps_the_database_and_uploads_in_named_volumes():
     compose = _compose()
     assert {"pgdata", "media"} <= set(compose["volumes"])
