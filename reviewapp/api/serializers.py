@@ -3,6 +3,7 @@ from rest_framework import serializers
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
+from reviewapp.screening.constants import ScreenState
 from reviewapp.screening.models import Decision, ExclusionReason
 
 
@@ -60,15 +61,19 @@ class RecordSerializer(serializers.ModelSerializer):
             "ft_state",
         ]
 
-    def _state(self, record, stage) -> str | None:
-        state = self.context["states"][stage].get(record.pk)
-        return str(state) if state else None
-
+    # The states as ``screening.selectors.stage_states`` derives them, from the row annotations
+    # the view adds: a record is in title/abstract screening unless it is an active duplicate,
+    # in full-text screening once included at title/abstract; without a state row it is
+    # unscreened.
     def get_ta_state(self, record) -> str | None:
-        return self._state(record, "ta")
+        if record.primary_id is not None:
+            return None
+        return record.ta_row or ScreenState.UNSCREENED.value
 
     def get_ft_state(self, record) -> str | None:
-        return self._state(record, "ft")
+        if self.get_ta_state(record) != ScreenState.INCLUDED:
+            return None
+        return record.ft_row or ScreenState.UNSCREENED.value
 
 
 class DecisionSerializer(serializers.ModelSerializer):

@@ -19,6 +19,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reviewapp.api.pagination import KeysetPagination
 from reviewapp.api.permissions import ReviewMember
 from reviewapp.api.serializers import (
     DecisionSerializer,
@@ -32,8 +33,7 @@ from reviewapp.extraction.selectors import decisions_visible, extractions_visibl
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import Stage
-from reviewapp.screening.models import Report
-from reviewapp.screening.selectors import stage_states
+from reviewapp.screening.models import RecordStageState, Report
 
 if TYPE_CHECKING:
     # A type alias of the stubs only; it does not exist at run time.
@@ -77,29 +77,38 @@ STAGE_PARAM = OpenApiParameter(
 )
 
 
+def _state_of(stage: str):
+    return Subquery(
+        RecordStageState.objects.filter(record=OuterRef("pk"), stage=stage).values("state")[:1]
+    )
+
+
 class RecordList(ReadOnly, generics.ListAPIView):
-    """Every record of the review (duplicates too, marked), with its state at each stage."""
+    """Every record of the review (duplicates too, marked), with its state at each stage, in
+    record id order, a page at a time: follow ``next`` until it is null."""
 
     serializer_class = RecordSerializer
+    pagination_class = KeysetPagination
+    # The review first: its rows are read along the (review, id) index (see KeysetPagination).
+    keyset = ("review_id", "id")
+
+    def keyset_floor(self):
+        return [self.membership.review_id, 0]
 
     def get_queryset(self):
+        # Each page reads only its own records' states, duplicate links and studies (one row
+        # each, by unique index): the cost of a page does not grow with the review.
         review = self.membership.review
         primary = DuplicateLink.objects.filter(
             duplicate=OuterRef("pk"), undone_at__isnull=True
         ).values("primary_id")[:1]
         study = Report.objects.filter(record=OuterRef("pk")).values("study__label")[:1]
-        return (
-            Record.objects.filter(review=review)
-            .annotate(primary_id=Subquery(primary), study_label=Subquery(study))
-            .order_by("id")
+        return Record.objects.filter(review=review).annotate(
+            primary_id=Subquery(primary),
+            study_label=Subquery(study),
+            ta_row=_state_of(Stage.TITLE_ABSTRACT),
+            ft_row=_state_of(Stage.FULL_TEXT),
         )
-
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        if hasattr(self, "membership"):
-            review = self.membership.review
-            context["states"] = {stage: stage_states(review, stage) for stage in Stage.values}
-        return context
 
 
 @extend_schema(
@@ -114,13 +123,14 @@ class DecisionList(ReadOnly, generics.ListAPIView):
     reviewer, once you have voted and every vote is in; analysts see every decision."""
 
     serializer_class = DecisionSerializer
+    pagination_class = KeysetPagination
+    keyset = ("review_id", "created_at", "id")
 
     def get_queryset(self):
         qs = (
             decisions_visible(self.membership.review, self.membership)
             .select_related("reviewer")
             .prefetch_related("reasons")
-            .order_by("created_at", "id")
         )
         stage = self.request.query_params.get("stage")
         if stage:
