@@ -3,8 +3,9 @@ from rest_framework import serializers
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
-from reviewapp.screening.constants import ScreenState
+from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import Decision, ExclusionReason
+from reviewapp.screening.selectors import derived_states
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -61,19 +62,17 @@ class RecordSerializer(serializers.ModelSerializer):
             "ft_state",
         ]
 
-    # The states as ``screening.selectors.stage_states`` derives them, from the row annotations
-    # the view adds: a record is in title/abstract screening unless it is an active duplicate,
-    # in full-text screening once included at title/abstract; without a state row it is
-    # unscreened.
+    def _states(self, record) -> dict:
+        # Derived from the columns the view joins in (``records_with_states``).
+        return derived_states(
+            is_duplicate=record.primary_id is not None, ta_row=record.ta_row, ft_row=record.ft_row
+        )
+
     def get_ta_state(self, record) -> str | None:
-        if record.primary_id is not None:
-            return None
-        return record.ta_row or ScreenState.UNSCREENED.value
+        return self._states(record)[Stage.TITLE_ABSTRACT]
 
     def get_ft_state(self, record) -> str | None:
-        if self.get_ta_state(record) != ScreenState.INCLUDED:
-            return None
-        return record.ft_row or ScreenState.UNSCREENED.value
+        return self._states(record)[Stage.FULL_TEXT]
 
 
 class DecisionSerializer(serializers.ModelSerializer):

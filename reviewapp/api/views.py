@@ -30,10 +30,10 @@ from reviewapp.api.serializers import (
 )
 from reviewapp.extraction.models import ExtractionForm
 from reviewapp.extraction.selectors import decisions_visible, extractions_visible
-from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import Stage
-from reviewapp.screening.models import RecordStageState, Report
+from reviewapp.screening.selectors import records_with_states
 
 if TYPE_CHECKING:
     # A type alias of the stubs only; it does not exist at run time.
@@ -77,12 +77,6 @@ STAGE_PARAM = OpenApiParameter(
 )
 
 
-def _state_of(stage: str):
-    return Subquery(
-        RecordStageState.objects.filter(record=OuterRef("pk"), stage=stage).values("state")[:1]
-    )
-
-
 class RecordList(ReadOnly, generics.ListAPIView):
     """Every record of the review (duplicates too, marked), with its state at each stage, in
     record id order, a page at a time: follow ``next`` until it is null."""
@@ -98,17 +92,7 @@ class RecordList(ReadOnly, generics.ListAPIView):
     def get_queryset(self):
         # Each page reads only its own records' states, duplicate links and studies (one row
         # each, by unique index): the cost of a page does not grow with the review.
-        review = self.membership.review
-        primary = DuplicateLink.objects.filter(
-            duplicate=OuterRef("pk"), undone_at__isnull=True
-        ).values("primary_id")[:1]
-        study = Report.objects.filter(record=OuterRef("pk")).values("study__label")[:1]
-        return Record.objects.filter(review=review).annotate(
-            primary_id=Subquery(primary),
-            study_label=Subquery(study),
-            ta_row=_state_of(Stage.TITLE_ABSTRACT),
-            ft_row=_state_of(Stage.FULL_TEXT),
-        )
+        return records_with_states(Record.objects.filter(review=self.membership.review))
 
 
 @extend_schema(
