@@ -11,6 +11,7 @@ once both are submitted.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -205,31 +206,64 @@ DECISIONS_LONG_HEADER = [
 ]
 
 
+# What the record exports read of each record: never the abstract nor the source's raw record,
+# which are most of a record row's size.
+RECORD_COLUMNS = ["id", "review_id", "pmid", "doi", "authors", "year", "title", "journal"]
+DECISION_VALUES = ["id", "record_id", "stage", "kind", "value", "note", "created_at"]
+DECISION_VALUES += ["reviewer__username"]
+CHUNK = 2000
+
+
+def _with_reasons(rows: Iterator[dict]) -> Iterator[tuple[dict, list[str]]]:
+    """Decisions (as values) with the labels of their reasons, read one query per chunk of
+    decisions: the exports stream hundreds of thousands of decisions, and a model instance with
+    a prefetched relation per decision costs several times the row itself."""
+    through = Decision.reasons.through
+    while True:
+        chunk = list(itertools.islice(rows, CHUNK))
+        if not chunk:
+            return
+        labels: dict[int, list[str]] = defaultdict(list)
+        pairs = (
+            through.objects.filter(decision_id__in=[d["id"] for d in chunk])
+            .order_by("exclusionreason__position", "exclusionreason_id")
+            .values_list("decision_id", "exclusionreason__label")
+        )
+        for decision_id, label in pairs:
+            labels[decision_id].append(label)
+        for d in chunk:
+            yield d, labels.get(d["id"], [])
+
+
+def _first_author(authors) -> str:
+    return authors[0] if authors else ""
+
+
 def decisions_long_rows(review: Review, membership: Membership) -> Iterator[dict]:
     """One row per decision event, in the order they happened."""
-    qs = (
+    values = DECISION_VALUES + [f"record__{f}" for f in RECORD_COLUMNS if f != "id"]
+    rows = (
         decisions_visible(review, membership)
-        .select_related("reviewer", "record")
-        .prefetch_related("reasons")
-        .order_by("created_at", "id")
+        .order_by("review_id", "created_at", "id")
+        .values(*values)
+        .iterator(chunk_size=CHUNK)
     )
-    for d in qs.iterator(chunk_size=1000):
-        r = d.record
+    for d, reasons in _with_reasons(rows):
         yield {
-            "decision_id": d.pk,
-            "record_id": r.pk,
-            "stage": d.stage,
-            "created_at": d.created_at.isoformat(),
-            "reviewer": d.reviewer.username,
-            "kind": d.kind,
-            "value": d.value,
-            "reasons": [reason.label for reason in d.reasons.all()],
-            "note": d.note,
-            "pmid": r.pmid,
-            "doi": r.doi,
-            "first_author": r.first_author,
-            "year": r.year,
-            "title": r.title,
+            "decision_id": d["id"],
+            "record_id": d["record_id"],
+            "stage": d["stage"],
+            "created_at": d["created_at"].isoformat(),
+            "reviewer": d["reviewer__username"],
+            "kind": d["kind"],
+            "value": d["value"],
+            "reasons": reasons,
+            "note": d["note"],
+            "pmid": d["record__pmid"],
+            "doi": d["record__doi"],
+            "first_author": _first_author(d["record__authors"]),
+            "year": d["record__year"],
+            "title": d["record__title"],
         }
 
 
@@ -270,45 +304,48 @@ def records_wide(review: Review, membership: Membership) -> tuple[list[str], Ite
     header = records_wide_header(review, membership)
 
     def rows() -> Iterator[dict]:
-        decisions = (
+        decisions = _with_reasons(
             decisions_visible(review, membership)
-            .select_related("reviewer")
-            .prefetch_related("reasons")
             .order_by("record_id", "created_at", "id")
-            .iterator(chunk_size=2000)
+            .values(*DECISION_VALUES)
+            .iterator(chunk_size=CHUNK)
         )
         pending = next(decisions, None)
-        records = records_with_states(Record.objects.filter(review=review)).order_by("id")
-        for r in records.iterator(chunk_size=2000):
+        records = (
+            records_with_states(Record.objects.filter(review=review))
+            .order_by("review_id", "id")
+            .values(*RECORD_COLUMNS, "primary_id", "study_label", "ta_row", "ft_row")
+        )
+        for r in records.iterator(chunk_size=CHUNK):
             states = derived_states(
-                is_duplicate=r.primary_id is not None, ta_row=r.ta_row, ft_row=r.ft_row
+                is_duplicate=r["primary_id"] is not None, ta_row=r["ta_row"], ft_row=r["ft_row"]
             )
             row = {
-                "record_id": r.pk,
-                "pmid": r.pmid,
-                "doi": r.doi,
-                "first_author": r.first_author,
-                "year": r.year,
-                "title": r.title,
-                "journal": r.journal,
-                "duplicate_of": r.primary_id,
-                "study": r.study_label or "",
+                "record_id": r["id"],
+                "pmid": r["pmid"],
+                "doi": r["doi"],
+                "first_author": _first_author(r["authors"]),
+                "year": r["year"],
+                "title": r["title"],
+                "journal": r["journal"],
+                "duplicate_of": r["primary_id"],
+                "study": r["study_label"] or "",
             }
             for stage in WIDE_STAGES:
                 row[f"{stage}_state"] = states[stage] or ""
                 row[f"{stage}_final"] = ""
                 row[f"{stage}_reasons"] = []
-            while pending is not None and pending.record_id <= r.pk:
-                d, pending = pending, next(decisions, None)
-                if d.record_id != r.pk:
+            while pending is not None and pending[0]["record_id"] <= r["id"]:
+                (d, labels), pending = pending, next(decisions, None)
+                if d["record_id"] != r["id"]:
                     continue
-                if d.kind == DecisionKind.VOTE:
-                    row[f"{d.stage}_vote_{d.reviewer.username}"] = d.value
+                who = d["reviewer__username"]
+                if d["kind"] == DecisionKind.VOTE:
+                    row[f"{d['stage']}_vote_{who}"] = d["value"]
                 else:
-                    row[f"{d.stage}_final"] = f"{d.value} ({d.kind}, {d.reviewer.username})"
-                labels = [reason.label for reason in d.reasons.all()]
+                    row[f"{d['stage']}_final"] = f"{d['value']} ({d['kind']}, {who})"
                 if labels:
-                    row[f"{d.stage}_reasons"] = labels
+                    row[f"{d['stage']}_reasons"] = labels
             yield row
 
     return header, rows()
