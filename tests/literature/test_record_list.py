@@ -74,8 +74,7 @@ def test_the_record_and_sources_pages_cost_the_same_queries_whatever_the_review_
     client, owner, review, n, django_assert_num_queries
 ):
     records = RecordFactory.create_batch(n, review=review)
-    for i in range(n - 1):
-        ImportFactory(review=review)
+    ImportFactory.create_batch(n, review=review)
     DuplicateLink.objects.create(
         review=review, duplicate=records[1], primary=records[0], rule="doi"
     )
