@@ -38,9 +38,9 @@ class KeysetPagination(BasePagination):
 
     The view names its order in ``keyset``: model fields, none of them null, the last one unique
     (``("review_id", "created_at", "id")``). The cursor holds the values of those fields at the
-    page's edge. A list of one review's rows starts with the review: the order is the same, and
-    PostgreSQL then reads the page from the index on (review, ...) instead of walking an index on
-    the other columns through every other review's rows.
+    page's edge. A list of one review's rows starts with the review and selects it with
+    ``core.rows.in_review``: the order is the same, and PostgreSQL then reads the page from the
+    index on (review, ...), never by walking another index through every other review's rows.
     """
 
     page_size = 100
@@ -49,7 +49,7 @@ class KeysetPagination(BasePagination):
     page_size_query_param = "page_size"
 
     def paginate_queryset(self, queryset, request, view=None) -> list[Any]:
-        keys: Sequence[str] = view.keyset  # type: ignore[union-attr]
+        keys: Sequence[str] = view.keyset
         self.keys = keys
         self.base_url = request.build_absolute_uri()
         self.size = self._page_size(request)
@@ -57,11 +57,6 @@ class KeysetPagination(BasePagination):
         if values is not None:
             compare = row_after if forward else row_before
             queryset = queryset.filter(compare(keys, values))
-        floor = getattr(view, "keyset_floor", lambda: None)()
-        if floor is not None:
-            # Below every row of the list: without it the first page may be read by walking the
-            # primary key through other reviews' rows (see ``literature.selectors._keyset``).
-            queryset = queryset.filter(row_after(keys, floor))
         order = list(keys) if forward else [f"-{k}" for k in keys]
         rows = list(queryset.order_by(*order)[: self.size + 1])
         more = len(rows) > self.size

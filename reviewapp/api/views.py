@@ -28,6 +28,7 @@ from reviewapp.api.serializers import (
     RecordSerializer,
     ReviewSerializer,
 )
+from reviewapp.core.rows import in_review
 from reviewapp.extraction.models import ExtractionForm
 from reviewapp.extraction.selectors import decisions_visible, extractions_visible
 from reviewapp.literature.models import Record
@@ -86,13 +87,10 @@ class RecordList(ReadOnly, generics.ListAPIView):
     # The review first: its rows are read along the (review, id) index (see KeysetPagination).
     keyset = ("review_id", "id")
 
-    def keyset_floor(self):
-        return [self.membership.review_id, 0]
-
     def get_queryset(self):
         # Each page reads only its own records' states, duplicate links and studies (one row
         # each, by unique index): the cost of a page does not grow with the review.
-        return records_with_states(Record.objects.filter(review=self.membership.review))
+        return records_with_states(Record.objects.filter(in_review(self.membership.review_id)))
 
 
 @extend_schema(

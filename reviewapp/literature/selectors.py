@@ -19,7 +19,7 @@ from django.db.models import (
     Window,
 )
 
-from reviewapp.core.rows import row_after, row_before
+from reviewapp.core.rows import in_review, row_after, row_before
 from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
 from reviewapp.literature.models import DuplicateLink, Import, Record, Search
 from reviewapp.reviews.models import Review
@@ -57,15 +57,13 @@ def _keyset(
     """The page of ``qs`` (one review's rows, ordered by id) after or before an id, with one row
     more read to know whether another page follows: a page costs the same wherever it is.
 
-    ``by_key``: the page is read along the (review, id) index, its bounds written as row values
-    ``(review_id, id) > (r, x)``, which only that index answers. With ``review_id = r AND id > x``
-    PostgreSQL may instead walk the primary key through every other review's rows, filtering
-    them out (90% of a 1,000,000-record database). Not for a search, whose matches may be rare:
-    a scan filtering on the text is then the cheaper plan and the planner should choose it.
+    ``by_key``: ``qs`` selects the review with ``core.rows.in_review`` and the bounds are row
+    values, so the page is read along the (review, id) index and never by walking the primary
+    key through other reviews' rows (see ``reviewapp.core.rows``). Not for a search, whose
+    matches may be rare: a scan filtering on the text is then the cheaper plan and the planner
+    should be free to choose it.
     """
     fields = ("review_id", "id")
-    if by_key:
-        qs = qs.filter(row_after(fields, [review.pk, 0]))
     if before is not None:
         upper = row_before(fields, [review.pk, before]) if by_key else Q(id__lt=before)
         rows = list(qs.filter(upper).order_by("-review_id", "-id")[: size + 1])
@@ -99,8 +97,9 @@ def records_page(
     """A page of the records list, in record order, optionally those matching a title word, a
     PMID or a DOI. Only the columns the list shows are read (not abstracts nor the source's raw
     record), and the page is found by key from the (review, id) index, never by OFFSET."""
+    by_key = not query
     records = (
-        Record.objects.filter(review=review)
+        Record.objects.filter(in_review(review.pk) if by_key else Q(review=review))
         .select_related("search", "source_import")
         .only(
             "id",
@@ -118,7 +117,7 @@ def records_page(
         records = records.filter(
             Q(title__icontains=query) | Q(pmid=query) | Q(doi__iexact=query.lower())
         )
-    return _keyset(records, review, after=after, before=before, size=size, by_key=not query)
+    return _keyset(records, review, after=after, before=before, size=size, by_key=by_key)
 
 
 def records_count(review: Review) -> int:
