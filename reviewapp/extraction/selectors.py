@@ -27,6 +27,7 @@ from reviewapp.extraction.exports import Entry
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.extraction.schema import Column, columns_union
 from reviewapp.literature.models import Record
+from reviewapp.literature.selectors import records_count
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import DecisionKind, Stage
 from reviewapp.screening.models import Decision, Report, Study
@@ -406,5 +407,5 @@ def export_size(
     if kind == ExportKind.DECISIONS_LONG:
         return count(decisions_visible(review, membership))
     if kind == ExportKind.RECORDS_WIDE:
-        return count(Record.objects.filter(review=review))
+        return records_count(review)
     return count(Report.objects.filter(review=review, study__isnull=False))

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from reviewapp.literature.matching import title_key
 from reviewapp.literature.models import DuplicateLink
 from tests.factories import ImportFactory, RecordFactory, review_make
 
@@ -37,12 +38,18 @@ def test_the_list_pages_forward_and_back_by_key(client, owner, review, many):
 
 def test_a_search_finds_titles_pmids_and_dois_of_this_review_only(client, owner, review):
     client.force_login(owner)
-    wanted = RecordFactory(review=review, title="Rebound after natalizumab", pmid="123456")
-    RecordFactory(review=review, title="Something else", doi="10.1000/xyz")
-    other = review_make(owner=owner, slug="other")
-    RecordFactory(review=other, title="Rebound elsewhere")
+
+    def titled(review, title, **fields):
+        # As an import stores it: with its normalised title, which the search reads.
+        return RecordFactory(review=review, title=title, title_key=title_key(title), **fields)
+
+    wanted = titled(review, "Rebound after Natalizumab (Tysabri®)", pmid="123456")
+    titled(review, "Something else", doi="10.1000/xyz")
+    titled(review_make(owner=owner, slug="other"), "Rebound elsewhere")
     url = reverse("literature:record-list", args=[review.slug])
-    assert _ids(client.get(url, {"q": "rebound"})) == [wanted.pk]
+    assert _ids(client.get(url, {"q": "REBOUND"})) == [wanted.pk]
+    assert _ids(client.get(url, {"q": "natalizumab tysabri"})) == [wanted.pk]
+    assert _ids(client.get(url, {"q": "--"})) == []
     assert _ids(client.get(url, {"q": "123456"})) == [wanted.pk]
     assert len(_ids(client.get(url, {"q": "10.1000/XYZ"}))) == 1
 
@@ -62,7 +69,8 @@ def test_the_list_costs_the_same_queries_whatever_the_review_holds(
         RecordFactory(review=review, source_import=imports[i % 3])
     client.force_login(owner)
     url = reverse("literature:record-list", args=[review.slug])
-    # user, membership, the page, the count
+    client.get(url)  # counts the records once
+    # user, membership, the page, the review's highest record id (the count's key)
     with django_assert_num_queries(4):
         assert client.get(url, {"after": 1}).status_code == 200
     with django_assert_num_queries(3):  # a search's matches are not counted
@@ -86,3 +94,11 @@ def test_the_record_and_sources_pages_cost_the_same_queries_whatever_the_review_
     # user, membership, the searches, the files
     with django_assert_num_queries(4):
         assert client.get(reverse("literature:source-list", args=[review.slug])).status_code == 200
+
+
+def test_the_count_is_counted_again_once_records_are_added(client, owner, review, many):
+    client.force_login(owner)
+    url = reverse("literature:record-list", args=[review.slug])
+    assert "120 records." in client.get(url).content.decode()
+    RecordFactory.create_batch(2, review=review)
+    assert "122 records." in client.get(url).content.decode()
