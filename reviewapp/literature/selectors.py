@@ -148,7 +148,14 @@ def records_count(review: Review) -> int:
     index): the next import changes the key. The expiry bounds what a record deleted by hand
     (admin) could leave wrong.
     """
-    top = Record.objects.filter(review=review).aggregate(top=Max("id"))["top"]
+    # Not Max("id"): PostgreSQL may answer that by walking the primary key back from the end
+    # of the table through the other reviews' rows (see ``core.rows``).
+    top = (
+        Record.objects.filter(in_review(review.pk))
+        .order_by("-review_id", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
     if top is None:
         return 0
     key = f"literature:records-count:{review.pk}:{top}"
