@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from reviewapp.literature.selectors import records_page
+from reviewapp.literature.selectors import records_count, records_page
 from tests.factories import ImportFactory, review_make
 
 pytestmark = pytest.mark.skipif(
@@ -85,4 +85,10 @@ def test_the_api_records_page_is_read_from_the_review_index(owner, crowded):
     queries = _only_query(lambda: api.get(reverse("api:record-list", args=[crowded.slug])))
     page = next(q["sql"] for q in queries if 'FROM "literature_record"' in q["sql"])
     used = _indexes(_plan(page))
+    assert _review_id_index() in used and "literature_record_pkey" not in used, sorted(used)
+
+
+def test_the_count_is_keyed_by_a_probe_of_the_review_index(crowded):
+    queries = _only_query(lambda: records_count(crowded))
+    used = _indexes(_plan(queries[0]["sql"]))
     assert _review_id_index() in used and "literature_record_pkey" not in used, sorted(used)
