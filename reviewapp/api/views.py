@@ -102,7 +102,8 @@ class RecordList(ReadOnly, generics.ListAPIView):
 class DecisionList(ReadOnly, generics.ListAPIView):
     """Screening decision events, oldest first, as the blinding rule lets you see them: your own
     always; the others' once you have no vote due on that record (whatever your role) and, as a
-    reviewer, once you have voted and every vote is in; analysts see every decision."""
+    reviewer, once you have voted and every vote is in; analysts see every decision. A page at
+    a time: follow ``next`` until it is null."""
 
     serializer_class = DecisionSerializer
     pagination_class = KeysetPagination
