@@ -556,6 +556,34 @@ def report(runs: list[dict], started: str, target_ms: float) -> str:
     return "\n".join(lines)
 
 
+def summary(runs: list[dict], target_ms: float) -> str:
+    """One line per page for both statistics modes: the three roles' p95 side by side."""
+    lines = []
+    for run in runs:
+        refs = {r: run["pages"][f"{r}|/healthz/live (reference)"]["p50"] for r in ROLES}
+        lines += [
+            f"#### statistics {run['stats']}",
+            "",
+            "| page | queries | bytes | p95 ms owner / reviewer / analyst | worst p95 / healthz p50 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, _url in [*run["urls"], ("/healthz/live (reference)", "")]:
+            pages = [run["pages"][f"{role}|{name}"] for role in ROLES]
+            counts = sorted({str(run["queries"].get(f"{role}|{name}", "")) for role in ROLES})
+            sizes = [p["bytes"] for p in pages]
+            size = f"{min(sizes):,}" + (f"-{max(sizes):,}" if max(sizes) != min(sizes) else "")
+            p95 = [
+                f"**{p['p95']:.0f}**" if p["p95"] > target_ms else f"{p['p95']:.0f}" for p in pages
+            ]
+            worst = max(p["p95"] / refs[role] for p, role in zip(pages, ROLES, strict=True))
+            bad = "" if all(p["status"] == [200] for p in pages) else " (not all 200)"
+            lines.append(
+                f"| {name}{bad} | {'/'.join(counts)} | {size} | {' / '.join(p95)} | {worst:.0f}x |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stats", nargs="+", default=["fresh", "missing"])
@@ -570,7 +598,13 @@ def main() -> int:
         "--template", default="", help="another benchdb template (a small development build)"
     )
     parser.add_argument("--out", default=str(OUT / "lists.md"))
+    parser.add_argument(
+        "--summary", metavar="JSON", help="only print the one-line-per-page tables of a past run"
+    )
     args = parser.parse_args()
+    if args.summary:
+        print(summary(json.loads(Path(args.summary).read_text()), args.target_ms))
+        return 0
     OUT.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
