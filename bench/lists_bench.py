@@ -305,36 +305,45 @@ def rss_mb(pid: int) -> float:
 
 
 class RssWatch:
-    """The highest RSS each process of a tree reached while watched (sampled every 50 ms)."""
+    """How much each process of a tree grew while watched (RSS sampled every 50 ms): per tree, the
+    process that grew most, with its RSS before and at its peak. A process's own growth, not the
+    largest RSS of the tree: gunicorn's master and Celery's main process are as large as the
+    workers, so the largest RSS alone would hide a worker that grew."""
 
     def __init__(self, roots: dict[str, int]):
         self.roots = roots
-        self.peak: dict[str, float] = {}
-        self.base: dict[str, float] = {}
+        self.first: dict[str, dict[int, float]] = {}
+        self.high: dict[str, dict[int, float]] = {}
         self._stop = threading.Event()
 
-    def _sample(self) -> dict[str, float]:
-        now = {}
+    def _sample(self) -> None:
         for name, root in self.roots.items():
-            pids = [root, *descendants(root)]
-            now[name] = max((rss_mb(p) for p in pids), default=0.0)
-        return now
+            first, high = self.first.setdefault(name, {}), self.high.setdefault(name, {})
+            for pid in [root, *descendants(root)]:
+                rss = rss_mb(pid)
+                first.setdefault(pid, rss)
+                high[pid] = max(high.get(pid, 0.0), rss)
 
     def __enter__(self):
-        self.base = self._sample()
-        self.peak = dict(self.base)
+        self._sample()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
     def _run(self):
         while not self._stop.wait(0.05):
-            for name, value in self._sample().items():
-                self.peak[name] = max(self.peak[name], value)
+            self._sample()
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        self._sample()
+
+    def grew(self, name: str) -> tuple[float, float]:
+        """(RSS before, peak RSS) of the process of tree ``name`` that grew most."""
+        first, high = self.first[name], self.high[name]
+        pid = max(high, key=lambda p: high[p] - first[p])
+        return first[pid], high[pid]
 
 
 def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:
@@ -426,8 +435,8 @@ def measure_export(port: int, password: str, kind: str, roots: dict[str, int]) -
                 rows=max(0, data.count(b"\n") - 1),
             )
         result["total_s"] = time.perf_counter() - t0
-    result["rss_base"] = watch.base
-    result["rss_peak"] = watch.peak
+    result["rss_base"] = {name: watch.grew(name)[0] for name in roots}
+    result["rss_peak"] = {name: watch.grew(name)[1] for name in roots}
     return result
 
 
@@ -472,8 +481,8 @@ def run_mode(stats: str, args, env_base: dict) -> dict:
             except OSError:
                 pass
             time.sleep(0.2)
-        queries = count_queries(env, urls)
-        pages = measure_pages(port, PASSWORD, urls, args.repeat)
+        queries = count_queries(env, urls) if not args.skip_pages else {}
+        pages = measure_pages(port, PASSWORD, urls, args.repeat) if not args.skip_pages else {}
         exports = [
             measure_export(port, PASSWORD, kind, {"gunicorn": web.pid, "celery": worker.pid})
             for kind in args.exports
@@ -522,11 +531,14 @@ def report(runs: list[dict], started: str, target_ms: float) -> str:
             f"{f['clusters']:,} clusters, {f['decisions']:,} decisions (clone and migrate "
             f"{run['clone_s']:.0f} s).",
             "",
-            "| page | role | p50 ms | p95 ms | max ms | p95 / healthz p50 | queries | bytes |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         missed = []
-        for role in ROLES:
+        if run["pages"]:
+            lines += [
+                "| page | role | p50 ms | p95 ms | max ms | p95 / healthz p50 | queries | bytes |",
+                "|---|---|---:|---:|---:|---:|---:|---:|",
+            ]
+        for role in ROLES if run["pages"] else []:
             ref = run["pages"][f"{role}|/healthz/live (reference)"]["p50"]
             for name, _url in [*run["urls"], ("/healthz/live (reference)", "")]:
                 p = run["pages"][f"{role}|{name}"]
@@ -538,10 +550,11 @@ def report(runs: list[dict], started: str, target_ms: float) -> str:
                 )
                 if p["p95"] > target_ms and "reference" not in name:
                     missed.append(f"{name} ({role}): p95 {p['p95']:.0f} ms")
-        lines += ["", f"p95 over {target_ms:.0f} ms: " + ("; ".join(missed) or "none"), ""]
+        if run["pages"]:
+            lines += ["", f"p95 over {target_ms:.0f} ms: " + ("; ".join(missed) or "none"), ""]
         lines += [
             "| export | answer ms | job done s | file first byte ms | file total ms | rows | MB "
-            "| peak RSS gunicorn MB (before) | peak RSS celery MB (before) |",
+            "| gunicorn worker RSS MB before → peak | Celery worker RSS MB before → peak |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for e in run["exports"]:
@@ -549,8 +562,8 @@ def report(runs: list[dict], started: str, target_ms: float) -> str:
                 f"| {e['kind']} | {e['answer_ms']:.0f} | {e.get('job_done_s', 0):.1f} "
                 f"| {e.get('file_ttfb_ms', 0):.0f} | {e.get('file_total_ms', 0):.0f} "
                 f"| {e.get('rows', '')} | {e.get('bytes', 0) / 1e6:.1f} "
-                f"| {e['rss_peak']['gunicorn']:.0f} ({e['rss_base']['gunicorn']:.0f}) "
-                f"| {e['rss_peak']['celery']:.0f} ({e['rss_base']['celery']:.0f}) |"
+                f"| {e['rss_base']['gunicorn']:.0f} → {e['rss_peak']['gunicorn']:.0f} "
+                f"| {e['rss_base']['celery']:.0f} → {e['rss_peak']['celery']:.0f} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -560,6 +573,8 @@ def summary(runs: list[dict], target_ms: float) -> str:
     """One line per page for both statistics modes: the three roles' p95 side by side."""
     lines = []
     for run in runs:
+        if not run["pages"]:
+            continue
         refs = {r: run["pages"][f"{r}|/healthz/live (reference)"]["p50"] for r in ROLES}
         lines += [
             f"#### statistics {run['stats']}",
@@ -594,6 +609,7 @@ def main() -> int:
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--keep", action="store_true", help="keep the clone afterwards")
+    parser.add_argument("--skip-pages", action="store_true", help="only the exports")
     parser.add_argument(
         "--template", default="", help="another benchdb template (a small development build)"
     )
