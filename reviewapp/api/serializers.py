@@ -3,7 +3,9 @@ from rest_framework import serializers
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
+from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import Decision, ExclusionReason
+from reviewapp.screening.selectors import derived_states
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -60,15 +62,17 @@ class RecordSerializer(serializers.ModelSerializer):
             "ft_state",
         ]
 
-    def _state(self, record, stage) -> str | None:
-        state = self.context["states"][stage].get(record.pk)
-        return str(state) if state else None
+    def _states(self, record) -> dict:
+        # Derived from the columns the view joins in (``records_with_states``).
+        return derived_states(
+            is_duplicate=record.primary_id is not None, ta_row=record.ta_row, ft_row=record.ft_row
+        )
 
     def get_ta_state(self, record) -> str | None:
-        return self._state(record, "ta")
+        return self._states(record)[Stage.TITLE_ABSTRACT]
 
     def get_ft_state(self, record) -> str | None:
-        return self._state(record, "ft")
+        return self._states(record)[Stage.FULL_TEXT]
 
 
 class DecisionSerializer(serializers.ModelSerializer):

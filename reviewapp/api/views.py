@@ -19,6 +19,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reviewapp.api.pagination import KeysetPagination
 from reviewapp.api.permissions import ReviewMember
 from reviewapp.api.serializers import (
     DecisionSerializer,
@@ -27,13 +28,13 @@ from reviewapp.api.serializers import (
     RecordSerializer,
     ReviewSerializer,
 )
+from reviewapp.core.rows import in_review
 from reviewapp.extraction.models import ExtractionForm
 from reviewapp.extraction.selectors import decisions_visible, extractions_visible
-from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import Stage
-from reviewapp.screening.models import Report
-from reviewapp.screening.selectors import stage_states
+from reviewapp.screening.selectors import records_with_states
 
 if TYPE_CHECKING:
     # A type alias of the stubs only; it does not exist at run time.
@@ -78,28 +79,18 @@ STAGE_PARAM = OpenApiParameter(
 
 
 class RecordList(ReadOnly, generics.ListAPIView):
-    """Every record of the review (duplicates too, marked), with its state at each stage."""
+    """Every record of the review (duplicates too, marked), with its state at each stage, in
+    record id order, a page at a time: follow ``next`` until it is null."""
 
     serializer_class = RecordSerializer
+    pagination_class = KeysetPagination
+    # The review first: its rows are read along the (review, id) index (see KeysetPagination).
+    keyset = ("review_id", "id")
 
     def get_queryset(self):
-        review = self.membership.review
-        primary = DuplicateLink.objects.filter(
-            duplicate=OuterRef("pk"), undone_at__isnull=True
-        ).values("primary_id")[:1]
-        study = Report.objects.filter(record=OuterRef("pk")).values("study__label")[:1]
-        return (
-            Record.objects.filter(review=review)
-            .annotate(primary_id=Subquery(primary), study_label=Subquery(study))
-            .order_by("id")
-        )
-
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        if hasattr(self, "membership"):
-            review = self.membership.review
-            context["states"] = {stage: stage_states(review, stage) for stage in Stage.values}
-        return context
+        # Each page reads only its own records' states, duplicate links and studies (one row
+        # each, by unique index): the cost of a page does not grow with the review.
+        return records_with_states(Record.objects.filter(in_review(self.membership.review_id)))
 
 
 @extend_schema(
@@ -111,16 +102,18 @@ class RecordList(ReadOnly, generics.ListAPIView):
 class DecisionList(ReadOnly, generics.ListAPIView):
     """Screening decision events, oldest first, as the blinding rule lets you see them: your own
     always; the others' once you have no vote due on that record (whatever your role) and, as a
-    reviewer, once you have voted and every vote is in; analysts see every decision."""
+    reviewer, once you have voted and every vote is in; analysts see every decision. A page at
+    a time: follow ``next`` until it is null."""
 
     serializer_class = DecisionSerializer
+    pagination_class = KeysetPagination
+    keyset = ("review_id", "created_at", "id")
 
     def get_queryset(self):
         qs = (
             decisions_visible(self.membership.review, self.membership)
             .select_related("reviewer")
             .prefetch_related("reasons")
-            .order_by("created_at", "id")
         )
         stage = self.request.query_params.get("stage")
         if stage:

@@ -121,7 +121,8 @@ def extraction_header(columns: Sequence[Column]) -> list[str]:
 class Sheet:
     title: str
     header: list[str]
-    rows: list[list[Any]] = field(default_factory=list)
+    # Any iterable: the writers read it once, so a generator keeps a large sheet out of memory.
+    rows: Iterable[list[Any]] = field(default_factory=list)
 
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -142,11 +143,12 @@ def sheet_title(title: str, used: set[str]) -> str:
 STUDY_META = [c for c in META_COLUMNS if c not in ("outcome_group", "outcome_row")]
 
 
-def extraction_sheets(columns: Sequence[Column], entries: Sequence[Entry]) -> list[Sheet]:
+def extraction_sheets(columns: Sequence[Column], entries: Iterable[Entry]) -> list[Sheet]:
     """One sheet per form section, then a codebook naming each column.
 
     A section holding effect data has one row per study and outcome of its own groups; other
-    sections have one row per study.
+    sections have one row per study. The rows are generated as the workbook is written, reading
+    ``entries`` once per section (give a re-iterable, not an iterator, when there are several).
     """
     sections: dict[str, list[Column]] = {}
     for column in columns:
@@ -156,26 +158,46 @@ def extraction_sheets(columns: Sequence[Column], entries: Sequence[Entry]) -> li
     for title, section_columns in sections.items():
         keys = [c.key for c in section_columns]
         groups = {c.group for c in section_columns if c.group}
-        has_outcomes = bool(groups)
-        header = STUDY_META + (["outcome_group", "outcome_row"] if has_outcomes else []) + keys
-        sheet = Sheet(sheet_title(title, used), header)
-        for entry in entries:
-            own_keys = {c.key for c in definition_columns(entry.definition)}
-            values = entry.data.get("values") or {}
-            base = _meta(entry) | {k: values.get(k) for k in keys if k in own_keys}
-            rows = []
-            if has_outcomes:
-                for group, number, cells in _outcome_cells(entry, own_keys):
-                    if group in groups:
-                        rows.append(base | {"outcome_group": group, "outcome_row": number} | cells)
-            if not rows:
-                rows.append(base)
-            sheet.rows.extend([[row.get(h) for h in header] for row in rows])
-        sheets.append(sheet)
+        header = STUDY_META + (["outcome_group", "outcome_row"] if groups else []) + keys
+        sheets.append(
+            Sheet(sheet_title(title, used), header, _section_rows(entries, header, keys, groups))
+        )
     codebook = Sheet(sheet_title("Codebook", used), ["column", "label", "section", "type", "group"])
     codebook.rows = [[c.key, c.label, c.section, c.type, c.group or ""] for c in columns]
     sheets.append(codebook)
     return sheets
+
+
+def _section_rows(
+    entries: Iterable[Entry], header: list[str], keys: list[str], groups: set
+) -> Iterator[list[Any]]:
+    for entry in entries:
+        own_keys = {c.key for c in definition_columns(entry.definition)}
+        values = entry.data.get("values") or {}
+        base = _meta(entry) | {k: values.get(k) for k in keys if k in own_keys}
+        rows = []
+        if groups:
+            for group, number, cells in _outcome_cells(entry, own_keys):
+                if group in groups:
+                    rows.append(base | {"outcome_group": group, "outcome_row": number} | cells)
+        if not rows:
+            rows.append(base)
+        for row in rows:
+            yield [row.get(h) for h in header]
+
+
+def _columns_json(columns: Sequence[Column]) -> list[dict[str, Any]]:
+    return [
+        {"key": c.key, "label": c.label, "section": c.section, "type": c.type, "group": c.group}
+        for c in columns
+    ]
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    return _meta(entry) | {
+        "values": dict(entry.data.get("values") or {}),
+        "outcomes": list(entry.data.get("outcomes") or []),
+    }
 
 
 def extraction_json(
@@ -184,25 +206,24 @@ def extraction_json(
     """Everything as one JSON document: the form and its versions, the columns, the entries."""
     return {
         "form": dict(form),
-        "columns": [
-            {
-                "key": c.key,
-                "label": c.label,
-                "section": c.section,
-                "type": c.type,
-                "group": c.group,
-            }
-            for c in columns
-        ],
-        "extractions": [
-            _meta(e)
-            | {
-                "values": dict(e.data.get("values") or {}),
-                "outcomes": list(e.data.get("outcomes") or []),
-            }
-            for e in entries
-        ],
+        "columns": _columns_json(columns),
+        "extractions": [_entry_json(e) for e in entries],
     }
+
+
+def extraction_json_stream(
+    *, form: Mapping[str, Any], columns: Sequence[Column], entries: Iterable[Entry]
+) -> Iterator[str]:
+    """The document of ``extraction_json``, written one extraction at a time."""
+    yield '{"form": ' + _dumps(dict(form)) + ', "columns": ' + _dumps(_columns_json(columns))
+    yield ', "extractions": ['
+    for n, entry in enumerate(entries):
+        yield ("," if n else "") + "\n" + _dumps(_entry_json(entry))
+    yield "\n]}\n"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 # --- writers ----------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ once both are submitted.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import groupby
 from typing import cast
 
 from django.db.models import Max, QuerySet
@@ -24,12 +26,13 @@ from reviewapp.extraction.constants import ExportKind, ExportWhich, ExtractionKi
 from reviewapp.extraction.exports import Entry
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.extraction.schema import Column, columns_union
-from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.literature.models import Record
+from reviewapp.literature.selectors import records_count
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import DecisionKind, Stage
 from reviewapp.screening.models import Decision, Report, Study
 from reviewapp.screening.rules import State
-from reviewapp.screening.selectors import stage_states
+from reviewapp.screening.selectors import derived_states, records_with_states, stage_states
 
 
 def included_record_ids(review: Review) -> set[int]:
@@ -92,30 +95,41 @@ def extractions_visible(
     return qs.filter(form=form) if form is not None else qs
 
 
-def extraction_entries(*, form: ExtractionForm, which: str, membership: Membership) -> list[Entry]:
-    """The entries an export holds, ordered by study then consensus first, then extractor.
+class ExtractionEntries:
+    """The entries an export holds, ordered by study then consensus first, then extractor: read
+    from the database afresh (a chunk at a time) each time they are iterated, so an XLSX with
+    a sheet per section reads them once per sheet instead of holding them all.
 
     ``final``: per study the consensus; without one, on a single-extractor form, the submitted
     entry. ``all``: every entry this member may see, drafts included (their kind says which).
     """
-    qs = (
-        extractions_visible(membership, form)
-        .select_related("study", "extractor", "decided_by", "form_version")
-        .order_by("study__label", "study_id", "kind", "extractor__username")
-    )
-    rows = list(qs)
-    if which == ExportWhich.FINAL:
-        by_study: dict[int, list[Extraction]] = defaultdict(list)
-        for e in rows:
-            by_study[e.study_id].append(e)
-        rows = []
-        for entries in by_study.values():
+
+    def __init__(self, *, form: ExtractionForm, which: str, membership: Membership):
+        self.form, self.which = form, which
+        self.qs = (
+            extractions_visible(membership, form)
+            .select_related("study", "extractor", "decided_by", "form_version")
+            .order_by("study__label", "study_id", "kind", "extractor__username", "id")
+        )
+
+    def __iter__(self) -> Iterator[Entry]:
+        rows = self.qs.iterator(chunk_size=500)
+        if self.which != ExportWhich.FINAL:
+            yield from (_entry(e) for e in rows)
+            return
+        # The query orders each study's entries together: one study in memory at a time.
+        for _study, group in groupby(rows, key=lambda e: e.study_id):
+            entries = list(group)
             consensus = [e for e in entries if e.kind == ExtractionKind.CONSENSUS]
             if consensus:
-                rows.append(consensus[0])
-            elif form.extractors_required == 1:
-                rows.extend(e for e in entries if e.submitted_at)
-    return [_entry(e) for e in rows]
+                yield _entry(consensus[0])
+            elif self.form.extractors_required == 1:
+                yield from (_entry(e) for e in entries if e.submitted_at)
+
+
+def extraction_entries(*, form: ExtractionForm, which: str, membership: Membership) -> list[Entry]:
+    """The entries of ``ExtractionEntries``, as a list (for small reads and the tests)."""
+    return list(ExtractionEntries(form=form, which=which, membership=membership))
 
 
 def _entry(e: Extraction) -> Entry:
@@ -193,97 +207,146 @@ DECISIONS_LONG_HEADER = [
 ]
 
 
+# What the record exports read of each record: never the abstract nor the source's raw record,
+# which are most of a record row's size.
+RECORD_COLUMNS = ["id", "review_id", "pmid", "doi", "authors", "year", "title", "journal"]
+DECISION_VALUES = ["id", "record_id", "stage", "kind", "value", "note", "created_at"]
+DECISION_VALUES += ["reviewer__username"]
+CHUNK = 2000
+
+
+def _with_reasons(rows: Iterator[dict]) -> Iterator[tuple[dict, list[str]]]:
+    """Decisions (as values) with the labels of their reasons, read one query per chunk of
+    decisions: the exports stream hundreds of thousands of decisions, and a model instance with
+    a prefetched relation per decision costs several times the row itself."""
+    through = Decision.reasons.through
+    while True:
+        chunk = list(itertools.islice(rows, CHUNK))
+        if not chunk:
+            return
+        labels: dict[int, list[str]] = defaultdict(list)
+        pairs = (
+            through.objects.filter(decision_id__in=[d["id"] for d in chunk])
+            .order_by("exclusionreason__position", "exclusionreason_id")
+            .values_list("decision_id", "exclusionreason__label")
+        )
+        for decision_id, label in pairs:
+            labels[decision_id].append(label)
+        for d in chunk:
+            yield d, labels.get(d["id"], [])
+
+
+def _first_author(authors) -> str:
+    return authors[0] if authors else ""
+
+
 def decisions_long_rows(review: Review, membership: Membership) -> Iterator[dict]:
     """One row per decision event, in the order they happened."""
-    qs = (
+    values = DECISION_VALUES + [f"record__{f}" for f in RECORD_COLUMNS if f != "id"]
+    rows = (
         decisions_visible(review, membership)
-        .select_related("reviewer", "record")
-        .prefetch_related("reasons")
-        .order_by("created_at", "id")
+        .order_by("review_id", "created_at", "id")
+        .values(*values)
+        .iterator(chunk_size=CHUNK)
     )
-    for d in qs.iterator(chunk_size=1000):
-        r = d.record
+    for d, reasons in _with_reasons(rows):
         yield {
-            "decision_id": d.pk,
-            "record_id": r.pk,
-            "stage": d.stage,
-            "created_at": d.created_at.isoformat(),
-            "reviewer": d.reviewer.username,
-            "kind": d.kind,
-            "value": d.value,
-            "reasons": [reason.label for reason in d.reasons.all()],
-            "note": d.note,
-            "pmid": r.pmid,
-            "doi": r.doi,
-            "first_author": r.first_author,
-            "year": r.year,
-            "title": r.title,
+            "decision_id": d["id"],
+            "record_id": d["record_id"],
+            "stage": d["stage"],
+            "created_at": d["created_at"].isoformat(),
+            "reviewer": d["reviewer__username"],
+            "kind": d["kind"],
+            "value": d["value"],
+            "reasons": reasons,
+            "note": d["note"],
+            "pmid": d["record__pmid"],
+            "doi": d["record__doi"],
+            "first_author": _first_author(d["record__authors"]),
+            "year": d["record__year"],
+            "title": d["record__title"],
         }
+
+
+def records_wide_header(review: Review, membership: Membership) -> list[str]:
+    """The columns of ``records_wide``: one vote column per reviewer whose votes this member may
+    see at each stage."""
+    voters: dict[str, set[str]] = {stage: set() for stage in WIDE_STAGES}
+    pairs = (
+        decisions_visible(review, membership)
+        .filter(kind=DecisionKind.VOTE)
+        .order_by()
+        .values_list("stage", "reviewer__username")
+        .distinct()
+    )
+    for stage, name in pairs:
+        voters[stage].add(name)
+    header = ["record_id", "pmid", "doi", "first_author", "year", "title", "journal"]
+    header += ["duplicate_of", "study"]
+    for stage in WIDE_STAGES:
+        header += [f"{stage}_state"]
+        header += [f"{stage}_vote_{name}" for name in sorted(voters[stage])]
+        header += [f"{stage}_final", f"{stage}_reasons"]
+    return header
+
+
+WIDE_STAGES = [Stage.TITLE_ABSTRACT, Stage.FULL_TEXT]
 
 
 def records_wide(review: Review, membership: Membership) -> tuple[list[str], Iterator[dict]]:
     """(header, rows): one row per record with its state at each stage, each reviewer's current
     vote as a column of its own (``ta_vote_<username>``), the adjudication and the reasons of
-    the deciding exclusion at full text."""
-    stages = [Stage.TITLE_ABSTRACT, Stage.FULL_TEXT]
-    states = {stage: stage_states(review, stage) for stage in stages}
-    votes: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
-    final: dict[tuple[str, int], str] = {}
-    reasons: dict[tuple[str, int], list[str]] = {}
-    voters: dict[str, set[str]] = {stage: set() for stage in stages}
-    qs = (
-        decisions_visible(review, membership)
-        .select_related("reviewer")
-        .prefetch_related("reasons")
-        .order_by("created_at", "id")
-    )
-    for d in qs.iterator(chunk_size=1000):
-        key = (d.stage, d.record_id)
-        if d.kind == DecisionKind.VOTE:
-            votes[key][d.reviewer.username] = d.value
-            voters[d.stage].add(d.reviewer.username)
-        else:
-            final[key] = f"{d.value} ({d.kind}, {d.reviewer.username})"
-        labels = [reason.label for reason in d.reasons.all()]
-        if labels:
-            reasons[key] = labels
-    duplicate_of = dict(
-        DuplicateLink.objects.filter(review=review, undone_at__isnull=True).values_list(
-            "duplicate_id", "primary_id"
-        )
-    )
-    study_of = dict(
-        Report.objects.filter(review=review, study__isnull=False).values_list(
-            "record_id", "study__label"
-        )
-    )
-    header = ["record_id", "pmid", "doi", "first_author", "year", "title", "journal"]
-    header += ["duplicate_of", "study"]
-    for stage in stages:
-        header += [f"{stage}_state"]
-        header += [f"{stage}_vote_{name}" for name in sorted(voters[stage])]
-        header += [f"{stage}_final", f"{stage}_reasons"]
+    the deciding exclusion at full text.
+
+    Streamed: the records (with their states, duplicate link and study joined in) and the
+    decisions this member may see (ordered by record) are read side by side, a chunk at a time,
+    so memory holds one record's decisions whatever the size of the review.
+    """
+    header = records_wide_header(review, membership)
 
     def rows() -> Iterator[dict]:
-        for r in Record.objects.filter(review=review).order_by("id").iterator(chunk_size=1000):
+        decisions = _with_reasons(
+            decisions_visible(review, membership)
+            .order_by("record_id", "created_at", "id")
+            .values(*DECISION_VALUES)
+            .iterator(chunk_size=CHUNK)
+        )
+        pending = next(decisions, None)
+        records = (
+            records_with_states(Record.objects.filter(review=review))
+            .order_by("review_id", "id")
+            .values(*RECORD_COLUMNS, "primary_id", "study_label", "ta_row", "ft_row")
+        )
+        for r in records.iterator(chunk_size=CHUNK):
+            states = derived_states(
+                is_duplicate=r["primary_id"] is not None, ta_row=r["ta_row"], ft_row=r["ft_row"]
+            )
             row = {
-                "record_id": r.pk,
-                "pmid": r.pmid,
-                "doi": r.doi,
-                "first_author": r.first_author,
-                "year": r.year,
-                "title": r.title,
-                "journal": r.journal,
-                "duplicate_of": duplicate_of.get(r.pk),
-                "study": study_of.get(r.pk, ""),
+                "record_id": r["id"],
+                "pmid": r["pmid"],
+                "doi": r["doi"],
+                "first_author": _first_author(r["authors"]),
+                "year": r["year"],
+                "title": r["title"],
+                "journal": r["journal"],
+                "duplicate_of": r["primary_id"],
+                "study": r["study_label"] or "",
             }
-            for stage in stages:
-                state = states[stage].get(r.pk)
-                row[f"{stage}_state"] = str(state) if state else ""
-                for name, value in votes[(stage, r.pk)].items():
-                    row[f"{stage}_vote_{name}"] = value
-                row[f"{stage}_final"] = final.get((stage, r.pk), "")
-                row[f"{stage}_reasons"] = reasons.get((stage, r.pk), [])
+            for stage in WIDE_STAGES:
+                row[f"{stage}_state"] = states[stage] or ""
+                row[f"{stage}_final"] = ""
+                row[f"{stage}_reasons"] = []
+            while pending is not None and pending[0]["record_id"] <= r["id"]:
+                (d, labels), pending = pending, next(decisions, None)
+                if d["record_id"] != r["id"]:
+                    continue
+                who = d["reviewer__username"]
+                if d["kind"] == DecisionKind.VOTE:
+                    row[f"{d['stage']}_vote_{who}"] = d["value"]
+                else:
+                    row[f"{d['stage']}_final"] = f"{d['value']} ({d['kind']}, {who})"
+                if labels:
+                    row[f"{d['stage']}_reasons"] = labels
             yield row
 
     return header, rows()
@@ -324,13 +387,25 @@ def included_ris_records(review: Review) -> list[dict]:
 
 
 def export_size(
-    *, review: Review, kind: str, form: ExtractionForm | None, membership: Membership
+    *,
+    review: Review,
+    kind: str,
+    form: ExtractionForm | None,
+    membership: Membership,
+    at_most: int | None = None,
 ) -> int:
-    """The rows an export will have, cheaply counted, to choose between now and background."""
+    """The rows an export will have, to choose between now and background and to show progress.
+
+    ``at_most``: stop counting there (the answer is then min(size, at_most)), so that choosing
+    reads a few thousand rows of a large export, not all of them."""
+
+    def count(qs: QuerySet) -> int:
+        return qs.count() if at_most is None else qs.order_by()[:at_most].count()
+
     if kind in (ExportKind.EXTRACTION_CSV, ExportKind.EXTRACTION_XLSX, ExportKind.EXTRACTION_JSON):
-        return extractions_visible(membership, form).count() if form else 0
+        return count(extractions_visible(membership, form)) if form else 0
     if kind == ExportKind.DECISIONS_LONG:
-        return decisions_visible(review, membership).count()
+        return count(decisions_visible(review, membership))
     if kind == ExportKind.RECORDS_WIDE:
-        return Record.objects.filter(review=review).count()
-    return Report.objects.filter(review=review, study__isnull=False).count()
+        return records_count(review)
+    return count(Report.objects.filter(review=review, study__isnull=False))

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
 from datetime import datetime, timedelta
+from typing import IO
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -38,9 +40,9 @@ from reviewapp.extraction.models import (
 from reviewapp.extraction.schema import definition_build, definition_check
 from reviewapp.extraction.selectors import (
     DECISIONS_LONG_HEADER,
+    ExtractionEntries,
     decisions_long_rows,
     export_size,
-    extraction_entries,
     extractions_for_study,
     form_columns,
     form_latest_version,
@@ -371,63 +373,107 @@ def export_write(
     which: str = ExportWhich.FINAL,
     progress=None,
 ) -> tuple[bytes, int]:
-    """The file's bytes and its row count, as this member may see the data."""
+    """The file's bytes and its row count, as this member may see the data (small exports, sent
+    at once; large ones are written to a file by ``export_write_file``)."""
+    out = io.BytesIO()
+    n = export_write_file(
+        out, membership=membership, kind=kind, form=form, which=which, progress=progress
+    )
+    return out.getvalue(), n
+
+
+def export_write_file(
+    out: IO[bytes],
+    *,
+    membership: Membership,
+    kind: str,
+    form: ExtractionForm | None = None,
+    which: str = ExportWhich.FINAL,
+    progress=None,
+) -> int:
+    """Write the export into ``out`` as it is read, and return its row count.
+
+    Rows go from the database cursor (a chunk at a time) to the file: memory stays flat in the
+    number of rows; XLSX goes through openpyxl's write-only workbook.
+    """
     _export_check(membership, kind, form, which)
     review = membership.review
+    if kind == ExportKind.EXTRACTION_XLSX:
+        if form is None:
+            raise AssertionError("extraction export without a form")
+        entries = ExtractionEntries(form=form, which=which, membership=membership)
+        return exports.write_xlsx(
+            out, exports.extraction_sheets(form_columns(form), entries), progress
+        )
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    try:
+        n = _export_write_text(text, membership, review, kind, form, which, progress)
+        text.flush()
+    finally:
+        # Leave ``out`` open for the caller (closing the wrapper would close it).
+        text.detach()
+    return n
+
+
+def _export_write_text(out: IO[str], membership, review, kind, form, which, progress) -> int:
     if kind in EXTRACTION_EXPORTS:
         if form is None:
             # _export_check refuses an extraction export without a form.
             raise AssertionError("extraction export without a form")
         columns = form_columns(form)
-        entries = extraction_entries(form=form, which=which, membership=membership)
+        entries = ExtractionEntries(form=form, which=which, membership=membership)
         if kind == ExportKind.EXTRACTION_CSV:
-            out = io.StringIO()
-            n = exports.write_csv(
+            return exports.write_csv(
                 out,
                 exports.extraction_header(columns),
                 exports.extraction_rows(columns, entries),
                 progress,
             )
-            return out.getvalue().encode("utf-8"), n
-        if kind == ExportKind.EXTRACTION_XLSX:
-            binary = io.BytesIO()
-            n = exports.write_xlsx(binary, exports.extraction_sheets(columns, entries), progress)
-            return binary.getvalue(), n
-        document = exports.extraction_json(
-            form={
-                "id": form.pk,
-                "name": form.name,
-                "review": review.slug,
-                "extractors_required": form.extractors_required,
-                "which": which,
-                "versions": [
-                    {"number": v.number, "definition": v.definition} for v in form_versions(form)
-                ],
-            },
-            columns=columns,
-            entries=entries,
-        )
-        out = io.StringIO()
-        exports.write_json(out, document)
-        return out.getvalue().encode("utf-8"), len(entries)
-    out = io.StringIO()
+        n = 0
+
+        def counted():
+            nonlocal n
+            for n, entry in enumerate(entries, start=1):  # noqa: B007 (n is read after)
+                if progress and n % 500 == 0:
+                    progress(n)
+                yield entry
+
+        form_doc = {
+            "id": form.pk,
+            "name": form.name,
+            "review": review.slug,
+            "extractors_required": form.extractors_required,
+            "which": which,
+            "versions": [
+                {"number": v.number, "definition": v.definition} for v in form_versions(form)
+            ],
+        }
+        for chunk in exports.extraction_json_stream(
+            form=form_doc, columns=columns, entries=counted()
+        ):
+            out.write(chunk)
+        return n
     if kind == ExportKind.DECISIONS_LONG:
-        n = exports.write_csv(
+        return exports.write_csv(
             out, DECISIONS_LONG_HEADER, decisions_long_rows(review, membership), progress
         )
-    elif kind == ExportKind.RECORDS_WIDE:
+    if kind == ExportKind.RECORDS_WIDE:
         header, rows = records_wide(review, membership)
-        n = exports.write_csv(out, header, rows, progress)
-    else:
-        n = exports.write_ris(out, included_ris_records(review))
-    return out.getvalue().encode("utf-8"), n
+        return exports.write_csv(out, header, rows, progress)
+    return exports.write_ris(out, included_ris_records(review))
 
 
 def export_in_background(
     *, membership: Membership, kind: str, form: ExtractionForm | None, which: str
 ) -> bool:
     """Whether an export is large enough to go to the background worker."""
-    size = export_size(review=membership.review, kind=kind, form=form, membership=membership)
+    size = export_size(
+        review=membership.review,
+        kind=kind,
+        form=form,
+        membership=membership,
+        at_most=EXPORT_BACKGROUND_ROWS + 1,
+    )
     return size > EXPORT_BACKGROUND_ROWS
 
 
@@ -496,15 +542,20 @@ def export_run(*, export_id: int) -> ExportJob:
     try:
         with claim.heartbeat():
             progress(0)
-            content, n = export_write(
-                membership=membership,
-                kind=job.kind,
-                form=job.form,
-                which=job.which,
-                progress=progress,
-            )
-            name, _type = EXPORT_FILE[job.kind]
-            job.file.save(f"{job.review.slug}-{name}", ContentFile(content), save=False)
+            # Written to a temporary file as the rows are read, then stored: the worker's
+            # memory does not grow with the export.
+            with tempfile.TemporaryFile() as scratch:
+                n = export_write_file(
+                    scratch,
+                    membership=membership,
+                    kind=job.kind,
+                    form=job.form,
+                    which=job.which,
+                    progress=progress,
+                )
+                scratch.seek(0)
+                name, _type = EXPORT_FILE[job.kind]
+                job.file.save(f"{job.review.slug}-{name}", File(scratch), save=False)
         try:
             claim.finish(
                 file=job.file.name,

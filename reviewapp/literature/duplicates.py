@@ -1,12 +1,10 @@
-"""Writes and reads on duplicate links: the clusters page, confirming and undoing.
+"""Writes on duplicate links: confirming, undoing, marking (the page reads them through
+``selectors.duplicate_clusters_page``).
 
 A link is never deleted: undoing it records who and when, and the record returns to screening.
 """
 
 from __future__ import annotations
-
-from collections import defaultdict
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,41 +14,7 @@ from reviewapp.core.permissions import require
 from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.reviews.constants import Capability
-from reviewapp.reviews.models import Membership, Review
-
-
-@dataclass
-class Cluster:
-    primary: Record
-    links: list[DuplicateLink]
-
-    @property
-    def needs_review(self) -> bool:
-        return any(link.status == DuplicateStatus.NEEDS_REVIEW for link in self.links)
-
-
-def duplicate_clusters(review: Review, *, needs_review_only: bool = False) -> list[Cluster]:
-    """Active duplicate links grouped by their primary record, uncertain clusters first."""
-    links = (
-        DuplicateLink.objects.filter(review=review, undone_at__isnull=True)
-        .select_related(
-            "duplicate__search",
-            "duplicate__source_import",
-            "primary__search",
-            "primary__source_import",
-        )
-        .order_by("primary_id", "duplicate_id")
-    )
-    if needs_review_only:
-        links = links.filter(status=DuplicateStatus.NEEDS_REVIEW)
-    grouped: dict[int, list[DuplicateLink]] = defaultdict(list)
-    primaries: dict[int, Record] = {}
-    for link in links:
-        grouped[link.primary_id].append(link)
-        primaries[link.primary_id] = link.primary
-    clusters = [Cluster(primaries[pid], grouped[pid]) for pid in grouped]
-    clusters.sort(key=lambda c: (not c.needs_review, c.primary.pk))
-    return clusters
+from reviewapp.reviews.models import Membership
 
 
 def _link_for(membership: Membership, link_id: int) -> DuplicateLink:

@@ -1,9 +1,33 @@
-"""Reads on records."""
+"""Reads on records: the unique records, the records list and the duplicates page."""
 
-from django.db.models import Exists, OuterRef, QuerySet
+from __future__ import annotations
 
-from reviewapp.literature.models import DuplicateLink, Record
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
+
+from reviewapp.core.rows import in_review, row_after, row_before
+from reviewapp.literature import matching
+from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
+from reviewapp.literature.models import DuplicateLink, Import, Record, Search
 from reviewapp.reviews.models import Review
+
+RECORDS_PAGE_SIZE = 50
 
 
 def records_unique(review: Review) -> QuerySet[Record]:
@@ -14,3 +38,325 @@ def records_unique(review: Review) -> QuerySet[Record]:
 
 def duplicates_active_count(review: Review) -> int:
     return DuplicateLink.objects.filter(review=review, undone_at__isnull=True).count()
+
+
+@dataclass
+class KeysetPage:
+    """One page of a list read by key: the rows, and the keys to ask for the pages around it."""
+
+    rows: list[Any]
+    after: int | None = None  # the next page starts after this id (None: this is the last)
+    before: int | None = None  # the previous page ends before this id (None: this is the first)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.after is not None or self.before is not None
+
+
+def _keyset(
+    qs: QuerySet, review: Review, *, after: int | None, before: int | None, size: int, by_key: bool
+) -> KeysetPage:
+    """The page of ``qs`` (one review's rows, ordered by id) after or before an id, with one row
+    more read to know whether another page follows: a page costs the same wherever it is.
+
+    ``by_key``: ``qs`` selects the review with ``core.rows.in_review`` and the bounds are row
+    values, so the page is read along the (review, id) index and never by walking the primary
+    key through other reviews' rows (see ``reviewapp.core.rows``). Not for a search, whose
+    matches may be rare: a scan filtering on the text is then the cheaper plan and the planner
+    should be free to choose it.
+    """
+    fields = ("review_id", "id")
+    if before is not None:
+        upper = row_before(fields, [review.pk, before]) if by_key else Q(id__lt=before)
+        rows = list(qs.filter(upper).order_by("-review_id", "-id")[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        return KeysetPage(
+            rows,
+            after=rows[-1].pk if rows else None,
+            before=rows[0].pk if more and rows else None,
+        )
+    if after is not None:
+        qs = qs.filter(row_after(fields, [review.pk, after]) if by_key else Q(id__gt=after))
+    rows = list(qs.order_by("review_id", "id")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return KeysetPage(
+        rows,
+        after=rows[-1].pk if more else None,
+        before=rows[0].pk if after is not None and rows else None,
+    )
+
+
+# A query that can only be an identifier is looked up by its index; anything else is a title
+# search: a scan of the review's records, since a substring has no index.
+PMID_QUERY = re.compile(r"^\d{1,12}$")
+DOI_QUERY = re.compile(r"^10\.\S+/\S+$")
+
+
+def records_page(
+    review: Review,
+    *,
+    query: str = "",
+    after: int | None = None,
+    before: int | None = None,
+    size: int = RECORDS_PAGE_SIZE,
+) -> KeysetPage:
+    """A page of the records list, in record order, optionally those matching a title word, a
+    PMID or a DOI. Only the columns the list shows are read (not abstracts nor the source's raw
+    record), and the page is found by key from the (review, id) index, never by OFFSET."""
+    by_key = not query
+    records = (
+        Record.objects.filter(in_review(review.pk) if by_key else Q(review=review))
+        .select_related("search", "source_import")
+        .only(
+            "id",
+            "review_id",
+            "title",
+            "authors",
+            "year",
+            "search__id",
+            "search__source_database",
+            "source_import__id",
+            "source_import__file_name",
+        )
+    )
+    if PMID_QUERY.match(query):
+        records = records.filter(pmid=query)
+    elif DOI_QUERY.match(query):
+        records = records.filter(doi__in={query, query.lower()})
+    elif query:
+        # The stored normalised title (casefolded, no accents nor punctuation) with a plain
+        # LIKE: half the time of a case-insensitive match on the title over 100,000 records,
+        # and "Cox-2" finds "COX 2". Words past its 255 characters are not searched.
+        words = matching.title_key(query)
+        records = records.filter(title_key__contains=words) if words else records.none()
+    return _keyset(records, review, after=after, before=before, size=size, by_key=by_key)
+
+
+COUNT_CACHE_SECONDS = 3600
+
+
+def records_count(review: Review) -> int:
+    """The number of records in the review, counted once per import.
+
+    Counting 100,000 records reads every one of them where the table's visibility map is not
+    set (no VACUUM since the import): hundreds of milliseconds per page view. Records are only
+    ever added, by imports and searches, each with ids above the ones before; so the count is
+    kept in the cache under the review's highest record id (one probe of the (review, id)
+    index): the next import changes the key. The expiry bounds what a record deleted by hand
+    (admin) could leave wrong.
+    """
+    # Not Max("id"): PostgreSQL may answer that by walking the primary key back from the end
+    # of the table through the other reviews' rows (see ``core.rows``).
+    top = (
+        Record.objects.filter(in_review(review.pk))
+        .order_by("-review_id", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if top is None:
+        return 0
+    key = f"literature:records-count:{review.pk}:{top}"
+    count = cache.get(key)
+    if count is None:
+        count = Record.objects.filter(review=review).count()
+        cache.set(key, count, COUNT_CACHE_SECONDS)
+    return count
+
+
+# --- the duplicates page --------------------------------------------------------------------
+
+CLUSTERS_PAGE_SIZE = 20
+
+# Confidence bands of a link's score: exact identifiers score 1.0, similar titles below.
+CONFIDENCE = {
+    "exact": ("Exact match (1.0)", Q(score__gte=1.0)),
+    "high": ("High (0.95 to 1.0)", Q(score__gte=0.95, score__lt=1.0)),
+    "low": ("Below 0.95", Q(score__lt=0.95)),
+}
+
+
+@dataclass(frozen=True)
+class DuplicateFilter:
+    """What the duplicates page shows: the links matched by a rule, with a status, in a band of
+    confidence, whose duplicate came from one search or file. Empty means any."""
+
+    rule: str = ""
+    status: str = ""
+    confidence: str = ""
+    source: str = ""  # "import-<id>" or "search-<id>"
+
+    @classmethod
+    def from_query(cls, params) -> DuplicateFilter:
+        """Read from the page's query string; values the page does not offer are ignored."""
+        rule = params.get("rule", "")
+        status = params.get("status", "")
+        # The page's first form of the filter: ?show=uncertain.
+        if params.get("show") == "uncertain" and not status:
+            status = DuplicateStatus.NEEDS_REVIEW
+        confidence = params.get("confidence", "")
+        source = params.get("source", "")
+        kind, _, number = source.partition("-")
+        return cls(
+            rule=rule if rule in DuplicateRule.values else "",
+            status=status if status in DuplicateStatus.values else "",
+            confidence=confidence if confidence in CONFIDENCE else "",
+            source=source if kind in ("import", "search") and number.isdigit() else "",
+        )
+
+    def as_query(self) -> dict[str, str]:
+        return {k: v for k, v in vars(self).items() if v}
+
+    def condition(self) -> Q:
+        q = Q()
+        if self.rule:
+            q &= Q(rule=self.rule)
+        if self.status:
+            q &= Q(status=self.status)
+        if self.confidence:
+            q &= CONFIDENCE[self.confidence][1]
+        if self.source:
+            kind, _, number = self.source.partition("-")
+            field_name = (
+                "duplicate__source_import_id" if kind == "import" else "duplicate__search_id"
+            )
+            q &= Q(**{field_name: int(number)})
+        return q
+
+
+@dataclass
+class Cluster:
+    primary: Record
+    links: list[DuplicateLink]
+    needs_review: bool
+
+
+@dataclass
+class ClusterPage:
+    clusters: list[Cluster]
+    number: int
+    total: int  # clusters matching the filter, on every page
+    size: int
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.num_pages > 1
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(1, int(raw or 1))
+    except ValueError:
+        return 1
+
+
+def duplicate_clusters_page(
+    review: Review,
+    flt: DuplicateFilter,
+    *,
+    page: str | None = None,
+    size: int = CLUSTERS_PAGE_SIZE,
+) -> ClusterPage:
+    """One page of the review's active duplicate links, grouped by their kept record: clusters
+    with a link waiting for a reviewer first, then by record.
+
+    Three queries whatever the review holds: the page's kept records (grouped, ordered and
+    counted in one statement, the count as a window over the groups), then their links and the
+    records on both sides. Only the links matching the filter are shown.
+    """
+    links = DuplicateLink.objects.filter(review=review, undone_at__isnull=True).filter(
+        flt.condition()
+    )
+    number = _page_number(page)
+    heads, total = _cluster_heads(links, offset=(number - 1) * size, size=size)
+    if not heads and number > 1:
+        # Past the last page (links were undone since the link was made): show the last one.
+        number = max(1, -(-total // size))
+        heads, total = _cluster_heads(links, offset=(number - 1) * size, size=size)
+    primary_ids = [pid for pid, _ in heads]
+    rows = (
+        links.filter(primary_id__in=primary_ids)
+        .select_related(
+            "duplicate__search",
+            "duplicate__source_import",
+            "primary__search",
+            "primary__source_import",
+        )
+        .defer(*_heavy("duplicate"), *_heavy("primary"))
+        .order_by("primary_id", "duplicate_id")
+    )
+    grouped: dict[int, list[DuplicateLink]] = {pid: [] for pid in primary_ids}
+    for link in rows:
+        grouped[link.primary_id].append(link)
+    clusters = [
+        Cluster(grouped[pid][0].primary, grouped[pid], needs_review)
+        for pid, needs_review in heads
+        if grouped[pid]
+    ]
+    return ClusterPage(clusters, number, total, size)
+
+
+def _heavy(prefix: str) -> list[str]:
+    # What the side-by-side table never shows, and what makes a record row large.
+    fields = ["abstract", "abstract_sections", "raw", "keywords", "mesh_terms"]
+    fields += ["publication_types", "title_key"]
+    return [f"{prefix}__{name}" for name in fields] + [
+        f"{prefix}__search__provenance",
+        f"{prefix}__search__query_translation",
+        f"{prefix}__source_import__rejections",
+        f"{prefix}__source_import__warnings",
+    ]
+
+
+def _cluster_heads(
+    links: QuerySet, *, offset: int, size: int
+) -> tuple[list[tuple[int, bool]], int]:
+    """[(kept record id, whether a link waits for a reviewer)] of one page, and how many
+    clusters there are in all."""
+    waiting = When(Q(status=DuplicateStatus.NEEDS_REVIEW), then=Value(1))
+    needs = Max(Case(waiting, default=Value(0), output_field=IntegerField()))
+    groups = (
+        links.order_by()
+        .values("primary_id")
+        .annotate(needs=needs, total=Window(Count("*")))
+        .order_by("-needs", "primary_id")
+        .values_list("primary_id", "needs", "total")[offset : offset + size]
+    )
+    rows = list(groups)
+    if rows:
+        return [(pid, bool(needs)) for pid, needs, _ in rows], rows[0][2]
+    if offset == 0:
+        return [], 0
+    # Asked past the end: count the clusters alone to find the last page.
+    return [], links.order_by().values("primary_id").distinct().count()
+
+
+def duplicate_sources(review: Review) -> list[tuple[str, str]]:
+    """The searches and files of the review, as choices of the duplicates page's source filter."""
+    choices = [
+        (f"import-{pk}", name)
+        for pk, name in Import.objects.filter(review=review)
+        .order_by("created_at", "id")
+        .values_list("pk", "file_name")
+    ]
+    choices += [
+        (f"search-{pk}", f"{database} search of {created:%d %b %Y}")
+        for pk, database, created in Search.objects.filter(review=review)
+        .order_by("created_at", "id")
+        .values_list("pk", "source_database", "created_at")
+    ]
+    return choices

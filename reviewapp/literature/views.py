@@ -1,11 +1,10 @@
 import csv
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
+from django.urls import reverse
+from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError, form_error_add
@@ -15,35 +14,52 @@ from reviewapp.core.jobs import job_enqueue
 from reviewapp.core.permissions import review_view
 from reviewapp.core.progress import progress_read
 from reviewapp.core.spreadsheet import neutralise
-from reviewapp.literature import duplicates, searches, services
-from reviewapp.literature.constants import JobStatus
+from reviewapp.literature import duplicates, searches, selectors, services
+from reviewapp.literature.constants import DuplicateRule, DuplicateStatus, JobStatus
 from reviewapp.literature.forms import DuplicateMarkForm, ImportForm, SearchForm
 from reviewapp.literature.models import DuplicateLink, Import, Record, Search
 from reviewapp.reviews.constants import Capability
 
 
+def _id_param(request, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
 @review_view()
 def record_list(request, *, review, membership):
-    records = Record.objects.filter(review=review).select_related("search", "source_import")
-    query = request.GET.get("q", "").strip()
-    if query:
-        records = records.filter(
-            Q(title__icontains=query) | Q(pmid=query) | Q(doi__iexact=query.lower())
-        )
-    page = Paginator(records.order_by("id"), 50).get_page(request.GET.get("page"))
+    query = request.GET.get("q", "").strip()[:200]
+    page = selectors.records_page(
+        review, query=query, after=_id_param(request, "after"), before=_id_param(request, "before")
+    )
     return render(
         request,
         "literature/record_list.html",
-        {"review": review, "membership": membership, "page": page, "q": query},
+        {
+            "review": review,
+            "membership": membership,
+            "page": page,
+            "q": query,
+            # Counting the matches of a search would read every record of the review; the total
+            # of an unfiltered list is an index-only count.
+            "total": None if query else selectors.records_count(review),
+        },
     )
 
 
 @review_view()
 def record_detail(request, record_id: int, *, review, membership):
-    record = get_object_or_404(Record, pk=record_id, review=review)
+    record = get_object_or_404(
+        Record.objects.select_related("search", "source_import").defer(
+            "raw", "search__provenance", "source_import__rejections", "source_import__warnings"
+        ),
+        pk=record_id,
+        review=review,
+    )
     link = (
         DuplicateLink.objects.filter(duplicate=record, undone_at__isnull=True)
         .select_related("primary")
+        .only("id", "primary_id", "rule", "status", "primary__id", "primary__title")
         .first()
     )
     return render(
@@ -61,8 +77,12 @@ def source_list(request, *, review, membership):
         {
             "review": review,
             "membership": membership,
-            "searches": Search.objects.filter(review=review).select_related("created_by"),
-            "imports": Import.objects.filter(review=review).select_related("created_by"),
+            # The lists leave out what only the detail pages show (a file's rejections and
+            # warnings, a search's provenance), which can be large.
+            "searches": Search.objects.filter(review=review).defer(
+                "provenance", "query_translation"
+            ),
+            "imports": Import.objects.filter(review=review).defer("rejections", "warnings"),
             "search_form": SearchForm(),
             "import_form": ImportForm(),
             "can_add": membership.can(Capability.MANAGE_REVIEW),
@@ -225,19 +245,40 @@ def import_rejections_csv(request, import_id: int, *, review, membership):
 
 @review_view()
 def duplicate_list(request, *, review, membership):
-    only_uncertain = request.GET.get("show") == "uncertain"
+    flt = selectors.DuplicateFilter.from_query(request.GET)
+    page = selectors.duplicate_clusters_page(review, flt, page=request.GET.get("page"))
+    here = flt.as_query() | ({"page": str(page.number)} if page.number > 1 else {})
     return render(
         request,
         "literature/duplicate_list.html",
         {
             "review": review,
             "membership": membership,
-            "clusters": duplicates.duplicate_clusters(review, needs_review_only=only_uncertain),
-            "only_uncertain": only_uncertain,
+            "page": page,
+            "filter": flt,
+            "filter_query": urlencode(flt.as_query()),
+            # Sent back with each action so that the answer returns to this page and filter.
+            "here": urlencode(here),
+            "rules": DuplicateRule.choices,
+            "statuses": DuplicateStatus.choices,
+            "confidences": [(k, label) for k, (label, _q) in selectors.CONFIDENCE.items()],
+            "sources": selectors.duplicate_sources(review),
             "mark_form": DuplicateMarkForm(),
             "can_decide": membership.can(Capability.SCREEN),
         },
     )
+
+
+def _back_to_duplicates(request, review):
+    """The duplicates page with the filter and page number the action was sent from: only those
+    query parameters, re-encoded, never a URL given by the request."""
+    back = QueryDict(request.POST.get("back", ""))
+    params = selectors.DuplicateFilter.from_query(back).as_query()
+    page = back.get("page", "")
+    if page.isdigit() and int(page) > 1:
+        params["page"] = page
+    url = reverse("literature:duplicate-list", args=[review.slug])
+    return redirect(f"{url}?{urlencode(params)}" if params else url)
 
 
 def _duplicate_action(request, review, action, success: str):
@@ -247,7 +288,7 @@ def _duplicate_action(request, review, action, success: str):
         messages.error(request, exc.message)
     else:
         messages.success(request, success)
-    return redirect("literature:duplicate-list", review.slug)
+    return _back_to_duplicates(request, review)
 
 
 @review_view(Capability.SCREEN)
@@ -278,7 +319,7 @@ def duplicate_mark(request, *, review, membership):
     form = DuplicateMarkForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the record numbers of both records.")
-        return redirect("literature:duplicate-list", review.slug)
+        return _back_to_duplicates(request, review)
     return _duplicate_action(
         request,
         review,

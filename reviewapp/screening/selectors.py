@@ -14,7 +14,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from reviewapp.core.blinding import others_votes_visible, reader_of
 from reviewapp.literature.models import DuplicateLink, Record
@@ -131,6 +131,35 @@ def stage_states(
         )
     )
     return {rid: State(stored.get(rid, State.UNSCREENED)) for rid in eligible_ids}
+
+
+def records_with_states(records: QuerySet[Record]) -> QuerySet[Record]:
+    """Records with what ``derived_states`` needs, joined in per record (by unique indexes):
+    ``primary_id`` (the record it duplicates), ``ta_row`` and ``ft_row`` (its stored states,
+    None without a row) and ``study_label``. For readers of a page or a stream of records that
+    must not load the state of every record of the review first."""
+    primary = DuplicateLink.objects.filter(duplicate=OuterRef("pk"), undone_at__isnull=True)
+    study = Report.objects.filter(record=OuterRef("pk")).values("study__label")[:1]
+
+    def state(stage: str):
+        rows = RecordStageState.objects.filter(record=OuterRef("pk"), stage=stage)
+        return Subquery(rows.values("state")[:1])
+
+    return records.annotate(
+        primary_id=Subquery(primary.values("primary_id")[:1]),
+        study_label=Subquery(study),
+        ta_row=state(Stage.TITLE_ABSTRACT),
+        ft_row=state(Stage.FULL_TEXT),
+    )
+
+
+def derived_states(*, is_duplicate: bool, ta_row: str | None, ft_row: str | None) -> dict:
+    """One record's state at each stage as ``stage_states`` gives it (None where the record does
+    not belong in the stage): every unique record is in title/abstract screening, those included
+    there in full-text screening; a record without a state row is unscreened."""
+    ta = None if is_duplicate else (ta_row or ScreenState.UNSCREENED.value)
+    ft = (ft_row or ScreenState.UNSCREENED.value) if ta == ScreenState.INCLUDED else None
+    return {Stage.TITLE_ABSTRACT: ta, Stage.FULL_TEXT: ft}
 
 
 def stage_counts(review: Review, stage: str) -> StageCounts:

@@ -29,7 +29,7 @@ def test_records_are_paginated_with_their_states(api, owner, review, votes):
     RecordFactory.create_batch(3, review=review)
     response = api.get(reverse("api:record-list", args=[review.slug]), {"page_size": 4})
     body = response.json()
-    assert body["count"] == 6 and len(body["results"]) == 4 and body["next"]
+    assert len(body["results"]) == 4 and body["next"] and body["previous"] is None
     first = body["results"][0]
     assert first["id"] == votes[0].pk
     assert first["ta_state"] == "conflict"
@@ -83,8 +83,8 @@ def test_a_reviewer_sees_the_others_votes_only_where_they_voted_and_every_vote_i
 def test_decisions_filter_by_stage_and_record(api, analyst, review, votes):
     api.force_authenticate(analyst)
     url = reverse("api:decision-list", args=[review.slug])
-    assert api.get(url, {"stage": "ft"}).json()["count"] == 0
-    assert api.get(url, {"record": votes[1].pk}).json()["count"] == 1
+    assert api.get(url, {"stage": "ft"}).json()["results"] == []
+    assert len(api.get(url, {"record": votes[1].pk}).json()["results"]) == 1
 
 
 def test_prisma_says_the_flow_does_not_add_up_while_screening_goes_on(api, analyst, review, votes):
