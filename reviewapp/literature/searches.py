@@ -30,7 +30,11 @@ from reviewapp.literature.constants import JobStatus, SourceKind
 from reviewapp.literature.models import Record, Search
 from reviewapp.literature.parsers import FileUnreadable, ParseWarning, Rejection
 from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
-from reviewapp.literature.services import duplicate_index_for, records_add_parsed
+from reviewapp.literature.services import (
+    duplicate_index_for,
+    records_add_parsed,
+    records_added_finish,
+)
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership
 
@@ -229,7 +233,7 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
     }
     known = _known_pmids(search)
     index = duplicate_index_for(search.review)
-    retrieved = new = 0
+    retrieved = new = top = 0
     rejections: list[dict] = []
 
     def on_progress(done: int, total: int) -> None:
@@ -270,7 +274,10 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
             review=search.review, parsed=parsed, index=index, search=search
         )
         new += len(records)
+        if records:
+            top = max(top, max(record.pk for record in records))
         claim.step()
+    records_added_finish(review=search.review, top=top)
     provenance["rejections"] = rejections
     claim.finish(
         **planned,

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from reviewapp.core.db import tables_analyze
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
@@ -44,6 +45,9 @@ from reviewapp.literature.parsers import (
 from reviewapp.literature.parsers.normalise import surname_of
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.constants import Stage
+from reviewapp.screening.models import RecordStageState
+from reviewapp.screening.state import queue_key, state_rows_added
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +260,20 @@ def records_add_parsed(
             )
     records = [_record_from(p, review=review, **source) for p in parsed]
     writer.save_new(Record, records)
+    # Each record's title/abstract screening row, in the same transaction: the first reviewer
+    # after a large import must not wait while their request builds them.
+    writer.save_new(
+        RecordStageState,
+        [
+            RecordStageState(
+                review=review,
+                record_id=record.pk,
+                stage=Stage.TITLE_ABSTRACT,
+                queue_key=queue_key(record.pk),
+            )
+            for record in records
+        ],
+    )
     links = []
     for record in records:
         first = surname_of(record.authors[0]) if record.authors else ""
@@ -284,9 +302,20 @@ def records_add_parsed(
     return records, links
 
 
+def records_added_finish(*, review: Review, top: int) -> None:
+    """End a bulk addition of records whose rows `records_add_parsed` wrote (its transaction).
+
+    Moves the screening rows' mark past the new records (reviewapp.screening.state), and has
+    the written tables analysed once the transaction commits (reviewapp.core.db).
+    """
+    if top:
+        state_rows_added(review, top=top)
+    tables_analyze(Record, DuplicateLink, RecordStageState)
+
+
 def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> dict:
     index = duplicate_index_for(imp.review)
-    read = imported = duplicates = rejected_before = 0
+    read = imported = duplicates = rejected_before = top = 0
     rejections: list[dict] = []
     warnings: list[dict] = []
     count_warnings = 0
@@ -322,12 +351,15 @@ def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> 
             )
             imported += len(records)
             duplicates += len(links)
+            if records:
+                top = max(top, max(record.pk for record in records))
             progress_write("import", imp.pk, done=read)
             claim.step()
             if progress:
                 # The callback may query the database, which must wait for the COPY under way.
                 with writer.paused():
                     progress(read)
+    records_added_finish(review=imp.review, top=top)
     counts = {
         "count_read": read,
         "count_imported": imported,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reviewapp.core.db import ANALYZE_AFTER_ROWS, tables_analyze
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.literature.models import Record
@@ -560,4 +561,6 @@ def decisions_automation_exclude(
                 updated_at=timezone.now(),
             )
             excluded += len(rows)
+        if excluded >= ANALYZE_AFTER_ROWS:
+            tables_analyze(Decision, RecordStageState)
     return excluded

@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Max
 
+from reviewapp.core.db import tables_analyze
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import ScreenState, Stage
@@ -161,6 +162,30 @@ def state_rows_sync(
     return created
 
 
+def state_rows_added(review: Review, *, top: int) -> int:
+    """Move the title/abstract mark up to `top` for a writer that made its records' rows itself.
+
+    Imports and searches create the title/abstract row of every record they add, in the same
+    transaction, so no reviewer's request has to (issue 13: 13 s for the first request after a
+    100,000-record import). They then call this, still in their transaction: records of the
+    review up to `top` above the mark that still lack a row (added by a path that leaves them
+    to the queue) get theirs, then the mark moves, so it keeps meaning "every record up to here
+    has its row". Returns how many rows were made here.
+    """
+    settings = StageSettings.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT).first()
+    if settings is None or top <= settings.rows_synced_to:
+        return 0
+    missing = list(
+        Record.objects.filter(review=review, id__gt=settings.rows_synced_to, id__lte=top)
+        .exclude(stage_states__stage=Stage.TITLE_ABSTRACT)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    created = _rows_create(review, Stage.TITLE_ABSTRACT, missing)
+    StageSettings.objects.filter(pk=settings.pk, rows_synced_to__lt=top).update(rows_synced_to=top)
+    return created
+
+
 def _records_above(review_id: int, record_id: int) -> bool:
     # Asked before every "next record": plain SQL, since building the queryset cost more than
     # PostgreSQL took to answer it (an index range on the primary key, LIMIT 1).
@@ -255,4 +280,6 @@ def stage_states_rebuild(review: Review, stage: str | None = None) -> int:
             StageSettings.objects.filter(review=review, stage=this_stage).update(rows_synced_to=top)
             included_now = [s.record_id for s in states if s.state == ScreenState.INCLUDED]
             _rows_create(review, Stage.FULL_TEXT, included_now)
+    # Every row of the review was replaced: fresh statistics once this commits.
+    tables_analyze(RecordStageState, RecordVote)
     return written
