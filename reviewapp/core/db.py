@@ -41,6 +41,11 @@ def tables_analyze(*tables: type[models.Model] | str, using: str = "default") ->
     def analyze() -> None:
         try:
             with connection.cursor() as cursor:
+                if connection.pg_version >= 150000:
+                    # This backend reports the rows its transaction wrote to the statistics
+                    # views at most once a second; reported after the ANALYZE they would count
+                    # as modified since it, and autovacuum would analyse the tables again.
+                    cursor.execute("SELECT pg_stat_force_next_flush()")
                 cursor.execute(statement)
         except Exception:
             logger.exception("%s failed; autovacuum will gather the statistics later", statement)
