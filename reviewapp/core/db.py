@@ -33,9 +33,7 @@ def tables_analyze(*tables: type[models.Model] | str, using: str = "default") ->
     connection = connections[using]
     if connection.vendor != "postgresql" or not tables:
         return
-    names = sorted(
-        {table if isinstance(table, str) else table._meta.db_table for table in tables}
-    )
+    names = sorted({table if isinstance(table, str) else table._meta.db_table for table in tables})
     statement = "ANALYZE " + ", ".join(connection.ops.quote_name(name) for name in names)
 
     def analyze() -> None:

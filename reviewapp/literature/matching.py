@@ -14,6 +14,7 @@ Tiers, tried in order; the first tier with a candidate decides:
 | doi               | same DOI (normalised), PMIDs not different, and titles not clearly different (token set ratio >= 50 when both are known: supplement DOIs are shared by many abstracts) |
 | title_year_author | same `title_key`, same year, same first-author surname key |
 | fuzzy_title       | `fuzz.ratio` of the title keys >= FUZZY_THRESHOLD (92), years within 1 (or both unknown), first authors compatible (equal, one contains the other, or ratio >= 80; unknown is compatible) |
+| doi_other_pmid    | same DOI but different PMIDs, titles not clearly different (as for doi): a candidate for a reviewer to confirm, never linked automatically (PubMed does hold some articles twice) |
 
 Score is 100 for the exact tiers and the fuzzy ratio (0..100) for fuzzy_title.
 
@@ -286,20 +287,31 @@ class DuplicateIndex:
         """(rule, score, matched id) in tier order; the caller takes the first."""
         if entry.pmid and entry.pmid in self._by_pmid:
             yield "pmid", 100.0, self._by_pmid[entry.pmid]
+        other_pmid: list[int] = []
         if entry.doi:
             for other_id in self._by_doi.get(entry.doi, []):
                 other = self._entries[other_id]
-                if entry.pmid and other.pmid and entry.pmid != other.pmid:
-                    continue
                 if (
                     entry.title
                     and other.title
                     and fuzz.token_set_ratio(entry.title, other.title) < DOI_TITLE_FLOOR
                 ):
                     continue
+                if entry.pmid and other.pmid and entry.pmid != other.pmid:
+                    # PubMed indexes some articles twice (an ahead-of-print and a print record,
+                    # a record per database it was loaded from); the DOI says so, the PMIDs say
+                    # otherwise: a person decides, after every surer tier had its chance.
+                    other_pmid.append(other_id)
+                    continue
                 yield "doi", 100.0, other_id
-        if not _long_enough(entry.title):
-            return
+        if _long_enough(entry.title):
+            yield from self._title_tiers(entry, block_keys)
+        for other_id in other_pmid:
+            yield "doi_other_pmid", 100.0, other_id
+
+    def _title_tiers(
+        self, entry: _Entry, block_keys: list[str]
+    ) -> Iterator[tuple[str, float, int]]:
         if entry.year is not None and entry.author:
             exact_id = self._by_exact.get(hash((entry.title, entry.year, entry.author)))
             exact = self._entries.get(exact_id) if exact_id is not None else None

@@ -38,9 +38,12 @@ def test_every_imported_record_has_its_screening_row_when_the_import_ends(review
     imp = _import(review, owner, "ris/_baseline.ris")
     assert imp.status == JobStatus.DONE, imp.error
     assert imp.count_imported > 50
-    assert RecordStageState.objects.filter(
-        review=review, stage=Stage.TITLE_ABSTRACT, record__source_import=imp
-    ).count() == imp.count_imported
+    assert (
+        RecordStageState.objects.filter(
+            review=review, stage=Stage.TITLE_ABSTRACT, record__source_import=imp
+        ).count()
+        == imp.count_imported
+    )
     top = Record.objects.filter(review=review).order_by("-id").values_list("id", flat=True)[0]
     mark = StageSettings.objects.get(review=review, stage=Stage.TITLE_ABSTRACT).rows_synced_to
     assert mark == top

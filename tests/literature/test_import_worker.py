@@ -10,8 +10,8 @@ from reviewapp.literature.services import import_create
 from reviewapp.literature.tasks import import_run_task
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import RecordStageState
-from tests.core.test_db import analysed_since, table_stats
 from tests.conftest import membership_of
+from tests.core.test_db import analysed_since, table_stats
 
 BASELINE = Path(__file__).resolve().parents[1] / "fixtures" / "ris" / "_baseline.ris"
 
