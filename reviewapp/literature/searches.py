@@ -270,12 +270,12 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
             item.raw = {**(item.raw or {}), "reply": reply_path, "position_in_reply": item.position}
             item.position = batch.retstart + item.position
             parsed.append(item)
-        records, _links = records_add_parsed(
+        ids, _links = records_add_parsed(
             review=search.review, parsed=parsed, index=index, search=search
         )
-        new += len(records)
-        if records:
-            top = max(top, max(record.pk for record in records))
+        new += len(ids)
+        if ids:
+            top = max(top, ids[-1])
         claim.step()
     records_added_finish(review=search.review, top=top)
     provenance["rejections"] = rejections
