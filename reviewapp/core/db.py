@@ -39,7 +39,7 @@ def tables_analyze(*tables: type[models.Model] | str, using: str = "default") ->
     def analyze() -> None:
         try:
             with connection.cursor() as cursor:
-                if connection.pg_version >= 150000:
+                if getattr(connection, "pg_version", 0) >= 150000:
                     # This backend reports the rows its transaction wrote to the statistics
                     # views at most once a second; reported after the ANALYZE they would count
                     # as modified since it, and autovacuum would analyse the tables again.
