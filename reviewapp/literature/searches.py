@@ -277,7 +277,7 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
         if ids:
             top = max(top, ids[-1])
         claim.step()
-    records_added_finish(review=search.review, top=top)
+    records_added_finish(review=search.review, top=top, added=new)
     provenance["rejections"] = rejections
     claim.finish(
         **planned,

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from reviewapp.core.db import tables_analyze
+from reviewapp.core.db import ANALYZE_AFTER_ROWS, tables_analyze
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
@@ -358,15 +358,17 @@ def _records_create(review, parsed, keys, writer, search, source_import) -> list
     return [record.pk for record in records]
 
 
-def records_added_finish(*, review: Review, top: int) -> None:
-    """End a bulk addition of records whose rows `records_add_parsed` wrote (its transaction).
+def records_added_finish(*, review: Review, top: int, added: int) -> None:
+    """End an addition of `added` records whose rows `records_add_parsed` wrote (its transaction).
 
-    Moves the screening rows' mark past the new records (reviewapp.screening.state), and has
-    the written tables analysed once the transaction commits (reviewapp.core.db).
+    Moves the screening rows' mark past the new records (reviewapp.screening.state), and after
+    a bulk addition has the written tables analysed once the transaction commits
+    (reviewapp.core.db); a few records more change no plan.
     """
     if top:
         state_rows_added(review, top=top)
-    tables_analyze(Record, DuplicateLink, RecordStageState)
+    if added >= ANALYZE_AFTER_ROWS:
+        tables_analyze(Record, DuplicateLink, RecordStageState)
 
 
 def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> dict:
@@ -415,7 +417,7 @@ def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> 
                 # The callback may query the database, which must wait for the COPY under way.
                 with writer.paused():
                     progress(read)
-    records_added_finish(review=imp.review, top=top)
+    records_added_finish(review=imp.review, top=top, added=imported)
     counts = {
         "count_read": read,
         "count_imported": imported,

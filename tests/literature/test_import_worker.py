@@ -3,7 +3,9 @@
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
+from reviewapp.core.db import ANALYZE_AFTER_ROWS
 from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.models import Import, Record
 from reviewapp.literature.services import import_create
@@ -46,10 +48,17 @@ def test_after_an_import_in_the_worker_the_screening_rows_exist_and_statistics_a
     queue, _hostname = celery_worker
     tables = (Record, RecordStageState)
     before = {model: table_stats(model)[0] for model in tables}
-    with BASELINE.open("rb") as fileobj:
-        imp = import_create(
-            membership=membership_of(owner, review), fileobj=fileobj, file_name=BASELINE.name
-        )
+    # A bulk import: past the size from which the import analyses what it wrote.
+    text = "".join(
+        f"PMID- {1000 + i}\nDP  - 2018\nTI  - Study number {i} of a bulk import\n"
+        f"AU  - Author{i} A\n\n"
+        for i in range(ANALYZE_AFTER_ROWS)
+    )
+    imp = import_create(
+        membership=membership_of(owner, review),
+        fileobj=SimpleUploadedFile("bulk.txt", text.encode()),
+        file_name="bulk.txt",
+    )
     import_run_task.apply_async(args=[imp.pk], queue=queue).get(timeout=120)
     imp.refresh_from_db()
     assert imp.status == JobStatus.DONE, imp.error
