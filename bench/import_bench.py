@@ -1615,6 +1615,14 @@ def main() -> None:
     parser.add_argument(
         "--generate-only", action="store_true", help="with --data-dir: generate, then stop"
     )
+    parser.add_argument(
+        "--bare-runs",
+        type=int,
+        choices=[1, 2],
+        default=2,
+        help="bare parses: before the import only (1) or before and after it (2, the faster one "
+        "is the reference)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -1704,7 +1712,8 @@ def main() -> None:
                 f"duplicates in {f['seconds']:.2f} s {f['error']}",
                 flush=True,
             )
-        bare.append(_child("bare", [str(gen.xml_path)], env, args.timeout))
+        if args.bare_runs > 1:
+            bare.append(_child("bare", [str(gen.xml_path)], env, args.timeout))
         records, links, storage = links_read(args.database_url, imported["review_id"])
         ids = {"xml": imported["files"][0]["import_id"], "ris": imported["files"][1]["import_id"]}
         quality = score(gen, records, links, ids)
