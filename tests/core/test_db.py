@@ -66,3 +66,34 @@ def test_a_rebuild_of_the_screening_state_leaves_its_tables_analysed(review):
         last, modified = analysed_since(model, was)
         assert last is not None and (was is None or last > was), model
         assert modified == 0, model
+
+
+def test_excluding_thousands_of_records_by_a_stopping_rule_leaves_its_tables_analysed(
+    review, owner
+):
+    import uuid
+
+    from reviewapp.core.db import ANALYZE_AFTER_ROWS
+    from reviewapp.screening.models import Decision
+    from reviewapp.screening.services import decisions_automation_exclude
+    from tests.conftest import membership_of
+    from tests.factories import ImportFactory
+
+    imp = ImportFactory(review=review)
+    records = Record.objects.bulk_create(
+        Record(review=review, source_import=imp, source_position=i + 1, title=f"Study {i}")
+        for i in range(ANALYZE_AFTER_ROWS)
+    )
+    before = {model: table_stats(model)[0] for model in (Decision, RecordStageState)}
+    excluded = decisions_automation_exclude(
+        membership=membership_of(owner, review),
+        stage=Stage.TITLE_ABSTRACT,
+        record_ids=[r.pk for r in records],
+        details={"rule": {"id": 0}},
+        token_for=lambda record_id: uuid.uuid5(uuid.NAMESPACE_URL, f"test:{record_id}"),
+    )
+    assert excluded == ANALYZE_AFTER_ROWS
+    for model, was in before.items():
+        last, modified = analysed_since(model, was)
+        assert last is not None and (was is None or last > was), model
+        assert modified == 0, model
