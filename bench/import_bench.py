@@ -388,6 +388,7 @@ class Generator:
         self.corpus = corpus
         self.used_pmids: set[str] = set()
         self.used_titles: set[str] = set()
+        self.used_dois: set[str] = set()
         rng = random.Random(seed + 1)
         self.journals = []
         for s in SPECIALTIES:
@@ -447,6 +448,15 @@ class Generator:
         return people
 
     def doi(self, publisher: str, year: int) -> str:
+        # Unique, as real DOIs are: at 1,000,000 articles the random suffixes below collided,
+        # giving unrelated articles one DOI (1,396 false same-DOI candidates in the first run).
+        while True:
+            doi = self._doi(publisher, year)
+            if doi.casefold() not in self.used_dois:
+                self.used_dois.add(doi.casefold())
+                return doi
+
+    def _doi(self, publisher: str, year: int) -> str:
         rng = self.rng
         suffix = rng.choice(
             [

@@ -14,7 +14,7 @@ Tiers, tried in order; the first tier with a candidate decides:
 | doi               | same DOI (normalised), PMIDs not different, and titles not clearly different (token set ratio >= 50 when both are known: supplement DOIs are shared by many abstracts) |
 | title_year_author | same `title_key`, same year, same first-author surname key |
 | fuzzy_title       | `fuzz.ratio` of the title keys >= FUZZY_THRESHOLD (92), years within 1 (or both unknown), first authors compatible (equal, one contains the other, or ratio >= 80; unknown is compatible) |
-| doi_other_pmid    | same DOI but different PMIDs, titles not clearly different (as for doi): a candidate for a reviewer to confirm, never linked automatically (PubMed does hold some articles twice) |
+| doi_other_pmid    | same DOI but different PMIDs, titles alike (token set ratio >= 90): a candidate for a reviewer to confirm, never linked automatically (PubMed does hold some articles twice) |
 
 Score is 100 for the exact tiers and the fuzzy ratio (0..100) for fuzzy_title.
 
@@ -72,6 +72,7 @@ __all__ = [
 FUZZY_THRESHOLD = 92.0
 AUTHOR_THRESHOLD = 80.0
 DOI_TITLE_FLOOR = 50.0
+DOI_OTHER_PMID_TITLE_FLOOR = 90.0
 MAX_BLOCK = 500
 MIN_TITLE_WORDS = 3
 MIN_TITLE_CHARS = 15
@@ -319,17 +320,21 @@ class DuplicateIndex:
             same = self._by_doi.get(entry.doi, ())
             for other_id in (same,) if isinstance(same, int) else same:
                 other = self._entries[other_id]
-                if (
-                    entry.title
-                    and other.title
-                    and fuzz.token_set_ratio(entry.title, other.title) < DOI_TITLE_FLOOR
-                ):
+                similar = (
+                    fuzz.token_set_ratio(entry.title, other.title)
+                    if entry.title and other.title
+                    else 100.0
+                )
+                if similar < DOI_TITLE_FLOOR:
                     continue
                 if entry.pmid and other.pmid and entry.pmid != other.pmid:
                     # PubMed indexes some articles twice (an ahead-of-print and a print record,
                     # a record per database it was loaded from); the DOI says so, the PMIDs say
-                    # otherwise: a person decides, after every surer tier had its chance.
-                    other_pmid.append(other_id)
+                    # otherwise: a person decides, after every surer tier had its chance, and
+                    # only on titles that agree (two PMIDs under one DOI are more often a
+                    # supplement's abstracts than one article).
+                    if similar >= DOI_OTHER_PMID_TITLE_FLOOR:
+                        other_pmid.append(other_id)
                     continue
                 yield "doi", 100.0, other_id
         if _long_enough(entry.title):

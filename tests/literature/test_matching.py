@@ -301,3 +301,16 @@ def test_a_cross_database_copy_without_pmid_is_linked_by_its_doi_or_title():
         DuplicateLink(2, 1, "doi", 100.0),
         DuplicateLink(3, 1, "title_year_author", 100.0),
     ]
+
+
+def test_same_doi_with_different_pmids_and_merely_related_titles_is_not_offered():
+    # Two abstracts of one supplement: one DOI, two PMIDs, titles on the same subject.
+    existing = [
+        MatchRecord(1, "111", "10.1093/ecco-jcc/supp", "Vedolizumab trough levels in Crohn disease")
+    ]
+    new = [
+        MatchRecord(
+            2, "222", "10.1093/ecco-jcc/supp", "Vedolizumab trough levels in ulcerative colitis"
+        )
+    ]
+    assert find_duplicates(existing, new) == []
