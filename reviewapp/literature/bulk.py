@@ -51,6 +51,16 @@ def _scalar(value: object) -> str:
     return _escaped(str(value))
 
 
+def copy_field(value: object) -> str:
+    """A value in COPY's text format (NULL, booleans, dates, numbers and text)."""
+    return _scalar(value)
+
+
+def copy_text_field(text: str) -> str:
+    """A string in COPY's text format (the common case of `copy_field`, without its checks)."""
+    return _escaped(text)
+
+
 def _json(encoder_class) -> Callable[[object], str]:
     # jsonb stores the same value whether the text escapes non-ASCII characters or not.
     encode = (encoder_class or json.JSONEncoder)(ensure_ascii=False).encode
@@ -88,6 +98,12 @@ class BulkWriter:
         self._sequences: dict[type[models.Model], str] = {}
 
     def __enter__(self) -> BulkWriter:
+        if self.copy and self.connection.in_atomic_block:
+            # Foreign keys are deferred to the commit by default, where 100,000 records' checks
+            # ran one after the other once every row was in. Checked as each COPY lands, they
+            # run on the database's core while this thread parses the next batch.
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
@@ -109,18 +125,34 @@ class BulkWriter:
             return
         self._raise_if_failed()
         if objs[0].pk is None and model._meta.related_objects:
-            try:
-                ids = self._reserve_ids(model, len(objs))
-            except Exception:
-                # A failed COPY aborts the transaction; its error is the one worth reporting.
-                self._finish()
-                self._raise_if_failed()
-                raise
-            for obj, pk in zip(objs, ids, strict=True):
+            for obj, pk in zip(objs, self.reserve_ids(model, len(objs)), strict=True):
                 obj.pk = pk
         # Rows become text on this thread, not the writer's: the writer then needs the
         # interpreter only for an instant per batch and never waits long for it.
-        statement, data = self._copy_text(model, objs)
+        self.send(*self._copy_text(model, objs))
+
+    def reserve_ids(self, model: type[models.Model], count: int) -> list[int]:
+        """`count` new primary keys of `model`, ascending (PostgreSQL only)."""
+        self._raise_if_failed()
+        try:
+            return self._reserve_ids(model, count)
+        except Exception:
+            # A failed COPY aborts the transaction; its error is the one worth reporting.
+            self._finish()
+            self._raise_if_failed()
+            raise
+
+    def copy_statement(self, model: type[models.Model], columns: Sequence[str]) -> str:
+        """The COPY statement for rows of `model` given as text in the order of `columns`."""
+        quote = self.connection.ops.quote_name
+        return (
+            f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+            "FROM STDIN"
+        )
+
+    def send(self, statement: str, data: bytes) -> None:
+        """Queue rows already in COPY's text format (see `copy_statement`, `copy_field`)."""
+        self._raise_if_failed()
         self._start()
         while True:
             try:

@@ -31,6 +31,7 @@ class DuplicateRule(models.TextChoices):
     DOI = "doi", "Same DOI"
     TITLE_YEAR_AUTHOR = "title_year_author", "Same title, year and first author"
     FUZZY_TITLE = "fuzzy_title", "Similar title"
+    DOI_OTHER_PMID = "doi_other_pmid", "Same DOI, different PMIDs"
     MANUAL = "manual", "Marked by a reviewer"
 
 

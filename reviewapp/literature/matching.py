@@ -14,6 +14,7 @@ Tiers, tried in order; the first tier with a candidate decides:
 | doi               | same DOI (normalised), PMIDs not different, and titles not clearly different (token set ratio >= 50 when both are known: supplement DOIs are shared by many abstracts) |
 | title_year_author | same `title_key`, same year, same first-author surname key |
 | fuzzy_title       | `fuzz.ratio` of the title keys >= FUZZY_THRESHOLD (92), years within 1 (or both unknown), first authors compatible (equal, one contains the other, or ratio >= 80; unknown is compatible) |
+| doi_other_pmid    | same DOI but different PMIDs, titles alike (token set ratio >= 90): a candidate for a reviewer to confirm, never linked automatically (PubMed does hold some articles twice) |
 
 Score is 100 for the exact tiers and the fuzzy ratio (0..100) for fuzzy_title.
 
@@ -30,9 +31,11 @@ year or the years either side. A key that collects more than MAX_BLOCK records s
 (it no longer separates anything), which bounds the work per record whatever the review size.
 Records without a year are blocked among themselves.
 
-Memory: per record the index keeps the id, identifiers, title key, year, author key and hashed
-block keys, about 1 KB in CPython: 100,000 records take about 110 MB and are checked in about
-10 seconds (bench: random 6-16 word titles, one core).
+Memory: per record the index keeps the id, the PMID as an integer, the DOI's hash, the title key,
+the year and author key (shared between records) and four 30-bit lookup keys: about 770 bytes in
+CPython, so 100,000 records take about 77 MB and 1,000,000 about 770 MB (issue 13 asks that a
+1,000,000-record import fit in 1 GB). 100,000 records are checked in about 10 seconds (bench:
+random 6-16 word titles, one core).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ __all__ = [
 FUZZY_THRESHOLD = 92.0
 AUTHOR_THRESHOLD = 80.0
 DOI_TITLE_FLOOR = 50.0
+DOI_OTHER_PMID_TITLE_FLOOR = 90.0
 MAX_BLOCK = 500
 MIN_TITLE_WORDS = 3
 MIN_TITLE_CHARS = 15
@@ -154,12 +158,30 @@ def author_key(surname: str) -> str:
 
 
 class _Entry(NamedTuple):
+    # Identifiers are kept as numbers, not strings: at 1,000,000 records the index must fit in
+    # well under 1 GB (issue 13). The PMID as its integer, the normalised DOI as its hash (0
+    # when missing): two different DOIs with one 64-bit hash among a million are not expected.
     id: int
-    pmid: str
-    doi: str
+    pmid: int
+    doi: int
     title: str
     year: int | None
     author: str
+
+
+# One object per distinct year and author key, shared by every entry that has it.
+_shared: dict = {}
+
+
+def _share(value):
+    return _shared.setdefault(value, value)
+
+
+def _key(*parts) -> int:
+    """A lookup key for the title tiers: 30 bits of the parts' hash, a smaller int than the full
+    hash (28 bytes against 36, four per record). A collision only adds a candidate, which is
+    then checked on its real fields."""
+    return hash(parts) & 0x3FFFFFFF
 
 
 def _significant(words: list[str]) -> list[str]:
@@ -217,8 +239,9 @@ class DuplicateIndex:
         self.max_block = max_block
         self._entries: dict[int, _Entry] = {}
         self._primary: dict[int, int] = {}
-        self._by_pmid: dict[str, int] = {}
-        self._by_doi: dict[str, list[int]] = {}
+        self._by_pmid: dict[int, int] = {}
+        # Most DOIs belong to one record: a bare id saves a list per DOI.
+        self._by_doi: dict[int, int | list[int]] = {}
         # Keys are hashes, not the strings they hash: it halves the index's memory. A collision
         # only adds a candidate, which is then checked on its real fields.
         self._by_exact: dict[int, int] = {}
@@ -233,11 +256,11 @@ class DuplicateIndex:
         record = record if isinstance(record, MatchRecord) else MatchRecord(*record)
         return _Entry(
             id=record.id,
-            pmid=normalise_pmid(record.pmid),
-            doi=normalise_doi(record.doi),
+            pmid=int(pmid) if (pmid := normalise_pmid(record.pmid)) else 0,
+            doi=(hash(doi) or 1) if (doi := normalise_doi(record.doi)) else 0,
             title=record.title_key or title_key(record.title or ""),
-            year=record.year,
-            author=author_key(record.first_author_surname or ""),
+            year=_share(record.year),
+            author=_share(author_key(record.first_author_surname or "")),
         )
 
     def primary_of(self, record_id: int) -> int:
@@ -260,13 +283,19 @@ class DuplicateIndex:
         if entry.pmid:
             self._by_pmid.setdefault(entry.pmid, entry.id)
         if entry.doi:
-            self._by_doi.setdefault(entry.doi, []).append(entry.id)
+            same = self._by_doi.get(entry.doi)
+            if same is None:
+                self._by_doi[entry.doi] = entry.id
+            elif isinstance(same, int):
+                self._by_doi[entry.doi] = [same, entry.id]
+            else:
+                same.append(entry.id)
         if not _long_enough(entry.title):
             return
         if entry.year is not None and entry.author:
-            self._by_exact.setdefault(hash((entry.title, entry.year, entry.author)), entry.id)
+            self._by_exact.setdefault(_key(entry.title, entry.year, entry.author), entry.id)
         for key in block_keys:
-            block_key = hash((key, entry.year))
+            block_key = _key(key, entry.year)
             if block_key in self._saturated:
                 continue
             block = self._blocks.get(block_key)
@@ -286,22 +315,38 @@ class DuplicateIndex:
         """(rule, score, matched id) in tier order; the caller takes the first."""
         if entry.pmid and entry.pmid in self._by_pmid:
             yield "pmid", 100.0, self._by_pmid[entry.pmid]
+        other_pmid: list[int] = []
         if entry.doi:
-            for other_id in self._by_doi.get(entry.doi, []):
+            same = self._by_doi.get(entry.doi, ())
+            for other_id in (same,) if isinstance(same, int) else same:
                 other = self._entries[other_id]
-                if entry.pmid and other.pmid and entry.pmid != other.pmid:
+                similar = (
+                    fuzz.token_set_ratio(entry.title, other.title)
+                    if entry.title and other.title
+                    else 100.0
+                )
+                if similar < DOI_TITLE_FLOOR:
                     continue
-                if (
-                    entry.title
-                    and other.title
-                    and fuzz.token_set_ratio(entry.title, other.title) < DOI_TITLE_FLOOR
-                ):
+                if entry.pmid and other.pmid and entry.pmid != other.pmid:
+                    # PubMed indexes some articles twice (an ahead-of-print and a print record,
+                    # a record per database it was loaded from); the DOI says so, the PMIDs say
+                    # otherwise: a person decides, after every surer tier had its chance, and
+                    # only on titles that agree (two PMIDs under one DOI are more often a
+                    # supplement's abstracts than one article).
+                    if similar >= DOI_OTHER_PMID_TITLE_FLOOR:
+                        other_pmid.append(other_id)
                     continue
                 yield "doi", 100.0, other_id
-        if not _long_enough(entry.title):
-            return
+        if _long_enough(entry.title):
+            yield from self._title_tiers(entry, block_keys)
+        for other_id in other_pmid:
+            yield "doi_other_pmid", 100.0, other_id
+
+    def _title_tiers(
+        self, entry: _Entry, block_keys: list[str]
+    ) -> Iterator[tuple[str, float, int]]:
         if entry.year is not None and entry.author:
-            exact_id = self._by_exact.get(hash((entry.title, entry.year, entry.author)))
+            exact_id = self._by_exact.get(_key(entry.title, entry.year, entry.author))
             exact = self._entries.get(exact_id) if exact_id is not None else None
             if (
                 exact is not None
@@ -321,7 +366,7 @@ class DuplicateIndex:
         best: tuple[float, int] | None = None
         for key in block_keys:
             for year in years:
-                block = self._blocks.get(hash((key, year)), ())
+                block = self._blocks.get(_key(key, year), ())
                 for other_id in (block,) if isinstance(block, int) else block:
                     if other_id in seen or other_id == entry.id:
                         continue

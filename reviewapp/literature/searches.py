@@ -33,6 +33,7 @@ from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
 from reviewapp.literature.services import (
     duplicate_index_for,
     records_add_parsed,
+    records_added_finish,
     review_records_lock,
 )
 from reviewapp.reviews.constants import Capability
@@ -235,7 +236,7 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
     review_records_lock(search.review_id)
     known = _known_pmids(search)
     index = duplicate_index_for(search.review)
-    retrieved = new = 0
+    retrieved = new = top = 0
     rejections: list[dict] = []
 
     def on_progress(done: int, total: int) -> None:
@@ -272,11 +273,14 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
             item.raw = {**(item.raw or {}), "reply": reply_path, "position_in_reply": item.position}
             item.position = batch.retstart + item.position
             parsed.append(item)
-        records, _links = records_add_parsed(
+        ids, _links = records_add_parsed(
             review=search.review, parsed=parsed, index=index, search=search
         )
-        new += len(records)
+        new += len(ids)
+        if ids:
+            top = max(top, ids[-1])
         claim.step()
+    records_added_finish(review=search.review, top=top, added=new)
     provenance["rejections"] = rejections
     claim.finish(
         **planned,

@@ -17,13 +17,14 @@ from django.db import connection, transaction
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from reviewapp.core.db import ANALYZE_AFTER_ROWS, tables_analyze
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
 from reviewapp.core.tally import source_key, tally_add
-from reviewapp.literature import matching
+from reviewapp.literature import copyrows, matching
 from reviewapp.literature.bulk import BulkWriter
 from reviewapp.literature.constants import (
     DuplicateRule,
@@ -32,7 +33,7 @@ from reviewapp.literature.constants import (
     JobStatus,
     SourceKind,
 )
-from reviewapp.literature.models import DuplicateLink, Import, Record
+from reviewapp.literature.models import DuplicateLink, Import, Record, Search
 from reviewapp.literature.parsers import (
     FileUnreadable,
     ParsedRecord,
@@ -45,6 +46,9 @@ from reviewapp.literature.parsers import (
 from reviewapp.literature.parsers.normalise import surname_of
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
+from reviewapp.screening.constants import ScreenState, Stage
+from reviewapp.screening.models import RecordStageState
+from reviewapp.screening.state import queue_key, state_rows_added
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +238,11 @@ def duplicate_index_for(review: Review) -> matching.DuplicateIndex:
     return index
 
 
-def _record_from(parsed: ParsedRecord, *, review: Review, **source) -> Record:
+def _record_from(
+    parsed: ParsedRecord, *, review: Review, title_key: str | None = None, **source
+) -> Record:
+    if title_key is None:
+        title_key = matching.title_key(parsed.title)[:TITLE_KEY_LENGTH]
     return Record(
         review=review,
         source_position=parsed.position,
@@ -242,7 +250,7 @@ def _record_from(parsed: ParsedRecord, *, review: Review, **source) -> Record:
         doi=parsed.doi,
         pmcid=parsed.pmcid,
         title=parsed.title,
-        title_key=matching.title_key(parsed.title)[:TITLE_KEY_LENGTH],
+        title_key=title_key,
         abstract=parsed.abstract,
         abstract_sections=[{"label": s.label, "text": s.text} for s in parsed.abstract_sections],
         authors=parsed.authors,
@@ -266,9 +274,11 @@ def records_add_parsed(
     parsed: list[ParsedRecord],
     index: matching.DuplicateIndex,
     writer: BulkWriter | None = None,
-    **source,
-) -> tuple[list[Record], list[DuplicateLink]]:
-    """Insert one batch of parsed records and link those that duplicate earlier ones.
+    search: Search | None = None,
+    source_import: Import | None = None,
+) -> tuple[list[int], list[DuplicateLink]]:
+    """Insert one batch of parsed records, with their title/abstract screening rows, and link
+    those that duplicate earlier ones. Returns the new records' ids (ascending) and the links.
 
     With a `writer` (see `reviewapp.literature.bulk`) the rows may still be on their way to the
     database when this returns; the writer's block ends when they are all written, and the
@@ -277,19 +287,35 @@ def records_add_parsed(
     if writer is None:
         with BulkWriter() as own:
             added = records_add_parsed(
-                review=review, parsed=parsed, index=index, writer=own, **source
+                review=review,
+                parsed=parsed,
+                index=index,
+                writer=own,
+                search=search,
+                source_import=source_import,
             )
-        records_counted(review=review, n=len(added[0]), **source)
+        records_counted(review=review, n=len(added[0]), search=search, source_import=source_import)
         return added
-    records = [_record_from(p, review=review, **source) for p in parsed]
-    writer.save_new(Record, records)
+    if not parsed:
+        return [], []
+    keys = [matching.title_key(p.title)[:TITLE_KEY_LENGTH] for p in parsed]
+    if writer.copy:
+        ids = _records_copy(review, parsed, keys, writer, search, source_import)
+    else:
+        ids = _records_create(review, parsed, keys, writer, search, source_import)
     links = []
-    for record in records:
-        first = surname_of(record.authors[0]) if record.authors else ""
-        key = record.title_key if len(record.title_key) < TITLE_KEY_LENGTH else ""
+    for record_id, p, key in zip(ids, parsed, keys, strict=True):
+        first = surname_of(p.authors[0]) if p.authors else ""
         found = index.check(
             matching.MatchRecord(
-                record.pk, record.pmid, record.doi, record.title, record.year, first, key
+                record_id,
+                p.pmid,
+                p.doi,
+                p.title,
+                p.year,
+                first,
+                # A key this long may have been cut: the index works it out again.
+                key if len(key) < TITLE_KEY_LENGTH else "",
             )
         )
         if found is not None:
@@ -308,7 +334,68 @@ def records_add_parsed(
                 )
             )
     writer.save_new(DuplicateLink, links)
-    return records, links
+    return ids, links
+
+
+def _records_copy(review, parsed, keys, writer, search, source_import) -> list[int]:
+    """PostgreSQL: the records and their screening rows as COPY text, made without models."""
+    ids = writer.reserve_ids(Record, len(parsed))
+    now = timezone.now().isoformat()
+    prefix = copyrows.record_prefix(
+        review_id=review.pk,
+        search_id=search.pk if search else None,
+        import_id=source_import.pk if source_import else None,
+    )
+    lines = [
+        copyrows.record_line(p, record_id=rid, title_key=key, prefix=prefix, created_at=now)
+        for rid, p, key in zip(ids, parsed, keys, strict=True)
+    ]
+    lines.append("")
+    writer.send(writer.copy_statement(Record, copyrows.RECORD_COLUMNS), "\n".join(lines).encode())
+    # Each record's title/abstract screening row, in the same transaction: the first reviewer
+    # after a large import must not wait while their request builds them.
+    state = f"\t{Stage.TITLE_ABSTRACT}\t{ScreenState.UNSCREENED}\t0\t"
+    rows = [f"{review.pk}\t{rid}{state}{queue_key(rid)}\t{now}" for rid in ids]
+    rows.append("")
+    writer.send(
+        writer.copy_statement(RecordStageState, copyrows.STATE_COLUMNS), "\n".join(rows).encode()
+    )
+    return ids
+
+
+def _records_create(review, parsed, keys, writer, search, source_import) -> list[int]:
+    """Other databases (SQLite in development): the same rows through the ORM."""
+    records = [
+        _record_from(p, review=review, title_key=key, search=search, source_import=source_import)
+        for p, key in zip(parsed, keys, strict=True)
+    ]
+    writer.save_new(Record, records)
+    writer.save_new(
+        RecordStageState,
+        [
+            RecordStageState(
+                review=review,
+                record_id=record.pk,
+                stage=Stage.TITLE_ABSTRACT,
+                queue_key=queue_key(record.pk),
+            )
+            for record in records
+        ],
+    )
+    return [record.pk for record in records]
+
+
+def records_added_finish(*, review: Review, top: int, added: int) -> None:
+    """End an addition of `added` records whose rows `records_add_parsed` wrote (its transaction).
+
+    Takes away the trigger's notes of the new records, whose rows are written already
+    (reviewapp.screening.state), and after a bulk addition has the written tables analysed once the transaction commits
+    (reviewapp.core.db); a few records more change no plan.
+    """
+    if top:
+        state_rows_added(review)
+    if added >= ANALYZE_AFTER_ROWS:
+        tables_analyze(Record, DuplicateLink, RecordStageState)
 
 
 def records_counted(*, review: Review, n: int, search=None, source_import=None) -> None:
@@ -325,7 +412,7 @@ def records_counted(*, review: Review, n: int, search=None, source_import=None) 
 def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> dict:
     review_records_lock(imp.review_id)
     index = duplicate_index_for(imp.review)
-    read = imported = duplicates = rejected_before = 0
+    read = imported = duplicates = rejected_before = top = 0
     rejections: list[dict] = []
     warnings: list[dict] = []
     count_warnings = 0
@@ -356,11 +443,13 @@ def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> 
                             )
             read += len(parsed) + len(rejections) - rejected_before
             rejected_before = len(rejections)
-            records, links = records_add_parsed(
+            ids, links = records_add_parsed(
                 review=imp.review, parsed=parsed, index=index, writer=writer, source_import=imp
             )
-            imported += len(records)
+            imported += len(ids)
             duplicates += len(links)
+            if ids:
+                top = max(top, ids[-1])
             progress_write("import", imp.pk, done=read)
             claim.step()
             if progress:
@@ -368,6 +457,7 @@ def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> 
                 with writer.paused():
                     progress(read)
     records_counted(review=imp.review, n=imported, source_import=imp)
+    records_added_finish(review=imp.review, top=top, added=imported)
     counts = {
         "count_read": read,
         "count_imported": imported,

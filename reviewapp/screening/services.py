@@ -13,6 +13,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reviewapp.core.db import ANALYZE_AFTER_ROWS, tables_analyze
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.core.tally import state_key, tally_add
@@ -572,4 +573,6 @@ def decisions_automation_exclude(
         # Once, after every state row is locked: a decision holding a record's row while it
         # waits for a count row this transaction holds would otherwise deadlock with it.
         tally_add(review.pk, counted)
+        if excluded >= ANALYZE_AFTER_ROWS:
+            tables_analyze(Decision, RecordStageState)
     return excluded

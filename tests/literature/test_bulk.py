@@ -65,6 +65,34 @@ def test_copy_stores_what_bulk_create_stores(review, name):
         assert stored_a == stored_b
 
 
+@pytest.mark.parametrize(
+    "name", ["entrez/pubmed5.xml", "entrez/pubmed1.xml", "ris/scopus.ris", "csv/embase.csv"]
+)
+def test_the_model_free_copy_of_an_import_stores_what_the_orm_stores(review, name):
+    from reviewapp.literature.matching import DuplicateIndex
+    from reviewapp.literature.services import records_add_parsed
+    from reviewapp.screening.models import RecordStageState
+
+    imp = Import.objects.create(review=review, file_name=name)
+    parsed = _parsed(name)
+    ids, _links = records_add_parsed(
+        review=review, parsed=parsed, index=DuplicateIndex(), source_import=imp
+    )
+    created = Record.objects.bulk_create(
+        [_record_from(p, review=review, source_import=imp) for p in parsed]
+    )
+    assert len(ids) == len(created) == len(parsed) > 0
+    for rid, b in zip(ids, created, strict=True):
+        stored_a = Record.objects.values(*FIELDS, "review_id", "source_import_id").get(pk=rid)
+        stored_b = Record.objects.values(*FIELDS, "review_id", "source_import_id").get(pk=b.pk)
+        assert stored_a == stored_b
+    states = RecordStageState.objects.filter(record_id__in=ids)
+    assert sorted(states.values_list("record_id", flat=True)) == ids
+    assert set(states.values_list("review_id", "stage", "state", "n_votes")) == {
+        (review.pk, "ta", "unscreened", 0)
+    }
+
+
 def test_ids_are_set_before_the_rows_are_written_and_links_point_at_them(review):
     imp = Import.objects.create(review=review, file_name="x.ris")
     first, second = (

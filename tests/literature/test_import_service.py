@@ -353,3 +353,36 @@ def test_a_fault_inside_a_parser_fails_the_import_with_record_and_line_and_is_lo
     assert "IndexError" in imp.error and "internal error" not in imp.error
     assert any("IndexError" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
     assert not Record.objects.exists()
+
+
+SAME_DOI_TITLE = (
+    "Occupational pesticide exposure and subclinical hypothyroidism among male applicators"
+)
+
+
+def _medline(pmid: str, doi: str, title: str = SAME_DOI_TITLE) -> str:
+    lines = [f"PMID- {pmid}", "DP  - 2018 Jan", f"TI  - {title}", "AU  - Lerro CC"]
+    if doi:
+        lines.append(f"LID - {doi} [doi]")
+    return "\n".join(lines) + "\n\n"
+
+
+def test_an_import_offers_a_same_doi_copy_with_another_pmid_to_a_reviewer(review, owner):
+    from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
+
+    text = (
+        _medline("29187505", "10.1136/oemed-2017-104431")
+        + _medline("30012345", "10.1136/OEMED-2017-104431", SAME_DOI_TITLE + ".")
+        + _medline("31000001", "10.1136/oemed-other", "A different study of something else")
+    )
+    upload = SimpleUploadedFile("two_pmids.txt", text.encode())
+    imp = import_create(
+        membership=membership_of(owner, review), fileobj=upload, file_name="two_pmids.txt"
+    )
+    imp = import_run(import_id=imp.pk)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_imported == 3
+    (link,) = DuplicateLink.objects.filter(review=review)
+    assert (link.rule, link.status) == (DuplicateRule.DOI_OTHER_PMID, DuplicateStatus.NEEDS_REVIEW)
+    assert {link.primary.pmid, link.duplicate.pmid} == {"29187505", "30012345"}
+    assert link.primary_id < link.duplicate_id

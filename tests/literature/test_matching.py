@@ -253,3 +253,64 @@ def test_a_title_key_given_with_the_record_is_used_instead_of_working_it_out():
 def test_block_keys_take_the_longest_words_alphabetically_among_equals():
     keys = matching._block_keys("zeta alpha beta gamma delta epsilon")
     assert keys[2] == "l:alpha delta epsilon"  # epsilon, then alpha and delta before gamma
+
+
+def test_same_doi_with_different_pmids_is_offered_as_a_candidate():
+    # PubMed holds some articles twice (an ahead-of-print and a print record): the DOI says one
+    # publication, the PMIDs two, so a reviewer decides.
+    existing = [MatchRecord(1, "29187505", "10.1136/oemed-2017-104431", TITLE, 2018, "Lerro")]
+    new = [MatchRecord(2, "30012345", "10.1136/OEMED-2017-104431", TITLE + ".", 2018, "Lerro")]
+    assert find_duplicates(existing, new) == [DuplicateLink(2, 1, "doi_other_pmid", 100.0)]
+
+
+def test_same_doi_with_different_pmids_and_unrelated_titles_is_not_offered():
+    existing = [
+        MatchRecord(
+            1, "111", "10.1093/supplement", "Gut microbiota in Crohn disease children", 2019
+        )
+    ]
+    new = [
+        MatchRecord(2, "222", "10.1093/supplement", "Vedolizumab trough levels predict remission")
+    ]
+    assert find_duplicates(existing, new) == []
+
+
+def test_a_sure_match_wins_over_a_same_doi_candidate_with_another_pmid():
+    existing = [
+        MatchRecord(1, "111", "10.1000/x", TITLE, 2017, "Lerro"),
+        MatchRecord(2, "", "", TITLE, 2018, "Lerro"),
+    ]
+    # Same DOI as record 1 but another PMID; same title, year and author as record 2.
+    new = [MatchRecord(3, "333", "10.1000/x", TITLE, 2018, "Lerro")]
+    assert find_duplicates(existing, new) == [DuplicateLink(3, 2, "title_year_author", 100.0)]
+
+
+def test_same_doi_with_different_pmids_is_offered_even_for_a_short_title():
+    existing = [MatchRecord(1, "111", "10.1000/ed", "Editorial", 2018, "Smith")]
+    new = [MatchRecord(2, "222", "10.1000/ed", "Editorial", 2018, "Smith")]
+    assert find_duplicates(existing, new) == [DuplicateLink(2, 1, "doi_other_pmid", 100.0)]
+
+
+def test_a_cross_database_copy_without_pmid_is_linked_by_its_doi_or_title():
+    # The Embase/Scopus copy of a PubMed record carries no PMID: the DOI (in another form), or
+    # without one the title, year and first author link it.
+    existing = [MatchRecord(1, "29187505", "10.1136/oemed-2017-104431", TITLE, 2018, "Lerro")]
+    by_doi = MatchRecord(2, "", "DOI: 10.1136/OEMED-2017-104431", TITLE.upper(), 2018, "Lerro CC")
+    by_title = MatchRecord(3, "", "", TITLE.lower() + ".", 2018, "LERRO")
+    assert find_duplicates(existing, [by_doi, by_title]) == [
+        DuplicateLink(2, 1, "doi", 100.0),
+        DuplicateLink(3, 1, "title_year_author", 100.0),
+    ]
+
+
+def test_same_doi_with_different_pmids_and_merely_related_titles_is_not_offered():
+    # Two abstracts of one supplement: one DOI, two PMIDs, titles on the same subject.
+    existing = [
+        MatchRecord(1, "111", "10.1093/ecco-jcc/supp", "Vedolizumab trough levels in Crohn disease")
+    ]
+    new = [
+        MatchRecord(
+            2, "222", "10.1093/ecco-jcc/supp", "Vedolizumab trough levels in ulcerative colitis"
+        )
+    ]
+    assert find_duplicates(existing, new) == []

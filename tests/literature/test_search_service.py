@@ -165,3 +165,24 @@ def test_the_pubmed_search_command_fails_with_the_reason(review, owner, fake_eut
         call_command(
             "pubmed_search", review.slug, "natalizumab", stdout=StringIO(), stderr=StringIO()
         )
+
+
+def test_a_search_and_its_rerun_build_the_screening_rows_of_their_records(
+    review, owner, fake_eutils, client_for
+):
+    from reviewapp.screening.constants import Stage
+    from reviewapp.screening.models import RecordStageState, StageSettings
+
+    fake_eutils.script_search("natalizumab", spread(40, date(2015, 1, 1), date(2015, 1, 30)))
+    first = search_run(search_id=_queued(review, owner).pk, client=client_for())
+    grown = {**spread(40, date(2015, 1, 1), date(2015, 1, 30)), date(2015, 2, 15): 15}
+    fake_eutils.script_search("natalizumab", grown)
+    rerun = search_rerun(membership=membership_of(owner, review), search=first)
+    search_run(search_id=rerun.pk, client=client_for())
+    rows = RecordStageState.objects.filter(review=review, stage=Stage.TITLE_ABSTRACT)
+    assert sorted(rows.values_list("record_id", flat=True)) == sorted(
+        Record.objects.filter(review=review).values_list("id", flat=True)
+    )
+    assert rows.count() == 55
+    mark = StageSettings.objects.get(review=review, stage=Stage.TITLE_ABSTRACT).rows_synced_to
+    assert mark == max(rows.values_list("record_id", flat=True))
