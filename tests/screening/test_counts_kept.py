@@ -21,7 +21,7 @@ from django.db import connection, connections
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.literature.duplicates import duplicate_mark, duplicate_undo
-from reviewapp.literature.models import DuplicateLink
+from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.parsers.base import ParsedRecord
 from reviewapp.literature.services import duplicate_index_for, records_add_parsed
 from reviewapp.reporting.selectors import prisma_counts_get, prisma_counts_recount
@@ -172,7 +172,7 @@ class World:
             index=duplicate_index_for(self.review),
             source_import=imp,
         )
-        self.records.extend(added)
+        self.records.extend(Record.objects.filter(pk__in=added).order_by("pk"))
 
     def switch_single_dual(self):
         # Saved through the ORM, as the settings page does: the stage is rebuilt (signals.py).
