@@ -162,7 +162,7 @@ def _tfidf_from_tokens(docs: TokenDocs, params: dict[str, Any]) -> sp.csr_matrix
     n_words = len(docs.words)
     lo, hi = params.get("ngram_range", (1, 1))
     ids = np.asarray(docs.ids, dtype=np.int64)
-    lengths = np.diff(np.asarray(docs.indptr, dtype=np.int64))
+    lengths: np.ndarray = np.diff(np.asarray(docs.indptr, dtype=np.int64))
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
 
     stop = _stop_words(params.get("stop_words"))
@@ -228,8 +228,9 @@ def _tfidf_from_tokens(docs: TokenDocs, params: dict[str, Any]) -> sp.csr_matrix
 
     # _limit_features: document frequencies bound by max_df and min_df.
     max_df, min_df = params.get("max_df", 1.0), params.get("min_df", 1)
-    high = max_df if isinstance(max_df, Integral) else max_df * n_docs
-    low = min_df if isinstance(min_df, Integral) else min_df * n_docs
+    # Counts as given, shares of the documents otherwise (exact as floats below 2**53).
+    high = float(max_df if isinstance(max_df, Integral) else max_df * n_docs)
+    low = float(min_df if isinstance(min_df, Integral) else min_df * n_docs)
     if high < low:
         raise ValueError("max_df corresponds to < documents than min_df")
     dfs = np.bincount(entry_id, minlength=n_terms)
