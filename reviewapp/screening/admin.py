@@ -106,7 +106,7 @@ class RankingWordAdmin(_Derived):
 
 @admin.register(RecordWords)
 class RecordWordsAdmin(_Derived):
-    list_display = ["record", "text_md5"]
+    list_display = ["record"]
     raw_id_fields = ["record"]
     show_full_result_count = False
 

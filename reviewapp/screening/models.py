@@ -431,15 +431,15 @@ class RecordWords(models.Model):
     """A record's words for the ranking model, tokenised once (on import or at the first training
     that needs them) and kept, so a retrain builds TF-IDF from ids instead of re-reading text.
 
-    `ids` are RankingWord ids in text order (4-byte little-endian unsigned); `text_md5` is the
-    MD5 of the text they came from (ranking.record_text of title and abstract), so a record whose
-    text has changed since is tokenised again. Written only by reviewapp.screening.ranking_words.
+    `ids` are RankingWord ids in text order (4-byte little-endian unsigned) of ranking.record_text
+    (title and abstract). A change of the record's title or abstract deletes the row in the same
+    statement (a trigger, migration 0006), so words never outlive their text. Written only by
+    reviewapp.screening.ranking_words.
     """
 
     record = models.OneToOneField(
         Record, primary_key=True, on_delete=models.CASCADE, related_name="ranking_words"
     )
-    text_md5 = models.CharField(max_length=32)
     ids = models.BinaryField()
 
     def __str__(self) -> str:

@@ -7,9 +7,11 @@ one dictionary of words (RecordWords, RankingWord): after an import, by a task t
 the ids of the stage's records and builds the review's TF-IDF matrix from them with array
 operations (ranking.tfidf_from_tokens), the same matrix scikit-learn makes from the texts.
 
-Each RecordWords row carries the MD5 of the text it was made from, and the loader compares it
-with the MD5 of the record's current text in the same query: a record whose title or abstract
-changed in any way (a merge, an edit, a script) is tokenised again, never ranked on stale words.
+A record whose title or abstract changes, by whatever path (a merge, an edit, a script), loses
+its words in the same statement: a database trigger (migration screening 0006) deletes its
+RecordWords row, and the next fill or training tokenises the new text. A fill reads the texts it
+tokenises under a share lock (PostgreSQL), so a text change cannot slip in between that read and
+the write of the words.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Case, F, QuerySet, TextField, Value, When
-from django.db.models.functions import MD5, Concat
+from django.db.models import QuerySet
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
@@ -41,33 +44,17 @@ FILL_BATCH = 2000
 _ID = np.dtype("<u4")
 
 
-def _current_md5():
-    """SQL for the MD5 of a record's ranked text (ranking.record_text: title, space, abstract);
-    title and abstract are never NULL, so no COALESCE is needed to match the Python side."""
-    return MD5(Concat(F("title"), Value(" "), F("abstract"), output_field=TextField()))
-
-
-def _kept_ids():
-    """The record's stored word ids, or NULL when it has none or its text changed since."""
-    return Case(
-        When(ranking_words__text_md5=_current_md5(), then=F("ranking_words__ids")), default=None
-    )
-
-
 def record_words_fill(*, review_id: int) -> int:
-    """Tokenise and keep the words of the review's records that have none or whose text changed
-    since; returns how many records were tokenised. Safe to run twice at once: both write the
+    """Tokenise and keep the words of the review's records that have none (new, or their text
+    changed); returns how many records were tokenised. Safe to run twice at once: both write the
     same words.
     """
     records = Record.objects.filter(review_id=review_id)
     stale = list(
-        records.annotate(kept=_kept_ids())
-        .filter(kept__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+        records.filter(ranking_words__isnull=True).order_by("pk").values_list("pk", flat=True)
     )
     for start in range(0, len(stale), FILL_BATCH):
-        _words_store(_texts_of(stale[start : start + FILL_BATCH]))
+        _words_fill(stale[start : start + FILL_BATCH])
     return len(stale)
 
 
@@ -95,49 +82,56 @@ def record_words_fill_after(job) -> None:
         record_words_fill_later(review_id=job.review_id)
 
 
-def _texts_of(record_ids: list[int]) -> list[tuple[int, str, str]]:
-    return list(
-        Record.objects.filter(pk__in=record_ids)
-        .order_by("pk")
-        .values_list("pk", "title", "abstract")
-    )
+def _words_fill(record_ids: list[int]) -> dict[int, np.ndarray]:
+    """Tokenise and store the words of `record_ids` in one transaction; returns id -> word ids.
+
+    The texts are read FOR SHARE (PostgreSQL): a concurrent change of a title or abstract waits
+    for this transaction, then its trigger deletes the words written here; and a change that came
+    first is the text read here. Decisions on these records (FOR KEY SHARE) are not held up.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id, title, abstract FROM {Record._meta.db_table} "
+                    "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR SHARE",
+                    [_array(map(str, record_ids))],
+                )
+                rows = cursor.fetchall()
+        else:
+            rows = list(
+                Record.objects.filter(pk__in=record_ids)
+                .order_by("pk")
+                .values_list("pk", "title", "abstract")
+            )
+        return _words_store(rows)
 
 
 def _words_store(rows: Sequence[tuple[int, str, str]]) -> dict[int, np.ndarray]:
     """Tokenise (record id, title, abstract) rows, store their words; returns id -> word ids."""
     from reviewapp.screening.ranking.features import record_text, word_tokens
 
-    texts = [record_text(title, abstract) for _, title, abstract in rows]
-    tokens = [word_tokens(text) for text in texts]
+    tokens = [word_tokens(record_text(title, abstract)) for _, title, abstract in rows]
     ids_of = _word_ids(set(chain.from_iterable(tokens))).__getitem__
     out = {
         pk: np.fromiter(map(ids_of, words), dtype=_ID, count=len(words))
         for (pk, _, _), words in zip(rows, tokens, strict=True)
     }
-    stored = [
-        (pk, hashlib.md5(text.encode("utf-8")).hexdigest(), out[pk].tobytes())
-        for (pk, _, _), text in zip(rows, texts, strict=True)
-    ]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {RecordWords._meta.db_table} (record_id, text_md5, ids) "
-                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bytea[]) "
-                "ON CONFLICT (record_id) DO UPDATE "
-                "SET text_md5 = EXCLUDED.text_md5, ids = EXCLUDED.ids",
-                [
-                    _array(str(pk) for pk, _, _ in stored),
-                    _array(md5 for _, md5, _ in stored),
-                    _array(_bytea(ids) for _, _, ids in stored),
-                ],
+                f"INSERT INTO {RecordWords._meta.db_table} (record_id, ids) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bytea[]) "
+                "ON CONFLICT (record_id) DO UPDATE SET ids = EXCLUDED.ids",
+                [_array(map(str, out)), _array(_bytea(ids.tobytes()) for ids in out.values())],
             )
     else:
         RecordWords.objects.bulk_create(
-            [RecordWords(record_id=pk, text_md5=md5, ids=ids) for pk, md5, ids in stored],
+            [RecordWords(record_id=pk, ids=ids.tobytes()) for pk, ids in out.items()],
             batch_size=500,
             update_conflicts=True,
             unique_fields=["record"],
-            update_fields=["text_md5", "ids"],
+            update_fields=["ids"],
         )
     return out
 
@@ -183,29 +177,52 @@ def _ids_by_key(keys: list[bytes]) -> dict[bytes, int]:
     return found
 
 
-def stage_words(records: QuerySet[Record]) -> tuple[list[int], TokenDocs, int]:
-    """The words of `records` (ordered by id) as TokenDocs, tokenising the ones that have none or
-    whose text changed; returns (record ids, docs, how many were tokenised now).
-    """
-    from reviewapp.screening.ranking.features import TokenDocs
+@dataclass(frozen=True)
+class KeptWords:
+    """The kept words of a stage's records, as loaded: `key` digests them exactly (the same key
+    means the same TF-IDF matrix), `docs()` turns them into TokenDocs (one more query)."""
 
-    rows = list(records.order_by("id").annotate(kept=_kept_ids()).values_list("id", "kept"))
-    record_ids = [rid for rid, _ in rows]
+    record_ids: list[int]
+    ids: np.ndarray  # dictionary ids of every record's words, one after another
+    indptr: np.ndarray
+    tokenised: int  # records tokenised by this load (none had words, or their text changed)
+
+    @cached_property
+    def key(self) -> bytes:
+        digest = hashlib.blake2b(self.ids.tobytes(), digest_size=16)
+        digest.update(self.indptr.tobytes())
+        return digest.digest()
+
+    def docs(self) -> TokenDocs:
+        from reviewapp.screening.ranking.features import TokenDocs
+
+        global_ids = self.ids.astype(np.int64)
+        # Renumber the dictionary ids used here as 0..n-1 (ascending, as `words` is read).
+        used = np.flatnonzero(np.bincount(global_ids)) if len(global_ids) else global_ids
+        local = np.empty(int(used[-1]) + 1 if len(used) else 0, dtype=np.int64)
+        local[used] = np.arange(len(used))
+        return TokenDocs(local[global_ids], self.indptr, _words_of(used))
+
+
+def stage_words(records: QuerySet[Record]) -> KeptWords:
+    """The words of `records` (ordered by id), tokenising and storing those of records that have
+    none (new, or their text changed); one query when every record has its words.
+    """
+    rows = list(records.order_by("id").values_list("id", "ranking_words__ids"))
     missing = [rid for rid, kept in rows if kept is None]
     fresh: dict[int, np.ndarray] = {}
     for start in range(0, len(missing), FILL_BATCH):
-        fresh.update(_words_store(_texts_of(missing[start : start + FILL_BATCH])))
+        fresh.update(_words_fill(missing[start : start + FILL_BATCH]))
     blobs = [bytes(kept) if kept is not None else fresh[rid].tobytes() for rid, kept in rows]
     lengths = np.fromiter((len(b) // 4 for b in blobs), dtype=np.int64, count=len(blobs))
     indptr = np.zeros(len(blobs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
-    global_ids = np.frombuffer(b"".join(blobs), dtype=_ID).astype(np.int64)
-    # Renumber the dictionary ids this review uses as 0..n-1 (ascending, as `words` is read).
-    used = np.flatnonzero(np.bincount(global_ids)) if len(global_ids) else global_ids
-    local = np.empty(int(used[-1]) + 1 if len(used) else 0, dtype=np.int64)
-    local[used] = np.arange(len(used))
-    words = _words_of(used)
-    return record_ids, TokenDocs(local[global_ids], indptr, words), len(missing)
+    return KeptWords(
+        record_ids=[rid for rid, _ in rows],
+        ids=np.frombuffer(b"".join(blobs), dtype=_ID),
+        indptr=indptr,
+        tokenised=len(missing),
+    )
 
 
 def _array(elements: Iterable[str]) -> str:

@@ -143,14 +143,42 @@ def test_the_first_training_keeps_every_records_words_and_the_next_tokenises_non
     assert second.records_tokenised == 0 and tokenised == []
 
 
-def test_loading_kept_words_takes_two_queries_whatever_the_number_of_records(
+def test_loading_kept_words_takes_one_query_and_their_strings_one_more(
     review, django_assert_num_queries
 ):
     _cohen_review(review)
     record_words_fill(review_id=review.pk)
-    with django_assert_num_queries(2):  # the ids (with the text check), then the words
-        ids, docs, n_tokenised = stage_words(Record.objects.filter(review=review))
-    assert n_tokenised == 0 and docs.n_docs == len(ids) == 310
+    with django_assert_num_queries(1):
+        kept = stage_words(Record.objects.filter(review=review))
+    with django_assert_num_queries(1):
+        docs = kept.docs()
+    assert kept.tokenised == 0 and docs.n_docs == len(kept.record_ids) == 310
+
+
+def test_a_retrain_on_unchanged_words_reuses_the_matrix_and_any_change_rebuilds_it(
+    review, monkeypatch
+):
+    from reviewapp.screening import ranking_service
+
+    records = _cohen_review(review)
+    ranking_service._FEATURES.clear()
+    built = []
+    real = ranking_features.tfidf_from_tokens
+
+    def counting(docs, params=None):
+        built.append(docs.n_docs)
+        return real(docs, params)
+
+    monkeypatch.setattr(ranking_features, "tfidf_from_tokens", counting)
+    first = _train(review)
+    assert _train(review).record_ids == first.record_ids and built == [310]
+    Record.objects.filter(pk=records[5].pk).update(title="Loratadine for chronic urticaria")
+    assert _train(review).record_ids == _order_from_texts(review, "elas_u4")
+    assert built == [310, 310]
+    RecordFactory(review=review, title="Levocetirizine in perennial allergic rhinitis")
+    state_rows_sync(review)
+    assert _train(review).record_ids == _order_from_texts(review, "elas_u4")
+    assert built == [310, 310, 311]
 
 
 def test_records_added_after_a_training_are_tokenised_at_the_next_one(review, tokenised):
@@ -182,6 +210,24 @@ def test_a_record_whose_text_changed_is_tokenised_again_and_ranked_on_its_new_te
     assert tokenised == [record_text(changed.title, new_abstract)]
     assert ranking.record_ids == _order_from_texts(review, "elas_u4")
     assert _train(review).records_tokenised == 0
+
+
+def test_a_change_of_title_or_abstract_drops_the_words_at_once_and_nothing_else_does(review):
+    changed, untouched = RecordFactory.create_batch(2, review=review, abstract="Cetirizine")
+    record_words_fill(review_id=review.pk)
+    kept = RecordWords.objects.filter(record__review=review)
+    Record.objects.filter(review=review).update(year=2020, journal="J Allergy")
+    Record.objects.filter(pk=changed.pk).update(abstract="Cetirizine")  # the same text
+    assert kept.count() == 2
+    Record.objects.filter(pk=changed.pk).update(abstract="Levocetirizine")
+    assert list(kept.values_list("record_id", flat=True)) == [untouched.pk]
+    changed.refresh_from_db()
+    changed.title = "Another title"
+    changed.save()
+    assert record_words_fill(review_id=review.pk) == 1
+    untouched.title = "A new title"
+    untouched.save()  # through the ORM as well
+    assert list(kept.values_list("record_id", flat=True)) == [changed.pk]
 
 
 def test_the_fill_queued_by_an_import_keeps_the_words_of_the_imported_records(
