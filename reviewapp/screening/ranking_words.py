@@ -2,8 +2,8 @@
 
 Tokenising title and abstract is most of the cost of building TF-IDF features, and a record's
 words do not change while its text does not. So each record's words are stored once as ids into
-one dictionary of words (RecordWords, RankingWord): after an import, by a task the import queues
-(`record_words_fill_later`), or at the first training that finds them missing. A training loads
+one dictionary of words (RecordWords, RankingWord): at the end of the import (or search) task
+(`record_words_fill_after`), or at the first training that finds them missing. A training loads
 the ids of the stage's records and builds the review's TF-IDF matrix from them with array
 operations (ranking.tfidf_from_tokens), the same matrix scikit-learn makes from the texts.
 
@@ -27,8 +27,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from kombu.exceptions import OperationalError
-from redis.exceptions import RedisError
 
 from reviewapp.literature.models import Record
 from reviewapp.screening.models import RankingWord, RecordWords
@@ -58,28 +56,18 @@ def record_words_fill(*, review_id: int) -> int:
     return len(stale)
 
 
-def record_words_fill_later(*, review_id: int) -> None:
-    """Queue record_words_fill for the review once the current transaction commits (the import
-    task calls this). If the broker cannot be reached nothing is lost: the first training fills
-    the gaps itself.
-    """
-
-    def send() -> None:
-        from reviewapp.screening.tasks import record_words_fill_task
-
-        try:
-            record_words_fill_task.delay(review_id)
-        except (OperationalError, RedisError, OSError):
-            logger.warning("could not queue the word fill of review %s; training will", review_id)
-
-    transaction.on_commit(send)
-
-
 def record_words_fill_after(job) -> None:
-    """Queue the word fill of the review of a finished Import or Search (the one call the
-    import and search tasks make, after their records are committed)."""
-    if job.status == "done":
-        record_words_fill_later(review_id=job.review_id)
+    """Tokenise and keep the words of the records a finished Import or Search added to its review:
+    the one call the import and search tasks make, in the worker, once the import has committed
+    (so the task ends with the review's words kept, and the first training has nothing to do). A
+    failure is logged, not raised: the import is done, and a training fills any gap itself.
+    """
+    if job.status != "done":
+        return
+    try:
+        record_words_fill(review_id=job.review_id)
+    except Exception:
+        logger.exception("keeping the words of review %s failed; training will", job.review_id)
 
 
 def _words_fill(record_ids: list[int]) -> dict[int, np.ndarray]:
