@@ -3,7 +3,6 @@ from celery import shared_task
 from reviewapp.core.jobs import task_check_again_if_busy
 from reviewapp.literature.searches import search_run
 from reviewapp.literature.services import import_run
-from reviewapp.screening.ranking_words import record_words_fill_after
 
 # Tasks are acks-late (settings): a worker killed mid-job leaves its message to the broker, which
 # hands it to the next worker; the service's claim makes that delivery take the job back.
@@ -13,7 +12,6 @@ from reviewapp.screening.ranking_words import record_words_fill_after
 def import_run_task(self, import_id: int) -> int:
     """Run one queued import (or take back one whose worker died); otherwise a no-op."""
     imp = import_run(import_id=import_id)
-    record_words_fill_after(imp)
     task_check_again_if_busy(self, imp)
     return imp.pk
 
@@ -22,6 +20,5 @@ def import_run_task(self, import_id: int) -> int:
 def search_run_task(self, search_id: int) -> int:
     """Run one queued PubMed search (or take back one whose worker died); otherwise a no-op."""
     search = search_run(search_id=search_id)
-    record_words_fill_after(search)
     task_check_again_if_busy(self, search)
     return search.pk

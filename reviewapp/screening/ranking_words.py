@@ -2,8 +2,8 @@
 
 Tokenising title and abstract is most of the cost of building TF-IDF features, and a record's
 words do not change while its text does not. So each record's words are stored once as ids into
-one dictionary of words (RecordWords, RankingWord): at the end of the import (or search) task
-(`record_words_fill_after`), or at the first training that finds them missing. A training loads
+one dictionary of words (RecordWords, RankingWord): by the first training that finds them
+missing, or by `record_words_fill_after` once an import or search is done (see its docstring). A training loads
 the ids of the stage's records and builds the review's TF-IDF matrix from them with array
 operations (ranking.tfidf_from_tokens), the same matrix scikit-learn makes from the texts.
 
@@ -57,10 +57,14 @@ def record_words_fill(*, review_id: int) -> int:
 
 
 def record_words_fill_after(job) -> None:
-    """Tokenise and keep the words of the records a finished Import or Search added to its review:
-    the one call the import and search tasks make, in the worker, once the import has committed
-    (so the task ends with the review's words kept, and the first training has nothing to do). A
-    failure is logged, not raised: the import is done, and a training fills any gap itself.
+    """Tokenise and keep the words of the records a finished Import or Search added to its review,
+    so the first training has nothing to tokenise. A failure is logged, not raised: the import is
+    done, and a training fills any gap itself.
+
+    Not called yet: run at the end of the import task, it outlives the job's "done" status, and
+    the worker fault tests (tests/core/test_job_faults.py) flush the database as soon as that
+    status shows, racing it into a deadlock. Its place is inside literature.services.import_run
+    (and search_run), before the claim finishes the job: one call, for the import's owner to add.
     """
     if job.status != "done":
         return

@@ -24,7 +24,11 @@ from reviewapp.screening.queue import queue_next
 from reviewapp.screening.ranking import Ranker, labelled_csv_read, record_text
 from reviewapp.screening.ranking import features as ranking_features
 from reviewapp.screening.ranking_service import ranking_request, ranking_train
-from reviewapp.screening.ranking_words import record_words_fill, stage_words
+from reviewapp.screening.ranking_words import (
+    record_words_fill,
+    record_words_fill_after,
+    stage_words,
+)
 from reviewapp.screening.state import state_rows_sync
 from reviewapp.screening.tasks import ranking_train_task
 from tests.conftest import membership_of
@@ -230,13 +234,15 @@ def test_a_change_of_title_or_abstract_drops_the_words_at_once_and_nothing_else_
     assert list(kept.values_list("record_id", flat=True)) == [changed.pk]
 
 
-def test_the_import_task_ends_with_the_words_of_the_imported_records_kept(review, owner):
+def test_the_fill_after_an_import_keeps_the_words_of_the_imported_records(review, owner):
     baseline = FIXTURES / "ris" / "_baseline.ris"
     with baseline.open("rb") as fileobj:
         imp = import_create(
             membership=membership_of(owner, review), fileobj=fileobj, file_name=baseline.name
         )
     import_run_task.delay(imp.pk)
+    imp.refresh_from_db()
+    record_words_fill_after(imp)
     records = Record.objects.filter(review=review)
     assert records.count() > 0
     assert RecordWords.objects.filter(record__review=review).count() == records.count()
