@@ -5,10 +5,12 @@ from reviewapp.screening.models import (
     ExclusionReason,
     NewRecords,
     Ranking,
+    RankingWord,
     RecordNote,
     RecordStageState,
     RecordTag,
     RecordVote,
+    RecordWords,
     Report,
     ReportFile,
     StageSettings,
@@ -96,6 +98,24 @@ class RankingAdmin(_ReadOnly):
     list_display = ["review", "stage", "status", "preset", "training_size", "created_at"]
     list_filter = ["stage", "status", "preset"]
     raw_id_fields = ["review"]
+
+
+class _Derived(_ReadOnly):
+    """Derived from records' text by the ranking (a cache): never added or edited by hand."""
+
+
+@admin.register(RankingWord)
+class RankingWordAdmin(_Derived):
+    list_display = ["id", "word"]
+    search_fields = ["word"]
+    show_full_result_count = False  # millions of words in a large installation
+
+
+@admin.register(RecordWords)
+class RecordWordsAdmin(_Derived):
+    list_display = ["record"]
+    raw_id_fields = ["record"]
+    show_full_result_count = False
 
 
 @admin.register(StoppingRule)

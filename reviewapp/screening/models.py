@@ -423,6 +423,8 @@ class Ranking(JobRun):
     n_records = models.PositiveIntegerField(default=0)
     # False when the labels lacked an include or an exclude: the queue then keeps its plain order.
     trained = models.BooleanField(default=False)
+    # Records whose words this training had to tokenise (none once every record keeps its words).
+    records_tokenised = models.PositiveIntegerField(default=0)
     record_ids = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -443,6 +445,41 @@ class Ranking(JobRun):
 
     def __str__(self) -> str:
         return f"Ranking {self.pk} of {self.review_id} ({self.stage}, {self.status})"
+
+
+class RankingWord(models.Model):
+    """A word seen in some record's title or abstract: records keep their words as these ids.
+
+    One dictionary for the whole database, only ever added to (an id, once given, always means
+    the same word). Looked up by the MD5 of the word, so a word of any length has a key the
+    unique index accepts.
+    """
+
+    id = models.AutoField(primary_key=True)
+    key = models.BinaryField(max_length=16, unique=True)
+    word = models.TextField()
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class RecordWords(models.Model):
+    """A record's words for the ranking model, tokenised once (on import or at the first training
+    that needs them) and kept, so a retrain builds TF-IDF from ids instead of re-reading text.
+
+    `ids` are RankingWord ids in text order (4-byte little-endian unsigned) of ranking.record_text
+    (title and abstract). A change of the record's title or abstract deletes the row in the same
+    statement (a trigger, migration 0006), so words never outlive their text. Written only by
+    reviewapp.screening.ranking_words.
+    """
+
+    record = models.OneToOneField(
+        Record, primary_key=True, on_delete=models.CASCADE, related_name="ranking_words"
+    )
+    ids = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"words of record {self.record_id}"
 
 
 class StoppingRuleQuerySet(models.QuerySet):

@@ -193,16 +193,11 @@ def ranking_train(*, ranking_id: int) -> Ranking:
 def _ranking_compute(ranking: Ranking) -> dict:
     import sklearn
 
-    from reviewapp.screening.ranking import Ranker, preset_get, record_text
+    from reviewapp.screening.ranking import Ranker, preset_get
 
     preset = preset_get(ranking.preset)
     review, stage = ranking.review, ranking.stage
-    ids, texts = [], []
-    for rid, title, abstract in _stage_records(review, stage).values_list(
-        "id", "title", "abstract"
-    ):
-        ids.append(rid)
-        texts.append(record_text(title, abstract))
+    ids, features, tokenised = _stage_features(_stage_records(review, stage), preset)
     automated = set(
         Decision.objects.filter(
             review=review, stage=stage, kind=DecisionKind.AUTOMATION
@@ -222,7 +217,7 @@ def _ranking_compute(ranking: Ranking) -> dict:
             labels.append(1 if settled[rid] == ScreenState.INCLUDED else 0)
         else:
             unlabelled.append(i)
-    ranker = Ranker(preset, seed=SEED).fit(texts, labelled, labels)
+    ranker = Ranker(preset, seed=SEED).fit_features(features, labelled, labels)
     order = []
     if ranker.is_trained:
         order = [ids[i] for i in ranker.rank(unlabelled)] + [ids[i] for i in ranker.rank(labelled)]
@@ -238,8 +233,40 @@ def _ranking_compute(ranking: Ranking) -> dict:
         "n_excludes": len(labels) - n_includes,
         "n_records": len(ids),
         "trained": ranker.is_trained,
+        "records_tokenised": tokenised,
         "record_ids": order,
     }
+
+
+# TF-IDF matrices of this worker process's latest trainings, keyed by the exact words they were
+# built from (KeptWords.key) and the preset's feature settings: a retrain whose records and words
+# are unchanged (no import or text change since) reuses the matrix instead of rebuilding it. Two
+# entries: a 20,000-record review's matrix takes about 70 MB.
+_FEATURES: OrderedDict[tuple, object] = OrderedDict()
+_FEATURES_MAX = 2
+
+
+def _stage_features(records: QuerySet, preset) -> tuple[list[int], object, int]:
+    """(record ids, TF-IDF matrix, records tokenised now) of the records a stage ranks, ordered
+    by id. The matrix is built from the words each record keeps (ranking_words), equal to the
+    one scikit-learn fits on the texts; a preset whose settings need the texts gets that.
+    """
+    from reviewapp.screening.ranking import record_text, tfidf_features
+    from reviewapp.screening.ranking.features import tfidf_from_tokens, tokens_supported
+    from reviewapp.screening.ranking_words import stage_words
+
+    if tokens_supported(preset.features):
+        kept = stage_words(records)
+        key = (kept.key, repr(sorted(preset.features.items())))
+        if key not in _FEATURES:
+            _FEATURES[key] = tfidf_from_tokens(kept.docs(), preset.features)
+            while len(_FEATURES) > _FEATURES_MAX:
+                _FEATURES.popitem(last=False)
+        _FEATURES.move_to_end(key)
+        return kept.record_ids, _FEATURES[key], kept.tokenised
+    rows = list(records.order_by("id").values_list("id", "title", "abstract"))
+    texts = [record_text(title, abstract) for _, title, abstract in rows]
+    return [rid for rid, _, _ in rows], tfidf_features(texts, preset.features), len(rows)
 
 
 def ranking_after_decision(*, review_id: int, stage: str, queue_order: str | None = None) -> None:

@@ -1,4 +1,5 @@
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from reviewapp.core.jobs import task_check_again_if_busy
 from reviewapp.screening.ranking_service import ranking_train
@@ -10,3 +11,10 @@ def ranking_train_task(self, ranking_id: int) -> int:
     ranking = ranking_train(ranking_id=ranking_id)
     task_check_again_if_busy(self, ranking)
     return ranking.pk
+
+
+@worker_process_init.connect
+def _ranking_model_load(**_kwargs) -> None:
+    """Import scikit-learn and the ranking model when a worker process starts (about a second),
+    so the first training a reviewer's decision asks for does not pay it."""
+    import reviewapp.screening.ranking  # noqa: F401

@@ -54,7 +54,15 @@ class Ranker:
 
         ``labels`` are 1 (include) and 0 (exclude), parallel to ``labelled_indices``.
         """
-        features = self.features_fit(texts)
+        return self.fit_features(self.features_fit(texts), labelled_indices, labels)
+
+    def fit_features(self, features: sp.csr_matrix, labelled_indices, labels) -> Ranker:
+        """:meth:`fit` on a feature matrix already built for the review's records (one row per
+        record, e.g. by :func:`~reviewapp.screening.ranking.features.tfidf_from_tokens` from
+        words kept in the database); returns self."""
+        if features is not self.features_:
+            self.features_ = features
+            self._texts_key = None  # no longer the matrix of the texts last given to fit
         idx = np.asarray(labelled_indices, dtype=np.intp).reshape(-1)
         y = np.asarray(labels, dtype=np.int64).reshape(-1)
         if idx.shape != y.shape:
