@@ -12,7 +12,7 @@ import argparse
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from reviewapp.synthesis.stats.effect_sizes import BINARY_MEASURES
 from reviewapp.synthesis.stats.io import MEASURES, PoolingInputError, read_effects_csv
@@ -110,7 +110,7 @@ class _Defer(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise _Defer(message)
 
 
