@@ -351,6 +351,25 @@ def timed(url: str, client: Client, n: int) -> dict:
     return {"p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "max_ms": max(ms), "bytes": max(sizes)}
 
 
+POOL_STEPS = r"""
+import io, json, sys, time
+t = [time.perf_counter()]
+import numpy
+t.append(time.perf_counter())
+from scipy import special
+t.append(time.perf_counter())
+from scipy import optimize
+t.append(time.perf_counter())
+from reviewapp.synthesis.stats.cli import fast_main
+t.append(time.perf_counter())
+assert fast_main(sys.argv[1:], io.StringIO().write)
+t.append(time.perf_counter())
+names = ["import numpy", "import scipy.special", "import scipy.optimize",
+         "import the rest of the pool command line", "read, pool and format the result"]
+print(json.dumps({n: b - a for n, a, b in zip(names, t, t[1:])}))
+"""
+
+
 def pool_figures(csv_path: Path, env: dict, out_dir: Path, n: int) -> dict:
     """``manage.py pool`` against the references, each the median of n fresh interpreters.
 
@@ -382,7 +401,17 @@ def pool_figures(csv_path: Path, env: dict, out_dir: Path, n: int) -> dict:
     assert outs["pool"] == outs["django"], "the fast path and the Django command differ"
     ours, theirs = json.loads(outs["pool"]), json.loads(outs["numpy"])
     agree = max(abs(ours[key] - theirs[key]) for key in ("estimate", "se", "tau2", "Q"))
+    # Where `pool`'s time goes, step by step in one fresh interpreter (POOL_STEPS).
+    steps: dict[str, list[float]] = {}
+    for _ in range(n):
+        done = subprocess.run(
+            [PY, "-c", POOL_STEPS, *pool_cmd[3:]], cwd=ROOT, env=env, capture_output=True,
+            text=True, check=True,
+        )  # fmt: skip
+        for name, seconds in json.loads(done.stdout).items():
+            steps.setdefault(name, []).append(seconds)
     figures = {name: statistics.median(times) for name, times in runs.items()}
+    figures |= {f"step {name}": statistics.median(t) for name, t in steps.items()}
     return {**figures, "agree": agree, "load": os.getloadavg()[0]}
 
 
@@ -395,6 +424,11 @@ def pool_lines(cli: dict, n: int) -> list[str]:
         f"| numpy + scipy reference (also p-values, tau² Q-profile CI) | {cli['scipy']:.3f} |",
         f"| `manage.py pool --json` | {cli['pool']:.3f} |",
         f"| the Django command (`manage.py pool --json -v 1`), for comparison | {cli['django']:.3f} |",
+        *[
+            f"| of `pool` (median): {key.removeprefix('step ')} | {value:.3f} |"
+            for key, value in cli.items()
+            if key.startswith("step ")
+        ],
         "",
         f"`pool` / numpy reference = {cli['pool'] / cli['numpy']:.1f}x; `pool` / (numpy reference"
         f" + bare interpreter) = {cli['pool'] / (cli['numpy'] + cli['bare']):.1f}x; `pool` / "
