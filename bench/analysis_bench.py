@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/analysis_bench.py [--stats fresh|missing] [--studies 1000]
         [--own-db] [--page-requests 60] [--runs 3] [--out bench/out/analysis.md]
+    .venv/bin/python bench/analysis_bench.py --pool-only [--studies 1000] [--pool-repeats 7]
 
 1. A database: a clone of the realistic benchmark database (bench/benchdb.py, fresh or missing
    statistics), or with ``--own-db`` an empty migrated one. Either is called
@@ -21,6 +22,7 @@
    REML pool in a fresh interpreter (the script in NUMPY_REFERENCE) and ``python -c pass``, each
    run 7 times in this run; medians compared. A second reference also imports scipy (p-values and
    the Q-profile interval of tau², as ``pool`` prints them, need its special functions and Brent).
+   ``--pool-only`` runs this part alone, on the same studies generated without a database.
 
 Measured runs go under ``flock /work/wt/bench.lock`` (see BENCHMARKS.md).
 """
@@ -146,9 +148,20 @@ def drop() -> None:
     conn.close()
 
 
+def trial_counts(k: int, seed: int = 13):
+    """k trials' events and totals per arm: a risk ratio about 0.75, some heterogeneity."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n1, n2 = rng.integers(30, 400, k), rng.integers(30, 400, k)
+    p2 = rng.uniform(0.05, 0.5, k)
+    odds = p2 / (1 - p2) * np.exp(rng.normal(-0.3, 0.35, k))
+    ai, ci = rng.binomial(n1, odds / (1 + odds)), rng.binomial(n2, p2)
+    return ai, n1, ci, n2
+
+
 def build(k: int, seed: int = 13) -> tuple[int, float]:
     """The review, its k extracted studies and the analysis, through the app's services."""
-    import numpy as np
     from django.contrib.auth import get_user_model
 
     from reviewapp.extraction.services import (
@@ -191,11 +204,7 @@ def build(k: int, seed: int = 13) -> tuple[int, float]:
         )
         for i in range(k)
     )
-    rng = np.random.default_rng(seed)
-    n1, n2 = rng.integers(30, 400, k), rng.integers(30, 400, k)
-    p2 = rng.uniform(0.05, 0.5, k)
-    odds = p2 / (1 - p2) * np.exp(rng.normal(-0.3, 0.35, k))
-    ai, ci = rng.binomial(n1, odds / (1 + odds)), rng.binomial(n2, p2)
+    ai, n1, ci, n2 = trial_counts(k, seed)
     for i, record in enumerate(Record.objects.filter(review=review).order_by("source_position")):
         decision_record(membership=me, record=record, stage=Stage.TITLE_ABSTRACT, value="include")
         study = Study.objects.create(review=review, label=f"Trial {i + 1:04d}")
@@ -342,14 +351,120 @@ def timed(url: str, client: Client, n: int) -> dict:
     return {"p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "max_ms": max(ms), "bytes": max(sizes)}
 
 
-def median_wall(cmd: list[str], env: dict, n: int = 7) -> tuple[float, str]:
-    times, out = [], ""
+POOL_STEPS = r"""
+import io, json, sys, time
+t = [time.perf_counter()]
+import numpy
+t.append(time.perf_counter())
+from scipy import special
+t.append(time.perf_counter())
+from scipy import optimize
+t.append(time.perf_counter())
+from reviewapp.synthesis.stats.cli import fast_main
+t.append(time.perf_counter())
+assert fast_main(sys.argv[1:], io.StringIO().write)
+t.append(time.perf_counter())
+names = ["import numpy", "import scipy.special", "import scipy.optimize",
+         "import the rest of the pool command line", "read, pool and format the result"]
+print(json.dumps({n: b - a for n, a, b in zip(names, t, t[1:])}))
+"""
+
+
+def pool_figures(csv_path: Path, env: dict, out_dir: Path, n: int) -> dict:
+    """``manage.py pool`` against the references, each the median of n fresh interpreters.
+
+    Also the Django command itself (``-v 1`` is its default verbosity, but an option of Django's,
+    so ``manage.py``'s fast path hands the command line to Django): what ``pool`` cost before it
+    ran without Django, measured in the same run.
+    """
+    ref_path = out_dir / "pool_numpy_reference.py"
+    ref_path.write_text(NUMPY_REFERENCE, encoding="utf-8")
+    pool_cmd = [PY, "manage.py", "pool", str(csv_path), "--measure", "RR", "--model", "random", "--json"]  # fmt: skip
+    # Interleaved rounds, so that a burst of load from other work on the machine falls on all.
+    runs: dict[str, list[float]] = {}
+    outs: dict[str, str] = {}
+    commands = {
+        "bare": [PY, "-c", "pass"],
+        "numpy": [PY, str(ref_path), str(csv_path)],
+        "scipy": [PY, str(ref_path), str(csv_path), "full"],
+        "pool": pool_cmd,
+        "django": [*pool_cmd, "-v", "1"],
+    }
     for _ in range(n):
-        t = time.perf_counter()
-        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-        times.append(time.perf_counter() - t)
-        out = done.stdout
-    return statistics.median(times), out
+        for name, cmd in commands.items():
+            t = time.perf_counter()
+            done = subprocess.run(
+                cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            )
+            runs.setdefault(name, []).append(time.perf_counter() - t)
+            outs[name] = done.stdout
+    assert outs["pool"] == outs["django"], "the fast path and the Django command differ"
+    ours, theirs = json.loads(outs["pool"]), json.loads(outs["numpy"])
+    agree = max(abs(ours[key] - theirs[key]) for key in ("estimate", "se", "tau2", "Q"))
+    # Where `pool`'s time goes, step by step in one fresh interpreter (POOL_STEPS).
+    steps: dict[str, list[float]] = {}
+    for _ in range(n):
+        done = subprocess.run(
+            [PY, "-c", POOL_STEPS, *pool_cmd[3:]], cwd=ROOT, env=env, capture_output=True,
+            text=True, check=True,
+        )  # fmt: skip
+        for name, seconds in json.loads(done.stdout).items():
+            steps.setdefault(name, []).append(seconds)
+    figures = {name: statistics.median(times) for name, times in runs.items()}
+    figures |= {f"step {name}": statistics.median(t) for name, t in steps.items()}
+    return {**figures, "agree": agree, "load": os.getloadavg()[0]}
+
+
+def pool_lines(cli: dict, n: int) -> list[str]:
+    return [
+        f"| `pool` on the same studies (median of {n}, fresh interpreter each) | s |",
+        "|---|---|",
+        f"| `python -c pass` | {cli['bare']:.3f} |",
+        f"| numpy reference (interpreter, numpy, CSV, REML) | {cli['numpy']:.3f} |",
+        f"| numpy + scipy reference (also p-values, tau² Q-profile CI) | {cli['scipy']:.3f} |",
+        f"| `manage.py pool --json` | {cli['pool']:.3f} |",
+        f"| the Django command (`manage.py pool --json -v 1`), for comparison | {cli['django']:.3f} |",
+        *[
+            f"| of `pool` (median): {key.removeprefix('step ')} | {value:.3f} |"
+            for key, value in cli.items()
+            if key.startswith("step ")
+        ],
+        "",
+        f"`pool` / numpy reference = {cli['pool'] / cli['numpy']:.1f}x; `pool` / (numpy reference"
+        f" + bare interpreter) = {cli['pool'] / (cli['numpy'] + cli['bare']):.1f}x; `pool` / "
+        f"numpy+scipy reference = {cli['pool'] / cli['scipy']:.1f}x; the Django command / numpy "
+        f"reference = {cli['django'] / cli['numpy']:.1f}x. Same output both ways; `pool` and the "
+        f"numpy reference agree within {cli['agree']:.1e}. Load average {cli['load']:.1f}.",
+    ]
+
+
+def pool_only(args) -> int:
+    """``--pool-only``: the same studies as the full run builds (seed 13), no database."""
+    out_dir = ROOT / "bench" / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env |= {"DJANGO_SETTINGS_MODULE": "reviewapp.settings", "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(48), "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}  # fmt: skip
+    ai, n1, ci, n2 = trial_counts(args.studies)
+    csv_path = out_dir / "analysis-studies.csv"
+    rows = [
+        f'"Trial {i + 1:04d}",{ai[i]},{n1[i] - ai[i]},{ci[i]},{n2[i] - ci[i]}'
+        for i in range(args.studies)
+    ]
+    csv_path.write_text("\n".join(["study,ai,bi,ci,di", *rows]) + "\n", encoding="utf-8")
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    cli = pool_figures(csv_path, env, out_dir, args.pool_repeats)
+    lines = [
+        f"## `pool` on {args.studies:,} studies (issue 13 item 7, bench/analysis_bench.py --pool-only)",
+        "",
+        f"Run {started.isoformat()} on {machine()}.",
+        "",
+        *pool_lines(cli, args.pool_repeats),
+    ]
+    text = "\n".join(lines) + "\n"
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+    return 0
 
 
 def main() -> int:
@@ -363,7 +478,15 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the database --keep left")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "analysis.md"))
+    parser.add_argument(
+        "--pool-only",
+        action="store_true",
+        help="only part 5 (manage.py pool against the references): no database, no worker",
+    )
+    parser.add_argument("--pool-repeats", type=int, default=7)
     args = parser.parse_args()
+    if args.pool_only:
+        return pool_only(args)
 
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -476,22 +599,7 @@ def main() -> int:
 
         csv_path = out_dir / "analysis-studies.csv"
         write_csv(analysis_id, csv_path)
-        ref_path = out_dir / "pool_numpy_reference.py"
-        ref_path.write_text(NUMPY_REFERENCE, encoding="utf-8")
-        pool_cmd = [PY, "manage.py", "pool", str(csv_path), "--measure", "RR", "--model", "random", "--json"]  # fmt: skip
-        bare, _ = median_wall([PY, "-c", "pass"], env)
-        numpy_s, numpy_out = median_wall([PY, str(ref_path), str(csv_path)], env)
-        scipy_s, _ = median_wall([PY, str(ref_path), str(csv_path), "full"], env)
-        pool_s, pool_out = median_wall(pool_cmd, env)
-        ours, theirs = json.loads(pool_out), json.loads(numpy_out)
-        agree = max(abs(ours[key] - theirs[key]) for key in ("estimate", "se", "tau2", "Q"))
-        cli = {
-            "python -c pass": bare,
-            "numpy reference": numpy_s,
-            "numpy + scipy reference": scipy_s,
-            "manage.py pool": pool_s,
-            "largest difference pool vs numpy (estimate, se, tau2, Q)": agree,
-        }
+        cli = pool_figures(csv_path, env, out_dir, args.pool_repeats)
         print("pool", cli, flush=True)
     finally:
         for child in reversed(children):
@@ -543,20 +651,7 @@ def main() -> int:
         lines.append(
             f"| {name} | {p['p50_ms']:.0f} | {p['p95_ms']:.0f} | {p['max_ms']:.0f} | {p['bytes']:,} |"
         )
-    ratio = pool_s / numpy_s
-    lines += [
-        "",
-        "| `pool` on the same studies (median of 7, fresh interpreter each) | s |",
-        "|---|---|",
-        f"| `python -c pass` | {bare:.3f} |",
-        f"| numpy reference (interpreter, numpy, CSV, REML) | {numpy_s:.3f} |",
-        f"| numpy + scipy reference (also p-values, tau² Q-profile CI) | {scipy_s:.3f} |",
-        f"| `manage.py pool --json` | {pool_s:.3f} |",
-        "",
-        f"`pool` / numpy reference = {ratio:.1f}x; `pool` / (numpy reference + bare interpreter) = "
-        f"{pool_s / (numpy_s + bare):.1f}x; `pool` / numpy+scipy reference = "
-        f"{pool_s / scipy_s:.1f}x. The two agree within {agree:.1e}.",
-    ]
+    lines += ["", *pool_lines(cli, args.pool_repeats)]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
