@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from reviewapp.synthesis.stats.cli import fast_main
+from tests.own_services import SECRET_KEY
 from tests.synthesis.reference import bcg_columns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,9 @@ def bcg_csv(tmp_path):
 
 def both_ways(*args) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
     argv = ["pool", *[str(a) for a in args]]
-    env = {**os.environ}
+    # The Django command reads the settings, which refuse to start without a secret key when
+    # DEBUG is off (as in production and CI); the fast path reads no settings at all.
+    env = {**os.environ, "DJANGO_SECRET_KEY": SECRET_KEY}
     run = [
         subprocess.run(
             [sys.executable, "-c", code, *argv],
