@@ -47,6 +47,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench.screening_bench import pg_url  # noqa: E402  (one way to name a database)
+
 PY = str(ROOT / ".venv" / "bin" / "python")
 DB = "reviewapp_synth_bench"
 PASSWORD = "bench-password-not-secret"
@@ -95,10 +99,6 @@ if FULL:
                       for crit in (lo_c, hi_c)]
 print(json.dumps(out))
 """
-
-
-def pg_url(name: str) -> str:
-    return f"postgres://postgres@127.0.0.1:5432/{name}"
 
 
 def machine() -> str:

@@ -30,7 +30,6 @@ import datetime as dt
 import http.client
 import json
 import os
-import platform
 import secrets
 import signal
 import socket
@@ -46,6 +45,8 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.screening_bench import machine  # noqa: E402  (the same machine line)
+
 PY = sys.executable
 BIN = Path(PY).parent
 OUT = ROOT / "bench" / "out"
@@ -100,25 +101,6 @@ SLUG = "bench"
 USERS = {"owner": "bench-owner", "reviewer": "bench-r0", "analyst": "bench-analyst"}
 PASSWORD = "bench-password-not-secret"
 HTMX = {"screening:screen-progress"}  # asked for by the page's htmx poll
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1048576:.0f} GiB"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, {ram} RAM, Python {platform.python_version()}"
 
 
 class Client:

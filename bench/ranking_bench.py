@@ -51,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.screening_bench import PREFETCHED, RECORD, Client  # noqa: E402
+from bench.screening_bench import PREFETCHED, RECORD, Client, admin_sql, pg_url  # noqa: E402
 
 PY = sys.executable
 BIN = Path(PY).parent
@@ -60,21 +60,6 @@ SLUG = "bench"
 # Records whose title names one of these are the includes: about 6% of the generator's records,
 # as unbalanced as a real review's classes, and learnable from the text.
 TOPIC = ("allerg", "rhinitis", "urticaria", "pruritus")
-
-
-def pg_url(name: str) -> str:
-    return f"postgres://postgres@127.0.0.1:5432/{name}"
-
-
-def admin_sql(*statements: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(pg_url("postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
 
 
 def machine() -> str:
