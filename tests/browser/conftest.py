@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+VIEWPORTS = {"wide": (1280, 800), "phone": (390, 844)}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -75,8 +76,11 @@ def login(chromium, live_server, browser_settings):
     """login(user) -> a logged-in page in its own browser context (its own cookies)."""
     contexts = []
 
-    def _login(user, password="correct horse battery staple"):
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    def _login(user, password="correct horse battery staple", viewport="wide"):
+        # "wide" and "phone" are the two widths every page is checked at (tests/browser/look.py);
+        # a (width, height) pair is accepted for anything else.
+        width, height = VIEWPORTS.get(viewport, viewport)
+        context = chromium.new_context(viewport={"width": width, "height": height})
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
