@@ -7,6 +7,7 @@ from reviewapp.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("healthz", core_views.healthz, name="healthz"),
     path("healthz/live", core_views.healthz_live, name="healthz-live"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

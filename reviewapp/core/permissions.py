@@ -54,8 +54,9 @@ def review_view(capability: str = Capability.VIEW):
         @wraps(view)
         def wrapper(request, slug: str, *args, **kwargs):
             membership = membership_get(user=request.user, slug=slug)
-            require(membership, capability)
+            # Set before the check: a refused member's 403 page keeps the review's header.
             request.membership = membership
+            require(membership, capability)
             review: Review = membership.review
             return view(request, *args, review=review, membership=membership, **kwargs)
 

@@ -1,5 +1,6 @@
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -8,6 +9,13 @@ from reviewapp.core.health import DOWN, OK, database_health_get, health_report
 
 def home(request):
     return redirect("reviews:review-list")
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links; send them to the static file
+    (whose name carries its hash, so it is cached for good)."""
+    return redirect(static("favicon.ico"))
 
 
 @never_cache
