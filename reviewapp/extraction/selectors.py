@@ -153,6 +153,8 @@ class StudyProgress:
     mine: Extraction | None
     submitted: int
     consensus: Extraction | None
+    # Whether this member may open the side-by-side comparison (blinding): no link otherwise.
+    may_compare: bool = False
 
 
 def extraction_progress(
@@ -174,6 +176,9 @@ def extraction_progress(
                     1 for e in own if e.kind == ExtractionKind.INDIVIDUAL and e.submitted_at
                 ),
                 consensus=next((e for e in own if e.kind == ExtractionKind.CONSENSUS), None),
+                may_compare=may_see_others(
+                    membership, form, [e for e in own if e.kind == ExtractionKind.INDIVIDUAL]
+                ),
             )
         )
     return out

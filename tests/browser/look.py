@@ -46,10 +46,26 @@ def page_overflow(page) -> list[str]:
         """() => {
           const width = document.documentElement.clientWidth;
           if (document.documentElement.scrollWidth <= width + 1) return [];
+          // Inside a box that clips or scrolls and itself fits: it widens nothing (a wide
+          // table in its scrolling wrapper, a long title cut with an ellipsis).
+          // An absolutely placed element escapes the clipping of boxes up to its positioned
+          // ancestor (a visually hidden label in a scrolled table does stick out).
+          const clipped = el => {
+            const own = getComputedStyle(el).position;
+            if (own === 'fixed') return false;
+            let escaping = own === 'absolute';
+            for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+              const style = getComputedStyle(a);
+              if (escaping && style.position !== 'static') escaping = false;  // its container
+              if (!escaping && style.overflowX !== 'visible' &&
+                  a.getBoundingClientRect().right <= width + 1) return true;
+            }
+            return false;
+          };
           const out = [];
           for (const el of document.body.querySelectorAll('*')) {
             const box = el.getBoundingClientRect();
-            if (box.right > width + 1 && box.width > 0) {
+            if (box.right > width + 1 && box.width > 0 && !clipped(el)) {
               // Report the outermost culprits only: a child of a reported element adds nothing.
               if (!out.some(o => o.el.contains(el))) {
                 out.push({el, text: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
