@@ -127,7 +127,13 @@
 
   // Where the message goes: right after the control, inside a form when the form sent it.
   function place(elt, node) {
-    if (elt.tagName === "FORM") {
+    var tag = elt.tagName;
+    if (tag === "TR" || tag === "TBODY" || tag === "THEAD" || tag === "TABLE") {
+      // Nothing but rows may sit between rows: the message goes under the table.
+      var table = elt.closest("table");
+      var box = table.parentElement.classList.contains("table-wrap") ? table.parentElement : table;
+      box.insertAdjacentElement("afterend", node);
+    } else if (tag === "FORM" || tag === "LI" || tag === "TD" || tag === "TH") {
       elt.appendChild(node);
     } else if (elt === document.body || elt === document.documentElement) {
       var main = document.getElementById("main");

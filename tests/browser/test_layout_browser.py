@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 
 from reviewapp.demo.services import DEMO_PASSWORD, demo_load
+from reviewapp.extraction.models import ExtractionForm
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
 from reviewapp.synthesis.models import Analysis
@@ -26,6 +27,8 @@ def _pages(review: Review, role: str) -> dict[str, str]:
     slug = review.slug
     record = Record.objects.filter(review=review).order_by("pk").first()
     analysis = Analysis.objects.filter(review=review).order_by("pk").first()
+    form = ExtractionForm.objects.filter(review=review).order_by("pk").first()
+    imported = review.imports.order_by("pk").first()
     pages = {
         "overview": reverse("reviews:review-detail", args=[slug]),
         "records": reverse("literature:record-list", args=[slug]),
@@ -38,9 +41,13 @@ def _pages(review: Review, role: str) -> dict[str, str]:
         "downloads": reverse("extraction:download-list", args=[slug]),
         "team": reverse("reviews:member-list", args=[slug]),
         "extraction": reverse("extraction:form-list", args=[slug]),
+        "extraction-form": reverse("extraction:form-detail", args=[slug, form.pk]),
+        "import": reverse("literature:import-detail", args=[slug, imported.pk]),
     }
     if role == "owner":
         pages["settings"] = reverse("reviews:review-settings", args=[slug])
+        pages["import-new"] = reverse("literature:import-create", args=[slug])
+        pages["search-new"] = reverse("literature:search-create", args=[slug])
     return pages
 
 
@@ -67,6 +74,16 @@ def test_every_main_page_fits_the_window_and_passes_axe(demo, login, live_server
             look(page, f"{name}-{role}-{viewport}")
         except AssertionError as exc:
             failures.append(f"{name}: {exc}")
+    if role != "owner":
+        # The refusal a member meets when typing an address: in the layout too.
+        response = page.goto(
+            live_server.url + reverse("reviews:review-settings", args=[demo.review.slug])
+        )
+        assert response.status == 403
+        try:
+            look(page, f"refused-{role}-{viewport}")
+        except AssertionError as exc:
+            failures.append(f"403: {exc}")
     assert not failures, "\n".join(failures)
 
 

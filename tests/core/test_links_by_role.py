@@ -20,6 +20,7 @@ from django.urls import reverse
 
 from reviewapp.demo.services import demo_load
 from reviewapp.reviews.constants import Role
+from tests.core.crawl_world import every_state_world
 from tests.factories import MembershipFactory
 
 DEPTH = 3
@@ -96,9 +97,12 @@ def _crawl(client: Client, starts: list[str]) -> list[str]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.REVIEWER, Role.ANALYST])
-def test_no_link_or_button_shown_to_a_member_answers_403(role):
-    review = demo_load().review
-    membership = review.memberships.filter(role=role).select_related("user").first()
+@pytest.mark.parametrize("world", ["demo", "every-state"])
+def test_no_link_or_button_shown_to_a_member_answers_403(role, world, outsider):
+    # The demo as a new user meets it; and a review in every state a team reaches (conflicts,
+    # blinded votes and entries still due, uploaded full texts), built for the crawl test.
+    review = demo_load().review if world == "demo" else every_state_world(outsider).review
+    membership = review.memberships.filter(role=role).select_related("user").order_by("pk").first()
     if membership is None:  # the demo has no admin: one joins
         membership = MembershipFactory(review=review, role=role)
     client = Client()
