@@ -18,7 +18,7 @@ from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
 from reviewapp.synthesis.models import Analysis
 from tests.browser.conftest import wait_for
-from tests.browser.look import look
+from tests.browser.look import in_viewport, look
 
 ROLES = {"owner": "demo", "reviewer": "demo-reviewer", "analyst": "demo-analyst"}
 
@@ -108,6 +108,15 @@ def test_on_a_wide_screen_the_tabs_are_one_row_and_the_current_one_is_marked(
         marked = page.locator('nav.tabs a[aria-current="page"]')
         assert marked.count() == 1 and marked.inner_text() == current
         assert page.locator(".nav-toggle").is_hidden()
+
+    # A form posted without htmx: its message is at the top of the page, announced.
+    page.click("main button[type=submit].primary")
+    page.wait_for_load_state()
+    message = page.locator("main > .messages .message").first
+    assert message.is_visible()
+    assert page.locator("main > .messages").get_attribute("role") == "status"
+    in_viewport(page, "main > .messages .message")
+    look(page, "message-after-save-owner-wide")
 
 
 @pytest.mark.django_db(transaction=True)
