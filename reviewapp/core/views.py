@@ -1,5 +1,6 @@
 from django.http import JsonResponse
-from django.shortcuts import redirect
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -16,6 +17,14 @@ def favicon(request):
     """Browsers ask for /favicon.ico whatever the page links; send them to the static file
     (whose name carries its hash, so it is cached for good)."""
     return redirect(static("favicon.ico"))
+
+
+def csrf_failure(request, reason: str = ""):
+    """The refused form's page, rendered with the request (Django's own renders without it), so
+    the header still shows who is logged in and the way back."""
+    return render(
+        request, "403_csrf.html", {"no_cookie": reason == REASON_NO_CSRF_COOKIE}, status=403
+    )
 
 
 @never_cache

@@ -120,6 +120,16 @@ def test_a_form_sent_without_its_token_gets_the_layout_and_a_way_back(owner, rev
     html = response.content.decode()
     assert 'class="topbar"' in html and "This form could not be sent" in html
     assert "Go to your reviews" in html
+    assert owner.username in html  # still shown as logged in: rendered with the request
+
+
+def test_a_browser_without_the_security_cookie_is_told_to_allow_cookies(owner, review):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    client.cookies.pop("csrftoken", None)
+    response = client.post(reverse("reviews:review-settings", args=[review.slug]), {})
+    assert response.status_code == 403
+    assert "did not send this site's security cookie" in response.content.decode()
 
 
 def test_the_favicon_is_linked_and_slash_favicon_ico_leads_to_it(client, owner):
