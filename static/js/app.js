@@ -108,8 +108,9 @@
     // Parsed, never inserted: only the text is shown, so the response cannot run anything.
     var doc = new DOMParser().parseFromString(body, "text/html");
     if (doc.querySelector("main")) {
-      // One of our full pages (the styled 403 or 404): its message, not the whole page.
-      var message = doc.querySelector("main .error, main [role=alert], main h1");
+      // One of our full pages (the styled 403): its message, not the whole page; a page
+      // without one (404, 500) gets the sentence for its status.
+      var message = doc.querySelector("main .error, main [role=alert]");
       return message ? message.textContent.replace(/\s+/g, " ").trim() : "";
     }
     var text = (doc.body ? doc.body.textContent : "").replace(/\s+/g, " ").trim();

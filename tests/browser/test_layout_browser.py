@@ -51,6 +51,13 @@ def _pages(review: Review, role: str) -> dict[str, str]:
     return pages
 
 
+def _fulfil(status: int, content_type: str, body: str):
+    def handler(route):
+        route.fulfill(status=status, content_type=content_type, body=body)
+
+    return handler
+
+
 @pytest.fixture
 def demo(db):
     return demo_load()
@@ -164,7 +171,7 @@ def test_a_refused_htmx_request_shows_the_servers_message_beside_its_control(
     page.click("#probe")
     wait_for(page, "!!document.querySelector('#probe + .request-error[role=alert]')")
     text = page.locator("#probe + .request-error").inner_text()
-    assert "Page not found" in text or "no longer there" in text, text
+    assert "no longer there" in text and "404" in text, text
 
     # A lost connection: the message offers a retry that sends the same request again.
     sent = []
@@ -191,3 +198,41 @@ def test_a_refused_htmx_request_shows_the_servers_message_beside_its_control(
     page.route("**/lost-probe/", lambda route: route.fulfill(status=200, body="<span>ok</span>"))
     page.click("#lost")
     wait_for(page, "!document.querySelector('#lost + .request-error')")
+
+    # A short fragment is the server's own message; a long page becomes a sentence with the
+    # status; inside [data-own-errors] the page's own script is left to say it.
+    replies = {
+        "short": (422, "text/html", "<p>Only PDF files can be uploaded (got report.docx).</p>"),
+        "long": (500, "text/html", "<div>" + "Traceback line<br>" * 200 + "</div>"),
+        "own": (422, "text/plain", "Handled by the page"),
+    }
+    for name, reply in replies.items():
+        page.route(f"**/probe-{name}/", _fulfil(*reply))
+    page.evaluate(
+        """() => {
+          const own = document.createElement('div');
+          own.setAttribute('data-own-errors', '');
+          document.querySelector('main h1').after(own);
+          for (const name of ['short', 'long', 'own']) {
+            const b = document.createElement('button');
+            b.id = 'probe-' + name; b.textContent = name;
+            b.setAttribute('hx-post', '/probe-' + name + '/');
+            (name === 'own' ? own : document.querySelector('main h1')).after(b);
+            if (name === 'own') own.appendChild(b);
+            htmx.process(b);
+          }
+        }"""
+    )
+    page.click("#probe-short")
+    wait_for(page, "!!document.querySelector('#probe-short + .request-error')")
+    assert page.locator("#probe-short + .request-error").inner_text() == (
+        "Only PDF files can be uploaded (got report.docx)."
+    )
+    page.click("#probe-long")
+    wait_for(page, "!!document.querySelector('#probe-long + .request-error')")
+    text = page.locator("#probe-long + .request-error").inner_text()
+    assert "Something went wrong on our side" in text and "500" in text
+    assert "Traceback" not in text
+    page.click("#probe-own")
+    page.wait_for_timeout(500)
+    assert page.locator("[data-own-errors] .request-error").count() == 0
