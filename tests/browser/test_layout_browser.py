@@ -30,6 +30,7 @@ def _pages(review: Review, role: str) -> dict[str, str]:
     form = ExtractionForm.objects.filter(review=review).order_by("pk").first()
     imported = review.imports.order_by("pk").first()
     pages = {
+        "reviews": reverse("reviews:review-list"),
         "overview": reverse("reviews:review-detail", args=[slug]),
         "records": reverse("literature:record-list", args=[slug]),
         "record": reverse("literature:record-detail", args=[slug, record.pk]),
