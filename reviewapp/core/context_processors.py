@@ -16,6 +16,5 @@ def review_nav(request) -> dict:
         return {"nav_review": None, "can": {}}
     return {
         "nav_review": membership.review,
-        "nav_membership": membership,
         "can": {capability: membership.can(capability) for capability in Capability.values},
     }
