@@ -17,6 +17,8 @@ from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.jobs import JobLost, job_claim, job_enqueue, job_requeue
 from reviewapp.core.permissions import require
@@ -37,7 +39,7 @@ from reviewapp.extraction.models import (
     ExtractionRevision,
     FormVersion,
 )
-from reviewapp.extraction.schema import definition_build, definition_check
+from reviewapp.extraction.schema import definition_build, definition_check, definition_keys
 from reviewapp.extraction.selectors import (
     DECISIONS_LONG_HEADER,
     ExtractionEntries,
@@ -72,6 +74,10 @@ class EntryInvalid(ServiceError):
 # --- forms --------------------------------------------------------------------------------------
 
 
+FORM_AUDITED = ["name", "extractors_required"]
+
+
+@transaction.atomic
 def extraction_form_create(
     *, membership: Membership, name: str, extractors_required: int = 1
 ) -> ExtractionForm:
@@ -84,11 +90,20 @@ def extraction_form_create(
         raise ServiceError("Choose one or two extractors per study.", field="extractors_required")
     if ExtractionForm.objects.filter(review=membership.review, name=name).exists():
         raise ServiceError(f"This review already has a form called '{name}'.", field="name")
-    return ExtractionForm.objects.create(
+    form = ExtractionForm.objects.create(
         review=membership.review, name=name, extractors_required=extractors_required
     )
+    audit_record(
+        review=membership.review,
+        actor=membership,
+        action=Action.FORM_CREATED,
+        target=form,
+        after=audit_fields(form, FORM_AUDITED),
+    )
+    return form
 
 
+@transaction.atomic
 def extraction_form_settings_update(
     *, membership: Membership, form: ExtractionForm, name: str, extractors_required: int
 ) -> ExtractionForm:
@@ -102,8 +117,17 @@ def extraction_form_settings_update(
     clash = ExtractionForm.objects.filter(review=form.review, name=name).exclude(pk=form.pk)
     if clash.exists():
         raise ServiceError(f"This review already has a form called '{name}'.", field="name")
+    before = audit_fields(form, FORM_AUDITED)
     form.name, form.extractors_required = name, extractors_required
     form.save(update_fields=["name", "extractors_required", "updated_at"])
+    audit_record(
+        review=form.review,
+        actor=membership,
+        action=Action.FORM_CHANGED,
+        target=form,
+        before=before,
+        after=audit_fields(form, FORM_AUDITED),
+    )
     return form
 
 
@@ -134,7 +158,22 @@ def form_version_save(
             definition=definition,
             created_by=membership.user,
         )
+        audit_record(
+            review=form.review,
+            actor=membership,
+            action=Action.FORM_VERSION_SAVED,
+            target=form,
+            before=_form_state(latest),
+            after=_form_state(version),
+        )
     return version, True
+
+
+def _form_state(version: FormVersion | None) -> dict:
+    # The version's number and its fields' keys; the definition itself is kept by the version.
+    if version is None:
+        return {"version": None, "fields": []}
+    return {"version": version.number, "fields": sorted(definition_keys(version.definition))}
 
 
 def form_version_import(
