@@ -35,6 +35,10 @@ class Action(models.TextChoices):
     ANALYSIS_CREATED = "analysis.created", "Analysis created"
     ANALYSIS_CHANGED = "analysis.changed", "Analysis changed"
     ANALYSIS_DELETED = "analysis.deleted", "Analysis deleted"
+    # Made by a site operator in the Django admin, outside the services.
+    ADMIN_ADDED = "admin.added", "Added in the site admin"
+    ADMIN_CHANGED = "admin.changed", "Changed in the site admin"
+    ADMIN_DELETED = "admin.deleted", "Deleted in the site admin"
 
 
 # The page's "What" filter: families of actions, by the start of their code.
@@ -53,4 +57,5 @@ ACTION_GROUPS: list[tuple[str, str]] = [
     ("study.", "Studies"),
     ("prisma.", "PRISMA boxes"),
     ("analysis.", "Analyses"),
+    ("admin.", "Site admin"),
 ]

@@ -6,6 +6,15 @@ together or not at all.
     ... change and save reason ...
     audit_record(review=review, actor=membership, action=Action.REASON_RENAMED, target=reason,
                  before=before, after=audit_fields(reason, ["label", "active"]))
+
+Invitations (reviewapp.accounts) call it the same way, with the codes reserved in constants:
+
+    audit_record(review=invitation.review, actor=membership, action=Action.INVITATION_SENT,
+                 target=Target("invitation", invitation.pk, invitation.email),
+                 after={"email": invitation.email, "role": invitation.role})
+    # accepted: actor=the new member's user; revoked: before={"status": "pending"}, after=...
+
+Changes made in the Django admin are copied from its LogEntry (reviewapp.audit.signals).
 """
 
 from __future__ import annotations

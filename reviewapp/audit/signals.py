@@ -1,0 +1,55 @@
+"""Changes made in the Django admin bypass the services; the admin's own LogEntry, written in
+the transaction of the change, is copied into the review's audit log so none goes unrecorded."""
+
+from __future__ import annotations
+
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import Target, audit_record
+from reviewapp.reviews.models import Review
+
+ADMIN_ACTIONS = {
+    ADDITION: Action.ADMIN_ADDED,
+    CHANGE: Action.ADMIN_CHANGED,
+    DELETION: Action.ADMIN_DELETED,
+}
+
+
+def _review_of(entry: LogEntry) -> Review | None:
+    model = entry.content_type.model_class() if entry.content_type else None
+    if model is None or not entry.object_id:
+        return None
+    if model is Review:
+        return Review.objects.filter(pk=entry.object_id).first()
+    if not any(f.name == "review" for f in model._meta.get_fields()):
+        return None
+    review_id = (
+        model._default_manager.filter(pk=entry.object_id)
+        .values_list("review_id", flat=True)
+        .first()
+    )
+    return Review.objects.filter(pk=review_id).first() if review_id else None
+
+
+@receiver(post_save, sender=LogEntry, dispatch_uid="audit_admin_log_entry")
+def admin_change_recorded(sender, instance: LogEntry, created: bool, **kwargs) -> None:
+    if not created or instance.action_flag not in ADMIN_ACTIONS:
+        return
+    review = _review_of(instance)
+    if review is None:
+        return
+    model = instance.content_type.model_class() if instance.content_type else None
+    audit_record(
+        review=review,
+        actor=instance.user,
+        action=ADMIN_ACTIONS[instance.action_flag],
+        target=Target(
+            model._meta.model_name if model else "object",
+            instance.object_id,
+            instance.object_repr,
+        ),
+        after={"admin": instance.get_change_message() or instance.get_action_flag_display()},
+    )
