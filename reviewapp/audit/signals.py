@@ -4,6 +4,7 @@ the transaction of the change, is copied into the review's audit log so none goe
 from __future__ import annotations
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -18,8 +19,14 @@ ADMIN_ACTIONS = {
 }
 
 
+def _model_of(entry: LogEntry):
+    if entry.content_type_id is None:
+        return None
+    return ContentType.objects.get_for_id(entry.content_type_id).model_class()
+
+
 def _review_of(entry: LogEntry) -> Review | None:
-    model = entry.content_type.model_class() if entry.content_type else None
+    model = _model_of(entry)
     if model is None or not entry.object_id:
         return None
     if model is Review:
@@ -41,7 +48,7 @@ def admin_change_recorded(sender, instance: LogEntry, created: bool, **kwargs) -
     review = _review_of(instance)
     if review is None:
         return
-    model = instance.content_type.model_class() if instance.content_type else None
+    model = _model_of(instance)
     audit_record(
         review=review,
         actor=instance.user,
