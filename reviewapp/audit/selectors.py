@@ -19,10 +19,17 @@ PAGE_SIZE = 50
 
 
 def audit_members(review: Review) -> list[tuple[int, str]]:
-    """(user id, username) of the review's members, for the "Who" filter."""
-    return list(
-        review.memberships.order_by("user__username").values_list("user_id", "user__username")
-    )
+    """(user id, username) of the review's members and of those who left it (whose changes stay
+    in the log), for the "Who" filter. Former members come from the few "member.removed"
+    events, read along the (review, action) index, not from a scan of the whole log."""
+    people = dict(review.memberships.values_list("user_id", "user__username"))
+    removed = AuditEvent.objects.filter(
+        in_review(review.pk), action="member.removed", target_type="user"
+    ).values_list("target_id", "target_label")
+    for user_id, name in removed:
+        if user_id.isdigit():
+            people.setdefault(int(user_id), name)
+    return sorted(people.items(), key=lambda person: person[1].lower())
 
 
 def _day_start(day: date) -> datetime:

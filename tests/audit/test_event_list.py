@@ -167,3 +167,13 @@ def test_request_metadata_is_kept_for_a_change_made_on_a_page(client, review, ow
     )
     event = AuditEvent.objects.filter(review=review, action="exclusion_reason.added").get()
     assert event.request_meta["ip"] == "127.0.0.1" and event.request_meta["method"] == "POST"
+
+
+def test_a_former_member_can_still_be_chosen_in_the_who_filter(client, review, owner, reviewer):
+    from reviewapp.reviews.services import membership_remove
+
+    me = membership_of(owner, review)
+    membership_remove(membership=membership_of(reviewer, review), actor=me)
+    client.force_login(owner)
+    response = client.get(url(review))
+    assert (str(reviewer.pk), "rita") in response.context["form"].fields["who"].choices
