@@ -67,6 +67,11 @@ class Change:
     before: str
     after: str
 
+    @property
+    def long(self) -> bool:
+        """Text of several lines or a long one (criteria): shown as two blocks, not inline."""
+        return any("\n" in v or len(v) > 60 for v in (self.before, self.after))
+
 
 @dataclass
 class AuditRow:

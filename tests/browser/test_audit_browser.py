@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from reviewapp.literature.duplicates import duplicate_mark
 from reviewapp.reporting.services import prisma_manual_set
+from reviewapp.reviews.models import Review
 from reviewapp.screening.services import reason_add, reason_update
 from tests.browser.look import in_viewport, look
 from tests.conftest import membership_of
@@ -17,6 +18,7 @@ from tests.factories import RecordFactory
 def test_the_owner_sees_a_settings_change_in_the_log_and_filters_it(
     login, live_server, review, owner, viewport
 ):
+    Review.objects.filter(pk=review.pk).update(inclusion_criteria="Adults with MS")
     me = membership_of(owner, review)
     reason = reason_add(membership=me, label="Wrong dose")
     reason_update(membership=me, reason=reason, label="Wrong dose or schedule of natalizumab")
@@ -26,7 +28,11 @@ def test_the_owner_sees_a_settings_change_in_the_log_and_filters_it(
 
     page = login(owner, viewport=viewport)
     page.goto(live_server.url + reverse("reviews:review-settings", args=[review.slug]))
-    page.fill("textarea[name=inclusion_criteria]", "Adults with relapsing-remitting MS")
+    page.fill(
+        "textarea[name=inclusion_criteria]",
+        "Adults with relapsing-remitting multiple sclerosis treated with natalizumab\n"
+        "Natalizumab stopped or interrupted\nRelapses or MRI activity reported",
+    )
     page.click("button.primary")
     page.wait_for_load_state()
     page.click("text=Audit log")
@@ -34,7 +40,7 @@ def test_the_owner_sees_a_settings_change_in_the_log_and_filters_it(
     assert page.locator("h1").inner_text() == "Audit log"
     first = page.locator("table.audit-table tbody tr").first
     assert "Eligibility criteria changed" in first.inner_text()
-    assert "Adults with relapsing-remitting MS" in first.inner_text()
+    assert "Natalizumab stopped or interrupted" in first.inner_text()
     look(page, f"audit-log-{viewport}")
     in_viewport(page, "h1")
 
