@@ -25,10 +25,12 @@ class AuditEvent(models.Model):
     Never changed or deleted: a PostgreSQL trigger refuses UPDATE and DELETE on the table.
     """
 
+    # Deleting a whole review (a site operator, in the admin) takes its log with it, as it takes
+    # its decisions: the trigger lets those rows go (reviewapp.audit.signals), and no others.
     # No index of its own: the (review, id) index below serves every lookup by review, and
     # a second one tempts the planner into sorting a review's whole log to show a page.
     review = models.ForeignKey(
-        Review, on_delete=models.PROTECT, related_name="audit_events", db_index=False
+        Review, on_delete=models.CASCADE, related_name="audit_events", db_index=False
     )
     # None: the system (a task, a command) made the change.
     actor = models.ForeignKey(

@@ -1,11 +1,15 @@
 """Changes made in the Django admin bypass the services; the admin's own LogEntry, written in
-the transaction of the change, is copied into the review's audit log so none goes unrecorded."""
+the transaction of the change, is copied into the review's audit log so none goes unrecorded.
+
+And a review being deleted as a whole is noted for the transaction, so the database trigger
+lets its audit events go with it (and refuses every other deletion)."""
 
 from __future__ import annotations
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models.signals import post_save
+from django.db import connection
+from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
 from reviewapp.audit.constants import Action
@@ -60,3 +64,17 @@ def admin_change_recorded(sender, instance: LogEntry, created: bool, **kwargs) -
         ),
         after={"admin": instance.get_change_message() or instance.get_action_flag_display()},
     )
+
+
+@receiver(pre_delete, sender=Review, dispatch_uid="audit_review_deleting")
+def review_deleting(sender, instance: Review, **kwargs) -> None:
+    # Transaction-local (set_config's third argument): gone at commit or rollback. The deletion
+    # runs in a transaction of its own (Django's Collector), so nothing else shares the note.
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('reviewapp.reviews_deleted', "
+            "coalesce(current_setting('reviewapp.reviews_deleted', true), '') || ',' || %s, true)",
+            [str(instance.pk)],
+        )

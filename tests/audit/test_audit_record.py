@@ -125,8 +125,21 @@ def test_the_database_refuses_update_and_delete(event):
     assert event.action == "criteria.changed"
 
 
-def test_a_review_with_events_cannot_be_deleted(review, event):
-    from django.db.models import ProtectedError
+def test_a_review_deleted_as_a_whole_takes_its_log_and_no_other(review, event, owner):
+    from tests.factories import review_make
 
-    with pytest.raises(ProtectedError):
-        review.delete()
+    other = review_make(owner=owner, title="Another review", slug="another")
+    kept = AuditEvent.objects.filter(review=other).count()
+    assert kept and AuditEvent.objects.filter(review=review).exists()
+    review.delete()
+    assert not AuditEvent.objects.filter(review_id=event.review_id).exists()
+    assert AuditEvent.objects.filter(review=other).count() == kept
+    # The deletion's note does not open the other review's log within the same transaction.
+    table = AuditEvent._meta.db_table
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"DELETE FROM {table} WHERE review_id = %s", [other.pk])
+    assert AuditEvent.objects.filter(review=other).count() == kept
