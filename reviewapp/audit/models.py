@@ -25,8 +25,9 @@ class AuditEvent(models.Model):
     Never changed or deleted: a PostgreSQL trigger refuses UPDATE and DELETE on the table.
     """
 
-    # Deleting a whole review (a site operator, in the admin) takes its log with it, as it takes
-    # its decisions: the trigger lets those rows go (reviewapp.audit.signals), and no others.
+    # Deleting a whole review takes its log with it, as it takes its decisions: the trigger lets
+    # those rows go (reviewapp.audit.signals), and no others. (The admin refuses, as it does for
+    # a review with decisions: the log's admin has no delete permission.)
     # No index of its own: the (review, id) index below serves every lookup by review, and
     # a second one tempts the planner into sorting a review's whole log to show a page.
     review = models.ForeignKey(
