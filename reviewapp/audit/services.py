@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 
@@ -85,7 +86,7 @@ def _target_parts(target: models.Model | Target) -> tuple[str, str, str]:
 def audit_record(
     *,
     review: Review,
-    actor: Membership | Any | None,
+    actor: Membership | User | None,
     action: str,
     target: models.Model | Target,
     before: Mapping[str, Any] | None = None,

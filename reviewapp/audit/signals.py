@@ -6,7 +6,10 @@ lets its audit events go with it (and refuses every other deletion)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models.signals import post_save, pre_delete
@@ -55,7 +58,7 @@ def admin_change_recorded(sender, instance: LogEntry, created: bool, **kwargs) -
     model = _model_of(instance)
     audit_record(
         review=review,
-        actor=instance.user,
+        actor=cast(User, instance.user),
         action=ADMIN_ACTIONS[instance.action_flag],
         target=Target(
             model._meta.model_name if model else "object",
