@@ -28,6 +28,7 @@
     var box = errorsBox();
     if (!box) { return; }
     box.textContent = "";
+    window.setTimeout(function () { box.scrollIntoView({ block: "nearest" }); }, 0);
     var p = document.createElement("p");
     p.className = "resolve-error";
     p.setAttribute("data-testid", "resolve-error");
@@ -140,7 +141,10 @@
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "resolve-errors") { return; }
+    if (event.detail.target && event.detail.target.id === "resolve-errors") {
+      event.detail.target.scrollIntoView({ block: "nearest" });
+      return;
+    }
     if (focusBox() && (event.detail.target === focusBox() || event.detail.target.id === "conflict-focus" || !document.body.contains(event.detail.target))) {
       afterFocusSwap();
     }
