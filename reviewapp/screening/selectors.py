@@ -565,6 +565,8 @@ class ConflictFocus:
     hidden_notes: int
     previous_id: int | None
     next_id: int | None
+    # At full text: the record's report (its PDF or link), None without one.
+    report: Report | None = None
 
 
 def conflict_next_id(review: Review, stage: str, *, after: int) -> int | None:
@@ -585,10 +587,12 @@ def conflict_focus(
     notes, and the team's notes are shown only where votes_visible allows.
     """
     ids = _conflicts(review, stage).values("record_id")
+    # At full text the report (its PDF or link) comes in the same statement.
+    related = ["record", "record__report"] if stage == Stage.FULL_TEXT else ["record"]
     row = (
         _conflicts(review, stage)
         .filter(record_id=record_id)
-        .select_related("record")
+        .select_related(*related)
         .annotate(
             previous_id=Subquery(ids.filter(record_id__lt=record_id).order_by("-record_id")[:1]),
             next_id=Subquery(ids.filter(record_id__gt=record_id).order_by("record_id")[:1]),
@@ -628,8 +632,15 @@ def conflict_focus(
     ]
     notes = list(RecordNote.objects.filter(record_id=record_id).select_related("author"))
     shown_notes = [n for n in notes if visible or n.author_id == membership.user_id]
+    report = None
+    if stage == Stage.FULL_TEXT:
+        try:
+            report = row.record.report
+        except Report.DoesNotExist:
+            report = None
     return ConflictFocus(
         record=row.record,
+        report=report,
         state=row.state,
         votes_visible=visible,
         votes=votes,

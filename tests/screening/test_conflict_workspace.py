@@ -276,3 +276,53 @@ def test_the_workspace_runs_as_many_queries_for_many_conflicts_as_for_a_few(
     )
     assert many == few
     assert few[0] <= 25 and few[1] <= 12
+
+
+def test_a_full_text_conflict_shows_its_pdf(client, review, owner, reviewer, reviewer2, records):
+    from django.core.files.base import ContentFile
+
+    from reviewapp.screening.models import Report
+
+    record = records[0]
+    for user in (reviewer, reviewer2):
+        decision_record(
+            membership=membership_of(user, review), record=record, stage="ta", value="include"
+        )
+    report = Report.objects.create(review=review, record=record, original_filename="trial.pdf")
+    report.file.save("trial.pdf", ContentFile(b"%PDF-1.4\n%test\n"), save=True)
+    reason = ExclusionReason.objects.filter(review=review).first()
+    decision_record(
+        membership=membership_of(reviewer, review),
+        record=record,
+        stage="ft",
+        value="exclude",
+        reason_ids=[reason.pk],
+    )
+    decision_record(
+        membership=membership_of(reviewer2, review), record=record, stage="ft", value="include"
+    )
+    client.force_login(owner)
+    html = client.get(detail_url(review, record, "ft")).content.decode()
+    pdf = reverse("screening:report-file", args=[review.slug, report.pk])
+    assert f'href="{pdf}"' in html and "PDF: trial.pdf" in html
+
+
+def test_a_conflict_beyond_the_first_page_is_listed_and_marked(
+    client, review, owner, conflicts, monkeypatch
+):
+    from reviewapp.screening.views import conflicts as view
+
+    monkeypatch.setattr(view, "CONFLICTS_PAGE", 1)
+    client.force_login(owner)
+    page = client.get(detail_url(review, conflicts[2]))
+    assert [row.record for row in page.context["rows"]] == [conflicts[2]]
+    assert page.context["focus"].record == conflicts[2]
+    assert 'class="conflict-row is-current"' in page.content.decode()
+
+
+def test_an_analyst_is_not_offered_the_screening_page_they_cannot_open(
+    client, review, analyst, conflicts
+):
+    client.force_login(analyst)
+    html = client.get(list_url(review)).content.decode()
+    assert reverse("screening:screen", args=[review.slug, "ta"]) + '"' not in html.split("<main")[1]

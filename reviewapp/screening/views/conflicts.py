@@ -66,6 +66,16 @@ def _workspace(request, stage, *, review, membership, record_id: int | None, sta
     settings = stage_settings_get(review, stage)
     after = _after_from(request)
     rows = conflicts_list(review, stage, membership, after=after, limit=CONFLICTS_PAGE + 1)
+    if (
+        record_id is not None
+        and "after" not in request.GET
+        and len(rows) > CONFLICTS_PAGE
+        and record_id > rows[CONFLICTS_PAGE - 1].record.pk
+    ):
+        # A conflict beyond the first page (a link, or a reload after moving on): the list
+        # starts at it, so it is marked there.
+        after = record_id - 1
+        rows = conflicts_list(review, stage, membership, after=after, limit=CONFLICTS_PAGE + 1)
     more = len(rows) > CONFLICTS_PAGE
     rows = rows[:CONFLICTS_PAGE]
     if record_id is None and rows:
