@@ -12,6 +12,10 @@
   "use strict";
 
   var lastButton = null;     // the button that sent the last resolution (for a retry)
+  // htmx wires up swapped-in content when it settles (20 ms later): a key pressed before that
+  // would send the form the plain way. Such a key waits for the settle.
+  var settling = false;
+  var waitingKey = null;
 
   function focusBox() { return document.getElementById("conflict-focus"); }
   function errorsBox() { return document.getElementById("resolve-errors"); }
@@ -72,14 +76,11 @@
     if (top < 0 || top > window.innerHeight / 2) { box.scrollIntoView({ block: "start" }); }
   }
 
+  // The previous/next links carry hx-get and hx-push-url: a click keeps htmx's history right.
   function go(which) {
     var box = focusBox();
-    if (!box || !window.htmx) { return; }
-    var url = box.getAttribute(which === "next" ? "data-next-url" : "data-previous-url");
-    if (!url) { return; }
-    window.htmx.ajax("GET", url, { target: "#conflict-focus", swap: "outerHTML", headers: {} }).then(function () {
-      window.history.pushState({}, "", url);
-    });
+    var link = box && box.querySelector(which === "next" ? ".nav-next" : ".nav-prev");
+    if (link) { link.click(); }
   }
 
   document.addEventListener("submit", function (event) {
@@ -140,6 +141,18 @@
     }
   });
 
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.shouldSwap && event.detail.target && event.detail.target.id === "conflict-focus") {
+      settling = true;
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!settling) { return; }
+    settling = false;
+    if (waitingKey) { var key = waitingKey; waitingKey = null; handleKey(key, null); }
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "resolve-errors") {
       event.detail.target.scrollIntoView({ block: "nearest" });
@@ -156,30 +169,38 @@
     return tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && el.type !== "checkbox") || el.isContentEditable;
   }
 
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
-    if (!focusBox()) { return; }
-    if (event.key === "Escape" && typing(document.activeElement)) { document.activeElement.blur(); return; }
-    if (typing(document.activeElement)) { return; }
+  var KEYS = /^([ijekn1-9]|ArrowRight|ArrowLeft)$/;
+
+  // One key of the workspace; event is null for a key replayed after a settle.
+  function handleKey(key, event) {
+    function take() { if (event) { event.preventDefault(); } }
     var form = resolveForm();
-    var key = event.key;
-    if (key === "j" || key === "ArrowRight") { event.preventDefault(); go("next"); return; }
-    if (key === "k" || key === "ArrowLeft") { event.preventDefault(); go("previous"); return; }
+    if (key === "j" || key === "ArrowRight") { take(); go("next"); return; }
+    if (key === "k" || key === "ArrowLeft") { take(); go("previous"); return; }
     if (!form) { return; }
     if (key === "i" || key === "e") {
       var button = form.querySelector('button[data-key="' + key + '"]');
       // A click, not requestSubmit: htmx sends the value of the button last clicked.
-      if (button && !button.disabled) { event.preventDefault(); button.click(); }
+      if (button && !button.disabled) { take(); button.click(); }
       return;
     }
     if (key === "n") {
       var note = form.querySelector(".resolve-note");
-      if (note) { event.preventDefault(); openMore(form); note.focus(); }
+      if (note) { take(); openMore(form); note.focus(); }
       return;
     }
     if (/^[1-9]$/.test(key)) {
       var box = form.querySelector('input[data-key="' + key + '"]');
-      if (box) { event.preventDefault(); openMore(form); box.checked = !box.checked; }
+      if (box) { take(); openMore(form); box.checked = !box.checked; }
     }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (!focusBox()) { return; }
+    if (event.key === "Escape" && typing(document.activeElement)) { document.activeElement.blur(); return; }
+    if (typing(document.activeElement) || !KEYS.test(event.key)) { return; }
+    if (settling) { event.preventDefault(); waitingKey = event.key; return; }
+    handleKey(event.key, event);
   });
 })();

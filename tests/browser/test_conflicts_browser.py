@@ -154,6 +154,10 @@ def test_an_admin_resolves_two_conflicts_in_a_row_by_keyboard_and_sees_a_refusal
         adam, f"document.querySelector('#conflict-focus').dataset.recordId == '{conflicts[4].pk}'"
     )
     assert Decision.objects.filter(kind="adjudication", record=conflicts[3]).count() == 1
+    # Back: the conflict just resolved is shown as it is now, not as the browser last saw it.
+    adam.go_back()
+    wait_for(adam, "document.querySelector('[data-testid=conflict-gone]') !== null")
+    assert adam.url.endswith(f"/conflicts/{conflicts[3].pk}/")
 
 
 @pytest.mark.parametrize("role", ["owner", "reviewer", "analyst"])

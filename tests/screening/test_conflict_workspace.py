@@ -326,3 +326,13 @@ def test_an_analyst_is_not_offered_the_screening_page_they_cannot_open(
     client.force_login(analyst)
     html = client.get(list_url(review)).content.decode()
     assert reverse("screening:screen", args=[review.slug, "ta"]) + '"' not in html.split("<main")[1]
+
+
+def test_going_back_to_a_page_htmx_no_longer_holds_gets_the_whole_page(
+    client, review, owner, conflicts
+):
+    client.force_login(owner)
+    restore = {**HX, "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}
+    html = client.get(detail_url(review, conflicts[1]), **restore).content.decode()
+    assert "<html" in html and f'id="conflict-row-{conflicts[0].pk}"' in html
+    assert "<html" not in client.get(detail_url(review, conflicts[1]), **HX).content.decode()

@@ -109,7 +109,9 @@ def conflict_list(request, stage: str, *, review, membership):
 def conflict_detail(request, stage: str, record_id: int, *, review, membership):
     """One conflict in full: the whole workspace, or only the focused conflict for htmx."""
     stage = stage_or_404(stage)
-    if not is_htmx(request):
+    # Back to a page htmx no longer holds in its history cache: it asks for the whole page.
+    restoring = request.headers.get("HX-History-Restore-Request") == "true"
+    if not is_htmx(request) or restoring:
         return _workspace(request, stage, review=review, membership=membership, record_id=record_id)
     settings = stage_settings_get(review, stage)
     context = _focus_context(review, stage, membership, settings, record_id)
