@@ -90,6 +90,7 @@ def test_the_first_conflict_is_shown_in_full_with_every_vote_and_its_reasons_and
     for record in conflicts:
         assert f'id="conflict-row-{record.pk}"' in page
     assert "rita: <strong>Exclude</strong>" in page
+    assert "{#" not in page and "{%" not in page
 
 
 def test_resolving_from_the_workspace_brings_the_next_conflict_and_keeps_every_vote(
