@@ -593,6 +593,8 @@ def conflict_focus(
         _conflicts(review, stage)
         .filter(record_id=record_id)
         .select_related(*related)
+        # The record as the source gave it is never shown here and can be large.
+        .defer("record__raw", "record__title_key")
         .annotate(
             previous_id=Subquery(ids.filter(record_id__lt=record_id).order_by("-record_id")[:1]),
             next_id=Subquery(ids.filter(record_id__gt=record_id).order_by("record_id")[:1]),

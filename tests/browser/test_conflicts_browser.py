@@ -92,6 +92,8 @@ def test_an_admin_resolves_two_conflicts_in_a_row_by_keyboard_and_sees_a_refusal
     )
     assert focused(adam) == conflicts[1].pk
     assert "included" in adam.locator("[data-testid=conflict-resolved]").inner_text()
+    announced = adam.locator("#conflict-announce").text_content()
+    assert "resolved: included. Now showing record" in announced
     assert adam.locator(f"#conflict-row-{conflicts[0].pk}").count() == 0
     assert adam.evaluate("window.__same_page === true")
     assert adam.url.endswith(f"/conflicts/{conflicts[1].pk}/")
