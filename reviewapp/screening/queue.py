@@ -19,7 +19,8 @@ record a reviewer sees).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from django.db import connection
@@ -292,6 +293,50 @@ def _claim_picked(review, stage, user, strategy, params, wanted) -> list[int]:
     )
     position = {rid: i for i, rid in enumerate(offered)}
     return sorted((rid for rid, _ in rows), key=position.__getitem__)
+
+
+# Open records (for this reviewer) that another reviewer has leased now: from the rss_leased
+# partial index, a handful of rows.
+_HELD = """
+SELECT COUNT(*), MAX(s.lease_until) FROM {state} s
+WHERE s.lease_reviewer_id IS NOT NULL AND s.lease_until > %(now)s
+    AND s.lease_reviewer_id <> %(user)s
+    AND s.state IN (%(unscreened)s, %(awaiting)s) AND {open}
+"""
+
+
+@dataclass(frozen=True)
+class Held:
+    """Records this reviewer could screen but another reviewer has open, until `until`."""
+
+    count: int
+    until: datetime
+
+
+def leases_held_by_others(review: Review, stage: str, user) -> Held | None:
+    """What keeps an empty queue empty for now: records leased to someone else (None if none).
+
+    Asked only when the reviewer's queue is empty, so "nothing left" is said only when it is so.
+    """
+    params = {
+        "review": review.pk,
+        "stage": stage,
+        "user": user.pk,
+        "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "unscreened": ScreenState.UNSCREENED.value,
+        "awaiting": ScreenState.AWAITING.value,
+        "ta": Stage.TITLE_ABSTRACT.value,
+        "included": ScreenState.INCLUDED.value,
+        "missing": RetrievalStatus.NOT_RETRIEVED.value,
+    }
+    ((count, until),) = _rows(_sql(_HELD, stage), params)
+    if not count:
+        return None
+    if isinstance(until, str):  # SQLite answers MAX() as text
+        until = datetime.fromisoformat(until)
+    if timezone.is_naive(until):
+        until = timezone.make_aware(until, UTC)
+    return Held(count=count, until=until)
 
 
 def lease_release(review: Review, stage: str, user) -> int:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings as django_settings
 from django.contrib import messages
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -16,11 +19,12 @@ from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import StageSettings
-from reviewapp.screening.queue import queue_next
+from reviewapp.screening.queue import LEASE, lease_release, leases_held_by_others, queue_next
 from reviewapp.screening.selectors import (
     my_next_record_id,
     my_previous_record_id,
     my_progress,
+    my_remaining,
     reasons_active,
     record_eligible,
     record_panels,
@@ -35,6 +39,10 @@ PAGE = "screening/screen.html"
 PARTIAL = "screening/partials/_screen_record.html"
 # Sent by static/js/screening.js with a decision: the record it put on screen in the meantime.
 SHOWN_HEADER = "X-Screen-Showing"
+# The full-text panel's actions (views/fulltext.py): an error names the form it belongs to.
+REPORT_ACTIONS = ("upload", "link", "status", "study")
+# How long a page may say goodbye: the lease it could give back lasts no longer.
+PAGE_ID_TTL = int(LEASE.total_seconds()) + 60
 
 
 def screen_context(
@@ -85,6 +93,10 @@ def screen_context(
         next_id = my_next_record_id(review, stage, user, after=revisit)
     else:
         previous_id, next_id = last_decided, None
+    held = None
+    if ids == [] and revisit is None:
+        # "Nothing left" only when nothing is: records another reviewer has open are said so.
+        held = leases_held_by_others(review, stage, user)
     return {
         "review": review,
         "membership": membership,
@@ -104,7 +116,19 @@ def screen_context(
         "can_adjudicate": membership.can(Capability.ADJUDICATE),
         "error": error,
         "error_field": error_field,
+        "held": held,
+        "report_actions": REPORT_ACTIONS,
+        "max_upload_bytes": django_settings.FULLTEXT_MAX_BYTES,
     }
+
+
+def record_label(record) -> str:
+    """How a record is named to people: its number in the review (its id until it has one)."""
+    return str(getattr(record, "number", None) or record.pk)
+
+
+def _page_key(review, stage: str, user) -> str:
+    return f"screening:page:{review.pk}:{stage}:{user.pk}"
 
 
 def _render(request, context, status=200):
@@ -139,7 +163,29 @@ def screen(request, stage: str, *, review, membership):
         error=error,
         with_counts=not is_htmx(request),
     )
+    if not is_htmx(request):
+        # The newest page of this reviewer at this stage: only it may give its records back
+        # when it is left (a reload's new page is rendered before the old one says goodbye).
+        context["page_id"] = uuid.uuid4().hex
+        cache.set(_page_key(review, stage, membership.user), context["page_id"], PAGE_ID_TTL)
+        context["my_remaining"] = my_remaining(review, stage, membership.user, context["counts"])
     return _render(request, context)
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def screen_release(request, stage: str, *, review, membership):
+    """The page is being left (navigator.sendBeacon): give back the records leased to it, so
+    co-reviewers are not kept waiting for LEASE. A page superseded by a newer one (a reload,
+    a second tab) releases nothing: the newer page shows those records."""
+    stage = stage_or_404(stage)
+    key = _page_key(review, stage, membership.user)
+    page_id = request.POST.get("page_id", "")
+    released = 0
+    if page_id and cache.get(key) == page_id:
+        released = lease_release(review, stage, membership.user)
+        cache.delete(key)
+    return HttpResponse(status=204, headers={"X-Released": str(released)})
 
 
 @review_view(Capability.SCREEN)
@@ -147,6 +193,8 @@ def screen(request, stage: str, *, review, membership):
 def screen_progress(request, stage: str, *, review, membership):
     """Team progress (the page polls it; counting is kept out of the per-decision path)."""
     stage = stage_or_404(stage)
+    settings = stage_settings_get(review, stage)
+    counts = stage_counts_recent(review, stage)
     return render_page_or_partial(
         request,
         "screening/partials/_screen_progress.html",
@@ -154,9 +202,10 @@ def screen_progress(request, stage: str, *, review, membership):
         {
             "review": review,
             "stage": stage,
-            "settings": stage_settings_get(review, stage),
-            "counts": stage_counts_recent(review, stage),
+            "settings": settings,
+            "counts": counts,
             "my_count": my_progress(review, stage, membership.user)[0],
+            "my_remaining": my_remaining(review, stage, membership.user, counts),
         },
     )
 
