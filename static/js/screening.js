@@ -343,8 +343,7 @@
 
   function formError(form, text) {
     if (!form || !form.closest || !form.closest("[data-own-errors]")) { return; }
-    var old = form.querySelector(".control-error.client");
-    if (old) { old.remove(); }
+    form.querySelectorAll(".control-error").forEach(function (old) { old.remove(); });
     if (!text) { return; }
     var p = document.createElement("p");
     p.className = "error control-error client";
@@ -373,6 +372,11 @@
     formError(form, "");
   });
 
+  function megabytes(bytes, digits) {
+    if (bytes >= 1048576) { return (bytes / 1048576).toFixed(digits) + " MB"; }
+    return Math.max(1, Math.round(bytes / 1024)) + " KB";
+  }
+
   // A PDF over the limit is refused before it is sent (the server checks it again).
   document.body.addEventListener("htmx:confirm", function (event) {
     var form = event.detail.elt;
@@ -381,8 +385,8 @@
     var limit = parseInt(input.getAttribute("data-max-bytes"), 10), size = input.files[0].size;
     if (limit && size > limit) {
       event.preventDefault();
-      formError(form, "The file is " + (size / 1048576).toFixed(1) + " MB; the limit is " +
-        Math.round(limit / 1048576) + " MB.");
+      formError(form, "The file is " + megabytes(size, 1) + "; the limit is " + megabytes(limit, 0) +
+        ". Upload a smaller PDF (e.g. without supplementary material).");
     }
   });
 
