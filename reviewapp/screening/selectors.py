@@ -175,16 +175,17 @@ def stage_counts(review: Review, stage: str) -> StageCounts:
 COUNTS_FRESH_FOR = 10
 
 
-def stage_counts_recent(review: Review, stage: str) -> StageCounts:
+def stage_counts_recent(review: Review, stage: str, *, fresh: bool = False) -> StageCounts:
     """stage_counts at most COUNTS_FRESH_FOR seconds old, for the screening page's progress line.
 
     Every reviewer's page asks for it after each decision and every 20 s. The counts are kept by
     the writes (two small queries whatever the review's size), but twenty reviewers polling
-    still share one reading per interval instead of each paying for their own.
+    still share one reading per interval instead of each paying for their own. fresh: read
+    them now (the reviewer has just decided, so their own numbers must agree) and share that.
     """
     # created_at too: a review id can be reused (tests, a restored database), its counts not.
     key = f"screening:stage-counts:{review.pk}:{review.created_at.timestamp()}:{stage}"
-    counts = cache.get(key)
+    counts = None if fresh else cache.get(key)
     if counts is None:
         counts = stage_counts(review, stage)
         cache.set(key, counts, COUNTS_FRESH_FOR)
@@ -472,8 +473,8 @@ def my_remaining(review: Review, stage: str, user, counts: StageCounts | None) -
     (the team's remaining includes records that only wait for someone else)."""
     if counts is None:
         return None
-    if not counts.awaiting:
-        return counts.unscreened
+    # Asked even when nothing is awaiting (then it reads no row), so the page's number of
+    # queries stays the same whatever the review holds.
     with connection.cursor() as cursor:
         cursor.execute(
             _MINE_AWAITING.format(

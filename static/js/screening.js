@@ -104,6 +104,7 @@
     area().replaceWith(fresh);
     processHtmx(fresh);
     localTimes(fresh);
+    watchHeld();
     focusCurrent();
     showRefusals();
   }
@@ -188,7 +189,8 @@
       sending = false;
       item.tries += 1;
       var why = navigator.onLine === false ? "You are offline" : (error && /server/.test(error.message) ? error.message : "The connection was lost");
-      banner(why + ": your decision is not saved yet. It is kept and will be sent once; retrying (" + item.tries + ")…", true);
+      var what = item.label ? "your decision on " + item.label.replace(/^Record/, "record") : "your decision";
+      banner(why + ": " + what + " is not saved yet. It is kept and will be sent once; retrying (" + item.tries + ")…", true);
       retryTimer = setTimeout(function () { retryTimer = null; send(); }, Math.min(8000, 500 * Math.pow(2, item.tries)));
     });
   }
@@ -216,7 +218,9 @@
     var template = area().querySelector("template.screen-prefetch");
     // Instant at title/abstract. Full text waits for the server (a reason may be missing).
     var optimistic = Boolean(template) && area().getAttribute("data-stage") === "ta" && !pending.length;
-    var item = { url: form.action, body: body, tries: 0, optimistic: optimistic };
+    var number = c.querySelector(".record-number");
+    var item = { url: form.action, body: body, tries: 0, optimistic: optimistic,
+      label: number ? number.textContent.trim() : "" };
     pending.push(item);
     markPending();
     if (optimistic) {
@@ -390,10 +394,34 @@
     }
   });
 
+  // The progress asked for after the reviewer's own decision is counted afresh, so "screened by
+  // me" and "left for me" agree; the 20-second poll shares the team's recent reading.
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var trigger = event.detail.triggeringEvent;
+    if (trigger && trigger.type === "screening:decided" && event.detail.elt.id === "screen-progress") {
+      event.detail.parameters.fresh = "1";
+    }
+  });
+
+  // Records held by another reviewer: look again when their lease ends (or every 30 s, as
+  // they may be given back earlier), so the reviewer need not reload.
+  var heldTimer = null;
+  function watchHeld() {
+    if (heldTimer) { clearTimeout(heldTimer); heldTimer = null; }
+    var time = area() && area().querySelector("[data-testid=queue-held] time");
+    if (!time) { return; }
+    var wait = new Date(time.getAttribute("datetime")).getTime() - Date.now() + 1500;
+    heldTimer = setTimeout(function () {
+      heldTimer = null;
+      if (area()) { load(area().getAttribute("data-screen-url")); }
+    }, Math.max(2000, Math.min(30000, isNaN(wait) ? 30000 : wait)));
+  }
+
   // After "Mark not retrieved" the server sends the whole screening area (the next record).
   document.body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "screen-area") {
       localTimes(area());
+      watchHeld();
       focusCurrent();
     }
   });
@@ -414,6 +442,7 @@
   }
 
   localTimes(document);
+  watchHeld();
   markPending();
 
   window.addEventListener("beforeunload", function (event) {

@@ -164,7 +164,9 @@ def test_full_text_failures_are_shown_beside_their_control_and_not_retrieved_mov
     upload = page.locator(".screen-current form.report-upload")
     # Not a PDF: the server's message beside the upload control.
     upload.locator("input[type=file]").set_input_files(
-        files=[{"name": "article.docx", "mimeType": "application/pdf", "buffer": b"PK\x03\x04 word"}]
+        files=[
+            {"name": "article.docx", "mimeType": "application/pdf", "buffer": b"PK\x03\x04 word"}
+        ]
     )
     upload.get_by_role("button", name="Upload").click()
     error = page.locator(".screen-current form.report-upload [data-testid=report-error]")
@@ -188,11 +190,16 @@ def test_full_text_failures_are_shown_beside_their_control_and_not_retrieved_mov
     )
     upload.get_by_role("button", name="Upload").click()
     page.locator(".screen-current .report-current").wait_for()
-    assert "Retrieved" in page.locator(".screen-current [data-testid=retrieval-status]").inner_text()
+    assert (
+        "Retrieved" in page.locator(".screen-current [data-testid=retrieval-status]").inner_text()
+    )
     # Not retrieved: the record leaves the screen, the next one comes, and its keys work.
     page.locator(".screen-current details.report-actions summary").click()
     page.get_by_role("button", name="Mark not retrieved").click()
-    wait_for(page, f"document.querySelector('.screen-current .record-panel')?.getAttribute('data-record-id') !== '{first}'")
+    wait_for(
+        page,
+        f"document.querySelector('.screen-current .record-panel')?.getAttribute('data-record-id') !== '{first}'",
+    )
     assert "marked not retrieved" in page.locator("#screen-area .notice-line").inner_text()
     second = shown_record(page)
     assert second == records[1].pk

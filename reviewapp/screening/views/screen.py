@@ -194,7 +194,8 @@ def screen_progress(request, stage: str, *, review, membership):
     """Team progress (the page polls it; counting is kept out of the per-decision path)."""
     stage = stage_or_404(stage)
     settings = stage_settings_get(review, stage)
-    counts = stage_counts_recent(review, stage)
+    # fresh=1: asked by the page right after the reviewer's own decision (screening.js).
+    counts = stage_counts_recent(review, stage, fresh=request.GET.get("fresh") == "1")
     return render_page_or_partial(
         request,
         "screening/partials/_screen_progress.html",
