@@ -423,6 +423,7 @@
       localTimes(area());
       watchHeld();
       focusCurrent();
+      document.body.dispatchEvent(new CustomEvent("screening:decided"));
     }
   });
 

@@ -112,7 +112,8 @@ def screen_context(
         "reasons": reasons_active(review),
         "studies": studies_for_linking(review) if stage == Stage.FULL_TEXT else [],
         "my_count": my_count,
-        "counts": stage_counts_recent(review, stage) if with_counts else None,
+        # A page load counts afresh, so the reviewer's own numbers (read now) agree with it.
+        "counts": stage_counts_recent(review, stage, fresh=True) if with_counts else None,
         "can_adjudicate": membership.can(Capability.ADJUDICATE),
         "error": error,
         "error_field": error_field,
