@@ -339,8 +339,10 @@ def leases_held_by_others(review: Review, stage: str, user) -> Held | None:
     return Held(count=count, until=until)
 
 
-def lease_release(review: Review, stage: str, user) -> int:
-    """Give back every record handed to this reviewer at a stage (e.g. on leaving the page)."""
-    return RecordStageState.objects.filter(review=review, stage=stage, lease_reviewer=user).update(
-        lease_reviewer=None, lease_until=None
-    )
+def lease_release(review: Review, stage: str, user, *, keep: list[int] | None = None) -> int:
+    """Give back the records handed to this reviewer at a stage (e.g. on leaving the page),
+    except those in `keep` (the ones still on their screen)."""
+    rows = RecordStageState.objects.filter(review=review, stage=stage, lease_reviewer=user)
+    if keep:
+        rows = rows.exclude(record_id__in=keep)
+    return rows.update(lease_reviewer=None, lease_until=None)

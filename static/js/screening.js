@@ -189,7 +189,8 @@
       sending = false;
       item.tries += 1;
       var why = navigator.onLine === false ? "You are offline" : (error && /server/.test(error.message) ? error.message : "The connection was lost");
-      var what = item.label ? "your decision on " + item.label.replace(/^Record/, "record") : "your decision";
+      var what = item.label === "undo" ? "your undo" :
+        item.label ? "your decision on " + item.label.replace(/^Record/, "record") : "your decision";
       banner(why + ": " + what + " is not saved yet. It is kept and will be sent once; retrying (" + item.tries + ")…", true);
       retryTimer = setTimeout(function () { retryTimer = null; send(); }, Math.min(8000, 500 * Math.pow(2, item.tries)));
     });
@@ -267,7 +268,7 @@
     if (pending.length) { return; }
     var body = new FormData();
     body.set("client_token", (crypto.randomUUID && crypto.randomUUID()) || "");
-    pending.push({ url: area().getAttribute("data-undo-url"), body: body, tries: 0, optimistic: false });
+    pending.push({ url: area().getAttribute("data-undo-url"), body: body, tries: 0, optimistic: false, label: "undo" });
     markPending();
     send();
   }

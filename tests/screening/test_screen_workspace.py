@@ -163,3 +163,19 @@ def test_the_page_id_is_a_fresh_one_per_page(client, review, reviewer, records):
     first = page_id_of(client.get(screen_url(review)).content.decode())
     second = page_id_of(client.get(screen_url(review)).content.decode())
     assert first != second and uuid.UUID(first)
+
+
+def test_an_undo_gives_back_the_record_it_pushed_off_the_screen(client, review, reviewer, records):
+    client.force_login(reviewer)
+    client.get(screen_url(review))  # records 0 and 1 on screen, leased
+    client.post(
+        reverse("screening:screen-decide", args=[review.slug, "ta", records[0].pk]),
+        {"value": "include"},
+        **HX,
+    )
+    assert leased_to(reviewer) == {records[1].pk, records[2].pk}
+    html = client.post(reverse("screening:screen-undo", args=[review.slug, "ta"]), **HX)
+    html = html.content.decode()
+    # Record 0 is back first, record 1 next; record 2 is no longer on screen nor held.
+    assert f'data-record-id="{records[0].pk}"' in html
+    assert leased_to(reviewer) == {records[0].pk, records[1].pk}

@@ -75,6 +75,9 @@ def screen_context(
         ids = queue_next(review, stage, user, limit=2, settings=settings)
         if first is not None:
             ids = [first] + [i for i in ids if i != first][:1]
+            # A record pushed off the screen (an undo brings its record back first) goes back
+            # to the queue rather than staying leased, unseen, until the lease ends.
+            lease_release(review, stage, user, keep=ids)
     # The record the browser shows already needs no panel: its id and a fresh token will do.
     current_shown = None
     if ids and shown and revisit is None and shown == str(ids[0]):
