@@ -244,3 +244,32 @@ def test_records_open_with_another_reviewer_are_said_and_come_back_when_they_lea
     message.get_by_role("link", name="Check again").click()
     ravi.wait_for_load_state()
     assert shown_record(ravi) == records[0].pk
+
+
+@pytest.mark.parametrize("viewport", ["wide", "phone"])
+def test_the_owner_screens_full_texts_with_the_bar_in_view(
+    live_server, login, review, owner, records, viewport
+):
+    review.stage_settings.update(reviewers_required=1)
+    long_abstracts(records)
+    decision_record(
+        membership=membership_of(owner, review), record=records[0], stage="ta", value="include"
+    )
+    page = login(owner, viewport=viewport)
+    page.goto(f"{live_server.url}/reviews/{review.slug}/screen/ft/")
+    in_viewport(page, BAR)
+    look(page, f"fulltext-owner-{viewport}")
+    scroll_down(page)
+    in_viewport(page, BAR)
+    # Exclusion at full text asks for its reason in the bar, then takes it.
+    page.keyboard.press("e")
+    refusal = page.locator(f"{BAR} [data-testid=screen-error]")
+    assert "needs at least one reason" in refusal.inner_text()
+    assert page.locator(f"{BAR} fieldset.reasons").is_visible()
+    in_viewport(page, f"{BAR} fieldset.reasons")
+    look(page, f"fulltext-owner-reason-asked-{viewport}")
+    page.keyboard.press("2")
+    page.keyboard.press("e")
+    settled(page)
+    decision = Decision.objects.get(record=records[0], stage="ft")
+    assert decision.value == "exclude" and decision.reasons.count() == 1

@@ -63,23 +63,27 @@ def report_update(request, record_id: int, *, review, membership):
             raise ServiceError(f"Choose one of: {', '.join(ACTIONS)}.", field="action")
     except ServiceError as exc:
         error = exc.message
+    left_queue = not error and action == "status" and request.POST.get("status") == NOT_RETRIEVED
+    left_message = (
+        f"Record {record_label(record)} is marked not retrieved; it leaves the full-text "
+        "queue (PRISMA: reports not retrieved)."
+    )
+    queue_url = reverse("screening:screen", args=[review.slug, Stage.FULL_TEXT])
     if not is_htmx(request):
         if error:
             messages.error(request, error)
+        elif left_queue:
+            # On to the next record: this one no longer takes a vote.
+            messages.success(request, left_message)
+            return redirect(queue_url)
         else:
             messages.success(request, "Full text updated.")
-        return redirect(
-            reverse("screening:screen", args=[review.slug, Stage.FULL_TEXT])
-            + f"?record={record.pk}"
-        )
-    if not error and action == "status" and request.POST.get("status") == NOT_RETRIEVED:
+        return redirect(f"{queue_url}?record={record.pk}")
+    if left_queue:
         # The record leaves the full-text queue: the screening area moves on to the next one
         # rather than leaving a record on screen that no longer takes a vote.
         context = screen_context(request, review, membership, Stage.FULL_TEXT)
-        context["notice"] = (
-            f"Record {record_label(record)} is marked not retrieved; it leaves the full-text "
-            "queue (PRISMA: reports not retrieved)."
-        )
+        context["notice"] = left_message
         response = render(request, SCREEN_PARTIAL, context)
         response["HX-Retarget"] = "#screen-area"
         response["HX-Reswap"] = "outerHTML"
