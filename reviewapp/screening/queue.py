@@ -339,6 +339,34 @@ def leases_held_by_others(review: Review, stage: str, user) -> Held | None:
     return Held(count=count, until=until)
 
 
+def lease_renew(review: Review, stage: str, user, record_id: int) -> str:
+    """Keep a record on this reviewer's screen leased to them while they read it (a full text
+    can take longer than LEASE). Returns "" when it is theirs, else why it is not: it was
+    decided meanwhile, or another reviewer was given it after their lease ended."""
+    if RecordVote.objects.filter(record_id=record_id, stage=stage, reviewer=user).exists():
+        # A record they voted on (looked at again): nothing to hold for them.
+        return ""
+    now = timezone.now()
+    renewed = (
+        RecordStageState.objects.filter(
+            review=review,
+            stage=stage,
+            record_id=record_id,
+            state__in=[ScreenState.UNSCREENED, ScreenState.AWAITING],
+        )
+        .filter(Q(lease_reviewer=user) | Q(lease_reviewer__isnull=True) | Q(lease_until__lte=now))
+        .update(lease_reviewer=user, lease_until=now + LEASE)
+    )
+    if renewed:
+        return ""
+    row = RecordStageState.objects.filter(review=review, stage=stage, record_id=record_id).first()
+    if row is None:
+        return "gone"
+    if row.state not in (ScreenState.UNSCREENED, ScreenState.AWAITING):
+        return "decided"
+    return "taken"
+
+
 def lease_release(review: Review, stage: str, user, *, keep: list[int] | None = None) -> int:
     """Give back the records handed to this reviewer at a stage (e.g. on leaving the page),
     except those in `keep` (the ones still on their screen)."""

@@ -428,6 +428,38 @@
     }
   });
 
+  // The record on screen stays leased while the page is in view (reading a full text can take
+  // longer than the lease); a lease lost meanwhile is said in the decision bar.
+  function renew() {
+    var form = current() && current().querySelector("form.decision-form[data-renew-url]");
+    if (!form || pending.length || document.visibilityState === "hidden" ||
+        area().hasAttribute("data-next-url")) { return; }
+    fetch(form.getAttribute("data-renew-url"), {
+      method: "POST",
+      headers: { "X-CSRFToken": csrf(), "HX-Request": "true" },
+      credentials: "same-origin",
+    }).then(function (response) {
+      if (response.status !== 409) { return; }
+      return response.text().then(function (text) {
+        if (!current() || !current().contains(form)) { return; }
+        var old = current().querySelector("[data-testid=lease-lost]");
+        if (old) { old.remove(); }
+        var p = document.createElement("p");
+        p.className = "error";
+        p.setAttribute("role", "alert");
+        p.setAttribute("data-testid", "lease-lost");
+        p.textContent = text;
+        placeMessage(p);
+      });
+    }).catch(function () { /* offline: said when a decision is sent */ });
+  }
+  var layout = document.querySelector(".screen-layout[data-renew-seconds]");
+  var every = layout ? parseInt(layout.getAttribute("data-renew-seconds"), 10) : 0;
+  if (every > 0) { setInterval(renew, every * 1000); }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") { renew(); }
+  });
+
   // Leaving the page gives its records back to the queue at once, not after the lease ends.
   window.addEventListener("pagehide", function () {
     var a = document.querySelector(".screen-layout[data-page-id]");

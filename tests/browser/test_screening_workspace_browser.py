@@ -3,9 +3,11 @@ its decision bar in view without scrolling and after scrolling a long abstract, 
 overflow, no serious accessibility violation, and every failure shown where it happened."""
 
 import pytest
+from django.utils import timezone
 
 from reviewapp.literature.models import Record
 from reviewapp.screening.models import Decision, RecordStageState, Report
+from reviewapp.screening.queue import LEASE
 from reviewapp.screening.services import decision_record
 from tests.browser.conftest import wait_for
 from tests.browser.look import in_viewport, look
@@ -273,3 +275,23 @@ def test_the_owner_screens_full_texts_with_the_bar_in_view(
     settled(page)
     decision = Decision.objects.get(record=records[0], stage="ft")
     assert decision.value == "exclude" and decision.reasons.count() == 1
+
+
+@pytest.mark.parametrize("viewport", ["wide", "phone"])
+def test_a_lease_lost_while_reading_is_said_in_the_decision_bar(
+    live_server, login, review, reviewer, reviewer2, records, viewport
+):
+    page = login(reviewer, viewport=viewport)
+    page.goto(f"{live_server.url}/reviews/{review.slug}/screen/ta/")
+    shown = shown_record(page)
+    # rita read past her lease and ravi was given the record; her page notices when it is
+    # looked at again (it also asks every few minutes).
+    RecordStageState.objects.filter(record_id=shown, stage="ta").update(
+        lease_reviewer=reviewer2, lease_until=timezone.now() + LEASE
+    )
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    lost = page.locator(f"{BAR} [data-testid=lease-lost]")
+    lost.wait_for()
+    assert "another reviewer has been given it" in lost.inner_text()
+    in_viewport(page, f"{BAR} [data-testid=lease-lost]")
+    look(page, f"screening-lease-lost-{viewport}")

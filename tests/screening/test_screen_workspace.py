@@ -8,9 +8,10 @@ import uuid
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from reviewapp.screening.models import RecordStageState, Report
-from reviewapp.screening.queue import leases_held_by_others, queue_next
+from reviewapp.screening.queue import LEASE, leases_held_by_others, queue_next
 from reviewapp.screening.selectors import my_remaining, stage_counts
 from reviewapp.screening.services import decision_record
 from tests.conftest import membership_of
@@ -179,3 +180,53 @@ def test_an_undo_gives_back_the_record_it_pushed_off_the_screen(client, review, 
     # Record 0 is back first, record 1 next; record 2 is no longer on screen nor held.
     assert f'data-record-id="{records[0].pk}"' in html
     assert leased_to(reviewer) == {records[0].pk, records[1].pk}
+
+
+def renew_url(review, record, stage="ta"):
+    return reverse("screening:screen-renew", args=[review.slug, stage, record.pk])
+
+
+def test_the_page_keeps_its_record_leased_while_it_is_read(client, review, reviewer, records):
+    client.force_login(reviewer)
+    client.get(screen_url(review))
+    row = RecordStageState.objects.get(record=records[0], stage="ta")
+    RecordStageState.objects.filter(pk=row.pk).update(lease_until=row.lease_until - LEASE)
+    assert client.post(renew_url(review, records[0])).status_code == 204
+    row.refresh_from_db()
+    assert row.lease_reviewer == reviewer and row.lease_until > timezone.now() + LEASE / 2
+
+
+def test_a_lease_lost_to_another_reviewer_is_said(client, review, reviewer, reviewer2, records):
+    client.force_login(reviewer)
+    client.get(screen_url(review))
+    # rita's lease ran out and ravi was given the record.
+    RecordStageState.objects.filter(record=records[0], stage="ta").update(
+        lease_reviewer=reviewer2, lease_until=timezone.now() + LEASE
+    )
+    response = client.post(renew_url(review, records[0]))
+    assert response.status_code == 409
+    assert "another reviewer has been given it" in response.content.decode()
+    assert RecordStageState.objects.get(record=records[0], stage="ta").lease_reviewer == reviewer2
+
+
+def test_a_record_decided_by_others_meanwhile_is_said(
+    client, review, reviewer, reviewer2, review_admin, records
+):
+    client.force_login(reviewer)
+    client.get(screen_url(review))
+    for user in (reviewer2, review_admin):
+        decision_record(
+            membership=membership_of(user, review), record=records[0], stage="ta", value="include"
+        )
+    response = client.post(renew_url(review, records[0]))
+    assert response.status_code == 409 and "decided by others" in response.content.decode()
+
+
+def test_a_record_i_voted_on_is_not_held_for_me_when_i_look_back(client, review, reviewer, records):
+    decision_record(
+        membership=membership_of(reviewer, review), record=records[0], stage="ta", value="include"
+    )
+    client.force_login(reviewer)
+    assert client.post(renew_url(review, records[0])).status_code == 204
+    row = RecordStageState.objects.get(record=records[0], stage="ta")
+    assert row.lease_reviewer is None

@@ -10,6 +10,7 @@ from reviewapp.screening.views.screen import (
     screen_decide,
     screen_progress,
     screen_release,
+    screen_renew,
     screen_undo,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "screen_decide",
     "screen_progress",
     "screen_release",
+    "screen_renew",
     "screen_undo",
     "stage_settings",
 ]

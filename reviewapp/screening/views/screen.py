@@ -19,7 +19,13 @@ from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import StageSettings
-from reviewapp.screening.queue import LEASE, lease_release, leases_held_by_others, queue_next
+from reviewapp.screening.queue import (
+    LEASE,
+    lease_release,
+    lease_renew,
+    leases_held_by_others,
+    queue_next,
+)
 from reviewapp.screening.selectors import (
     my_next_record_id,
     my_previous_record_id,
@@ -121,6 +127,8 @@ def screen_context(
         "error": error,
         "error_field": error_field,
         "held": held,
+        # The page keeps the record it shows leased while it is in view (screen_renew).
+        "lease_renew_seconds": int(LEASE.total_seconds() // 3),
         "report_actions": REPORT_ACTIONS,
         "max_upload_bytes": django_settings.FULLTEXT_MAX_BYTES,
     }
@@ -174,6 +182,36 @@ def screen(request, stage: str, *, review, membership):
         cache.set(_page_key(review, stage, membership.user), context["page_id"], PAGE_ID_TTL)
         context["my_remaining"] = my_remaining(review, stage, membership.user, context["counts"])
     return _render(request, context)
+
+
+LEASE_LOST = {
+    "taken": (
+        "Record {n} was open on your screen longer than {minutes} minutes, and another reviewer "
+        "has been given it since. You can still decide it; if it needs no more votes by the time "
+        "you do, you will be told."
+    ),
+    "decided": (
+        "Record {n} was decided by others while it was on your screen; it takes no vote from you "
+        "now. Go on to the next record."
+    ),
+    "gone": "Record {n} is no longer screened at this stage. Go on to the next record.",
+}
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def screen_renew(request, stage: str, record_id: int, *, review, membership):
+    """The page still shows this record (screening.js asks every few minutes while it is in
+    view): keep it leased. 409 with the reason when the lease was lost."""
+    stage = stage_or_404(stage)
+    record = get_object_or_404(Record.objects.only("id", "review_id"), pk=record_id, review=review)
+    lost = lease_renew(review, stage, membership.user, record.pk)
+    if not lost:
+        return HttpResponse(status=204)
+    message = LEASE_LOST[lost].format(
+        n=record_label(record), minutes=int(LEASE.total_seconds() // 60)
+    )
+    return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
 
 
 @review_view(Capability.SCREEN)
