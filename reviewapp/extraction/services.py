@@ -51,6 +51,7 @@ from reviewapp.extraction.selectors import (
     records_wide,
     studies_included,
 )
+from reviewapp.extraction.starters import STARTERS
 from reviewapp.extraction.validation import entry_clean
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
@@ -73,10 +74,13 @@ class EntryInvalid(ServiceError):
 
 
 def extraction_form_create(
-    *, membership: Membership, name: str, extractors_required: int = 1
+    *, membership: Membership, name: str, extractors_required: int = 1, starter: str = ""
 ) -> ExtractionForm:
-    """A new, empty form; its fields come with its first saved version."""
+    """A new form: empty (its fields come with its first saved version), or with a starter
+    form (``starters.STARTERS``) saved as version 1."""
     require(membership, Capability.MANAGE_REVIEW)
+    if starter and starter not in STARTERS:
+        raise ServiceError(f"There is no starter form called '{starter}'.", field="starter")
     name = name.strip()
     if not name:
         raise ServiceError("A form needs a name.", field="name")
@@ -84,9 +88,13 @@ def extraction_form_create(
         raise ServiceError("Choose one or two extractors per study.", field="extractors_required")
     if ExtractionForm.objects.filter(review=membership.review, name=name).exists():
         raise ServiceError(f"This review already has a form called '{name}'.", field="name")
-    return ExtractionForm.objects.create(
-        review=membership.review, name=name, extractors_required=extractors_required
-    )
+    with transaction.atomic():
+        form = ExtractionForm.objects.create(
+            review=membership.review, name=name, extractors_required=extractors_required
+        )
+        if starter:
+            form_version_save(membership=membership, form=form, items=STARTERS[starter]["items"])
+    return form
 
 
 def extraction_form_settings_update(
