@@ -16,6 +16,7 @@ from reviewapp.extraction.starters import STARTERS
 from reviewapp.extraction.validation import flatten, row_key
 
 MAX_ROWS_PER_GROUP = 200
+LINE_STARTS = frozenset({"arm1_label", "arm2_label", "estimate", "events"})
 
 
 class FormSettingsForm(forms.Form):
@@ -150,6 +151,8 @@ def entry_sections(
                         "name": name,
                         "label": label,
                         "type": value_type,
+                        # Each arm (or the estimate, or the counts) starts its own line.
+                        "new_line": part in LINE_STARTS,
                         "value": show(flat.get(name)),
                         "placeholder": item.get("units", "") if part == "units" else "",
                         "error": errors.get(name, ""),

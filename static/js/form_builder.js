@@ -177,5 +177,17 @@
   // The preview is live, so its button is only needed without script.
   var refresh = form.querySelector(".b-refresh");
   if (refresh) { refresh.hidden = true; }
+
+  // Fold every card to its title and buttons, to reorder a long form at a glance.
+  var fold = document.createElement("button");
+  fold.type = "button";
+  fold.className = "b-fold";
+  fold.textContent = "Fold cards";
+  fold.addEventListener("click", function () {
+    var folded = form.classList.toggle("b-folded");
+    fold.textContent = folded ? "Unfold cards" : "Fold cards";
+  });
+  var save = form.querySelector(".b-save");
+  save.parentNode.insertBefore(fold, save.nextSibling);
   document.body.setAttribute("data-builder-ready", "true");
 }());
