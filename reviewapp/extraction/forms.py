@@ -77,6 +77,19 @@ def show(value: Any) -> Any:
     return str(value)
 
 
+def value_text(value: Any) -> str:
+    """A stored value as a reader of the comparison reads it: Yes/No, a list joined, a dash for
+    nothing."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    shown = show(value)
+    return str(shown)
+
+
 def entry_raw_from_post(definition: dict, post) -> dict:
     """The entry as the browser sent it, in the shape ``entry_clean`` reads."""
     values: dict[str, Any] = {}

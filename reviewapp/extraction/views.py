@@ -39,6 +39,7 @@ from reviewapp.extraction.forms import (
     FormSettingsForm,
     entry_raw_from_post,
     entry_sections,
+    value_text,
 )
 from reviewapp.extraction.models import ExportJob, ExtractionForm
 from reviewapp.extraction.schema import (
@@ -152,6 +153,7 @@ def form_detail(request, form_id: int, *, review, membership):
             "version": form_latest_version(form),
             "progress": extraction_progress(review, form, membership),
             "may_extract": membership.can(Capability.EXTRACT),
+            "may_manage": membership.can(Capability.MANAGE_REVIEW),
         },
     )
 
@@ -342,8 +344,12 @@ def study_extract(request, form_id: int, study_id: int, *, review, membership):
             "mine": mine,
             "consensus": consensus,
             "locked": bool(mine and mine.submitted_at),
+            # A locked entry takes no new row; a refused one is shown as it was sent.
             "sections": entry_sections(
-                version.definition, data, errors, blank_rows=0 if status != 200 else 1
+                version.definition,
+                data,
+                errors,
+                blank_rows=0 if status != 200 or (mine and mine.submitted_at) else 1,
             ),
             "errors": errors,
             "error": error,
@@ -430,6 +436,16 @@ def study_compare(request, form_id: int, study_id: int, *, review, membership):
             "consensus": consensus,
             "columns": columns,
             "compared": compared,
+            "compared_rows": [
+                {
+                    "section": c.section,
+                    "label": c.label,
+                    "differs": c.differs,
+                    "values": [value_text(v) for v in c.values],
+                }
+                for c in compared
+            ],
+            "table_width": len(columns) + 2,
             "differences": sum(1 for c in compared if c.differs),
             "may_decide": may_decide,
             "waiting": form.extractors_required - len(submitted),
