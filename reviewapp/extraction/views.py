@@ -271,7 +271,7 @@ def form_edit(request, form_id: int, *, review, membership):
             "error": error,
             "show_problems": show_problems,
             "focus": focus,
-            "offer_starters": latest is None and draft.is_blank(),
+            "offer_starters": draft.is_blank(),
             "definition_json": json.dumps(latest.definition, indent=1) if latest else "",
             **context,
         },

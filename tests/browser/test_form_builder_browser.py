@@ -167,3 +167,49 @@ def test_the_extraction_pages_pass_look_for_every_role(
         response = page.goto(live_server.url + url)
         assert response.status == 200, (name, response.status)
         look(page, f"extraction-{name}-{role}-{viewport}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_script_the_builder_still_adds_moves_removes_and_saves(
+    chromium, live_server, browser_settings, review, owner
+):
+    form = ExtractionForm.objects.create(review=review, name="Cohorts")
+    context = chromium.new_context(
+        java_script_enabled=False, viewport={"width": 390, "height": 844}
+    )
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", owner.username)
+        page.fill("input[name=password]", "correct horse battery staple")
+        page.click("button[type=submit], input[type=submit]")
+        page.wait_for_load_state()
+        page.goto(live_server.url + reverse("extraction:form-edit", args=[review.slug, form.pk]))
+
+        def press(button):
+            with page.expect_navigation():
+                button.click()
+
+        press(page.get_by_role("button", name="Cohort characteristics form"))
+        # The server drew the template's cards, and its preview.
+        assert _labels(page, 0) == ["Design", "Country", "Setting", "Recruitment period"]
+        assert "Participants (n)" in page.locator("#preview").inner_text()
+        press(page.get_by_role("button", name="Move up Country"))
+        assert _labels(page, 0) == ["Country", "Design", "Setting", "Recruitment period"]
+        press(page.get_by_role("button", name="Remove Setting"))
+        first = page.locator(".b-sections > .b-section").first
+        press(first.get_by_role("button", name="Add a field to this section"))
+        # The new card has the focus (autofocus) and an empty label.
+        assert page.evaluate("document.activeElement.value") == ""
+        page.keyboard.type("Funding")
+        press(page.get_by_role("button", name="Check and preview"))
+        assert "Funding" in page.locator("#preview").inner_text()
+        # axe-core needs script timers, which this page has not: overflow and screenshot only.
+        look(page, "builder-without-script-phone", axe=False)
+        press(page.get_by_role("button", name="Save", exact=True))
+        assert "Saved as version 1" in page.locator(".messages").inner_text()
+    finally:
+        context.close()
+    items = form.versions.get().definition["sections"][0]["items"]
+    assert [i["label"] for i in items] == ["Country", "Design", "Recruitment period", "Funding"]
