@@ -105,11 +105,42 @@
     return "now section " + (sections().indexOf(section) + 1) + " of " + all.length;
   }
 
+  // The last removed card or section, to put back where it was.
+  var removed = null;
+  var undo = document.createElement("button");
+  undo.type = "button";
+  undo.className = "b-undo";
+  undo.hidden = true;
+  undo.addEventListener("click", function () {
+    if (!removed) { return; }
+    var parent = removed.parent;
+    if (!document.body.contains(parent)) {
+      // Its section went too: the card goes back to the last section.
+      var last = sections().pop();
+      parent = last ? last.querySelector(".b-cards") : form.querySelector(".b-sections");
+    }
+    var next = removed.next && removed.next.parentNode === parent ? removed.next : null;
+    parent.insertBefore(removed.element, next);
+    var field = removed.element.querySelector("input:not([type=hidden])");
+    if (field) { field.focus(); }
+    var name = nameOf(removed.element);
+    removed = null;
+    undo.hidden = true;
+    changed("Put back " + name + ".");
+  });
+
+  function forget(element) {
+    removed = { element: element, parent: element.parentNode, next: element.nextElementSibling };
+    element.parentNode.removeChild(element);
+    undo.textContent = "Undo: put back " + nameOf(element);
+    undo.hidden = false;
+  }
+
   function removeCard(card) {
     var section = card.closest(".b-section");
     var next = card.nextElementSibling || card.previousElementSibling;
     var name = nameOf(card);
-    card.parentNode.removeChild(card);
+    forget(card);
     var target = next ? next.querySelector(".b-remove") : section.querySelector(".b-add-field");
     target.focus();
     changed("Removed " + name + ". Nothing is saved until you save.");
@@ -123,7 +154,7 @@
     }
     var all = sections();
     var index = all.indexOf(section);
-    section.parentNode.removeChild(section);
+    forget(section);
     var rest = sections();
     var target = rest.length ? rest[Math.min(index, rest.length - 1)].querySelector(".b-title-input")
       : form.querySelector(".b-add-section");
@@ -189,5 +220,6 @@
   });
   var save = form.querySelector(".b-save");
   save.parentNode.insertBefore(fold, save.nextSibling);
+  form.querySelector(".b-status").insertAdjacentElement("afterend", undo);
   document.body.setAttribute("data-builder-ready", "true");
 }());

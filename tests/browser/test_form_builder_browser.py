@@ -86,6 +86,13 @@ def test_a_form_is_built_from_a_template_and_extractors_see_it(
     ).click()
     assert _labels(page, 0) == ["Trial registration", "Blinding", "Design"]
     _preview_lacks(page, "Country")
+    page.get_by_role("button", name="Undo: put back Country").click()
+    assert _labels(page, 0) == ["Trial registration", "Blinding", "Design", "Country"]
+    _preview_has(page, "Country")
+    trial.locator(".b-card", has=page.locator("input[value='Country']")).get_by_role(
+        "button", name="Remove"
+    ).click()
+    _preview_lacks(page, "Country")
 
     page.wait_for_timeout(600)
     look(page, f"builder-editing-{viewport}")
