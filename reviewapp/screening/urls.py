@@ -18,6 +18,11 @@ urlpatterns = [
     path("<str:stage>/progress/", views.screen_progress, name="screen-progress"),
     path("<str:stage>/undo/", views.screen_undo, name="screen-undo"),
     path("<str:stage>/conflicts/", views.conflict_list, name="conflict-list"),
+    path(
+        "<str:stage>/conflicts/<int:record_id>/",
+        views.conflict_detail,
+        name="conflict-detail",
+    ),
     path("<str:stage>/<int:record_id>/decide/", views.screen_decide, name="screen-decide"),
     path("<str:stage>/<int:record_id>/resolve/", views.conflict_resolve, name="conflict-resolve"),
     path("<str:stage>/<int:record_id>/history/", views.record_history, name="record-history"),

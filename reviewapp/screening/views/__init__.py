@@ -1,6 +1,10 @@
 """Screening views: interfaces only; they call services (writes) and selectors (reads)."""
 
-from reviewapp.screening.views.conflicts import conflict_list, conflict_resolve
+from reviewapp.screening.views.conflicts import (
+    conflict_detail,
+    conflict_list,
+    conflict_resolve,
+)
 from reviewapp.screening.views.fulltext import report_file, report_update
 from reviewapp.screening.views.manage import agreement_csv, stage_settings
 from reviewapp.screening.views.ranking import prioritisation, prioritisation_methods
@@ -9,6 +13,7 @@ from reviewapp.screening.views.screen import screen, screen_decide, screen_progr
 
 __all__ = [
     "agreement_csv",
+    "conflict_detail",
     "conflict_list",
     "conflict_resolve",
     "prioritisation",
