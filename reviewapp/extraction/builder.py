@@ -42,6 +42,18 @@ class MultiValue(Protocol):
     def getlist(self, key: str) -> list[Any]: ...
 
 
+class Problem(str):
+    """A sentence naming what is wrong, with ``anchor``: the id of the input it concerns (empty
+    for the whole form), so a summary can link to it."""
+
+    anchor: str
+
+    def __new__(cls, text: str, anchor: str = "") -> Problem:
+        problem = super().__new__(cls, text)
+        problem.anchor = anchor
+        return problem
+
+
 @dataclass
 class FieldCard:
     uid: str
@@ -263,7 +275,7 @@ def draft_items(
     card's column name is checked as the save will check it.
     """
     rows: list[dict[str, Any]] = []
-    problems: list[str] = []
+    problems: list[str] = []  # Problem, where one input is at fault
     titles: set[str] = set()
     for s_number, section in enumerate(draft.sections, start=1):
         section.errors = []
@@ -283,12 +295,14 @@ def draft_items(
         elif len(title) > LIMITS["title"]:
             section.errors.append(f"The title is longer than {LIMITS['title']} characters.")
         titles.add(title.casefold())
-        problems.extend(f"{name}: {e}" for e in section.errors)
+        problems.extend(Problem(f"{name}: {e}", f"{section.uid}-title") for e in section.errors)
         for c_number, card in enumerate(kept, start=1):
             label = card.label.strip()
             card.errors = _card_errors(card)
             what = f'field "{label}"' if label else f"field {c_number} (no label)"
-            problems.extend(f"{name}, {what}: {e}" for e in card.errors)
+            problems.extend(
+                Problem(f"{name}, {what}: {e}", f"{card.uid}-label") for e in card.errors
+            )
             rows.append(card.row(title))
     if not rows and not problems:
         problems.append("The form has no fields yet: add one, or start from a template.")

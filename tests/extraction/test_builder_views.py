@@ -125,6 +125,8 @@ def test_a_refused_save_names_section_field_and_problem_and_keeps_the_input(
     assert "Section &quot;Outcomes&quot;, field 2 (no label): give the field a label." in body
     assert "Section 3: Give this section a title." in body
     assert "Section 3, field &quot;Age&quot;: the minimum must be a number" in body
+    assert '<a href="#f1-label">Section &quot;Study&quot;, field &quot;Design&quot;' in body
+    assert '<a href="#s3-title">Section 3: Give this section a title.</a>' in body
     # Beside the card too, and everything typed is still there.
     assert 'aria-invalid="true" aria-describedby="f1-errors"' in body
     assert 'value="Country of recruitment"' in body and 'value="As reported"' in body
