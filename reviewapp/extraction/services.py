@@ -53,6 +53,7 @@ from reviewapp.extraction.selectors import (
     records_wide,
     studies_included,
 )
+from reviewapp.extraction.starters import STARTERS
 from reviewapp.extraction.validation import entry_clean
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
@@ -79,10 +80,13 @@ FORM_AUDITED = ["name", "extractors_required"]
 
 @transaction.atomic
 def extraction_form_create(
-    *, membership: Membership, name: str, extractors_required: int = 1
+    *, membership: Membership, name: str, extractors_required: int = 1, starter: str = ""
 ) -> ExtractionForm:
-    """A new, empty form; its fields come with its first saved version."""
+    """A new form: empty (its fields come with its first saved version), or with a starter
+    form (``starters.STARTERS``) saved as version 1."""
     require(membership, Capability.MANAGE_REVIEW)
+    if starter and starter not in STARTERS:
+        raise ServiceError(f"There is no starter form called '{starter}'.", field="starter")
     name = name.strip()
     if not name:
         raise ServiceError("A form needs a name.", field="name")
@@ -100,6 +104,8 @@ def extraction_form_create(
         target=form,
         after=audit_fields(form, FORM_AUDITED),
     )
+    if starter:
+        form_version_save(membership=membership, form=form, items=STARTERS[starter]["items"])
     return form
 
 
