@@ -51,6 +51,11 @@ class Search(TimeStampedModel, JobFields):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # `error` (or `note`, while a retry waits) is the sentence a reviewer reads; this is the
+    # technical text behind it (the request, the tries, the socket error), shown folded.
+    error_detail = models.TextField(blank=True)
+    # When a search that failed on something passing (network, a busy PubMed) is tried again.
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
