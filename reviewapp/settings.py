@@ -172,6 +172,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI's files, pinned, for /api/docs/ (nothing loaded from the internet).
+    "drf_spectacular_sidecar",
     "reviewapp.api",
     "axes",
     "csp",
@@ -455,6 +457,8 @@ SPECTACULAR_SETTINGS = {
     "counts and extracted data, scoped by review membership.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # PubMed through Bio.Entrez (reviewapp/integrations/entrez.py reads these).

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,14 @@ def _database_url() -> str:
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, media_root):
     """Start one worker for the session on a queue of its own; yield (queue, hostname)."""
+    with worker_process(media_root) as started:
+        yield started
+
+
+@contextmanager
+def worker_process(media_root, **extra_env: str) -> Iterator[tuple[str, str]]:
+    """A worker on a queue of its own with ``extra_env`` set (e.g. ENTREZ_BASE_URL, which the
+    worker reads once, at start); yields (queue, hostname) and stops it afterwards."""
     reason = services_missing_reason()
     if reason:
         pytest.skip(reason)
@@ -55,6 +65,7 @@ def celery_worker(django_db_setup, django_db_blocker, media_root):
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "MEDIA_ROOT": str(media_root),
+        **extra_env,
     }
     process = subprocess.Popen(
         [

@@ -24,7 +24,7 @@ Field mapping (the first non-empty tag wins):
 | authors        | AU, else A1 (several names in one line split on ";") |
 | journal        | JF, T2, JO, JA, J2 |
 | year           | PY, Y1, DA (first plausible year; see `normalise.parse_year`) |
-| doi            | DO, DI; then a DOI inside M3, N1, AN; then one inside a URL in UR, L1-L4, LK |
+| doi            | DO, DI; then a DOI inside M3, N1, AN; then a doi.org link in UR, L1-L4, LK (never a PDF's or publisher's link) |
 | pmid           | AN when it says PMID/MEDLINE or DB/DP names MEDLINE or PubMed; C5 in Embase exports; C2 in Scopus exports; "PMID: n" in N1; PubMed or Europe PMC URLs |
 | pmcid          | "PMCn" in N1, C2, C6 or a URL |
 | volume / issue | VL / IS |
@@ -48,6 +48,7 @@ from rispy import TYPE_OF_REFERENCE_MAPPING, RisParser
 
 from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
 from .normalise import (
+    doi_from_url,
     find_doi,
     find_pmcid,
     find_pmid_in_url,
@@ -166,9 +167,11 @@ def _doi(record: dict[str, list[str]]) -> str:
                 doi = normalise_doi(stripped)
                 if doi:
                     return doi
+    # Links (UR, L1-L4, LK) give a DOI only when they are a doi.org link: a PDF's or a
+    # publisher's address holding "10.xxxx/..." is not the DOI (see normalise.doi_from_url).
     for tag in URL_TAGS:
         for value in record.get(tag, []):
-            doi = find_doi(value)
+            doi = doi_from_url(value)
             if doi:
                 return doi
     return ""
