@@ -33,6 +33,10 @@ Field mapping (the first non-empty tag wins):
 | language       | LA |
 | publication types | the TY name (rispy's mapping), then M3 when it is not a DOI or URL |
 
+Tagged lines between one record's ER and the next TY (Ovid's and EBSCOhost's trailing links and
+notes) are text outside the records and are ignored, unless they hold a title: then they are a
+record whose TY line was lost, and rejected as such.
+
 Rejected records: a record whose first line is not TY (a field in the wrong place), a field with
 U+FFFD or a control character, no title, a year field with no plausible year, a field longer
 than `limits` allows.
@@ -118,6 +122,20 @@ def _records(text) -> Iterator[tuple[int, dict[str, list[str]], str, int]]:
         last_tag = tag
     if record is not None:
         yield start, record, first_tag, -1
+
+
+def _records_outside_dropped(text) -> Iterator[tuple[int, dict[str, list[str]], str, int]]:
+    """`_records`, without the tagged text between one record's ER and the next TY.
+
+    Ovid, EBSCOhost and Cochrane write lines after each record's end ("L2  - " links, "DB  - "
+    notes, "Link to the Ovid Full Text"); read as records they were rejected, one per record.
+    Such a block is still a record whose TY line was lost when it has a title, and is rejected
+    as one; without a title it is text outside the records and ignored.
+    """
+    for start, record, first_tag, end in _records(text):
+        if first_tag != "TY" and not any(_first(record, [tag]) for tag in TITLE_TAGS):
+            continue
+        yield start, record, first_tag, end
 
 
 def _unended(position: int, line: int, end: int) -> ParseWarning:
@@ -313,7 +331,8 @@ def parse_ris(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWar
             )
         yield from warnings
         text.seek(start)
-        for position, (line, record, first_tag, end) in enumerate(_records(text), start=1):
+        records = _records_outside_dropped(text)
+        for position, (line, record, first_tag, end) in enumerate(records, start=1):
             yield _build(position, line, record, first_tag)
             # A record that does not start with TY is rejected already, for that reason.
             if end and first_tag == "TY":
