@@ -28,6 +28,7 @@ class ImportFormat(models.TextChoices):
     WOS = "wos", "Web of Science plain text"
     OVID = "ovid", "Ovid tagged"
     COCHRANE = "cochrane", "Cochrane Library plain text"
+    REFWORKS = "refworks", "RefWorks tagged"
     IDLIST = "idlist", "List of PMIDs or DOIs"
 
 

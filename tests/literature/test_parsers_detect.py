@@ -98,6 +98,7 @@ def test_the_registry_names_every_format_and_the_import_choices_match_it():
         "medline",
         "ovid",
         "pubmed-xml",
+        "refworks",
         "ris",
         "wos",
     ]

@@ -41,6 +41,11 @@ def _records(name: str) -> list[ParsedRecord]:
         ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4),
         ("malformed/ovid_trailing_text.ris", "ris", 2),
         ("malformed/cochrane_central.txt", "cochrane", 2),
+        ("malformed/refworks_tagged.txt", "refworks", 2),
+        ("malformed/ebsco_ris.ris", "ris", 2),
+        ("ris/asreview_ovid_zotero.ris", "ris", 6),
+        ("ris/asreview_ovid_psycinfo.ris", "ris", 6),
+        ("ris/asreview_proquest.ris", "ris", 6),
     ],
 )
 def test_each_export_is_detected_and_read_without_rejections_from_text_outside_records(
@@ -156,3 +161,25 @@ def test_a_pmid_list_is_read_with_lines_and_queried_by_uid_and_doi():
 def test_a_pmid_list_without_pubmed_is_unreadable_with_the_reason():
     with pytest.raises(FileUnreadable, match="fetched from PubMed"):
         _items("idlist/knh_pmid.txt")
+
+
+def test_zotero_ris_of_an_ovid_record_with_a_reference_in_is_keeps_the_record():
+    record = _records("ris/asreview_ovid_zotero.ris")[2]
+    assert record.title.startswith("The Pediatric Inflammatory Bowel Disease INTERMED")
+    assert record.issue == ""
+    assert record.raw["IS"][0].startswith("Achenbach")
+
+
+def test_ebsco_ris_takes_the_pmid_from_an_medline_accession_number():
+    medline, academic = _records("malformed/ebsco_ris.ris")
+    assert (medline.pmid, medline.doi) == ("29377890", "")
+    assert (academic.pmid, academic.doi) == ("", "10.1371/journal.pntd.0006178")
+
+
+def test_refworks_doi_from_the_do_field_or_a_doi_url_never_from_a_pdf_link():
+    first, second = _records("malformed/refworks_tagged.txt")
+    assert first.doi == "10.1186/s12919-018-0099-8"
+    assert second.doi == "10.1371/journal.pntd.0006219"
+    data = b"RT Journal Article\nT1 Only a PDF link\nUL https://x.org/pdf/10.1007/abc.pdf\n"
+    (only,) = list(parse(data))
+    assert only.doi == ""

@@ -40,7 +40,7 @@ from .idlist import IdList, parse_idlist
 from .medline import parse_medline
 from .pubmed_xml import parse_pubmed_xml
 from .ris import parse_ris
-from .tagged import parse_cochrane, parse_ovid, parse_wos
+from .tagged import parse_cochrane, parse_ovid, parse_refworks, parse_wos
 
 __all__ = [
     "PARSERS",
@@ -62,5 +62,6 @@ __all__ = [
     "parse_endnote_xml",
     "parse_medline",
     "parse_pubmed_xml",
+    "parse_refworks",
     "parse_ris",
 ]

@@ -13,7 +13,7 @@ Field mapping (names are case-insensitive):
 | authors        | author ("A and B"), else editor |
 | journal        | journal, journaltitle, booktitle, series |
 | year           | year, date |
-| doi            | doi; else a DOI URL in url or a DOI in note |
+| doi            | doi; else url when it is a DOI URL (doi.org) |
 | pmid           | pmid, pubmed; else "PMID: n" in note |
 | pmcid          | pmcid |
 | volume / issue / pages | volume / number, issue / pages ("152--160" becomes "152-160") |
@@ -41,7 +41,6 @@ from pylatexenc.latex2text import LatexNodes2Text
 
 from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
 from .normalise import (
-    find_doi,
     flatten_abstract,
     format_authors,
     normalise_doi,
@@ -52,6 +51,7 @@ from .normalise import (
 )
 from .records import check_characters, check_lengths, guarded, no_title, pick_year, reject
 from .stream import text_stream
+from .tagged import doi_from_url
 
 # bibtexparser logs every failed block as a warning; the failure becomes a Rejection instead.
 logging.getLogger("bibtexparser").setLevel(logging.ERROR)
@@ -123,15 +123,9 @@ def _build(position: int, line: int, entry: model.Entry):
     year = pick_year(position, line, [(n, fields.get(n, "")) for n in ("year", "date")])
     if isinstance(year, Rejection):
         return year
-    doi = normalise_doi(_plain(fields.get("doi", "")))
-    if not doi:
-        for name in ("url", "note"):
-            value = fields.get(name, "")
-            if name == "url" and "doi" not in value.lower():
-                continue
-            doi = find_doi(value) if name == "url" else ""
-            if doi:
-                break
+    # Only a DOI field or a DOI URL gives the DOI: Scopus's url holds "doi=" in a query string
+    # of a scopus.com link, and a PDF link may hold a DOI in its path.
+    doi = normalise_doi(_plain(fields.get("doi", ""))) or doi_from_url(fields.get("url", ""))
     pmid = normalise_pmid(fields.get("pmid", "") or fields.get("pubmed", ""))
     if not pmid:
         match = _PMID_NOTE.search(fields.get("note", ""))

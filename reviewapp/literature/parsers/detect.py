@@ -11,6 +11,7 @@
 | wos           | a "PT J" line (Web of Science plain text: "FN Clarivate ... VR 1.0 / PT J ... ER / EF") |
 | ovid          | a "<1. >" record number line followed by "TI  - " style tags (Ovid tagged) |
 | cochrane      | a "Record #1 of 40" line followed by "ID: "/"TI: " lines (Cochrane Library plain text) |
+| refworks      | an "RT Journal Article" line followed by "T1 "/"A1 " lines (RefWorks tagged) |
 | idlist        | only PMIDs or DOIs, one a line (or separated by commas, spaces or semicolons) |
 
 A Cochrane Library or EBSCOhost RIS export (a "Record #1 of 40" or "Provider:" banner before the
@@ -36,7 +37,7 @@ from .pubmed_xml import parse_pubmed_xml
 from .ris import parse_ris
 from .stream import HEAD_SIZE, as_seekable, check_head, decode_head, read_head
 from .tagged import looks_like as tagged_dialect
-from .tagged import parse_cochrane, parse_ovid, parse_wos
+from .tagged import parse_cochrane, parse_ovid, parse_refworks, parse_wos
 from .xmltext import check_root, root_name
 
 # Each parser takes the binary file and, for its error messages only, the file's name.
@@ -52,6 +53,7 @@ PARSERS: dict[str, Parser] = {
     "wos": parse_wos,
     "ovid": parse_ovid,
     "cochrane": parse_cochrane,
+    "refworks": parse_refworks,
     "idlist": parse_idlist,
 }
 
@@ -132,8 +134,9 @@ def _detect_format(head: bytes, filename: str) -> str:
     named = f" although its name ends in {lower_name[lower_name.rfind('.') :]!s}" if hint else ""
     raise FileUnreadable(
         f"the format of this file could not be recognised{named} (it starts with {first!r}); "
-        "upload RIS, PubMed XML, MEDLINE (.nbib), EndNote XML, BibTeX, a Web of Science, Ovid "
-        "or Cochrane plain-text export, a CSV with a title column, or a list of PMIDs or DOIs"
+        "upload RIS, PubMed XML, MEDLINE (.nbib), EndNote XML, BibTeX, a Web of Science, Ovid, "
+        "Cochrane or RefWorks plain-text export, a CSV with a title column, or a list of PMIDs "
+        "or DOIs"
     )
 
 

@@ -27,7 +27,7 @@ Field mapping (the first non-empty tag wins):
 | doi            | DO, DI; then a DOI inside M3, N1, AN; then one inside a URL in UR, L1-L4, LK |
 | pmid           | AN when it says PMID/MEDLINE or DB/DP names MEDLINE or PubMed; C5 in Embase exports; C2 in Scopus exports; "PMID: n" in N1; PubMed or Europe PMC URLs |
 | pmcid          | "PMCn" in N1, C2, C6 or a URL |
-| volume / issue | VL / IS |
+| volume / issue | VL / IS (an IS longer than an issue can be, holding words, is left in `raw`) |
 | pages          | SP and EP ("152-160") |
 | keywords       | KW (split on ";") |
 | language       | LA |
@@ -51,6 +51,7 @@ from typing import BinaryIO
 from rispy import TYPE_OF_REFERENCE_MAPPING, RisParser
 
 from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
+from .limits import TEXT_MAX
 from .normalise import (
     find_doi,
     find_pmcid,
@@ -240,6 +241,14 @@ def _pmcid(record: dict[str, list[str]]) -> str:
     return ""
 
 
+def _issue(record: dict[str, list[str]]) -> str:
+    issue = _first(record, ["IS"])
+    # Zotero's RIS of Ovid records can carry a reference of the paper in IS ("Achenbach, T.
+    # (1991). Child Behavior Checklist..."): no issue number is that long, so it is not taken for
+    # one (it stays in `raw`) rather than costing the whole record.
+    return "" if len(issue) > TEXT_MAX["issue"] and " " in issue else issue
+
+
 def _pages(record: dict[str, list[str]]) -> str:
     start = _first(record, ["SP"])
     end = _first(record, ["EP"])
@@ -297,7 +306,7 @@ def _build(position: int, line: int, record: dict[str, list[str]], first_tag: st
         journal=_first(record, JOURNAL_TAGS),
         year=year,
         volume=_first(record, ["VL"]),
-        issue=_first(record, ["IS"]),
+        issue=_issue(record),
         pages=_pages(record),
         keywords=[
             plain_text(part)

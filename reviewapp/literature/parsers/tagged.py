@@ -14,18 +14,18 @@ becomes a rejected record. A record that cannot be read is rejected naming its n
 | wos      | "PT J" (any PT) | "TI Title" (two-character tag, one space) | three spaces | "ER" |
 | ovid     | "<12. >" or "<12>" | "TI  - Title" | spaces | the next "<n>" or the end |
 | cochrane | "Record #12 of 40" | "TI: Title" | (none) | the next "Record #" or the end |
+| refworks | "RT Journal Article" | "T1 Title" (two-character tag, one space) | (none) | the next "RT" or the end |
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
 from .normalise import (
-    find_doi,
     flatten_abstract,
     format_authors,
     normalise_doi,
@@ -54,7 +54,7 @@ class Dialect:
     authors: list[str]
     journal: list[str]
     year: list[str]
-    doi: list[str]
+    doi: list[str]  # DOI fields: a DOI, "doi:10...", or a DOI URL
     pmid: list[str]
     volume: list[str]
     issue: list[str]
@@ -65,6 +65,9 @@ class Dialect:
     mesh: list[str]
     types: list[str]
     language: list[str]
+    # Link fields: a DOI is taken from them only when the link is a DOI URL (doi.org), never from
+    # a publisher's or a PDF link that happens to contain one.
+    doi_urls: list[str] = field(default_factory=list)
     # Reads the PMID when it depends on more than one tag (Ovid: UI is a PMID only in MEDLINE).
     pmid_rule: Callable[[Fields], str] | None = None
     # Reads journal, volume, issue, pages, year from a one-line citation (Ovid and Cochrane SO).
@@ -116,6 +119,14 @@ def read_records(text, dialect: Dialect) -> Iterator[tuple[int, Fields]]:
         yield start, record
 
 
+_DOI_URL = re.compile(r"^\s*https?://(?:dx\.)?doi\.org/", re.IGNORECASE)
+
+
+def doi_from_url(value: str) -> str:
+    """The DOI of a DOI URL ("https://doi.org/10.1/x"), or "" for any other link."""
+    return normalise_doi(value) if _DOI_URL.match(value) else ""
+
+
 def _first(record: Fields, tags: list[str]) -> str:
     for tag in tags:
         for value in record.get(tag, []):
@@ -163,10 +174,11 @@ def build(position: int, line: int, record: Fields, dialect: Dialect):
     )
     if isinstance(year, Rejection):
         return year
-    doi = ""
-    for tag in dialect.doi:
-        for value in record.get(tag, []):
-            doi = doi or normalise_doi(value) or find_doi(value)
+    doi = next(
+        (d for tag in dialect.doi for v in record.get(tag, []) if (d := normalise_doi(v))), ""
+    ) or next(
+        (d for tag in dialect.doi_urls for v in record.get(tag, []) if (d := doi_from_url(v))), ""
+    )
     pmid = dialect.pmid_rule(record) if dialect.pmid_rule else ""
     for tag in dialect.pmid:
         for value in record.get(tag, []):
@@ -338,6 +350,32 @@ COCHRANE = Dialect(
 )
 
 
+REFWORKS = Dialect(
+    name="refworks",
+    start=re.compile(r"^(?P<tag>RT) (?P<value>.*)$"),
+    tag_line=re.compile(r"^([A-Z][A-Z0-9])(?: (.*))?$"),
+    continuation=None,
+    end_tag="",
+    list_tags=frozenset(),
+    title=["T1", "T2"],
+    abstract=["AB"],
+    authors=["A1", "A2"],
+    journal=["JF", "JO", "T2"],
+    year=["YR", "FD"],
+    doi=["DO"],
+    doi_urls=["UL", "LK"],
+    pmid=[],
+    volume=["VO"],
+    issue=["IS"],
+    pages=[],
+    page_start=["SP"],
+    page_end=["OP"],
+    keywords=["K1"],
+    mesh=[],
+    types=["RT"],
+    language=["LA"],
+)
+
 _WOS_START = re.compile(r"^\ufeff?PT [A-Z]\s*$", re.MULTILINE)
 _OVID_START = re.compile(r"^\ufeff?<\s*\d+\s*\.?\s*>\s*$", re.MULTILINE)
 _COCHRANE_START = re.compile(r"^\ufeff?Record #\d+ of \d+\s*$", re.MULTILINE)
@@ -363,12 +401,23 @@ def parse_cochrane(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | Par
     )
 
 
+_REFWORKS_START = re.compile(r"^\ufeff?RT [A-Z][a-z]", re.MULTILINE)
+
+
+@guarded("RefWorks")
+def parse_refworks(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWarning]:
+    """Yield the records of a RefWorks tagged export ("RT Journal Article", "T1 Title")."""
+    yield from parse_tagged(fileobj, REFWORKS, label="RefWorks tagged", looks_like=_REFWORKS_START)
+
+
 def looks_like(head: str) -> str:
     """The tagged dialect `head` (decoded first bytes) is written in, or ""."""
     if _WOS_START.search(head) and re.search(r"^(?:TI|AU|SO) ", head, re.MULTILINE):
         return "wos"
     if _COCHRANE_START.search(head) and re.search(r"^(?:ID|TI|AU): ", head, re.MULTILINE):
         return "cochrane"
+    if _REFWORKS_START.search(head) and re.search(r"^(?:T1|A1) ", head, re.MULTILINE):
+        return "refworks"
     if _OVID_START.search(head) and re.search(r"^[A-Z][A-Z0-9]{1,3} {1,2}- ", head, re.MULTILINE):
         return "ovid"
     return ""
