@@ -42,6 +42,7 @@ def _import(review, user, path: Path, **options) -> Import:
         ("ris/asreview_ovid_zotero.ris", "ris", 6, 0),
         ("ris/asreview_proquest.ris", "ris", 6, 0),
         ("malformed/ebsco_ris.ris", "ris", 2, 0),
+        ("ris/rispy_example_extraneous_data.ris", "ris", 2, 0),
         ("malformed/refworks_tagged.txt", "refworks", 2, 0),
         ("malformed/cochrane_central.txt", "cochrane", 2, 1),
     ],

@@ -46,6 +46,7 @@ def _records(name: str) -> list[ParsedRecord]:
         ("ris/asreview_ovid_zotero.ris", "ris", 6),
         ("ris/asreview_ovid_psycinfo.ris", "ris", 6),
         ("ris/asreview_proquest.ris", "ris", 6),
+        ("ris/rispy_example_extraneous_data.ris", "ris", 2),
     ],
 )
 def test_each_export_is_detected_and_read_without_rejections_from_text_outside_records(
