@@ -167,6 +167,7 @@ INSTALLED_APPS = [
     "reviewapp.extraction",
     "reviewapp.synthesis",
     "reviewapp.reporting",
+    "reviewapp.audit",
     "reviewapp.demo",
     "rest_framework",
     "rest_framework.authtoken",
@@ -186,6 +187,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "reviewapp.core.middleware.MethodNotAllowedPageMiddleware",
+    "reviewapp.audit.middleware.AuditRequestMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as axes asks: it turns a login refused for too many failures into the lockout page.
     "axes.middleware.AxesMiddleware",

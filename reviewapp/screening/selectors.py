@@ -26,7 +26,7 @@ from reviewapp.screening.constants import (
     ScreenState,
     Stage,
 )
-from reviewapp.screening.counts import ReviewCounts, StageCounts, review_counts
+from reviewapp.screening.counts import ReviewCounts, StageCounts, not_duplicate, review_counts
 from reviewapp.screening.models import (
     Decision,
     ExclusionReason,
@@ -175,16 +175,17 @@ def stage_counts(review: Review, stage: str) -> StageCounts:
 COUNTS_FRESH_FOR = 10
 
 
-def stage_counts_recent(review: Review, stage: str) -> StageCounts:
+def stage_counts_recent(review: Review, stage: str, *, fresh: bool = False) -> StageCounts:
     """stage_counts at most COUNTS_FRESH_FOR seconds old, for the screening page's progress line.
 
     Every reviewer's page asks for it after each decision and every 20 s. The counts are kept by
     the writes (two small queries whatever the review's size), but twenty reviewers polling
-    still share one reading per interval instead of each paying for their own.
+    still share one reading per interval instead of each paying for their own. fresh: read
+    them now (the reviewer has just decided, so their own numbers must agree) and share that.
     """
     # created_at too: a review id can be reused (tests, a restored database), its counts not.
     key = f"screening:stage-counts:{review.pk}:{review.created_at.timestamp()}:{stage}"
-    counts = cache.get(key)
+    counts = None if fresh else cache.get(key)
     if counts is None:
         counts = stage_counts(review, stage)
         cache.set(key, counts, COUNTS_FRESH_FOR)
@@ -450,6 +451,46 @@ def my_progress(review: Review, stage: str, user) -> tuple[int, int | None]:
         )
         count, last = cursor.fetchone()
     return count, last
+
+
+# Records waiting for a second vote that already have mine: read from the awaiting rows (the
+# queue hands those out first, so they stay few), probing my vote on each through its unique
+# index, never by counting all my votes or all the review's records.
+_MINE_AWAITING = """
+SELECT COUNT(*) FROM {state} s
+WHERE s.review_id = %(review)s AND s.stage = %(stage)s AND s.state = %(awaiting)s
+    AND EXISTS (
+        SELECT 1 FROM {vote} v
+        WHERE v.record_id = s.record_id AND v.stage = s.stage AND v.reviewer_id = %(user)s
+    )
+    AND {not_duplicate}
+"""
+
+
+def my_remaining(review: Review, stage: str, user, counts: StageCounts | None) -> int | None:
+    """Records still waiting for this reviewer's vote: not screened by anyone, or waiting for a
+    second vote that is not theirs. What "remaining" means to one reviewer in dual screening
+    (the team's remaining includes records that only wait for someone else)."""
+    if counts is None:
+        return None
+    # Asked even when nothing is awaiting (then it reads no row), so the page's number of
+    # queries stays the same whatever the review holds.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MINE_AWAITING.format(
+                state=RecordStageState._meta.db_table,
+                vote=RecordVote._meta.db_table,
+                not_duplicate=not_duplicate("s.record_id"),
+            ),
+            {
+                "review": review.pk,
+                "stage": stage,
+                "user": user.pk,
+                "awaiting": ScreenState.AWAITING.value,
+            },
+        )
+        (mine,) = cursor.fetchone()
+    return max(0, counts.unscreened + counts.awaiting - mine)
 
 
 def my_previous_record_id(review: Review, stage: str, user, *, before: int):

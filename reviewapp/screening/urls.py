@@ -17,6 +17,7 @@ urlpatterns = [
     path("<str:stage>/", views.screen, name="screen"),
     path("<str:stage>/progress/", views.screen_progress, name="screen-progress"),
     path("<str:stage>/undo/", views.screen_undo, name="screen-undo"),
+    path("<str:stage>/release/", views.screen_release, name="screen-release"),
     path("<str:stage>/conflicts/", views.conflict_list, name="conflict-list"),
     path(
         "<str:stage>/conflicts/<int:record_id>/",
@@ -24,6 +25,7 @@ urlpatterns = [
         name="conflict-detail",
     ),
     path("<str:stage>/<int:record_id>/decide/", views.screen_decide, name="screen-decide"),
+    path("<str:stage>/<int:record_id>/renew/", views.screen_renew, name="screen-renew"),
     path("<str:stage>/<int:record_id>/resolve/", views.conflict_resolve, name="conflict-resolve"),
     path("<str:stage>/<int:record_id>/history/", views.record_history, name="record-history"),
     path("<str:stage>/<int:record_id>/note/", views.record_note, name="record-note"),
