@@ -12,6 +12,7 @@ bench/fuzz_parsers.py runs the same properties for a fixed time.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from hypothesis import given
@@ -19,6 +20,8 @@ from hypothesis import strategies as st
 
 from reviewapp.literature.parsers import (
     PARSERS,
+    ParsedRecord,
+    Rejection,
     parse_bibtex,
     parse_cochrane,
     parse_idlist,
@@ -255,3 +258,63 @@ def test_a_text_mode_file_is_refused_by_each_new_parser():
         except (TypeError, ValueError):
             continue
         raise AssertionError(f"{parser} read a text-mode file")
+
+
+# --- text outside records ----------------------------------------------------------------------
+
+# Where a record begins in each format: text put before these lines is outside any record (after
+# the previous record's end, or after its last field where the format has no end line).
+RECORD_STARTS = {
+    "ris/synthesisr_Ovid_ris_example.ris": rb"^\d+\.\s*$",
+    "malformed/ebsco_ris.ris": rb"^TY  - ",
+    "ris/asreview_proquest.ris": rb"^TY  - ",
+    "wos/knh_WoS_r4001-4012.txt": rb"^PT ",
+    "ovid/knh_Embase_citavi_r3001-3002.ovd": rb"^<\d+\. >",
+    "malformed/cochrane_central.txt": rb"^Record #",
+    "malformed/refworks_tagged.txt": rb"^RT ",
+    "bibtex/synthesisr_Scopus_bib_example.bib": rb"^@",
+}
+BANNERS = st.one_of(
+    st.sampled_from(
+        [
+            "Link to the Ovid Full Text or citation: http://ovidsp.ovid.com/ovidweb.cgi?T=JS&AN=1",
+            "Copyright (c) 2026 Ovid Technologies, Inc.",
+            "Provider: Cochrane",
+            'Content: text/plain; charset="UTF-8"',
+            "Database: Embase <1974 to 2026 December 04>",
+            "Search Strategy:",
+            "--------------------------------------------------------------------------------",
+            "1     exp asthma/ (123456)",
+            "Results: 40",
+            "",
+        ]
+    ),
+    st.from_regex(r"[a-z][a-z0-9 .,:;/=?&()-]{0,70}", fullmatch=True),
+)
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(sorted(RECORD_STARTS)),
+    banners=st.lists(st.lists(BANNERS, min_size=1, max_size=3), min_size=1, max_size=30),
+    ending=st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_text_outside_records_is_ignored_never_a_rejection(name, banners, ending):
+    original = (FIXTURES / name).read_bytes()
+    start = re.compile(RECORD_STARTS[name])
+    lines = original.splitlines()
+    out: list[bytes] = []
+    turn = 0
+    for line in lines:
+        if start.match(line):
+            out += [b.encode() for b in banners[turn % len(banners)]]
+            turn += 1
+        out.append(line)
+    out += [b.encode() for b in banners[-1]]
+    fmt = dict(FIXTURE_FILES).get(name) or "ris"
+    before = _read(_PARSER_OF[fmt], original)
+    after = _read(_PARSER_OF[fmt], ending.join(out) + ending)
+    titles = [i.title for i in before if isinstance(i, ParsedRecord)]
+    assert [i.title for i in after if isinstance(i, ParsedRecord)] == titles
+    rejected = [i for i in before if isinstance(i, Rejection)]
+    assert len([i for i in after if isinstance(i, Rejection)]) == len(rejected)
