@@ -116,6 +116,28 @@ NOTHING_IMPORTED = {
 }
 
 
+def _pubmed_fetch(terms: list[str]) -> Iterator[bytes]:
+    """PubMed XML for each term of a PMID/DOI list (see `parsers.idlist`), through Entrez.
+
+    An Entrez failure becomes FileUnreadable, so the import fails with the reason and, being
+    one transaction, adds nothing.
+    """
+    # Imported here: searches imports this module.
+    from reviewapp.integrations.entrez import EntrezError
+    from reviewapp.literature.searches import pubmed_client
+
+    client = pubmed_client()
+    try:
+        for term in terms:
+            result = client.search(term)
+            for batch in client.fetch_batches(result, batch_size=BATCH_SIZE // 2):
+                yield batch.xml
+    except EntrezError as error:
+        raise FileUnreadable(
+            f"PubMed could not be asked for the listed records: {error}"
+        ) from error
+
+
 def import_retry(*, membership: Membership, imp: Import) -> Import:
     """Queue a failed import again; it left nothing behind, so it starts from the beginning.
 
@@ -150,7 +172,12 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
             with transaction.atomic():
                 _records_add(
                     imp=imp,
-                    items=parse(fileobj, format=imp.format, filename=imp.file_name),
+                    items=parse(
+                        fileobj,
+                        format=imp.format,
+                        filename=imp.file_name,
+                        fetch=_pubmed_fetch if imp.format == ImportFormat.IDLIST else None,
+                    ),
                     progress=progress,
                     claim=claim,
                 )
