@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('literature', '0005_record_statistics_targets'),
+        ('literature', '0008_record_number_required'),
     ]
 
     operations = [
