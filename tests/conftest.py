@@ -41,6 +41,14 @@ def _api_rates_out_of_reach(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _account_rates_out_of_reach(settings):
+    # allauth counts sign-ups, reset mails and logins per address in the shared cache (Redis),
+    # where one test's requests would count against the next. Failed logins are throttled by
+    # axes in the database, untouched here; tests/accounts/test_rate_limits.py sets allauth's own.
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
 @pytest.fixture
 def owner(db):
     return UserFactory(username="olivia")
