@@ -40,7 +40,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, media_root):
+def celery_worker(django_db_setup, django_db_blocker, media_root, smtp_server):
     """Start one worker for the session on a queue of its own; yield (queue, hostname)."""
     reason = services_missing_reason()
     if reason:
@@ -55,6 +55,10 @@ def celery_worker(django_db_setup, django_db_blocker, media_root):
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "MEDIA_ROOT": str(media_root),
+        # Mail goes to the test process's SMTP server (tests/smtp_server.py); a refused message is
+        # tried again after a second, not thirty.
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
+        "EMAIL_RETRY_BASE_SECONDS": "1",
     }
     process = subprocess.Popen(
         [

@@ -5,9 +5,9 @@ import pytest
 from reviewapp.reviews.constants import Role
 from tests.factories import MembershipFactory, RecordFactory, UserFactory, review_make
 
-# Fixtures shared across apps: a real Celery worker process, the fake E-utilities server, and
-# the blinding cast and scenes.
-pytest_plugins = ["tests.celery_worker", "tests.fake_eutils", "tests.blinding"]
+# Fixtures shared across apps: a real Celery worker process, the fake E-utilities server, the
+# blinding cast and scenes, and a real SMTP server.
+pytest_plugins = ["tests.celery_worker", "tests.fake_eutils", "tests.blinding", "tests.smtp_server"]
 
 
 @pytest.fixture(scope="session")

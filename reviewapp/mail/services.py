@@ -10,6 +10,7 @@ EMAIL_MAX_ATTEMPTS, after which the row stays `failed` with the server's last an
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,6 +18,8 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from reviewapp.mail.constants import EmailStatus
 from reviewapp.mail.models import OutboundEmail
@@ -83,24 +86,59 @@ def email_queue_message(message: EmailMessage, *, kind: str = "") -> OutboundEma
     )
 
 
-def email_enqueue(*, email_id: int, countdown: float | None = None) -> bool:
+def email_enqueue(
+    *, email_id: int, countdown: float | None = None, queue: str | None = None
+) -> bool:
     """Hand a message to the worker. With the broker unreachable the message stays queued in
-    the database, and the beat's outbox_flush hands it over later: nothing is lost, nothing fails."""
+    the database and the beat's outbox_flush hands it over later: nothing is lost, and the
+    request that queued it does not fail."""
+    from reviewapp.celery import app
     from reviewapp.mail.tasks import email_send as email_send_task
 
+    queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
+    if app.conf.task_always_eager:
+        # In-process (no broker, `make run`): send now; a failed attempt is not retried here,
+        # where each retry would hold up the request (the row says it waits to retry).
+        if countdown is None:
+            email_send_task.apply_async((email_id,), queue=queue)
+        return True
     try:
-        email_send_task.apply_async(args=[email_id], countdown=countdown)
-    except Exception:  # noqa: BLE001 - the broker's errors vary with the transport
-        logger.warning("Email %s stays in the outbox: the task queue is unreachable", email_id)
+        email_send_task.apply_async(
+            (email_id,),
+            queue=queue,
+            countdown=countdown,
+            retry=True,
+            retry_policy={"max_retries": 1},
+        )
+    except (OperationalError, RedisError, OSError) as exc:
+        logger.warning(
+            "Email %s stays in the outbox: the broker is unreachable (%s)", email_id, exc
+        )
         return False
     return True
 
 
-def email_send(*, email_id: int) -> str:
+def _error_text(exc: Exception) -> str:
+    """What went wrong, as an operator reads it in the admin."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        answer = exc.smtp_error
+        text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
+        return f"The mail server answered: {exc.smtp_code} {text}"[:2000]
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = "; ".join(
+            f"{to}: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+            for to, (code, reply) in exc.recipients.items()
+        )
+        return f"The mail server refused the recipients: {refused}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def email_send(*, email_id: int, queue: str | None = None) -> str:
     """Send one message of the outbox, once: claim it, send it, record what happened.
 
     Returns its new status, or "skipped" when it is not due (sent already, failed for good,
-    waiting for a later attempt, or being sent by another worker).
+    waiting for a later attempt, or being sent by another worker). The next attempt after a
+    failure goes to `queue` (the one this attempt came from) or the default queue.
     """
     now = timezone.now()
     due = Q(status__in=[EmailStatus.QUEUED, EmailStatus.RETRYING]) & (
@@ -127,7 +165,7 @@ def email_send(*, email_id: int) -> str:
     try:
         message.send()
     except Exception as exc:  # noqa: BLE001 - SMTP errors, refused connections, timeouts, TLS
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = _error_text(exc)
         if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
             OutboundEmail.objects.filter(pk=email_id).update(
                 status=EmailStatus.FAILED, last_error=error, claimed_at=None, next_attempt_at=None
@@ -150,7 +188,7 @@ def email_send(*, email_id: int) -> str:
         logger.warning(
             "Email %s: attempt %s failed (%s); next in %s", email_id, email.attempts, error, delay
         )
-        email_enqueue(email_id=email_id, countdown=delay.total_seconds())
+        email_enqueue(email_id=email_id, countdown=delay.total_seconds(), queue=queue)
         return EmailStatus.RETRYING
     OutboundEmail.objects.filter(pk=email_id).update(
         status=EmailStatus.SENT, sent_at=timezone.now(), claimed_at=None, next_attempt_at=None
