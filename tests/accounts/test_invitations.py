@@ -18,6 +18,7 @@ from reviewapp.reviews.models import Invitation, Membership
 from reviewapp.reviews.services import invitation_accept, invitation_create
 from tests.conftest import membership_of
 from tests.factories import PASSWORD, UserFactory, review_make
+from tests.smtp_server import link_in
 
 NEW_PASSWORD = "a sturdy passphrase 7"
 
@@ -233,5 +234,34 @@ def test_a_user_who_is_a_member_already_keeps_their_role(owner, review, reviewer
     )
     token = link_of("r2@example.org").split("/")[-2]
     assert invitation_accept(token=token, user=reviewer).role == Role.REVIEWER
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.accepted_by) == ("accepted", reviewer)
     with pytest.raises(ServiceError, match="used already"):
         invitation_accept(token=token, user=reviewer)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_the_invitation_goes_through_the_worker_and_smtp_and_its_link_works(
+    celery_worker, smtp_server, settings, client
+):
+    """End to end: the team page queues, the worker sends by SMTP, the link read from the
+    message that arrived creates the account inside the review."""
+    inbox, _port = smtp_server
+    settings.CELERY_TASK_DEFAULT_QUEUE = celery_worker[0]
+    owner = UserFactory(username="olga")
+    review = review_make(owner=owner, slug="worker-invite")
+    client.force_login(owner)
+    assert invite(client, review, "nils.worker@example.org").status_code == 302
+    [message] = inbox.wait_for("nils.worker@example.org", timeout=60)
+    # (Python folds an encoded subject onto the next line; the parser keeps the fold's space.)
+    assert message["Subject"].strip() == f"olga invited you to “{review.title}” on reviewapp"
+    link = link_in(message, r"^/accounts/invitations/")
+    client.logout()
+    response = client.post(
+        link, {"username": "nils", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+    assert response["Location"] == review.get_absolute_url()
+    assert client.get(review.get_absolute_url()).status_code == 200
+    invitation = Invitation.objects.get(review=review)
+    assert invitation.status == "accepted" and invitation.message.status == "sent"
