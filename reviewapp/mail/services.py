@@ -196,7 +196,7 @@ def email_send(*, email_id: int, queue: str | None = None) -> str:
     return EmailStatus.SENT
 
 
-def outbox_flush() -> int:
+def outbox_flush(*, queue: str | None = None) -> int:
     """Hand to the worker every message that is due but whose task seems lost; returns how many."""
     now = timezone.now()
     waiting = OutboundEmail.objects.filter(
@@ -209,7 +209,7 @@ def outbox_flush() -> int:
     ).values_list("pk", flat=True)
     count = 0
     for email_id in waiting[:1000]:
-        count += email_enqueue(email_id=email_id)
+        count += email_enqueue(email_id=email_id, queue=queue)
     return count
 
 
