@@ -47,8 +47,11 @@ def test_the_schedule_sends_the_heartbeat_recovery_session_and_export_cleanup():
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_every_scheduled_task_runs_by_name_in_the_real_worker(
-    celery_worker, review, owner, smtp_server
-):  # noqa: F811
+    celery_worker,  # noqa: F811
+    review,
+    owner,
+    smtp_server,
+):
     from reviewapp.celery import app
 
     queue, hostname = celery_worker
