@@ -147,6 +147,13 @@ def _settings_from_env() -> dict:
             d.lower().lstrip("@") for d in env_list("SIGNUP_EMAIL_DOMAINS", [])
         ],
         "INVITATION_DAYS": env_int("INVITATION_DAYS", 14, minimum=1, maximum=365),
+        # Where links in emails sent by the worker (digests) point; requests use their own host.
+        "SITE_URL": env_url(
+            "SITE_URL",
+            "http://localhost:8000" if debug else "https://localhost",
+            schemes=("http", "https"),
+        ),
+        "DIGEST_HOUR": env_int("DIGEST_HOUR", 7, minimum=0, maximum=23),
         "OIDC": {
             "server_url": env_url("OIDC_SERVER_URL", None, schemes=("http", "https")),
             "client_id": env_str("OIDC_CLIENT_ID"),
@@ -209,6 +216,7 @@ INSTALLED_APPS = [
     "reviewapp.api",
     "reviewapp.mail",
     "reviewapp.accounts",
+    "reviewapp.notifications",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -325,6 +333,9 @@ ACCOUNT_RATE_LIMITS = {
 SIGNUP_POLICY = _env["SIGNUP_POLICY"]
 SIGNUP_EMAIL_DOMAINS = _env["SIGNUP_EMAIL_DOMAINS"]
 INVITATION_DAYS = _env["INVITATION_DAYS"]
+SITE_URL = _env["SITE_URL"]
+# Daily digests go out at this hour (UTC); "immediately" is checked every hour.
+DIGEST_HOUR = _env["DIGEST_HOUR"]
 # Two-factor authentication: an authenticator app (TOTP) and single-use recovery codes.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "reviewapp"
@@ -542,6 +553,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mail.outbox_flush",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    "notifications-digests": {
+        "task": "notifications.digests_send",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 60 * 50},
     },
     "exports-expire": {
         "task": "extraction.exports_expire",

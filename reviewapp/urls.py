@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/api-token/", api_pages.api_token, name="api-token"),
     path("accounts/", include("reviewapp.accounts.urls")),
     path("admin/", admin.site.urls),
+    path("", include("reviewapp.notifications.urls")),
     path("reviews/", include("reviewapp.reviews.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.literature.urls")),
     path("reviews/<slug:slug>/screen/", include("reviewapp.screening.urls")),

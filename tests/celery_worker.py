@@ -59,6 +59,9 @@ def celery_worker(django_db_setup, django_db_blocker, media_root, smtp_server):
         # tried again after a second, not thirty.
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
         "EMAIL_RETRY_BASE_SECONDS": "1",
+        # What the worker queues itself (a retry, a mail from a periodic task) goes to the queue
+        # it works on, as in production, where CELERY_QUEUE names both.
+        "CELERY_QUEUE": queue,
     }
     process = subprocess.Popen(
         [

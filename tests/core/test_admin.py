@@ -13,6 +13,7 @@ OUR_APPS = {
     "reporting",
     "mail",
     "accounts",
+    "notifications",
 }
 
 

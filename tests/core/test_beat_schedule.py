@@ -28,6 +28,7 @@ SCHEDULED = {
     "sessions-clear": "core.sessions_clear",
     "exports-expire": "extraction.exports_expire",
     "mail-outbox-flush": "mail.outbox_flush",
+    "notifications-digests": "notifications.digests_send",
 }
 
 
@@ -84,6 +85,7 @@ def test_every_scheduled_task_runs_by_name_in_the_real_worker(
         created_at=timezone.now() - timedelta(minutes=5)
     )
     assert run("mail.outbox_flush") == 1
+    assert run("notifications.digests_send") >= 0
     smtp_server[0].wait_for("lost.task@example.org")
 
 
