@@ -317,11 +317,13 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[reviewapp] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 # Failed logins are throttled by axes above (per account and per address, in the database, with
-# the lockout page); allauth's own limits, kept in the cache, guard what axes does not see:
-# password-reset and verification mails, sign-ups, password changes and 2FA codes.
+# the lockout page, so logging in works while Redis is down); allauth's own limits, kept in the
+# cache, guard what axes does not see: password-reset and verification mails, sign-ups, password
+# changes. They fail closed: while Redis is down those pages answer 429 (and authenticator-app
+# codes, whose single use allauth checks in the cache, are refused: recovery codes still work).
 ACCOUNT_RATE_LIMITS = {
     "login_failed": None,
-    "login": "30/m/ip",
+    "login": None,
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
