@@ -9,7 +9,7 @@ a link that turns the review's notifications off without logging in (a signed to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
@@ -154,7 +154,8 @@ def digest_send(*, membership: Membership, site_url: str, now: datetime | None =
     )
     if not _due(preference, now) or not membership.user.email:
         return False
-    since = preference.last_sent_at or (now - timedelta(days=1))
+    # The first message counts from when they joined the review.
+    since = preference.last_sent_at or membership.created_at
     items = waiting_items(membership, since=since)
     summary = {item.key: item.count for item in items}
     if not items or (
