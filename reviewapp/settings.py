@@ -209,6 +209,7 @@ INSTALLED_APPS = [
     "reviewapp.extraction",
     "reviewapp.synthesis",
     "reviewapp.reporting",
+    "reviewapp.audit",
     "reviewapp.demo",
     "rest_framework",
     "rest_framework.authtoken",
@@ -236,6 +237,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "reviewapp.core.middleware.MethodNotAllowedPageMiddleware",
+    "reviewapp.audit.middleware.AuditRequestMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Last, as axes asks: it turns a login refused for too many failures into the lockout page.

@@ -6,6 +6,9 @@ Decisions worth knowing (issue 6):
   immutable FormVersion. Column names are made once from section + label, de-duplicated, and kept
   by later versions; a type change makes a new column. Exports take the union of every version's
   columns (a new version never moves an old column) and fill each row from its own version.
+* The builder (``builder.py``, pure) reads the page's cards in document order; blank cards are
+  never saved, options that do not apply to a card's type are ignored, and every problem names
+  its section and field. Starter forms (``starters.py``) are plain rows the same schema checks.
 * Entries (``validation.py``): a draft is checked for types, ranges and plausibility; submitting
   also enforces required fields. A submitted individual entry is locked. Every save appends an
   ExtractionRevision; a save from a page showing an older revision is refused with a message.

@@ -1,4 +1,4 @@
-"""The form builder's rows, and the entry form drawn from a definition (and read back from POST)."""
+"""The form settings, and the entry form drawn from a definition (and read back from POST)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from typing import Any
 from django import forms
 
 from reviewapp.extraction.schema import (
-    FIELD_TYPES,
     GROUP_TYPES,
     MEASURES,
     group_parts,
     items_of,
 )
+from reviewapp.extraction.starters import STARTERS
 from reviewapp.extraction.validation import flatten, row_key
 
 MAX_ROWS_PER_GROUP = 200
+LINE_STARTS = frozenset({"arm1_label", "arm2_label", "estimate", "events"})
 
 
 class FormSettingsForm(forms.Form):
@@ -27,31 +28,14 @@ class FormSettingsForm(forms.Form):
     )
 
 
-class BuilderRowForm(forms.Form):
-    """One field or effect-data group. ``key`` carries an existing column name forward."""
-
-    key = forms.CharField(required=False, widget=forms.HiddenInput)
-    section = forms.CharField(required=False, max_length=200)
-    label = forms.CharField(required=False, max_length=300)
-    type = forms.ChoiceField(
+class FormCreateForm(FormSettingsForm):
+    starter = forms.ChoiceField(
+        label="Start from",
         required=False,
-        choices=[("", "—")]
-        + [("Fields", list(FIELD_TYPES.items())), ("Effect data", list(GROUP_TYPES.items()))],
+        choices=[("", "An empty form")]
+        + [(slug, starter["name"]) for slug, starter in STARTERS.items()],
+        help_text="A starter form is saved as version 1; change anything in the builder.",
     )
-    required = forms.BooleanField(required=False)
-    help = forms.CharField(required=False, max_length=500)
-    choices = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One per line."
-    )
-    min = forms.CharField(required=False, max_length=30)
-    max = forms.CharField(required=False, max_length=30)
-    measure = forms.ChoiceField(required=False, choices=[("", "—"), *MEASURES.items()])
-    units = forms.CharField(required=False, max_length=100)
-
-
-BuilderFormSet = forms.formset_factory(
-    BuilderRowForm, extra=3, can_order=True, can_delete=True, max_num=500
-)
 
 
 def builder_initial(definition: dict | None) -> list[dict]:
@@ -77,19 +61,6 @@ def builder_initial(definition: dict | None) -> list[dict]:
     return rows
 
 
-def builder_items(formset) -> list[dict]:
-    """The rows the builder keeps, in the order given; blank and deleted rows are dropped."""
-    kept = []
-    for form in formset.ordered_forms if formset.can_order else formset.forms:
-        data = form.cleaned_data
-        if not data or data.get("DELETE"):
-            continue
-        if not (data.get("label") or "").strip() and not data.get("type"):
-            continue
-        kept.append(data)
-    return kept
-
-
 # --- the entry form -------------------------------------------------------------------------
 
 
@@ -104,6 +75,19 @@ def show(value: Any) -> Any:
     if isinstance(value, list):
         return [str(v) for v in value]
     return str(value)
+
+
+def value_text(value: Any) -> str:
+    """A stored value as a reader of the comparison reads it: Yes/No, a list joined, a dash for
+    nothing."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    shown = show(value)
+    return str(shown)
 
 
 def entry_raw_from_post(definition: dict, post) -> dict:
@@ -180,6 +164,8 @@ def entry_sections(
                         "name": name,
                         "label": label,
                         "type": value_type,
+                        # Each arm (or the estimate, or the counts) starts its own line.
+                        "new_line": part in LINE_STARTS,
                         "value": show(flat.get(name)),
                         "placeholder": item.get("units", "") if part == "units" else "",
                         "error": errors.get(name, ""),

@@ -17,6 +17,8 @@ from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.jobs import JobLost, job_claim, job_enqueue, job_requeue
 from reviewapp.core.permissions import require
@@ -37,7 +39,7 @@ from reviewapp.extraction.models import (
     ExtractionRevision,
     FormVersion,
 )
-from reviewapp.extraction.schema import definition_build, definition_check
+from reviewapp.extraction.schema import definition_build, definition_check, definition_keys
 from reviewapp.extraction.selectors import (
     DECISIONS_LONG_HEADER,
     ExtractionEntries,
@@ -51,6 +53,7 @@ from reviewapp.extraction.selectors import (
     records_wide,
     studies_included,
 )
+from reviewapp.extraction.starters import STARTERS
 from reviewapp.extraction.validation import entry_clean
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
@@ -72,11 +75,18 @@ class EntryInvalid(ServiceError):
 # --- forms --------------------------------------------------------------------------------------
 
 
+FORM_AUDITED = ["name", "extractors_required"]
+
+
+@transaction.atomic
 def extraction_form_create(
-    *, membership: Membership, name: str, extractors_required: int = 1
+    *, membership: Membership, name: str, extractors_required: int = 1, starter: str = ""
 ) -> ExtractionForm:
-    """A new, empty form; its fields come with its first saved version."""
+    """A new form: empty (its fields come with its first saved version), or with a starter
+    form (``starters.STARTERS``) saved as version 1."""
     require(membership, Capability.MANAGE_REVIEW)
+    if starter and starter not in STARTERS:
+        raise ServiceError(f"There is no starter form called '{starter}'.", field="starter")
     name = name.strip()
     if not name:
         raise ServiceError("A form needs a name.", field="name")
@@ -84,11 +94,22 @@ def extraction_form_create(
         raise ServiceError("Choose one or two extractors per study.", field="extractors_required")
     if ExtractionForm.objects.filter(review=membership.review, name=name).exists():
         raise ServiceError(f"This review already has a form called '{name}'.", field="name")
-    return ExtractionForm.objects.create(
+    form = ExtractionForm.objects.create(
         review=membership.review, name=name, extractors_required=extractors_required
     )
+    audit_record(
+        review=membership.review,
+        actor=membership,
+        action=Action.FORM_CREATED,
+        target=form,
+        after=audit_fields(form, FORM_AUDITED),
+    )
+    if starter:
+        form_version_save(membership=membership, form=form, items=STARTERS[starter]["items"])
+    return form
 
 
+@transaction.atomic
 def extraction_form_settings_update(
     *, membership: Membership, form: ExtractionForm, name: str, extractors_required: int
 ) -> ExtractionForm:
@@ -102,8 +123,17 @@ def extraction_form_settings_update(
     clash = ExtractionForm.objects.filter(review=form.review, name=name).exclude(pk=form.pk)
     if clash.exists():
         raise ServiceError(f"This review already has a form called '{name}'.", field="name")
+    before = audit_fields(form, FORM_AUDITED)
     form.name, form.extractors_required = name, extractors_required
     form.save(update_fields=["name", "extractors_required", "updated_at"])
+    audit_record(
+        review=form.review,
+        actor=membership,
+        action=Action.FORM_CHANGED,
+        target=form,
+        before=before,
+        after=audit_fields(form, FORM_AUDITED),
+    )
     return form
 
 
@@ -134,7 +164,22 @@ def form_version_save(
             definition=definition,
             created_by=membership.user,
         )
+        audit_record(
+            review=form.review,
+            actor=membership,
+            action=Action.FORM_VERSION_SAVED,
+            target=form,
+            before=_form_state(latest),
+            after=_form_state(version),
+        )
     return version, True
+
+
+def _form_state(version: FormVersion | None) -> dict:
+    # The version's number and its fields' keys; the definition itself is kept by the version.
+    if version is None:
+        return {"version": None, "fields": []}
+    return {"version": version.number, "fields": sorted(definition_keys(version.definition))}
 
 
 def form_version_import(

@@ -8,6 +8,7 @@ urlpatterns = [
     path("extraction/forms/new/", views.form_create, name="form-create"),
     path("extraction/forms/<int:form_id>/", views.form_detail, name="form-detail"),
     path("extraction/forms/<int:form_id>/edit/", views.form_edit, name="form-edit"),
+    path("extraction/forms/<int:form_id>/preview/", views.form_preview, name="form-preview"),
     path(
         "extraction/forms/<int:form_id>/studies/<int:study_id>/",
         views.study_extract,

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError
@@ -17,6 +18,16 @@ from reviewapp.core.jobs import job_enqueue
 from reviewapp.core.permissions import require, review_view
 from reviewapp.core.progress import progress_read
 from reviewapp.extraction import exports, services
+from reviewapp.extraction.builder import (
+    Draft,
+    FieldCard,
+    SectionCard,
+    draft_apply,
+    draft_from_definition,
+    draft_from_items,
+    draft_from_post,
+    draft_items,
+)
 from reviewapp.extraction.constants import (
     EXPORT_FILE,
     EXTRACTION_EXPORTS,
@@ -24,21 +35,27 @@ from reviewapp.extraction.constants import (
     ExportWhich,
 )
 from reviewapp.extraction.forms import (
-    BuilderFormSet,
+    FormCreateForm,
     FormSettingsForm,
-    builder_initial,
-    builder_items,
     entry_raw_from_post,
     entry_sections,
+    value_text,
 )
 from reviewapp.extraction.models import ExportJob, ExtractionForm
-from reviewapp.extraction.schema import items_of
+from reviewapp.extraction.schema import (
+    FIELD_TYPES,
+    GROUP_TYPES,
+    MEASURES,
+    definition_build,
+    items_of,
+)
 from reviewapp.extraction.selectors import (
     DECISIONS_LONG_HEADER,
     decisions_long_rows,
     extraction_progress,
     extractions_for_study,
     form_latest_version,
+    form_versions,
     forms_with_latest_version_number,
     may_see_others,
     records_wide,
@@ -57,6 +74,7 @@ from reviewapp.extraction.services import (
     form_version_save,
     may_decide_consensus,
 )
+from reviewapp.extraction.starters import STARTERS
 from reviewapp.extraction.validation import entries_compare
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
@@ -93,7 +111,7 @@ def form_list(request, *, review, membership):
             "review": review,
             "membership": membership,
             "forms": forms,
-            "settings_form": FormSettingsForm(),
+            "settings_form": FormCreateForm(),
             "may_manage": membership.can(Capability.MANAGE_REVIEW),
             "included_count": studies_included(review).count(),
         },
@@ -103,13 +121,14 @@ def form_list(request, *, review, membership):
 @review_view(Capability.MANAGE_REVIEW)
 @require_POST
 def form_create(request, *, review, membership):
-    settings_form = FormSettingsForm(request.POST)
+    settings_form = FormCreateForm(request.POST)
     if settings_form.is_valid():
         try:
             form = extraction_form_create(
                 membership=membership,
                 name=settings_form.cleaned_data["name"],
                 extractors_required=settings_form.cleaned_data["extractors_required"],
+                starter=settings_form.cleaned_data["starter"],
             )
         except ServiceError as exc:
             messages.error(request, exc.message)
@@ -134,27 +153,53 @@ def form_detail(request, form_id: int, *, review, membership):
             "version": form_latest_version(form),
             "progress": extraction_progress(review, form, membership),
             "may_extract": membership.can(Capability.EXTRACT),
+            "may_manage": membership.can(Capability.MANAGE_REVIEW),
         },
     )
 
 
+def _builder_context(form: ExtractionForm, draft: Draft, *, previous: list[dict]) -> dict:
+    """What the builder and its preview draw for a draft (nothing is saved here)."""
+    rows, problems = draft_items(draft, previous=previous)
+    definition, _errors = definition_build(rows, previous=previous)
+    return {
+        "draft": draft,
+        "problems": problems,
+        "preview": entry_sections(definition, None),
+        "field_types": list(FIELD_TYPES.items()),
+        "group_types": list(GROUP_TYPES.items()),
+        "measures": list(MEASURES.items()),
+        "starters": STARTERS,
+        # What the script copies for a new card or section ("__uid__" becomes its own id).
+        "blank_card": FieldCard("__uid__"),
+        "blank_section": SectionCard("__uid__"),
+    }
+
+
 @review_view(Capability.MANAGE_REVIEW)
 def form_edit(request, form_id: int, *, review, membership):
-    """The form builder: settings, then one row per field or effect-data group."""
+    """The form builder: settings, then the fields as cards in sections, with a live preview.
+
+    Without script, the builder's buttons (add, move, remove, start from a template) post the
+    draft back and the page is drawn again with the change applied; nothing is saved until
+    "Save". With script (static/js/form_builder.js) they act at once in the page.
+    """
     form = _form_or_404(review, form_id)
-    latest = form_latest_version(form)
+    versions = form_versions(form)
+    latest = versions[-1] if versions else None
+    previous = [v.definition for v in versions]
+    action = request.POST.get("action") if request.method == "POST" else None
     settings_form = FormSettingsForm(
-        request.POST if request.POST.get("action") == "settings" else None,
+        request.POST if action == "settings" else None,
         initial={"name": form.name, "extractors_required": form.extractors_required},
     )
-    formset = BuilderFormSet(
-        request.POST if request.POST.get("action") == "definition" else None,
-        initial=builder_initial(latest.definition if latest else None),
-        prefix="rows",
+    draft = (
+        draft_from_post(request.POST)
+        if action == "definition"
+        else draft_from_definition(latest.definition if latest else None)
     )
-    error = ""
+    error, focus, status, show_problems = "", "", 200, False
     if request.method == "POST":
-        action = request.POST.get("action")
         try:
             if action == "settings" and settings_form.is_valid():
                 extraction_form_settings_update(
@@ -165,17 +210,31 @@ def form_edit(request, form_id: int, *, review, membership):
                 )
                 messages.success(request, "Form settings saved.")
                 return redirect("extraction:form-edit", review.slug, form.pk)
-            if action == "definition" and formset.is_valid():
-                version, created = form_version_save(
-                    membership=membership, form=form, items=builder_items(formset)
-                )
-                messages.success(
-                    request,
-                    f"Saved as version {version.number}."
-                    if created
-                    else "Nothing changed, so no new version was made.",
-                )
-                return redirect("extraction:form-edit", review.slug, form.pk)
+            if action == "definition":
+                op = request.POST.get("op") or "save"
+                starter = op.removeprefix("starter:")
+                if starter != op and starter in STARTERS:
+                    draft = draft_from_items(STARTERS[starter]["items"])
+                elif op != "save":
+                    focus = draft_apply(draft, op)
+                else:
+                    rows, problems = draft_items(draft, previous=previous)
+                    if problems:
+                        n = len(problems)
+                        error = f"Nothing was saved: {n} problem{pluralize(n)} to put right."
+                        show_problems = True
+                    else:
+                        version, created = form_version_save(
+                            membership=membership, form=form, items=rows
+                        )
+                        messages.success(
+                            request,
+                            f"Saved as version {version.number}; entries already made keep "
+                            "the version they were made on."
+                            if created
+                            else "Nothing changed, so no new version was made.",
+                        )
+                        return redirect("extraction:form-edit", review.slug, form.pk)
             if action == "import":
                 try:
                     definition = json.loads(request.POST.get("definition_json", ""))
@@ -190,6 +249,16 @@ def form_edit(request, form_id: int, *, review, membership):
                 error = "Choose what to save."
         except ServiceError as exc:
             error = exc.message
+    if error:
+        status = 422
+    context = _builder_context(form, draft, previous=previous)
+    if not show_problems:
+        # Problems are shown beside the cards only once a save was refused; the preview lists
+        # them all the time.
+        for section in draft.sections:
+            section.errors = []
+            for card in section.fields:
+                card.errors = []
     return render(
         request,
         "extraction/form_edit.html",
@@ -199,11 +268,28 @@ def form_edit(request, form_id: int, *, review, membership):
             "form": form,
             "version": latest,
             "settings_form": settings_form,
-            "formset": formset,
             "error": error,
+            "show_problems": show_problems,
+            "focus": focus,
+            "offer_starters": draft.is_blank(),
             "definition_json": json.dumps(latest.definition, indent=1) if latest else "",
+            **context,
         },
-        status=422 if error else 200,
+        status=status,
+    )
+
+
+@review_view(Capability.MANAGE_REVIEW)
+@require_POST
+def form_preview(request, form_id: int, *, review, membership):
+    """The draft the builder posts, drawn as extractors will see it; never saved."""
+    form = _form_or_404(review, form_id)
+    previous = [v.definition for v in form_versions(form)]
+    context = _builder_context(form, draft_from_post(request.POST), previous=previous)
+    return render(
+        request,
+        "extraction/partials/_form_preview.html",
+        {"review": review, "membership": membership, "form": form, **context},
     )
 
 
@@ -258,8 +344,12 @@ def study_extract(request, form_id: int, study_id: int, *, review, membership):
             "mine": mine,
             "consensus": consensus,
             "locked": bool(mine and mine.submitted_at),
+            # A locked entry takes no new row; a refused one is shown as it was sent.
             "sections": entry_sections(
-                version.definition, data, errors, blank_rows=0 if status != 200 else 1
+                version.definition,
+                data,
+                errors,
+                blank_rows=0 if status != 200 or (mine and mine.submitted_at) else 1,
             ),
             "errors": errors,
             "error": error,
@@ -346,6 +436,16 @@ def study_compare(request, form_id: int, study_id: int, *, review, membership):
             "consensus": consensus,
             "columns": columns,
             "compared": compared,
+            "compared_rows": [
+                {
+                    "section": c.section,
+                    "label": c.label,
+                    "differs": c.differs,
+                    "values": [value_text(v) for v in c.values],
+                }
+                for c in compared
+            ],
+            "table_width": len(columns) + 2,
             "differences": sum(1 for c in compared if c.differs),
             "may_decide": may_decide,
             "waiting": form.extractors_required - len(submitted),

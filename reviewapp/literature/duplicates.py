@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import Target, audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
@@ -35,9 +37,11 @@ def duplicate_confirm(*, membership: Membership, link_id: int) -> DuplicateLink:
     link = _link_for(membership, link_id)
     if link.undone_at is not None:
         raise ServiceError("This link was undone; mark the records as duplicates again instead.")
+    before = audit_fields(link, ["status"])
     link.status = DuplicateStatus.CONFIRMED
     link.confirmed_by = membership.user
     link.save(update_fields=["status", "confirmed_by"])
+    _audit(membership, Action.DUPLICATE_CONFIRMED, link, before, audit_fields(link, ["status"]))
     return link
 
 
@@ -51,6 +55,7 @@ def duplicate_undo(*, membership: Membership, link_id: int) -> DuplicateLink:
     link.undone_at = timezone.now()
     link.undone_by = membership.user
     link.save(update_fields=["undone_at", "undone_by"])
+    _audit(membership, Action.DUPLICATE_UNLINKED, link, {"linked": True}, {"linked": False})
     return link
 
 
@@ -72,7 +77,7 @@ def duplicate_mark(*, membership: Membership, duplicate_id: int, primary_id: int
         .first()
         or primary_id
     )
-    return DuplicateLink.objects.create(
+    link = DuplicateLink.objects.create(
         review=review,
         duplicate_id=duplicate_id,
         primary_id=primary_id,
@@ -81,4 +86,18 @@ def duplicate_mark(*, membership: Membership, duplicate_id: int, primary_id: int
         status=DuplicateStatus.CONFIRMED,
         created_by=membership.user,
         confirmed_by=membership.user,
+    )
+    _audit(membership, Action.DUPLICATE_LINKED, link, {"linked": False}, {"linked": True})
+    return link
+
+
+def _audit(membership: Membership, action: str, link: DuplicateLink, before, after) -> None:
+    label = f"Record {link.duplicate_id} as a duplicate of record {link.primary_id}"
+    audit_record(
+        review=membership.review,
+        actor=membership,
+        action=action,
+        target=Target("duplicate_link", link.pk, label),
+        before=before,
+        after=after,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.core.cache import cache
@@ -22,7 +23,7 @@ from django.db.models import (
 )
 
 from reviewapp.core.rows import in_review, row_after, row_before
-from reviewapp.literature import matching
+from reviewapp.literature import compare, matching
 from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
 from reviewapp.literature.models import DuplicateLink, Import, Record, Search
 from reviewapp.reviews.models import Review
@@ -226,11 +227,92 @@ class DuplicateFilter:
         return q
 
 
+@dataclass(frozen=True)
+class PairRow:
+    """One field of a candidate pair as the pair view shows it: the kept record's value, the
+    duplicate's, and how they compare (compare.SAME, DIFFERENT, ONE_MISSING, BOTH_MISSING)."""
+
+    label: str
+    kept: str
+    duplicate: str
+    status: str
+
+    @property
+    def differs(self) -> bool:
+        return self.status == compare.DIFFERENT
+
+
+_PAIR_LABELS = {
+    "title": "Title",
+    "authors": "Authors",
+    "journal": "Journal",
+    "year": "Year",
+    "volume": "Volume",
+    "issue": "Issue",
+    "pages": "Pages",
+    "doi": "DOI",
+    "pmid": "PMID",
+    "source": "Source",
+}
+# Authors shown of a long list (all of them are compared).
+PAIR_AUTHORS_SHOWN = 8
+
+
+def _record_source(record: Record) -> str:
+    if record.search is not None:
+        return f"{record.search.source_database} search"
+    imp = record.source_import
+    if imp is not None:
+        return imp.file_name + (f" ({imp.source_database})" if imp.source_database else "")
+    return ""
+
+
+def _citation(record: Record) -> compare.Citation:
+    return compare.Citation(
+        title=record.title,
+        authors=tuple(record.authors or ()),
+        journal=record.journal,
+        year=record.year,
+        volume=record.volume,
+        issue=record.issue,
+        pages=record.pages,
+        doi=record.doi,
+        pmid=record.pmid,
+        source=_record_source(record),
+    )
+
+
+def _shown(name: str, citation: compare.Citation) -> str:
+    if name == "authors":
+        names = list(citation.authors)
+        more = len(names) - PAIR_AUTHORS_SHOWN
+        text = "; ".join(names[:PAIR_AUTHORS_SHOWN])
+        return f"{text}; and {more} more ({len(names)} authors)" if more > 0 else text
+    value = getattr(citation, name)
+    return "" if value is None else str(value)
+
+
+def pair_rows(primary: Record, duplicate: Record) -> list[PairRow]:
+    """The fields of a candidate pair side by side, each marked with how the two compare
+    (reviewapp.literature.compare). No query: the records come with their search and import."""
+    kept, copy = _citation(primary), _citation(duplicate)
+    status = compare.differences(kept, copy)
+    return [
+        PairRow(_PAIR_LABELS[name], _shown(name, kept), _shown(name, copy), status[name])
+        for name in compare.FIELDS
+    ]
+
+
 @dataclass
 class Cluster:
     primary: Record
     links: list[DuplicateLink]
     needs_review: bool
+
+    @cached_property
+    def pairs(self) -> list[tuple[DuplicateLink, list[PairRow]]]:
+        """Each link with the kept and duplicate records compared, field by field."""
+        return [(link, pair_rows(self.primary, link.duplicate)) for link in self.links]
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from django.db import transaction
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import Target, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.reporting.constants import ManualPrismaField
@@ -35,6 +37,14 @@ def prisma_manual_set(
             )
         if field in latest and latest[field].value == value:
             continue
+        audit_record(
+            review=membership.review,
+            actor=membership,
+            action=Action.PRISMA_BOX_CHANGED,
+            target=Target("prisma_box", field, ManualPrismaField(field).label),
+            before={"value": latest[field].value if field in latest else None},
+            after={"value": value, "note": note[:300]},
+        )
         added.append(
             PrismaManualCount.objects.create(
                 review=membership.review,

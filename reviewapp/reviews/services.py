@@ -19,6 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import Target, audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.mail.services import email_queue
@@ -96,6 +98,10 @@ def review_create(
         ExclusionReason(review=review, label=label, position=i)
         for i, label in enumerate(DEFAULT_EXCLUSION_REASONS, start=1)
     )
+    after = audit_fields(review, ["title", "slug"])
+    audit_record(
+        review=review, actor=owner, action=Action.REVIEW_CREATED, target=review, after=after
+    )
     return review
 
 
@@ -139,13 +145,26 @@ def membership_add(*, review: Review, actor: Membership, identifier: str, role: 
     user = _user_find(identifier)
     try:
         with transaction.atomic():
-            return Membership.objects.create(
+            added = Membership.objects.create(
                 review=review, user=user, role=role, added_by=actor.user
             )
     except IntegrityError:
         raise ServiceError(
             f"{user.username} is already a member of this review.", field="user"
         ) from None
+    audit_record(
+        review=review,
+        actor=actor,
+        action=Action.MEMBER_ADDED,
+        target=_member(added),
+        after=audit_fields(added, ["role"]),
+    )
+    return added
+
+
+def _member(membership: Membership) -> Target:
+    # The user, not the membership row, is what the log names: the row goes when they leave.
+    return Target("user", membership.user_id, membership.user.get_username())
 
 
 def _owners_left_after(membership: Membership) -> int:
@@ -166,8 +185,17 @@ def membership_change_role(*, membership: Membership, actor: Membership, role: s
         raise ServiceError("That member belongs to another review.")
     if membership.role == Role.OWNER and role != Role.OWNER and _owners_left_after(membership) == 0:
         raise ServiceError("A review needs at least one owner; make someone else owner first.")
+    before = audit_fields(membership, ["role"])
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
+    audit_record(
+        review=membership.review,
+        actor=actor,
+        action=Action.MEMBER_ROLE_CHANGED,
+        target=_member(membership),
+        before=before,
+        after=audit_fields(membership, ["role"]),
+    )
     return membership
 
 
@@ -179,7 +207,24 @@ def membership_remove(*, membership: Membership, actor: Membership) -> None:
         raise ServiceError("That member belongs to another review.")
     if membership.role == Role.OWNER and _owners_left_after(membership) == 0:
         raise ServiceError("A review needs at least one owner; make someone else owner first.")
+    audit_record(
+        review=membership.review,
+        actor=actor,
+        action=Action.MEMBER_REMOVED,
+        target=_member(membership),
+        before=audit_fields(membership, ["role"]),
+    )
     membership.delete()
+
+
+# review_update's fields, one event per kind of change so the log can be filtered by it.
+REVIEW_AUDIT_GROUPS = [
+    (Action.REVIEW_SETTINGS_CHANGED, ["title", "question", "protocol_registration"]),
+    (Action.CRITERIA_CHANGED, ["inclusion_criteria", "exclusion_criteria"]),
+    (Action.KEYWORDS_CHANGED, ["keywords_include", "keywords_exclude"]),
+]
+REVIEW_AUDITED = [f for _, fields in REVIEW_AUDIT_GROUPS for f in fields]
+STAGE_AUDITED = ["reviewers_required", "blinded"]
 
 
 def _keywords_parse(text: str) -> list[str]:
@@ -210,6 +255,7 @@ def review_update(
     require(actor, Capability.MANAGE_REVIEW)
     if not title.strip():
         raise ServiceError("A review needs a title.", field="title")
+    before = audit_fields(review, REVIEW_AUDITED)
     review.title = title.strip()
     review.question = question
     review.protocol_registration = protocol_registration.strip()
@@ -218,14 +264,34 @@ def review_update(
     review.keywords_include = _keywords_parse(keywords_include)
     review.keywords_exclude = _keywords_parse(keywords_exclude)
     review.save()
+    after = audit_fields(review, REVIEW_AUDITED)
+    for action, fields in REVIEW_AUDIT_GROUPS:
+        audit_record(
+            review=review,
+            actor=actor,
+            action=action,
+            target=review,
+            before={f: before[f] for f in fields},
+            after={f: after[f] for f in fields},
+        )
     for stage, values in stages.items():
         required = int(values["reviewers_required"])
         if required not in (1, 2):
             raise ServiceError("Reviewers per record must be 1 or 2.", field=f"{stage}-reviewers")
-        StageSettings.objects.update_or_create(
+        settings = StageSettings.objects.filter(review=review, stage=stage).first()
+        old = audit_fields(settings, STAGE_AUDITED) if settings else {}
+        settings, _ = StageSettings.objects.update_or_create(
             review=review,
             stage=stage,
             defaults={"reviewers_required": required, "blinded": bool(values["blinded"])},
+        )
+        audit_record(
+            review=review,
+            actor=actor,
+            action=Action.STAGE_MODE_CHANGED,
+            target=Target("stage", stage, settings.get_stage_display()),
+            before=old,
+            after=audit_fields(settings, STAGE_AUDITED),
         )
     return review
 

@@ -18,6 +18,8 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import Target, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.permissions import require
@@ -207,9 +209,18 @@ def report_study_set(
     else:
         raise ServiceError("Choose a study or name a new one.", field="study")
     old_study_id = report.study_id
+    old_label = report.study.label if report.study else None
     report.study = study
     report.updated_by = membership.user
     report.save()
+    audit_record(
+        review=review,
+        actor=membership,
+        action=Action.STUDY_LINKED,
+        target=Target("record", record.pk, f"Record {record.pk}: {record}"),
+        before={"study": old_label},
+        after={"study": study.label},
+    )
     if old_study_id and old_study_id != study.pk:
         # A study left without reports was made automatically for this one; tidy it away
         # unless something else (an extraction) refers to it.

@@ -336,6 +336,13 @@ class RecordStageState(models.Model):
             models.Index(fields=["review", "stage", "state", "record"], name="rss_queue_file"),
             models.Index(fields=["review", "stage", "state", "queue_key"], name="rss_queue_random"),
             models.Index(fields=["lease_reviewer", "lease_until"], name="rss_lease"),
+            # Records someone has open: a handful of rows, read when a reviewer's queue is
+            # empty to say who holds the rest (queue.leases_held_by_others).
+            models.Index(
+                fields=["review", "stage", "lease_until"],
+                name="rss_leased",
+                condition=models.Q(lease_reviewer__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -19,7 +19,8 @@ record a reviewer sees).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from django.db import connection
@@ -294,8 +295,82 @@ def _claim_picked(review, stage, user, strategy, params, wanted) -> list[int]:
     return sorted((rid for rid, _ in rows), key=position.__getitem__)
 
 
-def lease_release(review: Review, stage: str, user) -> int:
-    """Give back every record handed to this reviewer at a stage (e.g. on leaving the page)."""
-    return RecordStageState.objects.filter(review=review, stage=stage, lease_reviewer=user).update(
-        lease_reviewer=None, lease_until=None
+# Open records (for this reviewer) that another reviewer has leased now: from the rss_leased
+# partial index, a handful of rows.
+_HELD = """
+SELECT COUNT(*), MAX(s.lease_until) FROM {state} s
+WHERE s.lease_reviewer_id IS NOT NULL AND s.lease_until > %(now)s
+    AND s.lease_reviewer_id <> %(user)s
+    AND s.state IN (%(unscreened)s, %(awaiting)s) AND {open}
+"""
+
+
+@dataclass(frozen=True)
+class Held:
+    """Records this reviewer could screen but another reviewer has open, until `until`."""
+
+    count: int
+    until: datetime
+
+
+def leases_held_by_others(review: Review, stage: str, user) -> Held | None:
+    """What keeps an empty queue empty for now: records leased to someone else (None if none).
+
+    Asked only when the reviewer's queue is empty, so "nothing left" is said only when it is so.
+    """
+    params = {
+        "review": review.pk,
+        "stage": stage,
+        "user": user.pk,
+        "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "unscreened": ScreenState.UNSCREENED.value,
+        "awaiting": ScreenState.AWAITING.value,
+        "ta": Stage.TITLE_ABSTRACT.value,
+        "included": ScreenState.INCLUDED.value,
+        "missing": RetrievalStatus.NOT_RETRIEVED.value,
+    }
+    ((count, until),) = _rows(_sql(_HELD, stage), params)
+    if not count:
+        return None
+    if isinstance(until, str):  # SQLite answers MAX() as text
+        until = datetime.fromisoformat(until)
+    if timezone.is_naive(until):
+        until = timezone.make_aware(until, UTC)
+    return Held(count=count, until=until)
+
+
+def lease_renew(review: Review, stage: str, user, record_id: int) -> str:
+    """Keep a record on this reviewer's screen leased to them while they read it (a full text
+    can take longer than LEASE). Returns "" when it is theirs, else why it is not: it was
+    decided meanwhile, or another reviewer was given it after their lease ended."""
+    if RecordVote.objects.filter(record_id=record_id, stage=stage, reviewer=user).exists():
+        # A record they voted on (looked at again): nothing to hold for them.
+        return ""
+    now = timezone.now()
+    renewed = (
+        RecordStageState.objects.filter(
+            review=review,
+            stage=stage,
+            record_id=record_id,
+            state__in=[ScreenState.UNSCREENED, ScreenState.AWAITING],
+        )
+        .filter(Q(lease_reviewer=user) | Q(lease_reviewer__isnull=True) | Q(lease_until__lte=now))
+        .update(lease_reviewer=user, lease_until=now + LEASE)
     )
+    if renewed:
+        return ""
+    row = RecordStageState.objects.filter(review=review, stage=stage, record_id=record_id).first()
+    if row is None:
+        return "gone"
+    if row.state not in (ScreenState.UNSCREENED, ScreenState.AWAITING):
+        return "decided"
+    return "taken"
+
+
+def lease_release(review: Review, stage: str, user, *, keep: list[int] | None = None) -> int:
+    """Give back the records handed to this reviewer at a stage (e.g. on leaving the page),
+    except those in `keep` (the ones still on their screen)."""
+    rows = RecordStageState.objects.filter(review=review, stage=stage, lease_reviewer=user)
+    if keep:
+        rows = rows.exclude(record_id__in=keep)
+    return rows.update(lease_reviewer=None, lease_until=None)

@@ -17,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import Target, audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.jobs import JobLost, job_claim, job_enqueue, stale_running
 from reviewapp.core.permissions import require
@@ -64,6 +66,10 @@ def _stage_records(review: Review, stage: str) -> QuerySet:
     return records
 
 
+RANKING_AUDITED = ["queue_order", "ranking_preset", "retrain_every"]
+
+
+@transaction.atomic
 def ranking_settings_set(
     *,
     membership: Membership,
@@ -89,6 +95,7 @@ def ranking_settings_set(
             f"Retrain after between 1 and {RETRAIN_EVERY_MAX} decisions.", field="retrain_every"
         )
     settings = StageSettings.objects.get(review=membership.review, stage=stage)
+    before = audit_fields(settings, RANKING_AUDITED)
     was_ranked = settings.queue_order == QueueOrder.RANKED
     changed_model = settings.ranking_preset != preset
     if ranked:
@@ -98,6 +105,14 @@ def ranking_settings_set(
     settings.ranking_preset = preset
     settings.retrain_every = retrain_every
     settings.save(update_fields=["queue_order", "ranking_preset", "retrain_every", "updated_at"])
+    audit_record(
+        review=membership.review,
+        actor=membership,
+        action=Action.STAGE_MODE_CHANGED,
+        target=Target("stage", stage, settings.get_stage_display()),
+        before=before,
+        after=audit_fields(settings, RANKING_AUDITED),
+    )
     if ranked and (not was_ranked or changed_model):
         ranking_enqueue(
             ranking_request(review=membership.review, stage=stage, requested_by=membership.user)

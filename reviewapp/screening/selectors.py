@@ -26,7 +26,7 @@ from reviewapp.screening.constants import (
     ScreenState,
     Stage,
 )
-from reviewapp.screening.counts import ReviewCounts, StageCounts, review_counts
+from reviewapp.screening.counts import ReviewCounts, StageCounts, not_duplicate, review_counts
 from reviewapp.screening.models import (
     Decision,
     ExclusionReason,
@@ -42,7 +42,7 @@ from reviewapp.screening.models import (
     Tag,
 )
 from reviewapp.screening.queue import queue_next
-from reviewapp.screening.rules import Event, State
+from reviewapp.screening.rules import Event, State, current_vote_index
 
 _STAGE_SETTINGS = """
 SELECT s.*, EXISTS (SELECT 1 FROM {new} n WHERE n.review_id = s.review_id) AS records_pending
@@ -175,16 +175,17 @@ def stage_counts(review: Review, stage: str) -> StageCounts:
 COUNTS_FRESH_FOR = 10
 
 
-def stage_counts_recent(review: Review, stage: str) -> StageCounts:
+def stage_counts_recent(review: Review, stage: str, *, fresh: bool = False) -> StageCounts:
     """stage_counts at most COUNTS_FRESH_FOR seconds old, for the screening page's progress line.
 
     Every reviewer's page asks for it after each decision and every 20 s. The counts are kept by
     the writes (two small queries whatever the review's size), but twenty reviewers polling
-    still share one reading per interval instead of each paying for their own.
+    still share one reading per interval instead of each paying for their own. fresh: read
+    them now (the reviewer has just decided, so their own numbers must agree) and share that.
     """
     # created_at too: a review id can be reused (tests, a restored database), its counts not.
     key = f"screening:stage-counts:{review.pk}:{review.created_at.timestamp()}:{stage}"
-    counts = cache.get(key)
+    counts = None if fresh else cache.get(key)
     if counts is None:
         counts = stage_counts(review, stage)
         cache.set(key, counts, COUNTS_FRESH_FOR)
@@ -452,6 +453,46 @@ def my_progress(review: Review, stage: str, user) -> tuple[int, int | None]:
     return count, last
 
 
+# Records waiting for a second vote that already have mine: read from the awaiting rows (the
+# queue hands those out first, so they stay few), probing my vote on each through its unique
+# index, never by counting all my votes or all the review's records.
+_MINE_AWAITING = """
+SELECT COUNT(*) FROM {state} s
+WHERE s.review_id = %(review)s AND s.stage = %(stage)s AND s.state = %(awaiting)s
+    AND EXISTS (
+        SELECT 1 FROM {vote} v
+        WHERE v.record_id = s.record_id AND v.stage = s.stage AND v.reviewer_id = %(user)s
+    )
+    AND {not_duplicate}
+"""
+
+
+def my_remaining(review: Review, stage: str, user, counts: StageCounts | None) -> int | None:
+    """Records still waiting for this reviewer's vote: not screened by anyone, or waiting for a
+    second vote that is not theirs. What "remaining" means to one reviewer in dual screening
+    (the team's remaining includes records that only wait for someone else)."""
+    if counts is None:
+        return None
+    # Asked even when nothing is awaiting (then it reads no row), so the page's number of
+    # queries stays the same whatever the review holds.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MINE_AWAITING.format(
+                state=RecordStageState._meta.db_table,
+                vote=RecordVote._meta.db_table,
+                not_duplicate=not_duplicate("s.record_id"),
+            ),
+            {
+                "review": review.pk,
+                "stage": stage,
+                "user": user.pk,
+                "awaiting": ScreenState.AWAITING.value,
+            },
+        )
+        (mine,) = cursor.fetchone()
+    return max(0, counts.unscreened + counts.awaiting - mine)
+
+
 def my_previous_record_id(review: Review, stage: str, user, *, before: int):
     """The record this reviewer decided just before record `before` (the latest one decided is
     my_progress's)."""
@@ -476,6 +517,10 @@ def my_next_record_id(review: Review, stage: str, user, *, after: int):
     )
 
 
+# What makes a record row large, and what a list of records never shows.
+RECORD_HEAVY = ("abstract", "abstract_sections", "raw", "keywords", "mesh_terms", "title_key")
+
+
 @dataclass
 class ConflictRow:
     record: Record
@@ -494,17 +539,12 @@ def conflicts_list(
     see them (see votes_visible).
     """
     settings = stage_settings_get(review, stage)
-    duplicate = DuplicateLink.objects.filter(
-        duplicate_id=OuterRef("record_id"), undone_at__isnull=True
-    )
     rows = list(
-        RecordStageState.objects.filter(
-            review=review, stage=stage, state__in=[ScreenState.CONFLICT, ScreenState.MAYBE]
-        )
-        .exclude(Exists(duplicate))
+        _conflicts(review, stage)
         .filter(record_id__gt=after)
         .select_related("record")
-        .only("record_id", "state", "record__id", "record__review_id", "record__title")
+        # Not the large fields a list never shows; every other one (the record's number too).
+        .defer(*(f"record__{name}" for name in RECORD_HEAVY))
         .order_by("record_id")[:limit]
     )
     votes: dict[int, list[RecordVote]] = defaultdict(list)
@@ -523,6 +563,149 @@ def conflicts_list(
         )
         result.append(ConflictRow(row.record, row.state, record_votes, visible))
     return result
+
+
+def _conflicts(review: Review, stage: str) -> QuerySet[RecordStageState]:
+    """The state rows of the records in conflict (or in the maybe queue) that are not duplicates:
+    what the conflicts page lists and resolves."""
+    duplicate = DuplicateLink.objects.filter(
+        duplicate_id=OuterRef("record_id"), undone_at__isnull=True
+    )
+    return RecordStageState.objects.filter(
+        review=review, stage=stage, state__in=[ScreenState.CONFLICT, ScreenState.MAYBE]
+    ).exclude(Exists(duplicate))
+
+
+@dataclass(frozen=True)
+class VoteDetail:
+    """One reviewer's current vote on a record in conflict, with what travels with it."""
+
+    reviewer: str
+    value: str
+    reasons: list[str]
+    note: str
+    decided_at: datetime
+
+    @property
+    def label(self) -> str:
+        return DecisionValue(self.value).label
+
+
+@dataclass
+class ConflictFocus:
+    """One conflict as its resolver sees it, already filtered for blinding: the record, every
+    current vote with its reasons, note and time, the team's notes, and the conflicts on either
+    side of it (record ids, None at the ends)."""
+
+    record: Record
+    state: str
+    votes_visible: bool
+    votes: list[VoteDetail]
+    hidden_votes: int
+    notes: list[RecordNote]
+    hidden_notes: int
+    previous_id: int | None
+    next_id: int | None
+    # At full text: the record's report (its PDF or link), None without one.
+    report: Report | None = None
+
+
+def conflict_next_id(review: Review, stage: str, *, after: int) -> int | None:
+    """The conflict to show after record `after`: the next one by record id, or the first one
+    when `after` was the last (None when no conflict is left)."""
+    ids = _conflicts(review, stage).order_by("record_id").values_list("record_id", flat=True)
+    return ids.filter(record_id__gt=after).first() or ids.first()
+
+
+def conflict_focus(
+    review: Review, stage: str, record_id: int, membership: Membership, settings: StageSettings
+) -> ConflictFocus | None:
+    """One record in conflict at a stage as ``ConflictFocus`` (None when it is not in conflict:
+    resolved, settled by a change of mind, a duplicate, or not in this review).
+
+    A fixed number of queries whatever the record holds: its state with the record and its two
+    neighbours, its events, the reasons of the votes (when one excludes), and its notes. Votes, their reasons and
+    notes, and the team's notes are shown only where votes_visible allows.
+    """
+    ids = _conflicts(review, stage).values("record_id")
+    # At full text the report (its PDF or link) comes in the same statement.
+    related = ["record", "record__report"] if stage == Stage.FULL_TEXT else ["record"]
+    row = (
+        _conflicts(review, stage)
+        .filter(record_id=record_id)
+        .select_related(*related)
+        # The record as the source gave it is never shown here and can be large.
+        .defer("record__raw", "record__title_key")
+        .annotate(
+            previous_id=Subquery(ids.filter(record_id__lt=record_id).order_by("-record_id")[:1]),
+            next_id=Subquery(ids.filter(record_id__gt=record_id).order_by("record_id")[:1]),
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    events = list(
+        Decision.objects.filter(record_id=record_id, stage=stage, kind=DecisionKind.VOTE)
+        .order_by("created_at", "id")
+        .values_list("id", "reviewer_id", "value", "note", "created_at", "reviewer__username")
+    )
+    pure = [Event(reviewer_id, DecisionKind.VOTE, value) for _, reviewer_id, value, *_ in events]
+    standing = []
+    for reviewer_id in dict.fromkeys(e.reviewer_id for e in pure):
+        index = current_vote_index(pure, reviewer_id)
+        if index is not None:
+            standing.append(events[index])
+    reasons: dict[int, list[str]] = defaultdict(list)
+    if any(e[2] == DecisionValue.EXCLUDE for e in standing):
+        through = Decision.reasons.through.objects.filter(
+            decision_id__in=[e[0] for e in standing]
+        ).order_by("exclusionreason__position", "exclusionreason_id")
+        for decision_id, label in through.values_list("decision_id", "exclusionreason__label"):
+            reasons[decision_id].append(label)
+    i_voted = any(e[1] == membership.user_id for e in standing)
+    visible = votes_visible(
+        settings=settings, state=row.state, membership=membership, i_voted=i_voted
+    )
+    votes = [
+        VoteDetail(username, value, reasons[pk], note, created_at)
+        for pk, reviewer_id, value, note, created_at, username in sorted(
+            standing, key=lambda e: e[5]
+        )
+        if visible or reviewer_id == membership.user_id
+    ]
+    notes = list(RecordNote.objects.filter(record_id=record_id).select_related("author"))
+    shown_notes = [n for n in notes if visible or n.author_id == membership.user_id]
+    report = None
+    if stage == Stage.FULL_TEXT:
+        try:
+            report = row.record.report
+        except Report.DoesNotExist:
+            report = None
+    return ConflictFocus(
+        record=row.record,
+        report=report,
+        state=row.state,
+        votes_visible=visible,
+        votes=votes,
+        hidden_votes=len(standing) - len(votes),
+        notes=shown_notes,
+        hidden_notes=len(notes) - len(shown_notes),
+        previous_id=row.previous_id,
+        next_id=row.next_id,
+    )
+
+
+def conflict_resolver(review: Review, stage: str, record_id: int):
+    """The latest adjudication of a record at a stage (with its reviewer), or None: who settled a
+    conflict that someone else was about to resolve."""
+    return (
+        Decision.objects.filter(
+            review=review, stage=stage, record_id=record_id, kind=DecisionKind.ADJUDICATION
+        )
+        .select_related("reviewer")
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def resolutions_recent(review: Review, stage: str, *, limit: int = 50):

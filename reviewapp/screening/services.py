@@ -13,6 +13,8 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import Target, audit_fields, audit_record
 from reviewapp.core.db import ANALYZE_AFTER_ROWS, tables_analyze
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
@@ -419,6 +421,7 @@ def tag_toggle(*, membership: Membership, record: Record, name: str) -> bool:
     return True
 
 
+@transaction.atomic
 def reason_add(*, membership: Membership, label: str) -> ExclusionReason:
     """Add an exclusion reason to the review's shared list (admins and owners)."""
     require(membership, Capability.MANAGE_REVIEW)
@@ -431,9 +434,17 @@ def reason_add(*, membership: Membership, label: str) -> ExclusionReason:
     if ExclusionReason.objects.filter(review=review, label__iexact=label).exists():
         raise ServiceError(f"The reason '{label}' is already in the list.", field="label")
     last = ExclusionReason.objects.filter(review=review).order_by("-position").first()
-    return ExclusionReason.objects.create(
+    reason = ExclusionReason.objects.create(
         review=review, label=label, position=(last.position + 1) if last else 1
     )
+    audit_record(
+        review=review,
+        actor=membership,
+        action=Action.REASON_ADDED,
+        target=reason,
+        after=audit_fields(reason, ["label"]),
+    )
+    return reason
 
 
 def reason_update(
@@ -449,6 +460,7 @@ def reason_update(
     if reason.review_id != membership.review_id:
         raise ServiceError("That reason belongs to another review.", field="reason")
     with transaction.atomic():
+        before = audit_fields(reason, ["label", "active"])
         if label is not None:
             label = " ".join(label.split())
             if not label:
@@ -460,17 +472,52 @@ def reason_update(
         if active is not None:
             reason.active = active
         reason.save()
+        after = audit_fields(reason, ["label", "active"])
+        _reason_audit(membership, reason, before, after)
         if move:
             ordered = list(ExclusionReason.objects.filter(review_id=reason.review_id))
+            order_before = [r.label for r in ordered]
             i = next(i for i, r in enumerate(ordered) if r.pk == reason.pk)
             j = max(0, min(len(ordered) - 1, i + (1 if move > 0 else -1)))
             ordered.insert(j, ordered.pop(i))
             for position, r in enumerate(ordered, start=1):
                 if r.position != position:
                     ExclusionReason.objects.filter(pk=r.pk).update(position=position)
+            audit_record(
+                review=membership.review,
+                actor=membership,
+                action=Action.REASON_MOVED,
+                target=reason,
+                before={"order": order_before},
+                after={"order": [r.label for r in ordered]},
+            )
     return reason
 
 
+def _reason_audit(membership: Membership, reason: ExclusionReason, before: dict, after: dict):
+    """One event per kind of change: a rename, a retirement, a restoration."""
+    if before["label"] != after["label"]:
+        audit_record(
+            review=membership.review,
+            actor=membership,
+            action=Action.REASON_RENAMED,
+            target=reason,
+            before={"label": before["label"]},
+            after={"label": after["label"]},
+        )
+    if before["active"] != after["active"]:
+        action = Action.REASON_RESTORED if after["active"] else Action.REASON_REMOVED
+        audit_record(
+            review=membership.review,
+            actor=membership,
+            action=action,
+            target=reason,
+            before={"active": before["active"]},
+            after={"active": after["active"]},
+        )
+
+
+@transaction.atomic
 def queue_order_set(*, membership: Membership, stage: str, queue_order: str) -> StageSettings:
     """Choose how a stage's queue is ordered (admins and owners)."""
     require(membership, Capability.MANAGE_REVIEW)
@@ -480,8 +527,17 @@ def queue_order_set(*, membership: Membership, stage: str, queue_order: str) -> 
             field="queue_order",
         )
     settings = StageSettings.objects.get(review=membership.review, stage=stage)
+    before = audit_fields(settings, ["queue_order"])
     settings.queue_order = queue_order
     settings.save(update_fields=["queue_order", "updated_at"])
+    audit_record(
+        review=membership.review,
+        actor=membership,
+        action=Action.STAGE_MODE_CHANGED,
+        target=Target("stage", stage, settings.get_stage_display()),
+        before=before,
+        after=audit_fields(settings, ["queue_order"]),
+    )
     return settings
 
 
@@ -573,6 +629,14 @@ def decisions_automation_exclude(
         # Once, after every state row is locked: a decision holding a record's row while it
         # waits for a count row this transaction holds would otherwise deadlock with it.
         tally_add(review.pk, counted)
+        if excluded:
+            audit_record(
+                review=review,
+                actor=membership,
+                action=Action.SCREENING_STOPPED,
+                target=Target("stage", stage, Stage(stage).label),
+                after={"excluded_by_rule": excluded, "rule": details.get("rule")},
+            )
         if excluded >= ANALYZE_AFTER_ROWS:
             tables_analyze(Decision, RecordStageState)
     return excluded

@@ -14,9 +14,12 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import Target, audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.reviews.constants import Capability
@@ -167,6 +170,7 @@ def recall_status(review: Review, stage: str) -> RecallStatus:
     )
 
 
+@transaction.atomic
 def stopping_rule_declare(
     *,
     membership: Membership,
@@ -201,7 +205,7 @@ def stopping_rule_declare(
     if _automated_ids(review, stage):
         raise ServiceError("Screening of this stage has been stopped; the rule is final.")
     eligible = stage_eligible_ids(review, stage)
-    return StoppingRule.objects.create(
+    rule = StoppingRule.objects.create(
         review=review,
         stage=stage,
         method=method,
@@ -212,6 +216,14 @@ def stopping_rule_declare(
         declared_by=membership.user,
         screened_when_declared=len(screened_labels_in_order(review, stage, set(eligible))),
     )
+    audit_record(
+        review=review,
+        actor=membership,
+        action=Action.STOPPING_RULE_DECLARED,
+        target=Target("stage", stage, Stage(stage).label),
+        after=audit_fields(rule, ["method", "target_recall", "confidence", "min_screened", "note"]),
+    )
+    return rule
 
 
 def screening_stop(*, membership: Membership, stage: str) -> int:

@@ -14,6 +14,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from reviewapp.audit.constants import Action
+from reviewapp.audit.services import audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.jobs import JobLost, job_claim, job_enqueue
 from reviewapp.core.permissions import require
@@ -114,7 +116,7 @@ def analysis_create(
     method = _method_check(measure, model, method, hksj)
     try:
         with transaction.atomic():
-            return Analysis.objects.create(
+            analysis = Analysis.objects.create(
                 review=review,
                 name=name,
                 outcome=outcome,
@@ -132,6 +134,17 @@ def analysis_create(
             )
     except IntegrityError:
         raise ServiceError(f"An analysis called '{name}' already exists.", field="name") from None
+    audit_record(
+        review=review,
+        actor=membership,
+        action=Action.ANALYSIS_CREATED,
+        target=analysis,
+        after=audit_fields(analysis, ANALYSIS_AUDITED),
+    )
+    return analysis
+
+
+ANALYSIS_AUDITED = ["name", "outcome", "measure", "model", "method", "hksj", "options"]
 
 
 def compute(rows: list[dict], analysis: Analysis, *, ratio: bool):

@@ -72,11 +72,11 @@ def test_two_reviewers_screen_by_keyboard_blinded_and_an_admin_resolves_the_conf
 
     adam = login(review_admin)
     adam.goto(f"{live_server.url}/reviews/{review.slug}/screen/ta/conflicts/")
-    row = adam.locator(f"tr[data-record-id='{records[1].pk}']")
+    row = adam.locator(f".conflict-row[data-record-id='{records[1].pk}']")
     assert "rita" in row.inner_text() and "ravi" in row.inner_text()
     screenshot(adam, "conflicts-page")
-    row.get_by_role("button", name="Include").click()
-    adam.wait_for_load_state()
+    adam.locator("#conflict-focus").get_by_role("button", name="Include").click()
+    wait_for(adam, "document.querySelector('[data-testid=conflict-resolved]') !== null")
     assert "resolved" in adam.content()
     assert stage_counts(review, "ta").conflict == 0
     resolution = Decision.objects.get(kind="adjudication")

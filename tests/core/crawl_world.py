@@ -79,6 +79,9 @@ class Marker:
     text: str
     what: str
     hidden_from: frozenset[str]
+    # Pages (URL names) where the text is not the secret but something the role may see: a
+    # member's name in the audit log says they were on the team, not how they voted.
+    named_on: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -145,9 +148,14 @@ def _hidden(world: World, due) -> frozenset[str]:
     return frozenset(hidden)
 
 
-def vote_marker(world: World, *, text: str, what: str, record, stage) -> Marker:
+def vote_marker(
+    world: World, *, text: str, what: str, record, stage, named_on=frozenset()
+) -> Marker:
     return Marker(
-        text, what, _hidden(world, lambda user: _vote_due(world.review, user, record, stage))
+        text,
+        what,
+        _hidden(world, lambda user: _vote_due(world.review, user, record, stage)),
+        frozenset(named_on),
     )
 
 
@@ -344,6 +352,8 @@ def every_state_world(outsider) -> World:
             what="vote without a note (its author's name), waiting record",
             record=waiting_too,
             stage="ta",
+            # The owner removed them from the team: the log of team changes names them.
+            named_on={"audit:event-list", "audit:event-download"},
         ),
         extraction_marker(
             world, text=draft_text, what="unsubmitted extraction", form=dual, study=studies[0]

@@ -230,7 +230,7 @@ class Crawl:
         for marker in self.world.markers:
             if marker.text in text:
                 self.seen[marker.text].add(role)
-                if role in marker.hidden_from:
+                if role in marker.hidden_from and name not in marker.named_on:
                     self.failures.append(
                         f"blinding leak: {marker.what} ({marker.text}) shown to {where}"
                     )

@@ -36,62 +36,6 @@ def _compare_url(review, form, study):
     return reverse("extraction:study-compare", args=[review.slug, form.pk, study.pk])
 
 
-def test_an_admin_creates_a_form_and_builds_its_fields(client, review, review_admin):
-    client.force_login(review_admin)
-    response = client.post(
-        reverse("extraction:form-create", args=[review.slug]),
-        {"name": "Outcomes", "extractors_required": "2"},
-    )
-    form = ExtractionForm.objects.get()
-    assert response["Location"] == reverse("extraction:form-edit", args=[review.slug, form.pk])
-    assert form.extractors_required == 2
-    data = {
-        "action": "definition",
-        "rows-TOTAL_FORMS": "3",
-        "rows-INITIAL_FORMS": "0",
-        "rows-MIN_NUM_FORMS": "0",
-        "rows-MAX_NUM_FORMS": "500",
-        "rows-0-section": "Study",
-        "rows-0-label": "Country",
-        "rows-0-type": "text",
-        "rows-0-required": "on",
-        "rows-1-section": "Outcomes",
-        "rows-1-label": "Relapse",
-        "rows-1-type": "dichotomous",
-        "rows-2-section": "",
-        "rows-2-label": "",
-        "rows-2-type": "",
-    }
-    response = client.post(reverse("extraction:form-edit", args=[review.slug, form.pk]), data)
-    assert response.status_code == 302
-    version = form.versions.get()
-    assert [
-        (s["title"], [i["key"] for i in s["items"]]) for s in version.definition["sections"]
-    ] == [
-        ("Study", ["study_country"]),
-        ("Outcomes", ["outcomes_relapse"]),
-    ]
-    page = client.get(reverse("extraction:form-edit", args=[review.slug, form.pk]))
-    assert 'value="study_country"' in page.content.decode()
-
-
-def test_the_builder_shows_why_a_form_cannot_be_saved(client, review, owner, dual_form):
-    client.force_login(owner)
-    data = {
-        "action": "definition",
-        "rows-TOTAL_FORMS": "1",
-        "rows-INITIAL_FORMS": "0",
-        "rows-0-section": "Study",
-        "rows-0-label": "Design",
-        "rows-0-type": "single_choice",
-        "rows-0-choices": "RCT",
-    }
-    response = client.post(reverse("extraction:form-edit", args=[review.slug, dual_form.pk]), data)
-    assert response.status_code == 422
-    assert "Design: a choice field needs at least two choices." in response.content.decode()
-    assert dual_form.versions.count() == 1
-
-
 @pytest.mark.parametrize("role", ["owner", "review_admin", "reviewer", "analyst"])
 def test_every_member_opens_the_forms_page_with_a_form_and_its_latest_version(
     client, review, owner, dual_form, request, role

@@ -151,3 +151,54 @@ def test_the_page_costs_the_same_queries_whatever_the_review_holds(
     # files and the searches of the source filter
     with django_assert_num_queries(6):
         assert client.get(url, {"rule": "doi"}).status_code == 200
+
+
+def test_each_pair_is_shown_side_by_side_with_the_fields_that_differ_marked(
+    client, reviewer, review
+):
+    imp = ImportFactory(review=review, file_name="embase.ris")
+    kept = RecordFactory(
+        review=review,
+        title="Disease reactivation after stopping natalizumab",
+        authors=["Prosperini, L", "Kinkel, RP"],
+        journal="Neurology",
+        year=2019,
+        volume="92",
+        pages="e123-9",
+        doi="10.1212/WNL.0000000000001234",
+        pmid="30111111",
+    )
+    copy = RecordFactory(
+        review=review,
+        source_import=imp,
+        title="Disease reactivation after stopping natalizumab.",
+        authors=["Prosperini, L", "Kinkel, R P"],
+        journal="NEUROLOGY",
+        year=2020,
+        volume="92",
+        pages="e123-e129",
+        doi="https://doi.org/10.1212/wnl.0000000000001234",
+    )
+    link = _link(review, kept, copy, rule="fuzzy_title", score=0.95, status="needs_review")
+    client.force_login(reviewer)
+    page = client.get(reverse("literature:duplicate-list", args=[review.slug])).content.decode()
+    pair = page.split(f'id="pair-{link.pk}"', 1)[1].split('class="pair-actions"', 1)[0]
+    statuses = {
+        label: status
+        for status, label in re.findall(r'data-field-status="(\w+)">\s*<th scope="row">(\w+)', pair)
+    }
+    assert statuses == {
+        "Title": "same",
+        "Authors": "same",
+        "Journal": "same",
+        "Year": "different",
+        "Volume": "same",
+        "Pages": "same",
+        "DOI": "same",
+        "PMID": "one_missing",
+        "Source": "different",
+    }
+    assert "<td>2019</td>" in pair and "<td>2020</td>" in pair and "differs" in pair
+    assert "embase.ris" in pair
+    actions = page.split(f'id="pair-{link.pk}"', 1)[1]
+    assert "Same citation" in actions and "Not a duplicate" in actions

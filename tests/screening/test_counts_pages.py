@@ -33,8 +33,10 @@ PAGES = [
 # Queries a page runs only when there is something to show, whatever its amount: the conflicts
 # page reads the votes of the conflicts listed only when there are some, and the reasons of the
 # latest resolutions only when there are some; a box's page reads its ids and their records only
-# when the box is not empty. Random writes may leave none at one size.
-OPTIONAL = {"screening:conflict-list": 2, "reporting:prisma-box": 2}
+# when the box is not empty. The conflicts page also shows its first conflict in full when there
+# is one (its record with its neighbours, its events, their reasons, its notes, the reasons a
+# resolver may give). Random writes may leave none at one size.
+OPTIONAL = {"screening:conflict-list": 7, "reporting:prisma-box": 2}
 # Generous caps: what matters is that the number does not grow; these catch a page gone wild.
 MAX_QUERIES = 25
 

@@ -1,14 +1,26 @@
 """Screening views: interfaces only; they call services (writes) and selectors (reads)."""
 
-from reviewapp.screening.views.conflicts import conflict_list, conflict_resolve
+from reviewapp.screening.views.conflicts import (
+    conflict_detail,
+    conflict_list,
+    conflict_resolve,
+)
 from reviewapp.screening.views.fulltext import report_file, report_update
 from reviewapp.screening.views.manage import agreement_csv, stage_settings
 from reviewapp.screening.views.ranking import prioritisation, prioritisation_methods
 from reviewapp.screening.views.records import record_history, record_note, record_tag
-from reviewapp.screening.views.screen import screen, screen_decide, screen_progress, screen_undo
+from reviewapp.screening.views.screen import (
+    screen,
+    screen_decide,
+    screen_progress,
+    screen_release,
+    screen_renew,
+    screen_undo,
+)
 
 __all__ = [
     "agreement_csv",
+    "conflict_detail",
     "conflict_list",
     "conflict_resolve",
     "prioritisation",
@@ -21,6 +33,8 @@ __all__ = [
     "screen",
     "screen_decide",
     "screen_progress",
+    "screen_release",
+    "screen_renew",
     "screen_undo",
     "stage_settings",
 ]

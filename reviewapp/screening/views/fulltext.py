@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,11 +18,14 @@ from reviewapp.core.permissions import review_view
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening import fulltext
-from reviewapp.screening.constants import Stage
+from reviewapp.screening.constants import RetrievalStatus, Stage
 from reviewapp.screening.models import Report, ReportFile
 from reviewapp.screening.selectors import record_panels, stage_settings_get, studies_for_linking
+from reviewapp.screening.views.screen import PARTIAL as SCREEN_PARTIAL
+from reviewapp.screening.views.screen import REPORT_ACTIONS as ACTIONS
+from reviewapp.screening.views.screen import record_label, screen_context
 
-ACTIONS = ("upload", "link", "status", "study")
+NOT_RETRIEVED = RetrievalStatus.NOT_RETRIEVED.value
 
 
 @review_view(Capability.SCREEN)
@@ -59,15 +63,31 @@ def report_update(request, record_id: int, *, review, membership):
             raise ServiceError(f"Choose one of: {', '.join(ACTIONS)}.", field="action")
     except ServiceError as exc:
         error = exc.message
+    left_queue = not error and action == "status" and request.POST.get("status") == NOT_RETRIEVED
+    left_message = (
+        f"Record {record_label(record)} is marked not retrieved; it leaves the full-text "
+        "queue (PRISMA: reports not retrieved)."
+    )
+    queue_url = reverse("screening:screen", args=[review.slug, Stage.FULL_TEXT])
     if not is_htmx(request):
         if error:
             messages.error(request, error)
+        elif left_queue:
+            # On to the next record: this one no longer takes a vote.
+            messages.success(request, left_message)
+            return redirect(queue_url)
         else:
             messages.success(request, "Full text updated.")
-        return redirect(
-            reverse("screening:screen", args=[review.slug, Stage.FULL_TEXT])
-            + f"?record={record.pk}"
-        )
+        return redirect(f"{queue_url}?record={record.pk}")
+    if left_queue:
+        # The record leaves the full-text queue: the screening area moves on to the next one
+        # rather than leaving a record on screen that no longer takes a vote.
+        context = screen_context(request, review, membership, Stage.FULL_TEXT)
+        context["notice"] = left_message
+        response = render(request, SCREEN_PARTIAL, context)
+        response["HX-Retarget"] = "#screen-area"
+        response["HX-Reswap"] = "outerHTML"
+        return response
     settings = stage_settings_get(review, Stage.FULL_TEXT)
     (panel,) = record_panels(review, Stage.FULL_TEXT, [record.pk], membership, settings)
     return render(
@@ -75,9 +95,13 @@ def report_update(request, record_id: int, *, review, membership):
         "screening/partials/_report_panel.html",
         {
             "review": review,
+            "stage": Stage.FULL_TEXT,
             "panel": panel,
             "studies": studies_for_linking(review),
             "report_error": error,
+            "report_action": action,
+            "report_actions": ACTIONS,
+            "max_upload_bytes": django_settings.FULLTEXT_MAX_BYTES,
         },
         status=422 if error else 200,
     )

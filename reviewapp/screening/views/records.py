@@ -59,7 +59,14 @@ def _extras(request, review, membership, stage, record, error=""):
     return render(
         request,
         "screening/partials/_record_extras.html",
-        {"review": review, "stage": stage, "panel": panel, "extras_error": error},
+        # Open: the reviewer has just used it.
+        {
+            "review": review,
+            "stage": stage,
+            "panel": panel,
+            "extras_error": error,
+            "extras_open": True,
+        },
         status=422 if error else 200,
     )
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings as django_settings
 from django.contrib import messages
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -16,11 +19,18 @@ from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import StageSettings
-from reviewapp.screening.queue import queue_next
+from reviewapp.screening.queue import (
+    LEASE,
+    lease_release,
+    lease_renew,
+    leases_held_by_others,
+    queue_next,
+)
 from reviewapp.screening.selectors import (
     my_next_record_id,
     my_previous_record_id,
     my_progress,
+    my_remaining,
     reasons_active,
     record_eligible,
     record_panels,
@@ -35,6 +45,10 @@ PAGE = "screening/screen.html"
 PARTIAL = "screening/partials/_screen_record.html"
 # Sent by static/js/screening.js with a decision: the record it put on screen in the meantime.
 SHOWN_HEADER = "X-Screen-Showing"
+# The full-text panel's actions (views/fulltext.py): an error names the form it belongs to.
+REPORT_ACTIONS = ("upload", "link", "status", "study")
+# How long a page may say goodbye: the lease it could give back lasts no longer.
+PAGE_ID_TTL = int(LEASE.total_seconds()) + 60
 
 
 def screen_context(
@@ -67,6 +81,9 @@ def screen_context(
         ids = queue_next(review, stage, user, limit=2, settings=settings)
         if first is not None:
             ids = [first] + [i for i in ids if i != first][:1]
+            # A record pushed off the screen (an undo brings its record back first) goes back
+            # to the queue rather than staying leased, unseen, until the lease ends.
+            lease_release(review, stage, user, keep=ids)
     # The record the browser shows already needs no panel: its id and a fresh token will do.
     current_shown = None
     if ids and shown and revisit is None and shown == str(ids[0]):
@@ -85,6 +102,10 @@ def screen_context(
         next_id = my_next_record_id(review, stage, user, after=revisit)
     else:
         previous_id, next_id = last_decided, None
+    held = None
+    if ids == [] and revisit is None:
+        # "Nothing left" only when nothing is: records another reviewer has open are said so.
+        held = leases_held_by_others(review, stage, user)
     return {
         "review": review,
         "membership": membership,
@@ -100,11 +121,26 @@ def screen_context(
         "reasons": reasons_active(review),
         "studies": studies_for_linking(review) if stage == Stage.FULL_TEXT else [],
         "my_count": my_count,
-        "counts": stage_counts_recent(review, stage) if with_counts else None,
+        # A page load counts afresh, so the reviewer's own numbers (read now) agree with it.
+        "counts": stage_counts_recent(review, stage, fresh=True) if with_counts else None,
         "can_adjudicate": membership.can(Capability.ADJUDICATE),
         "error": error,
         "error_field": error_field,
+        "held": held,
+        # The page keeps the record it shows leased while it is in view (screen_renew).
+        "lease_renew_seconds": int(LEASE.total_seconds() // 3),
+        "report_actions": REPORT_ACTIONS,
+        "max_upload_bytes": django_settings.FULLTEXT_MAX_BYTES,
     }
+
+
+def record_label(record) -> str:
+    """How a record is named to people: its number in the review (its id until it has one)."""
+    return str(getattr(record, "number", None) or record.pk)
+
+
+def _page_key(review, stage: str, user) -> str:
+    return f"screening:page:{review.pk}:{stage}:{user.pk}"
 
 
 def _render(request, context, status=200):
@@ -139,7 +175,59 @@ def screen(request, stage: str, *, review, membership):
         error=error,
         with_counts=not is_htmx(request),
     )
+    if not is_htmx(request):
+        # The newest page of this reviewer at this stage: only it may give its records back
+        # when it is left (a reload's new page is rendered before the old one says goodbye).
+        context["page_id"] = uuid.uuid4().hex
+        cache.set(_page_key(review, stage, membership.user), context["page_id"], PAGE_ID_TTL)
+        context["my_remaining"] = my_remaining(review, stage, membership.user, context["counts"])
     return _render(request, context)
+
+
+LEASE_LOST = {
+    "taken": (
+        "Record {n} was open on your screen longer than {minutes} minutes, and another reviewer "
+        "has been given it since. You can still decide it; if it needs no more votes by the time "
+        "you do, you will be told."
+    ),
+    "decided": (
+        "Record {n} was decided by others while it was on your screen; it takes no vote from you "
+        "now. Go on to the next record."
+    ),
+    "gone": "Record {n} is no longer screened at this stage. Go on to the next record.",
+}
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def screen_renew(request, stage: str, record_id: int, *, review, membership):
+    """The page still shows this record (screening.js asks every few minutes while it is in
+    view): keep it leased. 409 with the reason when the lease was lost."""
+    stage = stage_or_404(stage)
+    record = get_object_or_404(Record.objects.only("id", "review_id"), pk=record_id, review=review)
+    lost = lease_renew(review, stage, membership.user, record.pk)
+    if not lost:
+        return HttpResponse(status=204)
+    message = LEASE_LOST[lost].format(
+        n=record_label(record), minutes=int(LEASE.total_seconds() // 60)
+    )
+    return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def screen_release(request, stage: str, *, review, membership):
+    """The page is being left (navigator.sendBeacon): give back the records leased to it, so
+    co-reviewers are not kept waiting for LEASE. A page superseded by a newer one (a reload,
+    a second tab) releases nothing: the newer page shows those records."""
+    stage = stage_or_404(stage)
+    key = _page_key(review, stage, membership.user)
+    page_id = request.POST.get("page_id", "")
+    released = 0
+    if page_id and cache.get(key) == page_id:
+        released = lease_release(review, stage, membership.user)
+        cache.delete(key)
+    return HttpResponse(status=204, headers={"X-Released": str(released)})
 
 
 @review_view(Capability.SCREEN)
@@ -147,6 +235,9 @@ def screen(request, stage: str, *, review, membership):
 def screen_progress(request, stage: str, *, review, membership):
     """Team progress (the page polls it; counting is kept out of the per-decision path)."""
     stage = stage_or_404(stage)
+    settings = stage_settings_get(review, stage)
+    # fresh=1: asked by the page right after the reviewer's own decision (screening.js).
+    counts = stage_counts_recent(review, stage, fresh=request.GET.get("fresh") == "1")
     return render_page_or_partial(
         request,
         "screening/partials/_screen_progress.html",
@@ -154,9 +245,10 @@ def screen_progress(request, stage: str, *, review, membership):
         {
             "review": review,
             "stage": stage,
-            "settings": stage_settings_get(review, stage),
-            "counts": stage_counts_recent(review, stage),
+            "settings": settings,
+            "counts": counts,
             "my_count": my_progress(review, stage, membership.user)[0],
+            "my_remaining": my_remaining(review, stage, membership.user, counts),
         },
     )
 
