@@ -396,7 +396,18 @@ def invitation_create(
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_DAYS),
     )
     _invitation_send(invitation=invitation, site_url=site_url)
+    audit_record(
+        review=review,
+        actor=actor,
+        action=Action.INVITATION_SENT,
+        target=_invited(invitation),
+        after={"email": invitation.email, "role": invitation.role},
+    )
     return invitation
+
+
+def _invited(invitation: Invitation) -> Target:
+    return Target("invitation", invitation.pk, invitation.email)
 
 
 def _invitation_of_review(invitation: Invitation, actor: Membership) -> None:
@@ -414,7 +425,19 @@ def invitation_resend(*, invitation: Invitation, actor: Membership, site_url: st
         raise ServiceError(f"The invitation to {invitation.email} was {invitation.status}.")
     invitation.expires_at = timezone.now() + timedelta(days=settings.INVITATION_DAYS)
     _invitation_send(invitation=invitation, site_url=site_url)
+    audit_record(
+        review=invitation.review,
+        actor=actor,
+        action=Action.INVITATION_SENT,
+        target=_invited(invitation),
+        # Sent again: a new link, working until then.
+        after={"expires_at": _audit_time(invitation.expires_at)},
+    )
     return invitation
+
+
+def _audit_time(when) -> str:
+    return when.isoformat(timespec="seconds")
 
 
 @transaction.atomic
@@ -428,6 +451,13 @@ def invitation_revoke(*, invitation: Invitation, actor: Membership) -> Invitatio
         invitation.revoked_at = timezone.now()
         invitation.revoked_by = actor.user
         invitation.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
+        audit_record(
+            review=invitation.review,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            target=_invited(invitation),
+            before={"email": invitation.email, "role": invitation.role},
+        )
     return invitation
 
 
@@ -463,7 +493,7 @@ def invitation_accept(*, token: str, user) -> Membership:
     invitation = Invitation.objects.select_for_update().select_related("review").get(pk=found.pk)
     if invitation.status != "pending":
         raise ServiceError(INVITATION_UNUSABLE[invitation.status])
-    membership, _created = Membership.objects.get_or_create(
+    membership, created = Membership.objects.get_or_create(
         review=invitation.review,
         user=user,
         defaults={"role": invitation.role, "added_by": invitation.invited_by},
@@ -471,6 +501,22 @@ def invitation_accept(*, token: str, user) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
+    audit_record(
+        review=invitation.review,
+        actor=user,
+        action=Action.INVITATION_ACCEPTED,
+        target=_invited(invitation),
+        after={"user": user.get_username()},
+    )
+    if created:
+        membership.user = user
+        audit_record(
+            review=invitation.review,
+            actor=user,
+            action=Action.MEMBER_ADDED,
+            target=_member(membership),
+            after=audit_fields(membership, ["role"]),
+        )
     if (user.email or "").lower() == invitation.email.lower():
         EmailAddress.objects.filter(user=user, email__iexact=invitation.email).update(verified=True)
     return membership

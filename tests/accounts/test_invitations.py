@@ -266,3 +266,35 @@ def test_the_invitation_goes_through_the_worker_and_smtp_and_its_link_works(
     assert client.get(review.get_absolute_url()).status_code == 200
     invitation = Invitation.objects.get(review=review)
     assert invitation.status == "accepted" and invitation.message.status == "sent"
+
+
+def test_invitations_are_in_the_audit_log(owner_client, owner, review):
+    from django.test import Client
+
+    from reviewapp.audit.models import AuditEvent
+
+    client = Client()  # the invitee's browser
+
+    invite(owner_client, review, "nora@example.org", "analyst")
+    invitation = Invitation.objects.get()
+    owner_client.post(reverse("reviews:invitation-resend", args=[review.slug, invitation.pk]))
+    link = link_of("nora@example.org")
+    client.post(link, {"username": "nora", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    invite(owner_client, review, "omar@example.org")
+    omar = Invitation.objects.get(email="omar@example.org")
+    owner_client.post(reverse("reviews:invitation-revoke", args=[review.slug, omar.pk]))
+    events = [
+        (e.action, e.actor_label, e.target_label)
+        for e in AuditEvent.objects.filter(
+            review=review, action__startswith="invitation."
+        ).order_by("pk")
+    ]
+    assert events == [
+        ("invitation.sent", "olivia", "nora@example.org"),
+        ("invitation.sent", "olivia", "nora@example.org"),
+        ("invitation.accepted", "nora", "nora@example.org"),
+        ("invitation.sent", "olivia", "omar@example.org"),
+        ("invitation.revoked", "olivia", "omar@example.org"),
+    ]
+    added = AuditEvent.objects.get(review=review, action="member.added", actor_label="nora")
+    assert added.after == {"role": "analyst"}
