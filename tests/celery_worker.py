@@ -42,9 +42,12 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, media_root):
+def celery_worker(django_db_setup, django_db_blocker, media_root, smtp_server):
     """Start one worker for the session on a queue of its own; yield (queue, hostname)."""
-    with worker_process(media_root) as started:
+    # Mail goes to the test process's SMTP server (tests/smtp_server.py); a refused message is
+    # tried again after a second, not thirty.
+    mail = {"EMAIL_URL": f"smtp://127.0.0.1:{smtp_server[1]}", "EMAIL_RETRY_BASE_SECONDS": "1"}
+    with worker_process(media_root, **mail) as started:
         yield started
 
 
@@ -65,6 +68,9 @@ def worker_process(media_root, **extra_env: str) -> Iterator[tuple[str, str]]:
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "MEDIA_ROOT": str(media_root),
+        # What the worker queues itself (a retry, a mail from a periodic task) goes to the queue
+        # it works on, as in production, where CELERY_QUEUE names both.
+        "CELERY_QUEUE": queue,
         **extra_env,
     }
     process = subprocess.Popen(
