@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -138,7 +139,13 @@ def fast_main(argv: Sequence[str], write: Callable[[str], object]) -> bool:
 
 
 def _num(value: float | None, digits: int = 4) -> str:
-    return "NA" if value is None else f"{value:.{digits}f}"
+    if value is None or not math.isfinite(value):
+        return "NA"
+    return f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    return "NA" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 def format_table(result: PoolResult) -> str:
@@ -162,12 +169,14 @@ def format_table(result: PoolResult) -> str:
     for e in result.excluded:
         lines.append(f"{e.label[:30]:<30} excluded: {e.reason}")
     stat = (
-        f"t({result.df}) = {result.stat:.4f}" if result.test == "knha" else f"z = {result.stat:.4f}"
+        f"t({result.df}) = {_num(result.stat)}"
+        if result.test == "knha"
+        else f"z = {_num(result.stat)}"
     )
     lines += [
         "",
         f"Estimate {result.estimate:.4f} (SE {result.se:.4f}), "
-        f"95% CI [{result.ci_lb:.4f}, {result.ci_ub:.4f}], {stat}, p = {result.pval:.4g}",
+        f"95% CI [{result.ci_lb:.4f}, {result.ci_ub:.4f}], {stat}, p = {_p(result.pval)}",
     ]
     if ratio:
         lines.append(
@@ -185,4 +194,5 @@ def format_table(result: PoolResult) -> str:
         f"I² = {result.I2:.2f}%, H² = {result.H2:.4f}, "
         f"Q = {result.Q:.4f} (df = {result.Q_df}, p = {result.Q_p:.4g})"
     )
+    lines += [f"Note: {note}" for note in result.notes]
     return "\n".join(lines)

@@ -70,7 +70,10 @@ class EffectSizes:
     ``"ilogit"`` for logit proportions, ``"ipft"`` for Freeman-Tukey proportions, ``"none"``.
     ``ni`` holds total sample sizes when known (needed to back-transform PFT).
     ``tables`` keeps the raw 2x2 counts (ai, bi, ci, di) of *all* valid studies, in the order of
-    ``table_labels``, for Mantel-Haenszel and Peto pooling, which work on counts.
+    ``table_labels``, for Mantel-Haenszel and Peto pooling, which work on counts;
+    ``table_rows`` gives, for each study in ``labels``, its row in ``tables``. Labels need not be
+    unique ("Smith 2001" twice is common, and metafor accepts it), so studies are matched to
+    their counts by position, never by label.
     """
 
     measure: str
@@ -83,6 +86,7 @@ class EffectSizes:
     tables: np.ndarray | None = None
     table_labels: tuple[str, ...] = ()
     corrected: tuple[str, ...] = field(default=())
+    table_rows: tuple[int, ...] = ()
 
     @property
     def k(self) -> int:
@@ -98,16 +102,17 @@ class EffectSizes:
         labels = tuple(lab for lab, keep in zip(self.labels, mask, strict=True) if keep)
         tables = None
         table_labels: tuple[str, ...] = ()
+        table_rows: tuple[int, ...] = ()
         if self.tables is not None:
-            keep_labels = set(labels)
-            excluded_labels = {e.label for e in self.excluded}
-            rows = [
-                i
-                for i, lab in enumerate(self.table_labels)
-                if lab in keep_labels or lab in excluded_labels
-            ]
+            # Keep the tables of the kept studies and of the excluded ones (Mantel-Haenszel RD
+            # counts studies without events), renumbering the positions.
+            kept = {self.table_rows[i] for i in np.flatnonzero(mask)}
+            excluded = set(range(len(self.table_labels))) - set(self.table_rows)
+            rows = sorted(kept | excluded)
+            new_position = {old: new for new, old in enumerate(rows)}
             tables = self.tables[rows]
             table_labels = tuple(self.table_labels[i] for i in rows)
+            table_rows = tuple(new_position[self.table_rows[i]] for i in np.flatnonzero(mask))
         return EffectSizes(
             measure=self.measure,
             labels=labels,
@@ -119,6 +124,7 @@ class EffectSizes:
             tables=tables,
             table_labels=table_labels,
             corrected=tuple(c for c in self.corrected if c in labels),
+            table_rows=table_rows,
         )
 
 
@@ -220,6 +226,7 @@ def escalc_binary(
         tables=tables,
         table_labels=labels,
         corrected=corrected,
+        table_rows=tuple(int(i) for i in np.flatnonzero(keep)),
     )
 
 

@@ -127,14 +127,9 @@ def effects_from_rows(
             raise PoolingInputError(
                 "study label is empty.", source=source, row=row.number, column="study"
             )
-        if label in row_of:
-            raise PoolingInputError(
-                f"duplicate study label {label!r} (also in row {row_of[label]}).",
-                source=source,
-                row=row.number,
-                column="study",
-            )
-        row_of[label] = row.number
+        # Two studies may share a label ("Smith 2001" twice; metafor accepts it): rows, not
+        # labels, identify them. An error names the first row with the label unless narrowed.
+        row_of.setdefault(label, row.number)
         labels.append(label)
         for column in needed:
             raw = row.cells.get(column)
@@ -159,31 +154,50 @@ def effects_from_rows(
             values[column].append(number)
 
     try:
-        if measure in BINARY_MEASURES:
-            return escalc_binary(measure, labels, *(values[c] for c in needed))
-        if measure in MEAN_MEASURES:
-            return escalc_means(measure, labels, *(values[c] for c in needed))
-        if measure in PROPORTION_MEASURES:
-            return escalc_proportion(measure, labels, values["xi"], values["ni"])
-        # Only the layout's columns are in values; the others stay None, as if not passed.
-        return escalc_generic(
-            labels,
-            yi=values.get("yi"),
-            sei=values.get("sei"),
-            vi=values.get("vi"),
-            estimate=values.get("estimate"),
-            lower=values.get("lower"),
-            upper=values.get("upper"),
-            ratio=ratio,
-        )
+        return _compute(measure, labels, values, ratio)
     except StudyDataError as exc:
         bad_column = exc.field if exc.field in needed else None
+        row_number = row_of.get(exc.study)
+        if labels.count(exc.study) > 1:
+            # Several rows share the label: find the one at fault by computing each alone.
+            for index, label in enumerate(labels):
+                if label != exc.study:
+                    continue
+                try:
+                    _compute(measure, [label], {c: [v[index]] for c, v in values.items()}, ratio)
+                except StudyDataError:
+                    row_number = records[index].number
+                    break
         raise PoolingInputError(
             f"study {exc.study!r}: {exc.field} {exc.problem}",
             source=source,
-            row=row_of.get(exc.study),
+            row=row_number,
             column=bad_column,
         ) from exc
+
+
+def _compute(
+    measure: str, labels: list[str], values: dict[str, list[float]], ratio: bool
+) -> EffectSizes:
+    """The measure's effect sizes from validated numbers (``values`` in the measure's column order)."""
+    columns = list(values.values())
+    if measure in BINARY_MEASURES:
+        return escalc_binary(measure, labels, *columns)
+    if measure in MEAN_MEASURES:
+        return escalc_means(measure, labels, *columns)
+    if measure in PROPORTION_MEASURES:
+        return escalc_proportion(measure, labels, values["xi"], values["ni"])
+    # Only the layout's columns are in values; the others stay None, as if not passed.
+    return escalc_generic(
+        labels,
+        yi=values.get("yi"),
+        sei=values.get("sei"),
+        vi=values.get("vi"),
+        estimate=values.get("estimate"),
+        lower=values.get("lower"),
+        upper=values.get("upper"),
+        ratio=ratio,
+    )
 
 
 def read_effects_csv(

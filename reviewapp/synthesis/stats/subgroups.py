@@ -184,7 +184,10 @@ def meta_regression(
 
     Model, omnibus test QM, residual heterogeneity QE, I² and H² as metafor ``rma.uni()``;
     pseudo-R² = max(0, 100 (tau²_RE - tau²_ME) / tau²_RE) (Raudenbush 2009; metafor's default
-    ``r2def="1"``), with tau²_RE from the intercept-only model by the same method.
+    ``r2def="1"``), with tau²_RE from the intercept-only model by the same method. A
+    common-effect ("FE") model has no tau²: its R² is, as metafor's, the adjusted R² of the
+    weighted least-squares regression of yi on the moderators with weights 1/vi, in percent,
+    floored at 0 (0 when all yi are equal).
     """
     X = np.asarray(X, dtype=float)
     test = "knha" if hksj else "z"
@@ -192,7 +195,7 @@ def meta_regression(
     R2: float | None = None
     if X.shape[1] > 1 and np.allclose(X[:, 0], 1):
         if fit.method == "FE":
-            R2 = None
+            R2 = _r2_common_effect(effects.yi, effects.vi, X)
         else:
             tau2_re = rma_uni(effects.yi, effects.vi, method=method, test=test).tau2
             R2 = 0.0 if tau2_re == 0 else max(0.0, 100 * (tau2_re - fit.tau2) / tau2_re)
@@ -219,6 +222,22 @@ def meta_regression(
         H2=fit.H2,
         R2=R2,
     )
+
+
+def _r2_common_effect(yi: np.ndarray, vi: np.ndarray, X: np.ndarray) -> float:
+    """100 x adjusted R² of ``lm(yi ~ X, weights = 1/vi)``, floored at 0 (metafor, method FE)."""
+    if np.var(yi) == 0:
+        return 0.0
+    w = 1 / vi
+    k, p = X.shape
+    if k - p <= 0:
+        return 0.0
+    beta = np.linalg.solve((X.T * w) @ X, (X.T * w) @ yi)
+    rss = float(np.sum(w * (yi - X @ beta) ** 2))
+    mean = float(np.sum(w * yi) / w.sum())
+    tss = float(np.sum(w * (yi - mean) ** 2))
+    adjusted = 1 - (rss / (k - p)) / (tss / (k - 1))
+    return max(0.0, 100 * adjusted)
 
 
 @dataclass(frozen=True)
