@@ -196,3 +196,24 @@ def format_table(result: PoolResult) -> str:
     )
     lines += [f"Note: {note}" for note in result.notes]
     return "\n".join(lines)
+
+
+def main(
+    argv: Sequence[str] | None = None, prog: str = "python -m reviewapp.synthesis.stats"
+) -> int:
+    """Run ``pool`` as a plain command-line tool, without Django's settings (issue 17 point 6).
+
+    The output is that of ``manage.py pool``; errors go to stderr with exit code 1.
+    """
+    import sys
+
+    parser = argparse.ArgumentParser(prog=prog, description=HELP)
+    add_arguments(parser)
+    options = parser.parse_args(argv)
+    try:
+        text = pool_command(vars(options))
+    except PoolCommandError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
