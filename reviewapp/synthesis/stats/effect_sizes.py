@@ -40,6 +40,7 @@ __all__ = [
 BINARY_MEASURES = ("OR", "RR", "RD")
 MEAN_MEASURES = ("MD", "SMD")
 PROPORTION_MEASURES = ("PR", "PLO", "PFT")
+CORRELATION_MEASURES = ("COR", "ZCOR")
 RATIO_MEASURES = ("OR", "RR")
 
 # metafor escalc default continuity correction (add=1/2, to="only0").
@@ -409,4 +410,53 @@ def escalc_generic(
                 raise StudyDataError(lab, name, f"must be positive (got {value:g}).")
     return EffectSizes(
         measure="GEN", labels=labels, yi=y, vi=v, transform="exp" if ratio else "none"
+    )
+
+
+def escalc_correlation(
+    measure: str,
+    labels: Sequence[str],
+    ri: Sequence[float],
+    ni: Sequence[float],
+) -> EffectSizes:
+    """Correlation coefficients: raw (COR) or Fisher's r-to-z transformed (ZCOR).
+
+    metafor ``escalc()``: COR yi = r, vi = (1 - r²)² / (n - 1) (the large-sample variance,
+    vtype "LS"); ZCOR yi = atanh(r), vi = 1 / (n - 3) (Fisher 1921), back-transformed with tanh
+    (metafor ``transf.ztor``).
+    """
+    measure = measure.upper()
+    if measure not in CORRELATION_MEASURES:
+        raise ValueError(f"Unknown measure {measure!r}; use one of {CORRELATION_MEASURES}.")
+    k = len(ri)
+    labels = _labels(labels, k)
+    r = _as_float(ri, "ri", labels)
+    n = _as_float(ni, "ni", labels)
+    least = 4 if measure == "ZCOR" else 2
+    for i, lab in enumerate(labels):
+        if not -1 <= r[i] <= 1:
+            raise StudyDataError(lab, "ri", f"must be between -1 and 1 (got {r[i]:g}).")
+        if n[i] < least:
+            raise StudyDataError(
+                lab, "ni", f"must be at least {least} for {measure} (got {n[i]:g})."
+            )
+        if measure == "ZCOR" and abs(r[i]) == 1:
+            raise StudyDataError(lab, "ri", "of -1 or 1 has no Fisher z (infinite).")
+    if measure == "COR":
+        yi, vi, transform = r.copy(), (1 - r**2) ** 2 / (n - 1), "none"
+    else:
+        yi, vi, transform = np.arctanh(r), 1 / (n - 3), "ztor"
+    excluded: list[ExcludedStudy] = []
+    keep = vi > 0
+    for i, lab in enumerate(labels):
+        if not keep[i]:
+            excluded.append(ExcludedStudy(lab, "a correlation of -1 or 1 has no sampling variance"))
+    return EffectSizes(
+        measure=measure,
+        labels=tuple(lab for lab, kp in zip(labels, keep, strict=True) if kp),
+        yi=yi[keep],
+        vi=vi[keep],
+        transform=transform,
+        ni=n[keep],
+        excluded=tuple(excluded),
     )

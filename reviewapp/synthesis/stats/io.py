@@ -2,6 +2,7 @@
 
 The CSV has a ``study`` column and, by measure:
 ``ai,bi,ci,di`` (OR, RR, RD); ``m1i,sd1i,n1i,m2i,sd2i,n2i`` (MD, SMD); ``xi,ni`` (PR, PLO, PFT);
+``ri,ni`` (COR, ZCOR);
 ``yi,sei`` or ``yi,vi`` or ``estimate,lower,upper`` (GEN). Errors name the file, the row
 (spreadsheet numbering: the header is row 1) and the column.
 """
@@ -17,11 +18,13 @@ from pathlib import Path
 
 from reviewapp.synthesis.stats.effect_sizes import (
     BINARY_MEASURES,
+    CORRELATION_MEASURES,
     MEAN_MEASURES,
     PROPORTION_MEASURES,
     EffectSizes,
     StudyDataError,
     escalc_binary,
+    escalc_correlation,
     escalc_generic,
     escalc_means,
     escalc_proportion,
@@ -29,12 +32,13 @@ from reviewapp.synthesis.stats.effect_sizes import (
 
 __all__ = ["MEASURES", "PoolingInputError", "effects_from_rows", "read_effects_csv"]
 
-MEASURES = (*BINARY_MEASURES, *MEAN_MEASURES, *PROPORTION_MEASURES, "GEN")
+MEASURES = (*BINARY_MEASURES, *MEAN_MEASURES, *PROPORTION_MEASURES, *CORRELATION_MEASURES, "GEN")
 
 COLUMNS = {
     **{m: ("ai", "bi", "ci", "di") for m in BINARY_MEASURES},
     **{m: ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i") for m in MEAN_MEASURES},
     **{m: ("xi", "ni") for m in PROPORTION_MEASURES},
+    **{m: ("ri", "ni") for m in CORRELATION_MEASURES},
 }
 GEN_LAYOUTS = (("yi", "sei"), ("yi", "vi"), ("estimate", "lower", "upper"))
 
@@ -187,6 +191,8 @@ def _compute(
         return escalc_means(measure, labels, *columns)
     if measure in PROPORTION_MEASURES:
         return escalc_proportion(measure, labels, values["xi"], values["ni"])
+    if measure in CORRELATION_MEASURES:
+        return escalc_correlation(measure, labels, values["ri"], values["ni"])
     # Only the layout's columns are in values; the others stay None, as if not passed.
     return escalc_generic(
         labels,

@@ -38,12 +38,15 @@ AXIS_LABELS = {
     "PR": "Proportion",
     "PLO": "Proportion",
     "PFT": "Proportion",
+    "COR": "Correlation",
+    "ZCOR": "Correlation",
 }
 ANALYSIS_SCALE_LABELS = {
     "OR": "log odds ratio",
     "RR": "log risk ratio",
     "PLO": "logit proportion",
     "PFT": "Freeman-Tukey double arcsine",
+    "ZCOR": "Fisher's z",
 }
 
 FONT = 10

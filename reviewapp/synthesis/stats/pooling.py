@@ -84,6 +84,7 @@ def rma_uni(
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
+    btt: list[int] | None = None,
 ) -> RmaFit:
     """Fit metafor's normal-normal (mixed-effects) model by weighted least squares.
 
@@ -149,8 +150,12 @@ def rma_uni(
         pval = 2 * dist.norm_sf(np.abs(stat))
         crit = dist.norm_isf(alpha / 2)
 
-    # Omnibus test of the moderators (all but an intercept in the first column).
-    btt = list(range(1, p)) if p > 1 and np.allclose(X[:, 0], 1) else list(range(p))
+    # Omnibus test of the moderators (all but an intercept in the first column), or of the
+    # coefficients ``btt`` (0-based; metafor's btt is 1-based).
+    if btt is None:
+        btt = list(range(1, p)) if p > 1 and np.allclose(X[:, 0], 1) else list(range(p))
+    elif not btt or any(not 0 <= b < p for b in btt):
+        raise ValueError(f"btt must name coefficients 0..{p - 1}.")
     b_sub = beta[btt]
     QM = float(b_sub @ np.linalg.solve(vb[np.ix_(btt, btt)], b_sub)) if np.all(se > 0) else np.nan
     m = len(btt)

@@ -179,21 +179,35 @@ def meta_regression(
     method: str = "REML",
     hksj: bool = False,
     level: float = 0.95,
+    btt: Sequence[int] | None = None,
 ) -> MetaRegressionResult:
     """Meta-regression of the effect sizes on the columns of ``X`` (first column: intercept).
 
     Model, omnibus test QM, residual heterogeneity QE, I² and H² as metafor ``rma.uni()``;
     pseudo-R² = max(0, 100 (tau²_RE - tau²_ME) / tau²_RE) (Raudenbush 2009; metafor's default
-    ``r2def="1"``), with tau²_RE from the intercept-only model by the same method. A
+    ``r2def="1"``), with tau²_RE from the intercept-only model by the same method. ``btt``
+    (0-based column numbers) restricts QM to those coefficients (metafor's ``btt``, 1-based). A
     common-effect ("FE") model has no tau²: its R² is, as metafor's, the adjusted R² of the
     weighted least-squares regression of yi on the moderators with weights 1/vi, in percent,
     floored at 0 (0 when all yi are equal).
     """
     X = np.asarray(X, dtype=float)
     test = "knha" if hksj else "z"
-    fit = rma_uni(effects.yi, effects.vi, X, method=method, test=test, level=level)
+    fit = rma_uni(
+        effects.yi,
+        effects.vi,
+        X,
+        method=method,
+        test=test,
+        level=level,
+        btt=None if btt is None else list(btt),
+    )
     R2: float | None = None
-    if X.shape[1] > 1 and np.allclose(X[:, 0], 1):
+    # As metafor: R² when the model is not intercept-only and the intercept-only model is
+    # nested in it (a constant lies in the span of X, as with ~ 0 + factor(group)).
+    ones = np.ones(X.shape[0])
+    nested = np.allclose(X @ np.linalg.lstsq(X, ones, rcond=None)[0], ones)
+    if nested and X.shape[1] != 1:
         if fit.method == "FE":
             R2 = _r2_common_effect(effects.yi, effects.vi, X)
         else:
