@@ -440,23 +440,10 @@ def escalc_correlation(
             raise StudyDataError(
                 lab, "ni", f"must be at least {least} for {measure} (got {n[i]:g})."
             )
-        if measure == "ZCOR" and abs(r[i]) == 1:
-            raise StudyDataError(lab, "ri", "of -1 or 1 has no Fisher z (infinite).")
+        if abs(r[i]) == 1:
+            raise StudyDataError(lab, "ri", "of -1 or 1 has no sampling variance.")
     if measure == "COR":
         yi, vi, transform = r.copy(), (1 - r**2) ** 2 / (n - 1), "none"
     else:
         yi, vi, transform = np.arctanh(r), 1 / (n - 3), "ztor"
-    excluded: list[ExcludedStudy] = []
-    keep = vi > 0
-    for i, lab in enumerate(labels):
-        if not keep[i]:
-            excluded.append(ExcludedStudy(lab, "a correlation of -1 or 1 has no sampling variance"))
-    return EffectSizes(
-        measure=measure,
-        labels=tuple(lab for lab, kp in zip(labels, keep, strict=True) if kp),
-        yi=yi[keep],
-        vi=vi[keep],
-        transform=transform,
-        ni=n[keep],
-        excluded=tuple(excluded),
-    )
+    return EffectSizes(measure=measure, labels=labels, yi=yi, vi=vi, transform=transform, ni=n)

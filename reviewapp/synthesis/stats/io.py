@@ -30,7 +30,13 @@ from reviewapp.synthesis.stats.effect_sizes import (
     escalc_proportion,
 )
 
-__all__ = ["MEASURES", "PoolingInputError", "effects_from_rows", "read_effects_csv"]
+__all__ = [
+    "MEASURES",
+    "PoolingInputError",
+    "effects_from_rows",
+    "read_effects_csv",
+    "read_study_columns",
+]
 
 MEASURES = (*BINARY_MEASURES, *MEAN_MEASURES, *PROPORTION_MEASURES, *CORRELATION_MEASURES, "GEN")
 
@@ -251,3 +257,35 @@ def read_effects_csv(
     if not rows:
         raise PoolingInputError("no studies (the file has no data rows).", source=source)
     return effects_from_rows(rows, measure, ratio=ratio, source=source, row_numbers=numbers)
+
+
+def read_study_columns(
+    path: str | Path | None = None,
+    names: Iterable[str] = (),
+    *,
+    text: str | None = None,
+    source: str | None = None,
+) -> dict[str, list[tuple[int, str]]]:
+    """Other columns of a pooling CSV (a subgroup, a moderator, a year), as (row, cell) pairs
+    in file order, the row numbered as in error messages. Raises PoolingInputError naming a
+    missing column."""
+    if path is not None:
+        source = source or str(path)
+        text = Path(path).read_text(encoding="utf-8-sig")
+    source = source or "<text>"
+    if text is None:
+        raise ValueError("Give path or text.")
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    wanted = list(names)
+    for name in wanted:
+        if name not in header:
+            raise PoolingInputError(
+                f"missing column {name!r} (the file has: {', '.join(header)}).", source=source
+            )
+    out: dict[str, list[tuple[int, str]]] = {name: [] for name in wanted}
+    for record in reader:
+        cells = {(k.strip() if k else k): v for k, v in record.items()}
+        for name in wanted:
+            out[name].append((reader.line_num, (cells.get(name) or "").strip()))
+    return out

@@ -40,20 +40,35 @@ class SubgroupResult:
     Q_between: float
     df: int
     pval: float
+    # metafor's test: QM of rma(yi, vi, mods = ~ factor(group)), one tau² for all subgroups
+    # (None for Mantel-Haenszel and Peto, which have no moderator model).
+    moderator_test: MetaRegressionResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return clean(
-            {
-                "overall": self.overall.to_dict(),
-                "groups": {name: res.to_dict() for name, res in self.groups.items()},
-                "test_for_subgroup_differences": {
-                    "Q_between": self.Q_between,
-                    "df": self.df,
-                    "pval": self.pval,
-                    "definition": "Cochran Q of subgroup estimates, weights 1/se^2, df = G-1",
-                },
+        out: dict[str, Any] = {
+            "overall": self.overall.to_dict(),
+            "groups": {name: res.to_dict() for name, res in self.groups.items()},
+            "test_for_subgroup_differences": {
+                "Q_between": self.Q_between,
+                "df": self.df,
+                "pval": self.pval,
+                "definition": "Cochran Q of subgroup estimates, weights 1/se^2, df = G-1",
+            },
+        }
+        if self.moderator_test is not None:
+            m = self.moderator_test
+            out["moderator_test"] = {
+                "QM": m.QM,
+                "QM_df": list(m.QM_df),
+                "QM_p": m.QM_p,
+                "tau2": m.tau2,
+                "QE": m.QE,
+                "QE_df": m.QE_df,
+                "QE_p": m.QE_p,
+                "R2": m.R2,
+                "definition": "metafor rma(yi, vi, mods = ~ factor(group)): one common tau2",
             }
-        )
+        return clean(out)
 
 
 def subgroup_analysis(
@@ -90,12 +105,18 @@ def subgroup_analysis(
     q_between = float(np.sum(w * (est - mu) ** 2))
     df = len(names) - 1
     overall = pool(effects, model=model, method=method, hksj=hksj, level=level)
+    moderator_test = None
+    name = (method or ("FE" if model.lower() in ("fixed", "common", "fe") else "REML")).upper()
+    if name not in ("MH", "PETO"):
+        X, columns = factor_design(groups)
+        moderator_test = meta_regression(effects, X, columns, method=name, hksj=hksj, level=level)
     return SubgroupResult(
         groups=results,
         overall=overall,
         Q_between=q_between,
         df=df,
         pval=float(stats.chi2.sf(q_between, df)),
+        moderator_test=moderator_test,
     )
 
 
