@@ -36,6 +36,8 @@ from reviewapp.synthesis.selectors import (
 from reviewapp.synthesis.stats.bias import rank_correlation_test, regression_test
 from reviewapp.synthesis.stats.io import PoolingInputError, effects_from_rows
 from reviewapp.synthesis.stats.pooling import pool
+from reviewapp.synthesis.stats.results import clean
+from reviewapp.synthesis.stats.sensitivity import trim_and_fill
 from reviewapp.synthesis.stats.subgroups import leave_one_out
 
 logger = logging.getLogger(__name__)
@@ -157,6 +159,36 @@ def compute(rows: list[dict], analysis: Analysis, *, ratio: bool):
     return effects, result
 
 
+def _trim_and_fill(effects, analysis: Analysis) -> dict:
+    """metafor's trimfill() (L0) of the analysis's model, in brief; none if it cannot run."""
+    try:
+        taf = trim_and_fill(
+            effects,
+            model=analysis.model,
+            method=None if analysis.model == Model.FIXED else analysis.method,
+        )
+    except ValueError:
+        return {}
+    filled = taf.result
+    return {
+        "trim_and_fill": clean(
+            {
+                "estimator": taf.estimator,
+                "side": taf.side,
+                "k0": taf.k0,
+                "se_k0": taf.se_k0,
+                "k": filled.k,
+                "estimate": filled.estimate,
+                "ci_lb": filled.ci_lb,
+                "ci_ub": filled.ci_ub,
+                "estimate_bt": filled.estimate_bt,
+                "ci_lb_bt": filled.ci_lb_bt,
+                "ci_ub_bt": filled.ci_ub_bt,
+            }
+        )
+    }
+
+
 def _plot_draw(name: str, analysis: Analysis, effects, pooled) -> bytes:
     """One plot as stored: SVGs made CSP-safe (reviewapp.core.svg) so they can be served as is."""
     from reviewapp.synthesis.stats.plots import forest_plot, funnel_plot
@@ -235,6 +267,7 @@ def _analysis_compute_store(*, membership: Membership, analysis: Analysis, plots
         method = "FE" if analysis.model == Model.FIXED else analysis.method
         extra["egger"] = regression_test(effects, method=method, hksj=analysis.hksj).to_dict()
         extra["rank_test"] = rank_correlation_test(effects).to_dict()
+        extra.update(_trim_and_fill(effects, analysis))
     clock.append(time.perf_counter())
     if effects.k >= 3:
         loo = leave_one_out(

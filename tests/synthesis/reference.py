@@ -96,3 +96,41 @@ def tolerance(key: str, expected: float, *, default: float | None = None) -> flo
 
 def close(got: float | None, expected: float, tol: float) -> bool:
     return got is not None and math.isfinite(got) and abs(got - expected) <= tol
+
+
+METAFOR_TESTS_PATH = REFERENCE_PATH.parent / "metafor-tests.json"
+
+
+@cache
+def metafor_cases() -> dict[str, dict]:
+    """Expected values from metafor's tests and documented examples, by case id."""
+    cases = json.loads(METAFOR_TESTS_PATH.read_text(encoding="utf-8"))["cases"]
+    return {case["id"]: case for case in cases}
+
+
+def expected(case_id: str, r_call_start: str) -> dict:
+    """The expected values of the analysis of a case whose R call starts with ``r_call_start``."""
+    case = metafor_cases()[case_id]
+    return next(a["expected"] for a in case["analyses"] if a["r"].startswith(r_call_start))
+
+
+def bcg_study_fields(name: str) -> list:
+    """One column of the BCG trials (year, ablat, alloc...), in the data order."""
+    return [s[name] for s in bcg()["inputs"]["studies"]]
+
+
+def assert_matches(got: dict, want: dict, *, tol: float | None = None, where: str = "") -> None:
+    """Every expected number is matched within ``tol``, or half a unit in its last printed digit."""
+    problems = []
+    for key, value in want.items():
+        if isinstance(value, str):
+            continue
+        values = value if isinstance(value, list) else [value]
+        have = got[key] if isinstance(got[key], list | tuple) else [got[key]]
+        have = [float(h) for h in have]
+        assert len(have) == len(values), f"{where}{key}: {have} vs {values}"
+        for h, v in zip(have, values, strict=True):
+            limit = tol if tol is not None else published_tolerance(v)
+            if not (math.isfinite(h) and abs(h - v) <= limit):
+                problems.append(f"{where}{key}: got {h!r}, metafor {v!r} (tolerance {limit:g})")
+    assert not problems, "\n".join(problems)

@@ -107,6 +107,10 @@ def test_extracted_data_pooled_in_the_app_match_metafor(bcg_review, owner):
     assert pooled["I2"] == pytest.approx(EXPECTED["I2"], abs=0.01)
     assert pooled["k"] == EXPECTED["k"] == len(result.inputs["rows"])
     assert "egger" in result.results and "leave_one_out" in result.results
+    # metafor: trimfill(rma(yi, vi, data=dat)) on the BCG trials fills 1 study on the right.
+    taf = result.results["trim_and_fill"]
+    assert (taf["k0"], taf["side"], taf["k"]) == (1, "right", 14)
+    assert taf["estimate"] == pytest.approx(-0.6571, abs=5e-5)
 
 
 def test_a_result_keeps_its_inputs_and_turns_stale_when_the_data_change(bcg_review, owner):

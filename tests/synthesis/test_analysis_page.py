@@ -237,3 +237,14 @@ def test_a_large_analysis_is_computed_by_the_worker(celery_worker, review, owner
     assert result.forest_svg and result.funnel_svg and result.plots_pending_since is None
     with result.forest_svg.open("rb") as handle:
         assert b"Trial 008" in handle.read()
+
+
+def test_the_page_reports_trim_and_fill(client, review, owner, draws):
+    extract_trials(review, owner, 5)
+    analysis = create(review, owner)
+    result = analysis_run(membership=membership_of(owner, review), analysis=analysis)
+    taf = result.results["trim_and_fill"]
+    client.force_login(owner)
+    page = client.get(page_urls(review, analysis)[0]).content.decode()
+    assert f"Trim-and-fill (L0): {taf['k0']} stud" in page
+    assert f"missing on the {taf['side']} side" in page

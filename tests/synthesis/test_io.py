@@ -72,7 +72,7 @@ def test_generic_layouts(tmp_path, text, ratio, kwargs):
         ("study,ai,bi,ci,di\nA,1,2,3,4\nB,1,two,3,4\n", 3, "bi", "'two' is not a number"),
         ("study,ai,bi,ci,di\nA,1,2,3,4\nB,1,,3,4\n", 3, "bi", "cell is empty"),
         ("study,ai,bi,ci,di\nA,1,2,3,4\n\nB,-1,2,3,4\n", 4, "ai", "must not be negative"),
-        ("study,ai,bi,ci,di\nA,1,2,3,4\nA,1,2,3,4\n", 3, "study", "duplicate study label"),
+        ("study,ai,bi,ci,di\nA,1,2,3,4\nA,1,2,3,4\nA,-1,2,3,4\n", 4, "ai", "must not be negative"),
         ("study,ai,bi,ci,di\n,1,2,3,4\n", 2, "study", "study label is empty"),
         ("ai,bi,ci,di\n1,2,3,4\n", None, None, "missing column 'study'"),
         ("study,ai,bi,ci,di\n", None, None, "no studies"),

@@ -174,6 +174,10 @@ def _mantel_haenszel(analysis: dict) -> list[str]:
     """MH_<measure>: rma.mh(measure=...)."""
     measure = analysis["id"].split("_")[1]
     values = result_values(mantel_haenszel(bcg_effects(measure)))
+    if "Cochran" in values:
+        # metafor 3.8-1, which wrote this file, printed Cochran's statistic (divisor N) as "CMH";
+        # metafor 4 calls it Cochran's and prints the conditional (N-1) one as CMH, as we do.
+        values["CMH"], values["CMH_p"] = values["Cochran"], values["Cochran_p"]
     return compare(values, analysis["expected"], analysis["id"]) + check_published(analysis, values)
 
 

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from reviewapp.synthesis.stats.effect_sizes import BINARY_MEASURES
-from reviewapp.synthesis.stats.io import MEASURES, PoolingInputError, read_effects_csv
+import numpy as np
+
+from reviewapp.synthesis.stats.effect_sizes import BINARY_MEASURES, EffectSizes
+from reviewapp.synthesis.stats.io import (
+    MEASURES,
+    PoolingInputError,
+    read_effects_csv,
+    read_study_columns,
+)
 from reviewapp.synthesis.stats.pooling import pool
 from reviewapp.synthesis.stats.results import PoolResult
 from reviewapp.synthesis.stats.tau2 import TAU2_METHODS
@@ -46,6 +54,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="GEN only: estimate, lower, upper are ratios on their natural scale.",
     )
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+    parser.add_argument(
+        "--subgroup",
+        metavar="COLUMN",
+        help="Pool within each value of COLUMN and test for subgroup differences.",
+    )
+    parser.add_argument(
+        "--moderators",
+        metavar="COL[,COL...]",
+        help="Meta-regression on these columns (numbers, or categories as dummy variables).",
+    )
+    parser.add_argument(
+        "--cumulative",
+        metavar="COLUMN",
+        help="Cumulative meta-analysis, adding studies in the order of COLUMN (a year, say).",
+    )
+    parser.add_argument(
+        "--trim-and-fill",
+        nargs="?",
+        const="L0",
+        choices=("L0", "R0"),
+        type=str.upper,
+        metavar="L0|R0",
+        help="Trim-and-fill with the L0 (default) or R0 estimator.",
+    )
+    parser.add_argument("--leave-one-out", action="store_true", help="Leave-one-out analysis.")
     parser.add_argument("--plot-forest", metavar="FILE", help="Write a forest plot (.svg/.png).")
     parser.add_argument("--plot-funnel", metavar="FILE", help="Write a funnel plot (.svg/.png).")
 
@@ -78,9 +111,23 @@ def pool_command(options: Mapping[str, Any]) -> str:
                 raise PoolCommandError(f"--{key.replace('_', '-')} must end in .svg or .png.")
             plots[key] = (Path(options[key]), suffix)
 
+    moderators = [c.strip() for c in (options.get("moderators") or "").split(",") if c.strip()]
+    extras = [
+        name for name in (options.get("subgroup"), *moderators, options.get("cumulative")) if name
+    ]
+    if method in ("MH", "PETO") and moderators:
+        raise PoolCommandError(
+            f"--moderators needs inverse-variance pooling, not --method {method}."
+        )
+    if method in ("MH", "PETO") and options.get("trim_and_fill"):
+        raise PoolCommandError(
+            f"--trim-and-fill needs inverse-variance pooling, not --method {method}."
+        )
     try:
         effects = read_effects_csv(options["csv_file"], measure, ratio=options["ratio"])
         result = pool(effects, model=model, method=method, hksj=options["hksj"])
+        columns = read_study_columns(options["csv_file"], dict.fromkeys(extras))
+        analyses = _analyses(effects, columns, options, model, method, moderators)
     except PoolingInputError as exc:
         raise PoolCommandError(str(exc)) from exc
     except ValueError as exc:
@@ -93,16 +140,197 @@ def pool_command(options: Mapping[str, Any]) -> str:
     try:
         if "plot_forest" in plots:
             path, fmt = plots["plot_forest"]
-            path.write_bytes(forest_plot(result, fmt))
+            # With --subgroup the forest plot has a block per subgroup.
+            path.write_bytes(forest_plot(analyses.get("subgroups") or result, fmt))
         if "plot_funnel" in plots:
             path, fmt = plots["plot_funnel"]
-            path.write_bytes(funnel_plot(effects, result, fmt))
+            taf = analyses.get("trim_and_fill")
+            if taf is not None:
+                image = funnel_plot(
+                    effects,
+                    taf.result,
+                    fmt,
+                    filled_yi=taf.filled_yi,
+                    filled_vi=taf.filled_vi,
+                )
+            else:
+                image = funnel_plot(effects, result, fmt)
+            path.write_bytes(image)
     except OSError as exc:
         raise PoolCommandError(f"Cannot write plot: {exc}") from exc
 
     if options["json"]:
-        return json.dumps(result.to_dict(), allow_nan=False)
-    return format_table(result)
+        out = result.to_dict()
+        for key, value in analyses.items():
+            out[key] = value.to_dict()
+        return json.dumps(out, allow_nan=False)
+    return "\n\n".join([format_table(result), *format_analyses(analyses)])
+
+
+def _file_rows(effects: EffectSizes, n_rows: int) -> list[int]:
+    """For each pooled study, its position among the file's data rows."""
+    if effects.table_rows:
+        return list(effects.table_rows)
+    if effects.k != n_rows:
+        raise AssertionError("only 2x2 data leave studies out of the analysis")
+    return list(range(n_rows))
+
+
+def _cells(
+    columns: dict[str, list[tuple[int, str]]], name: str, rows: list[int], source: str
+) -> list[str]:
+    cells = [columns[name][i] for i in rows]
+    for number, cell in cells:
+        if not cell:
+            raise PoolingInputError("cell is empty.", source=source, row=number, column=name)
+    return [cell for _, cell in cells]
+
+
+def _numbers(
+    columns: dict[str, list[tuple[int, str]]], name: str, rows: list[int], source: str
+) -> list[float] | None:
+    """The column as numbers, or None when a cell is not a number (a categorical column)."""
+    values = []
+    for cell in _cells(columns, name, rows, source):
+        try:
+            value = float(cell)
+        except ValueError:
+            return None
+        if not math.isfinite(value):
+            return None
+        values.append(value)
+    return values
+
+
+def _analyses(
+    effects: EffectSizes,
+    columns: dict[str, list[tuple[int, str]]],
+    options: Mapping[str, Any],
+    model: str,
+    method: str,
+    moderators: list[str],
+) -> dict[str, Any]:
+    """The analyses asked for beside the pooled result, by JSON key."""
+    from reviewapp.synthesis.stats.sensitivity import cumulative, trim_and_fill
+    from reviewapp.synthesis.stats.subgroups import (
+        factor_design,
+        leave_one_out,
+        meta_regression,
+        subgroup_analysis,
+    )
+
+    source = str(options["csv_file"])
+    n_rows = len(next(iter(columns.values()))) if columns else effects.k
+    rows = _file_rows(effects, n_rows)
+    hksj = options["hksj"]
+    out: dict[str, Any] = {}
+    if options.get("subgroup"):
+        groups = _cells(columns, options["subgroup"], rows, source)
+        out["subgroups"] = subgroup_analysis(effects, groups, model=model, method=method, hksj=hksj)
+    if moderators:
+        blocks, names = [np.ones((effects.k, 1))], ["intrcpt"]
+        for name in moderators:
+            numbers = _numbers(columns, name, rows, source)
+            if numbers is not None:
+                blocks.append(np.array(numbers)[:, None])
+                names.append(name)
+            else:
+                # Categories, as R's factor(): treatment contrasts against the first level.
+                dummies, levels = factor_design(_cells(columns, name, rows, source))
+                blocks.append(dummies[:, 1:])
+                names += [f"{name}{level}" for level in levels[1:]]
+        out["meta_regression"] = meta_regression(
+            effects, np.hstack(blocks), names, method=method, hksj=hksj
+        )
+    if options.get("cumulative"):
+        name = options["cumulative"]
+        order: list[Any] | None = _numbers(columns, name, rows, source)
+        if order is None:
+            order = _cells(columns, name, rows, source)
+        out["cumulative"] = cumulative(effects, order, model=model, method=method, hksj=hksj)
+    if options.get("trim_and_fill"):
+        out["trim_and_fill"] = trim_and_fill(
+            effects,
+            model=model,
+            method=None if model == "fixed" else method,
+            estimator=options["trim_and_fill"],
+        )
+    if options.get("leave_one_out"):
+        out["leave_one_out"] = leave_one_out(effects, model=model, method=method, hksj=hksj)
+    return out
+
+
+def format_analyses(analyses: Mapping[str, Any]) -> list[str]:
+    """Plain-text sections for the analyses beside the pooled result."""
+    sections = []
+    sub = analyses.get("subgroups")
+    if sub is not None:
+        lines = ["Subgroups"]
+        for name, res in sub.groups.items():
+            lines.append(
+                f"  {name[:28]:<28} k = {res.k:<4} {res.estimate:>9.4f} "
+                f"[{res.ci_lb:.4f}, {res.ci_ub:.4f}]  tau² = {res.tau2:.4f}, I² = {res.I2:.2f}%"
+            )
+        lines.append(
+            f"Test for subgroup differences (separate fits): Q = {sub.Q_between:.4f} "
+            f"(df = {sub.df}, p = {_p(sub.pval)})"
+        )
+        m = sub.moderator_test
+        if m is not None:
+            lines.append(
+                f"Test for subgroup differences (one tau², metafor mods = ~ factor): "
+                f"QM = {m.QM:.4f} (df = {', '.join(map(str, m.QM_df))}, p = {_p(m.QM_p)})"
+            )
+        sections.append("\n".join(lines))
+    reg = analyses.get("meta_regression")
+    if reg is not None:
+        stat = "t" if reg.test == "knha" else "z"
+        lines = [
+            f"Meta-regression ({reg.method}, k = {reg.k})",
+            f"  {'':<24} {'estimate':>10} {'se':>9} {stat + 'val':>9} {'pval':>9} "
+            f"{'ci.lb':>10} {'ci.ub':>10}",
+        ]
+        for i, name in enumerate(reg.names):
+            lines.append(
+                f"  {name[:24]:<24} {reg.beta[i]:>10.4f} {reg.se[i]:>9.4f} {reg.stat[i]:>9.4f} "
+                f"{_p(reg.pval[i]):>9} {reg.ci_lb[i]:>10.4f} {reg.ci_ub[i]:>10.4f}"
+            )
+        r2 = "NA" if reg.R2 is None else f"{reg.R2:.2f}%"
+        lines.append(
+            f"QM = {reg.QM:.4f} (df = {', '.join(map(str, reg.QM_df))}, p = {_p(reg.QM_p)}); "
+            f"QE = {reg.QE:.4f} (df = {reg.QE_df}, p = {_p(reg.QE_p)}); "
+            f"tau² = {reg.tau2:.4f}; I² = {reg.I2:.2f}%; R² = {r2}"
+        )
+        sections.append("\n".join(lines))
+    cum = analyses.get("cumulative")
+    if cum is not None:
+        lines = ["Cumulative meta-analysis"]
+        for row in cum.rows():
+            lines.append(
+                f"  + {str(row['added'])[:26]:<26} k = {row['k']:<4} {row['estimate']:>9.4f} "
+                f"[{row['ci_lb']:.4f}, {row['ci_ub']:.4f}]  tau² = {row['tau2']:.4f}, "
+                f"I² = {row['I2']:.2f}%"
+            )
+        sections.append("\n".join(lines))
+    taf = analyses.get("trim_and_fill")
+    if taf is not None:
+        res = taf.result
+        p_k0 = f", p = {_p(taf.p_k0)}" if taf.p_k0 is not None else ""
+        sections.append(
+            f"Trim-and-fill ({taf.estimator}): {taf.k0} studies missing on the {taf.side} side "
+            f"(SE = {taf.se_k0:.4f}{p_k0}); with them, k = {res.k}, estimate {res.estimate:.4f} "
+            f"[{res.ci_lb:.4f}, {res.ci_ub:.4f}], tau² = {res.tau2:.4f}"
+        )
+    loo = analyses.get("leave_one_out")
+    if loo is not None:
+        lines = ["Leave-one-out"]
+        for label, res in zip(loo.omitted, loo.results, strict=True):
+            lines.append(
+                f"  - {label[:26]:<26} {res.estimate:>9.4f} [{res.ci_lb:.4f}, {res.ci_ub:.4f}]"
+                f"  tau² = {_num(res.tau2)}, I² = {res.I2:.2f}%"
+            )
+        sections.append("\n".join(lines))
+    return sections
 
 
 class _Defer(Exception):
@@ -138,7 +366,13 @@ def fast_main(argv: Sequence[str], write: Callable[[str], object]) -> bool:
 
 
 def _num(value: float | None, digits: int = 4) -> str:
-    return "NA" if value is None else f"{value:.{digits}f}"
+    if value is None or not math.isfinite(value):
+        return "NA"
+    return f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    return "NA" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 def format_table(result: PoolResult) -> str:
@@ -162,12 +396,14 @@ def format_table(result: PoolResult) -> str:
     for e in result.excluded:
         lines.append(f"{e.label[:30]:<30} excluded: {e.reason}")
     stat = (
-        f"t({result.df}) = {result.stat:.4f}" if result.test == "knha" else f"z = {result.stat:.4f}"
+        f"t({result.df}) = {_num(result.stat)}"
+        if result.test == "knha"
+        else f"z = {_num(result.stat)}"
     )
     lines += [
         "",
         f"Estimate {result.estimate:.4f} (SE {result.se:.4f}), "
-        f"95% CI [{result.ci_lb:.4f}, {result.ci_ub:.4f}], {stat}, p = {result.pval:.4g}",
+        f"95% CI [{result.ci_lb:.4f}, {result.ci_ub:.4f}], {stat}, p = {_p(result.pval)}",
     ]
     if ratio:
         lines.append(
@@ -185,4 +421,26 @@ def format_table(result: PoolResult) -> str:
         f"I² = {result.I2:.2f}%, H² = {result.H2:.4f}, "
         f"Q = {result.Q:.4f} (df = {result.Q_df}, p = {result.Q_p:.4g})"
     )
+    lines += [f"Note: {note}" for note in result.notes]
     return "\n".join(lines)
+
+
+def main(
+    argv: Sequence[str] | None = None, prog: str = "python -m reviewapp.synthesis.stats"
+) -> int:
+    """Run ``pool`` as a plain command-line tool, without Django's settings (issue 17 point 6).
+
+    The output is that of ``manage.py pool``; errors go to stderr with exit code 1.
+    """
+    import sys
+
+    parser = argparse.ArgumentParser(prog=prog, description=HELP)
+    add_arguments(parser)
+    options = parser.parse_args(argv)
+    try:
+        text = pool_command(vars(options))
+    except PoolCommandError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0

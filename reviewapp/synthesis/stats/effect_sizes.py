@@ -40,6 +40,7 @@ __all__ = [
 BINARY_MEASURES = ("OR", "RR", "RD")
 MEAN_MEASURES = ("MD", "SMD")
 PROPORTION_MEASURES = ("PR", "PLO", "PFT")
+CORRELATION_MEASURES = ("COR", "ZCOR")
 RATIO_MEASURES = ("OR", "RR")
 
 # metafor escalc default continuity correction (add=1/2, to="only0").
@@ -70,7 +71,10 @@ class EffectSizes:
     ``"ilogit"`` for logit proportions, ``"ipft"`` for Freeman-Tukey proportions, ``"none"``.
     ``ni`` holds total sample sizes when known (needed to back-transform PFT).
     ``tables`` keeps the raw 2x2 counts (ai, bi, ci, di) of *all* valid studies, in the order of
-    ``table_labels``, for Mantel-Haenszel and Peto pooling, which work on counts.
+    ``table_labels``, for Mantel-Haenszel and Peto pooling, which work on counts;
+    ``table_rows`` gives, for each study in ``labels``, its row in ``tables``. Labels need not be
+    unique ("Smith 2001" twice is common, and metafor accepts it), so studies are matched to
+    their counts by position, never by label.
     """
 
     measure: str
@@ -83,6 +87,7 @@ class EffectSizes:
     tables: np.ndarray | None = None
     table_labels: tuple[str, ...] = ()
     corrected: tuple[str, ...] = field(default=())
+    table_rows: tuple[int, ...] = ()
 
     @property
     def k(self) -> int:
@@ -98,16 +103,17 @@ class EffectSizes:
         labels = tuple(lab for lab, keep in zip(self.labels, mask, strict=True) if keep)
         tables = None
         table_labels: tuple[str, ...] = ()
+        table_rows: tuple[int, ...] = ()
         if self.tables is not None:
-            keep_labels = set(labels)
-            excluded_labels = {e.label for e in self.excluded}
-            rows = [
-                i
-                for i, lab in enumerate(self.table_labels)
-                if lab in keep_labels or lab in excluded_labels
-            ]
+            # Keep the tables of the kept studies and of the excluded ones (Mantel-Haenszel RD
+            # counts studies without events), renumbering the positions.
+            kept = {self.table_rows[i] for i in np.flatnonzero(mask)}
+            excluded = set(range(len(self.table_labels))) - set(self.table_rows)
+            rows = sorted(kept | excluded)
+            new_position = {old: new for new, old in enumerate(rows)}
             tables = self.tables[rows]
             table_labels = tuple(self.table_labels[i] for i in rows)
+            table_rows = tuple(new_position[self.table_rows[i]] for i in np.flatnonzero(mask))
         return EffectSizes(
             measure=self.measure,
             labels=labels,
@@ -119,6 +125,7 @@ class EffectSizes:
             tables=tables,
             table_labels=table_labels,
             corrected=tuple(c for c in self.corrected if c in labels),
+            table_rows=table_rows,
         )
 
 
@@ -220,6 +227,7 @@ def escalc_binary(
         tables=tables,
         table_labels=labels,
         corrected=corrected,
+        table_rows=tuple(int(i) for i in np.flatnonzero(keep)),
     )
 
 
@@ -403,3 +411,39 @@ def escalc_generic(
     return EffectSizes(
         measure="GEN", labels=labels, yi=y, vi=v, transform="exp" if ratio else "none"
     )
+
+
+def escalc_correlation(
+    measure: str,
+    labels: Sequence[str],
+    ri: Sequence[float],
+    ni: Sequence[float],
+) -> EffectSizes:
+    """Correlation coefficients: raw (COR) or Fisher's r-to-z transformed (ZCOR).
+
+    metafor ``escalc()``: COR yi = r, vi = (1 - r²)² / (n - 1) (the large-sample variance,
+    vtype "LS"); ZCOR yi = atanh(r), vi = 1 / (n - 3) (Fisher 1921), back-transformed with tanh
+    (metafor ``transf.ztor``).
+    """
+    measure = measure.upper()
+    if measure not in CORRELATION_MEASURES:
+        raise ValueError(f"Unknown measure {measure!r}; use one of {CORRELATION_MEASURES}.")
+    k = len(ri)
+    labels = _labels(labels, k)
+    r = _as_float(ri, "ri", labels)
+    n = _as_float(ni, "ni", labels)
+    least = 4 if measure == "ZCOR" else 2
+    for i, lab in enumerate(labels):
+        if not -1 <= r[i] <= 1:
+            raise StudyDataError(lab, "ri", f"must be between -1 and 1 (got {r[i]:g}).")
+        if n[i] < least:
+            raise StudyDataError(
+                lab, "ni", f"must be at least {least} for {measure} (got {n[i]:g})."
+            )
+        if abs(r[i]) == 1:
+            raise StudyDataError(lab, "ri", "of -1 or 1 has no sampling variance.")
+    if measure == "COR":
+        yi, vi, transform = r.copy(), (1 - r**2) ** 2 / (n - 1), "none"
+    else:
+        yi, vi, transform = np.arctanh(r), 1 / (n - 3), "ztor"
+    return EffectSizes(measure=measure, labels=labels, yi=yi, vi=vi, transform=transform, ni=n)

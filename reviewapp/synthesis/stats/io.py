@@ -2,6 +2,7 @@
 
 The CSV has a ``study`` column and, by measure:
 ``ai,bi,ci,di`` (OR, RR, RD); ``m1i,sd1i,n1i,m2i,sd2i,n2i`` (MD, SMD); ``xi,ni`` (PR, PLO, PFT);
+``ri,ni`` (COR, ZCOR);
 ``yi,sei`` or ``yi,vi`` or ``estimate,lower,upper`` (GEN). Errors name the file, the row
 (spreadsheet numbering: the header is row 1) and the column.
 """
@@ -17,24 +18,33 @@ from pathlib import Path
 
 from reviewapp.synthesis.stats.effect_sizes import (
     BINARY_MEASURES,
+    CORRELATION_MEASURES,
     MEAN_MEASURES,
     PROPORTION_MEASURES,
     EffectSizes,
     StudyDataError,
     escalc_binary,
+    escalc_correlation,
     escalc_generic,
     escalc_means,
     escalc_proportion,
 )
 
-__all__ = ["MEASURES", "PoolingInputError", "effects_from_rows", "read_effects_csv"]
+__all__ = [
+    "MEASURES",
+    "PoolingInputError",
+    "effects_from_rows",
+    "read_effects_csv",
+    "read_study_columns",
+]
 
-MEASURES = (*BINARY_MEASURES, *MEAN_MEASURES, *PROPORTION_MEASURES, "GEN")
+MEASURES = (*BINARY_MEASURES, *MEAN_MEASURES, *PROPORTION_MEASURES, *CORRELATION_MEASURES, "GEN")
 
 COLUMNS = {
     **{m: ("ai", "bi", "ci", "di") for m in BINARY_MEASURES},
     **{m: ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i") for m in MEAN_MEASURES},
     **{m: ("xi", "ni") for m in PROPORTION_MEASURES},
+    **{m: ("ri", "ni") for m in CORRELATION_MEASURES},
 }
 GEN_LAYOUTS = (("yi", "sei"), ("yi", "vi"), ("estimate", "lower", "upper"))
 
@@ -127,14 +137,9 @@ def effects_from_rows(
             raise PoolingInputError(
                 "study label is empty.", source=source, row=row.number, column="study"
             )
-        if label in row_of:
-            raise PoolingInputError(
-                f"duplicate study label {label!r} (also in row {row_of[label]}).",
-                source=source,
-                row=row.number,
-                column="study",
-            )
-        row_of[label] = row.number
+        # Two studies may share a label ("Smith 2001" twice; metafor accepts it): rows, not
+        # labels, identify them. An error names the first row with the label unless narrowed.
+        row_of.setdefault(label, row.number)
         labels.append(label)
         for column in needed:
             raw = row.cells.get(column)
@@ -159,31 +164,52 @@ def effects_from_rows(
             values[column].append(number)
 
     try:
-        if measure in BINARY_MEASURES:
-            return escalc_binary(measure, labels, *(values[c] for c in needed))
-        if measure in MEAN_MEASURES:
-            return escalc_means(measure, labels, *(values[c] for c in needed))
-        if measure in PROPORTION_MEASURES:
-            return escalc_proportion(measure, labels, values["xi"], values["ni"])
-        # Only the layout's columns are in values; the others stay None, as if not passed.
-        return escalc_generic(
-            labels,
-            yi=values.get("yi"),
-            sei=values.get("sei"),
-            vi=values.get("vi"),
-            estimate=values.get("estimate"),
-            lower=values.get("lower"),
-            upper=values.get("upper"),
-            ratio=ratio,
-        )
+        return _compute(measure, labels, values, ratio)
     except StudyDataError as exc:
         bad_column = exc.field if exc.field in needed else None
+        row_number = row_of.get(exc.study)
+        if labels.count(exc.study) > 1:
+            # Several rows share the label: find the one at fault by computing each alone.
+            for index, label in enumerate(labels):
+                if label != exc.study:
+                    continue
+                try:
+                    _compute(measure, [label], {c: [v[index]] for c, v in values.items()}, ratio)
+                except StudyDataError:
+                    row_number = records[index].number
+                    break
         raise PoolingInputError(
             f"study {exc.study!r}: {exc.field} {exc.problem}",
             source=source,
-            row=row_of.get(exc.study),
+            row=row_number,
             column=bad_column,
         ) from exc
+
+
+def _compute(
+    measure: str, labels: list[str], values: dict[str, list[float]], ratio: bool
+) -> EffectSizes:
+    """The measure's effect sizes from validated numbers (``values`` in the measure's column order)."""
+    columns = list(values.values())
+    if measure in BINARY_MEASURES:
+        return escalc_binary(measure, labels, *columns)
+    if measure in MEAN_MEASURES:
+        return escalc_means(measure, labels, *columns)
+    if measure in PROPORTION_MEASURES:
+        return escalc_proportion(measure, labels, values["xi"], values["ni"])
+    if measure in CORRELATION_MEASURES:
+        return escalc_correlation(measure, labels, values["ri"], values["ni"])
+    # Only the layout's columns are in values; the others stay None, as if not passed.
+    return escalc_generic(
+        labels,
+        yi=values.get("yi"),
+        sei=values.get("sei"),
+        vi=values.get("vi"),
+        estimate=values.get("estimate"),
+        lower=values.get("lower"),
+        upper=values.get("upper"),
+        ratio=ratio,
+    )
 
 
 def read_effects_csv(
@@ -231,3 +257,35 @@ def read_effects_csv(
     if not rows:
         raise PoolingInputError("no studies (the file has no data rows).", source=source)
     return effects_from_rows(rows, measure, ratio=ratio, source=source, row_numbers=numbers)
+
+
+def read_study_columns(
+    path: str | Path | None = None,
+    names: Iterable[str] = (),
+    *,
+    text: str | None = None,
+    source: str | None = None,
+) -> dict[str, list[tuple[int, str]]]:
+    """Other columns of a pooling CSV (a subgroup, a moderator, a year), as (row, cell) pairs
+    in file order, the row numbered as in error messages. Raises PoolingInputError naming a
+    missing column."""
+    if path is not None:
+        source = source or str(path)
+        text = Path(path).read_text(encoding="utf-8-sig")
+    source = source or "<text>"
+    if text is None:
+        raise ValueError("Give path or text.")
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    wanted = list(names)
+    for name in wanted:
+        if name not in header:
+            raise PoolingInputError(
+                f"missing column {name!r} (the file has: {', '.join(header)}).", source=source
+            )
+    out: dict[str, list[tuple[int, str]]] = {name: [] for name in wanted}
+    for record in reader:
+        cells = {(k.strip() if k else k): v for k, v in record.items()}
+        for name in wanted:
+            out[name].append((reader.line_num, (cells.get(name) or "").strip()))
+    return out

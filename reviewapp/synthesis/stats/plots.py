@@ -38,12 +38,15 @@ AXIS_LABELS = {
     "PR": "Proportion",
     "PLO": "Proportion",
     "PFT": "Proportion",
+    "COR": "Correlation",
+    "ZCOR": "Correlation",
 }
 ANALYSIS_SCALE_LABELS = {
     "OR": "log odds ratio",
     "RR": "log risk ratio",
     "PLO": "logit proportion",
     "PFT": "Freeman-Tukey double arcsine",
+    "ZCOR": "Fisher's z",
 }
 
 FONT = 10
@@ -153,6 +156,16 @@ def forest_plot(
                 f"(df = {result.df}, {_p_text(result.pval)})",
             )
         )
+        if result.moderator_test is not None:
+            m = result.moderator_test
+            stat = "F" if m.test == "knha" else "QM"
+            rows.append(
+                (
+                    "text",
+                    f"Moderator test, one τ² for all subgroups: {stat} = {m.QM:.2f} "
+                    f"(df = {', '.join(map(str, m.QM_df))}, {_p_text(m.QM_p)})",
+                )
+            )
     for e in overall.excluded:
         rows.append(("text", f"Not pooled: {e.label} ({e.reason})"))
 
@@ -400,15 +413,26 @@ def _log_ticks(ax, lo: float, hi: float) -> None:
 
 
 def funnel_plot(
-    effects: EffectSizes, result: PoolResult, fmt: str = "svg", *, title: str | None = None
+    effects: EffectSizes,
+    result: PoolResult,
+    fmt: str = "svg",
+    *,
+    title: str | None = None,
+    filled_yi: Sequence[float] | np.ndarray | None = None,
+    filled_vi: Sequence[float] | np.ndarray | None = None,
 ) -> bytes:
     """Funnel plot: estimates against their standard errors (inverted axis) with pseudo 95%
     confidence limits estimate ± 1.96·SE around the pooled estimate (Sterne & Egger 2001).
     Ratio measures are drawn on a log axis labelled in ratios; other measures on the analysis
-    scale, where the funnel is symmetric.
+    scale, where the funnel is symmetric. With ``filled_yi``/``filled_vi`` (trim-and-fill), the
+    filled studies are drawn as open circles and ``result`` should be the filled model, as
+    metafor's ``funnel(trimfill(...))`` draws it.
     """
     sei = np.sqrt(effects.vi)
-    se_max = float(sei.max()) * 1.1 or 1.0
+    filled_y = np.asarray(filled_yi if filled_yi is not None else [], dtype=float)
+    filled_se = np.sqrt(np.asarray(filled_vi if filled_vi is not None else [], dtype=float))
+    sei_all = np.concatenate([sei, filled_se]) if filled_se.size else sei
+    se_max = float(sei_all.max()) * 1.1 or 1.0
     grid = np.linspace(0, se_max, 50)
     z = stats.norm.isf((1 - result.level) / 2)
     ratio = effects.transform == "exp"
@@ -426,11 +450,25 @@ def funnel_plot(
     ax.scatter(
         x(effects.yi), sei, s=28, color="#4a6fa5", edgecolor="black", linewidth=0.5, zorder=3
     )
+    if filled_y.size:
+        ax.scatter(
+            x(filled_y),
+            filled_se,
+            s=28,
+            facecolor="white",
+            edgecolor="black",
+            linewidth=0.8,
+            zorder=3,
+            label=f"Filled by trim-and-fill ({filled_y.size})",
+        )
+        ax.legend(loc="lower left", fontsize=FONT - 1, frameon=False)
     ax.set_ylim(se_max, 0)
     ax.set_ylabel("Standard error", fontsize=FONT)
     if ratio:
         ax.set_xscale("log")
-        values = np.concatenate([x(effects.yi), x(centre - z * grid), x(centre + z * grid)])
+        values = np.concatenate(
+            [x(effects.yi), x(filled_y), x(centre - z * grid), x(centre + z * grid)]
+        )
         _log_ticks(ax, float(values.min()), float(values.max()))
         ax.set_xlabel(
             f"{axis_label(effects.measure, effects.transform)} (log scale)", fontsize=FONT

@@ -84,6 +84,7 @@ def rma_uni(
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
+    btt: list[int] | None = None,
 ) -> RmaFit:
     """Fit metafor's normal-normal (mixed-effects) model by weighted least squares.
 
@@ -149,8 +150,12 @@ def rma_uni(
         pval = 2 * dist.norm_sf(np.abs(stat))
         crit = dist.norm_isf(alpha / 2)
 
-    # Omnibus test of the moderators (all but an intercept in the first column).
-    btt = list(range(1, p)) if p > 1 and np.allclose(X[:, 0], 1) else list(range(p))
+    # Omnibus test of the moderators (all but an intercept in the first column), or of the
+    # coefficients ``btt`` (0-based; metafor's btt is 1-based).
+    if btt is None:
+        btt = list(range(1, p)) if p > 1 and np.allclose(X[:, 0], 1) else list(range(p))
+    elif not btt or any(not 0 <= b < p for b in btt):
+        raise ValueError(f"btt must name coefficients 0..{p - 1}.")
     b_sub = beta[btt]
     QM = float(b_sub @ np.linalg.solve(vb[np.ix_(btt, btt)], b_sub)) if np.all(se > 0) else np.nan
     m = len(btt)
@@ -338,6 +343,12 @@ def pool(
     k = fit.k
     estimate, se = float(fit.beta[0]), float(fit.se[0])
 
+    notes: tuple[str, ...] = ()
+    if hksj and fit.test != "knha":
+        notes = (
+            "HKSJ adjustment not applied: it needs at least 2 studies; the z-test is used "
+            "(as metafor does for k = 1).",
+        )
     tau2_lb = tau2_ub = None
     i2_lb = i2_ub = h2_lb = h2_ub = None
     pi_lb = pi_ub = None
@@ -384,6 +395,7 @@ def pool(
         transform_n=_transform_n(effects),
         studies=_study_rows(effects, fit.weights, level),
         excluded=effects.excluded,
+        notes=notes,
     )
 
 
@@ -417,7 +429,9 @@ def _fixed_result(
     extra: dict | None = None,
     rows: tuple[StudyRow, ...] | None = None,
 ) -> PoolResult:
-    z = beta / se
+    # A risk difference from studies without any events is exactly 0 with SE 0 (metafor returns
+    # it so, with z and p NA): no test, not a division by zero.
+    z = beta / se if se > 0 else float("nan")
     crit = dist.norm_isf((1 - level) / 2)
     Q, Q_df, Q_p, I2, H2 = Q_stats
     return PoolResult(
@@ -433,7 +447,7 @@ def _fixed_result(
         ci_ub=beta + crit * se,
         stat=z,
         df=None,
-        pval=float(2 * dist.norm_sf(abs(z))),
+        pval=float(2 * dist.norm_sf(abs(z))) if se > 0 else float("nan"),
         tau2=0.0,
         se_tau2=None,
         tau2_ci_lb=None,
@@ -454,14 +468,22 @@ def _fixed_result(
         studies=rows if rows is not None else _study_rows(effects, weights, level),
         excluded=effects.excluded,
         extra=extra or {},
+        notes=(
+            ()
+            if se > 0
+            else ("The standard error is 0 (no events in any study): no test, z and p are NA.",)
+        ),
     )
 
 
-def mantel_haenszel(effects: EffectSizes, *, level: float = 0.95) -> PoolResult:
+def mantel_haenszel(
+    effects: EffectSizes, *, level: float = 0.95, correct: bool = True
+) -> PoolResult:
     """Mantel-Haenszel common-effect pooling of 2x2 tables, as metafor ``rma.mh()``.
 
     OR: Mantel & Haenszel (1959) with the Robins, Breslow & Greenland (1986) variance, plus the
-    Cochran-Mantel-Haenszel test (with continuity correction) and Tarone's (1985) heterogeneity
+    Cochran-Mantel-Haenszel test (with continuity correction unless ``correct=False``) and
+    Tarone's (1985) heterogeneity
     test. RR: Greenland & Robins (1985) variance. RD: estimate of Greenland & Robins (1985) with
     the variance of Sato, Greenland & Robins (1989), which is what metafor uses.
     No continuity correction is applied to the counts (metafor ``to[2]="none"``); Q, I² and H²
@@ -493,15 +515,16 @@ def mantel_haenszel(effects: EffectSizes, *, level: float = 0.95) -> PoolResult:
             )
         )
         xt, yt = ai + ci, bi + di
-        num = (abs(np.sum(ai - n1 / N * xt)) - 0.5) ** 2
-        # metafor 3.8-1 reports CMH with the unconditional variance (divisor N); metafor 4
-        # calls that Cochran's statistic and uses N-1 for CMH. Both are given.
-        cmh = float(num / np.sum(n1 / N * (n2 / N) * (xt * (yt / N))))
-        cmh_conditional = float(num / np.sum(n1 / N * (n2 / N) * (xt * (yt / (N - 1)))))
+        num = (abs(np.sum(ai - n1 / N * xt)) - (0.5 if correct else 0.0)) ** 2
+        # metafor (>= 4.0) prints "CMH" for the Cochran-Mantel-Haenszel statistic with the
+        # conditional (hypergeometric) variance, divisor N-1, and reports the one with divisor N
+        # as Cochran's statistic (res$CO); metafor 3.8 printed the latter as "CMH".
+        cochran = float(num / np.sum(n1 / N * (n2 / N) * (xt * (yt / N))))
+        cmh = float(num / np.sum(n1 / N * (n2 / N) * (xt * (yt / (N - 1)))))
         extra["CMH"] = cmh
         extra["CMH_p"] = float(dist.chi2_sf(cmh, 1))
-        extra["CMH_conditional"] = cmh_conditional
-        extra["CMH_conditional_p"] = float(dist.chi2_sf(cmh_conditional, 1))
+        extra["Cochran"] = cochran
+        extra["Cochran_p"] = float(dist.chi2_sf(cochran, 1))
         extra.update(_tarone(ai, n1, n2, N, xt, yt, beta_exp))
         weights = bi / N * ci
     elif measure == "RR":
@@ -529,16 +552,12 @@ def mantel_haenszel(effects: EffectSizes, *, level: float = 0.95) -> PoolResult:
         )
         weights = n1 / N * n2
     weights = 100 * weights / weights.sum()
-    by_label = dict(zip(effects.table_labels, weights, strict=True))
-    row_weights = np.array([by_label[lab] for lab in effects.labels])
+    rows = np.asarray(effects.table_rows, dtype=int)
+    row_weights = weights[rows]
     # metafor's rma.mh computes Q without the studies with no (or only) events in both arms,
     # which for RD are otherwise kept.
-    double_zero = {
-        lab
-        for lab, a, b, c, d in zip(effects.table_labels, ai, bi, ci, di, strict=True)
-        if (a == 0 and c == 0) or (b == 0 and d == 0)
-    }
-    q_mask = np.array([lab not in double_zero for lab in effects.labels], dtype=bool)
+    double_zero = ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0))
+    q_mask = ~double_zero[rows]
     Q_stats = _q_fixed(effects.yi[q_mask], effects.vi[q_mask], beta)
     return _fixed_result(effects, "MH", beta, se, level, Q_stats, row_weights, extra)
 
@@ -578,8 +597,8 @@ def peto(effects: EffectSizes, *, level: float = 0.95) -> PoolResult:
     if effects.measure != "OR":
         raise ValueError("Peto's method is for odds ratios (measure OR).")
     ai, bi, ci, di = _tables(effects, "Peto")
-    keep = {lab for lab in effects.labels}
-    mask = np.array([lab in keep for lab in effects.table_labels], dtype=bool)
+    mask = np.zeros(len(effects.table_labels), dtype=bool)
+    mask[list(effects.table_rows)] = True
     ai, bi, ci, di = ai[mask], bi[mask], ci[mask], di[mask]
     n1, n2 = ai + bi, ci + di
     N = n1 + n2

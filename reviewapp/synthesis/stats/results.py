@@ -104,6 +104,8 @@ class PoolResult:
     studies: tuple[StudyRow, ...] = ()
     excluded: tuple[ExcludedStudy, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the user asked for and did not get, or why a value is missing, in plain words.
+    notes: tuple[str, ...] = ()
 
     @overload
     def _bt(self, value: float) -> float: ...
@@ -186,4 +188,6 @@ class PoolResult:
         )
         if self.extra:
             out["extra"] = self.extra
+        if self.notes:
+            out["notes"] = list(self.notes)
         return clean(out)

@@ -40,20 +40,35 @@ class SubgroupResult:
     Q_between: float
     df: int
     pval: float
+    # metafor's test: QM of rma(yi, vi, mods = ~ factor(group)), one tau² for all subgroups
+    # (None for Mantel-Haenszel and Peto, which have no moderator model).
+    moderator_test: MetaRegressionResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return clean(
-            {
-                "overall": self.overall.to_dict(),
-                "groups": {name: res.to_dict() for name, res in self.groups.items()},
-                "test_for_subgroup_differences": {
-                    "Q_between": self.Q_between,
-                    "df": self.df,
-                    "pval": self.pval,
-                    "definition": "Cochran Q of subgroup estimates, weights 1/se^2, df = G-1",
-                },
+        out: dict[str, Any] = {
+            "overall": self.overall.to_dict(),
+            "groups": {name: res.to_dict() for name, res in self.groups.items()},
+            "test_for_subgroup_differences": {
+                "Q_between": self.Q_between,
+                "df": self.df,
+                "pval": self.pval,
+                "definition": "Cochran Q of subgroup estimates, weights 1/se^2, df = G-1",
+            },
+        }
+        if self.moderator_test is not None:
+            m = self.moderator_test
+            out["moderator_test"] = {
+                "QM": m.QM,
+                "QM_df": list(m.QM_df),
+                "QM_p": m.QM_p,
+                "tau2": m.tau2,
+                "QE": m.QE,
+                "QE_df": m.QE_df,
+                "QE_p": m.QE_p,
+                "R2": m.R2,
+                "definition": "metafor rma(yi, vi, mods = ~ factor(group)): one common tau2",
             }
-        )
+        return clean(out)
 
 
 def subgroup_analysis(
@@ -90,12 +105,18 @@ def subgroup_analysis(
     q_between = float(np.sum(w * (est - mu) ** 2))
     df = len(names) - 1
     overall = pool(effects, model=model, method=method, hksj=hksj, level=level)
+    moderator_test = None
+    name = (method or ("FE" if model.lower() in ("fixed", "common", "fe") else "REML")).upper()
+    if name not in ("MH", "PETO"):
+        X, columns = factor_design(groups)
+        moderator_test = meta_regression(effects, X, columns, method=name, hksj=hksj, level=level)
     return SubgroupResult(
         groups=results,
         overall=overall,
         Q_between=q_between,
         df=df,
         pval=float(stats.chi2.sf(q_between, df)),
+        moderator_test=moderator_test,
     )
 
 
@@ -179,20 +200,37 @@ def meta_regression(
     method: str = "REML",
     hksj: bool = False,
     level: float = 0.95,
+    btt: Sequence[int] | None = None,
 ) -> MetaRegressionResult:
     """Meta-regression of the effect sizes on the columns of ``X`` (first column: intercept).
 
     Model, omnibus test QM, residual heterogeneity QE, I² and H² as metafor ``rma.uni()``;
     pseudo-R² = max(0, 100 (tau²_RE - tau²_ME) / tau²_RE) (Raudenbush 2009; metafor's default
-    ``r2def="1"``), with tau²_RE from the intercept-only model by the same method.
+    ``r2def="1"``), with tau²_RE from the intercept-only model by the same method. ``btt``
+    (0-based column numbers) restricts QM to those coefficients (metafor's ``btt``, 1-based). A
+    common-effect ("FE") model has no tau²: its R² is, as metafor's, the adjusted R² of the
+    weighted least-squares regression of yi on the moderators with weights 1/vi, in percent,
+    floored at 0 (0 when all yi are equal).
     """
     X = np.asarray(X, dtype=float)
     test = "knha" if hksj else "z"
-    fit = rma_uni(effects.yi, effects.vi, X, method=method, test=test, level=level)
+    fit = rma_uni(
+        effects.yi,
+        effects.vi,
+        X,
+        method=method,
+        test=test,
+        level=level,
+        btt=None if btt is None else list(btt),
+    )
     R2: float | None = None
-    if X.shape[1] > 1 and np.allclose(X[:, 0], 1):
+    # As metafor: R² when the model is not intercept-only and the intercept-only model is
+    # nested in it (a constant lies in the span of X, as with ~ 0 + factor(group)).
+    ones = np.ones(X.shape[0])
+    nested = np.allclose(X @ np.linalg.lstsq(X, ones, rcond=None)[0], ones)
+    if nested and X.shape[1] != 1:
         if fit.method == "FE":
-            R2 = None
+            R2 = _r2_common_effect(effects.yi, effects.vi, X)
         else:
             tau2_re = rma_uni(effects.yi, effects.vi, method=method, test=test).tau2
             R2 = 0.0 if tau2_re == 0 else max(0.0, 100 * (tau2_re - fit.tau2) / tau2_re)
@@ -219,6 +257,22 @@ def meta_regression(
         H2=fit.H2,
         R2=R2,
     )
+
+
+def _r2_common_effect(yi: np.ndarray, vi: np.ndarray, X: np.ndarray) -> float:
+    """100 x adjusted R² of ``lm(yi ~ X, weights = 1/vi)``, floored at 0 (metafor, method FE)."""
+    if np.var(yi) == 0:
+        return 0.0
+    w = 1 / vi
+    k, p = X.shape
+    if k - p <= 0:
+        return 0.0
+    beta = np.linalg.solve((X.T * w) @ X, (X.T * w) @ yi)
+    rss = float(np.sum(w * (yi - X @ beta) ** 2))
+    mean = float(np.sum(w * yi) / w.sum())
+    tss = float(np.sum(w * (yi - mean) ** 2))
+    adjusted = 1 - (rss / (k - p)) / (tss / (k - 1))
+    return max(0.0, 100 * adjusted)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from scipy import special
 
 __all__ = ["back_transform", "harmonic_mean", "ipft", "pft"]
 
-TRANSFORMS = ("none", "exp", "ilogit", "ipft")
+TRANSFORMS = ("none", "exp", "ilogit", "ipft", "ztor")
 
 
 def pft(p: np.ndarray | float, n: np.ndarray | float) -> np.ndarray:
@@ -41,7 +41,7 @@ def back_transform(values, transform: str, n: float | np.ndarray | None = None) 
 
     ``exp`` for log ratios (metafor ``exp``), ``ilogit`` for logit proportions
     (``transf.ilogit``), ``ipft`` for Freeman-Tukey proportions with sample size ``n``
-    (``transf.ipft``; pass the harmonic mean of the study sizes for pooled values, as
+    (``transf.ipft``; ``ztor`` for Fisher's z of a correlation (``transf.ztor``); pass the harmonic mean of the study sizes for pooled values, as
     ``transf.ipft.hm`` does). ``none`` returns the values unchanged.
     """
     values = np.asarray(values, dtype=float)
@@ -51,6 +51,8 @@ def back_transform(values, transform: str, n: float | np.ndarray | None = None) 
         return np.exp(values)
     if transform == "ilogit":
         return special.expit(values)
+    if transform == "ztor":
+        return np.tanh(values)
     if transform == "ipft":
         if n is None:
             raise ValueError("The Freeman-Tukey back-transformation needs the sample size.")
