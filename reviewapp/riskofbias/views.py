@@ -61,7 +61,12 @@ def overview(request, *, review, membership):
             "per_result": sorted(PER_RESULT),
             "may_manage": membership.can(Capability.MANAGE_REVIEW),
             "may_assess": membership.can(Capability.EXTRACT),
-            "legend": [(SYMBOLS[k], JUDGEMENTS[k], k) for k in SYMBOLS],
+            # Only the levels the review's tools use; moderate and serious are ROBINS-I's.
+            "legend": [
+                (SYMBOLS[k], JUDGEMENTS[k], k)
+                for k in SYMBOLS
+                if any(k in tool_levels(t["form"].tool) for t in tools)
+            ],
         },
     )
 
