@@ -7,7 +7,6 @@ import pytest
 from django.urls import reverse
 
 from reviewapp.extraction.services import consensus_save, extraction_save
-from reviewapp.riskofbias.services import rob_form_create
 from tests.browser.look import in_viewport, look
 from tests.conftest import membership_of
 from tests.extraction.helpers import study_included
@@ -84,6 +83,7 @@ def test_assess_with_proposals_and_see_the_traffic_lights(
         assert "Polman 2006" in table and "Some concerns" in p.content()
         in_viewport(p, "h1")
         look(p, f"rob-overview-{user.username}-{viewport}")
-    page.goto(
-        live_server.url + reverse("riskofbias:figure", args=[review.slug, form.pk, "traffic-light"])
-    )
+    # The figure link on the page opens the traffic-light SVG of these consensus judgements.
+    with page.expect_download() as download:
+        page.click("text=traffic-light SVG")
+    assert download.value.suggested_filename.endswith("traffic-light.svg")
