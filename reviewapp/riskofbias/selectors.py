@@ -81,6 +81,16 @@ def figure_rows(form: ExtractionForm) -> list[RobRow]:
     ]
 
 
+def overall_by_study(form: ExtractionForm) -> dict[int, str]:
+    """study id -> the consensus overall judgement ("low", "some", "high"...), for analyses by
+    risk of bias (subgroups, excluding high risk); studies without a consensus are absent."""
+    return {
+        row.study.pk: row.assessment.overall.judgement
+        for row in rob_table(form)
+        if row.assessment and row.assessment.overall and row.assessment.overall.judgement
+    }
+
+
 JUDGEMENTS_HEADER = [
     "form",
     "tool",

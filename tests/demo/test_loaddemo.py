@@ -122,3 +122,16 @@ def test_the_demo_carries_the_reference_flow_to_a_forest_plot(client):
     assert client.post(reverse("login"), login).status_code == 302
     page = client.get(reverse("synthesis:analysis-detail", args=["demo", analysis.pk]))
     assert "Forest plot" in page.content.decode() and "Illustrative" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_demo_carries_rob2_for_its_six_pooled_studies():
+    """Two assessors each, settled in consensus: three low, two some concerns, one high."""
+    from reviewapp.extraction.models import ExtractionForm
+    from reviewapp.riskofbias.selectors import overall_by_study
+
+    call_command("loaddemo", "--allow-production", stdout=StringIO())
+    form = ExtractionForm.objects.get(review__slug="demo", tool="rob2")
+    assert form.extractions.filter(kind="individual", submitted_at__isnull=False).count() == 12
+    overall = overall_by_study(form)
+    assert sorted(overall.values()) == ["high", "low", "low", "low", "some", "some"]
