@@ -464,7 +464,8 @@ def demo_world(outsider) -> World:
     world = World(review=review, users=users)
     records = Record.objects.filter(review=review).order_by("id")
     included = Report.objects.filter(review=review, study__isnull=False).order_by("id").first()
-    form = ExtractionForm.objects.filter(review=review).first()
+    form = ExtractionForm.objects.filter(review=review, tool="").first()
+    rob = ExtractionForm.objects.get(review=review, tool="rob2")
     world.forms = [form.pk]
     study_id = Extraction.objects.filter(form=form).values_list("study_id", flat=True).first()
     from reviewapp.synthesis.models import Analysis
@@ -474,7 +475,8 @@ def demo_world(outsider) -> World:
         "record_id": [records.first().pk, included.record_id],
         "member_id": [_ms(review, users["reviewer"]).pk],
         "import_id": [review.imports.first().pk],
-        "form_id": [form.pk],
+        "form_id": [form.pk, rob.pk],
+        "rob_form_id": [rob.pk],
         "study_id": [study_id],
         "analysis_id": [Analysis.objects.filter(review=review).first().pk],
         "box": ["records_screened", "previous_studies"],
