@@ -21,7 +21,14 @@ from matplotlib.patches import Circle, Patch
 
 from reviewapp.riskofbias.algorithms import JUDGEMENTS
 
-__all__ = ["COLOURS", "FORMATS", "RobRow", "summary_plot", "traffic_light_plot"]
+__all__ = [
+    "COLOURS",
+    "FORMATS",
+    "RobRow",
+    "summary_plot",
+    "summary_shares",
+    "traffic_light_plot",
+]
 
 FORMATS = ("svg", "png")
 # Okabe & Ito (2008) palette; text on each stays legible (checked in tests for contrast).
@@ -152,6 +159,23 @@ def traffic_light_plot(
     return _save(fig, fmt)
 
 
+def summary_shares(
+    rows: Sequence[RobRow], n_domains: int, levels: Sequence[str], *, weighted: bool = True
+) -> list[dict[str, float]]:
+    """Per domain and then overall, the percentage of studies (of their weight, if
+    ``weighted``) at each level; a study not judged in a domain is left out of that bar."""
+    bars = []
+    for position in range(n_domains + 1):
+        judged = [
+            (row.domains[position] if position < n_domains else row.overall, row.weight)
+            for row in rows
+        ]
+        weights = [(j, w if weighted else 1.0) for j, w in judged if j]
+        total = sum(w for _, w in weights) or 1.0
+        bars.append({lv: 100 * sum(w for j, w in weights if j == lv) / total for lv in levels})
+    return bars
+
+
 def summary_plot(
     rows: Sequence[RobRow],
     domains: Sequence[tuple[str, str]],
@@ -166,17 +190,10 @@ def summary_plot(
     bars = [name for _, name in domains] + ["Overall risk of bias"]
     fig = _new_figure(8.0, 0.45 * len(bars) + 1.3)
     ax = fig.add_axes((0.38, 0.28, 0.6, 0.65))
-    for position in range(len(bars)):
-        judged = [
-            (row.domains[position] if position < len(domains) else row.overall, row.weight)
-            for row in rows
-        ]
-        judged = [(j, w if weighted else 1.0) for j, w in judged if j]
-        total = sum(w for _, w in judged) or 1.0
+    for position, bar in enumerate(summary_shares(rows, len(domains), levels, weighted=weighted)):
         left = 0.0
         y = len(bars) - 1 - position
-        for level in levels:
-            share = 100 * sum(w for j, w in judged if j == level) / total
+        for level, share in bar.items():
             if share:
                 ax.barh(y, share, left=left, color=COLOURS[level], edgecolor="#333333", lw=0.5)
                 left += share
