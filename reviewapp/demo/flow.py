@@ -219,7 +219,13 @@ ROB_ANSWERS: list[dict[str, str]] = [
     _LOW,
 ]
 # The second assessor first read study 2's missing data differently; the consensus settles it.
-SECOND_DIFFERS = {1: {"d3_3_1": "No information"}}
+SECOND_DIFFERS = {
+    1: {
+        "d3_3_1": "No information",
+        "d3_3_2": "Probably yes",
+        "d3_support": "Follow-up not reported by arm; the sensitivity analysis agrees.",
+    }
+}
 
 
 def demo_risk_of_bias(review: Review, owner: Membership, second: Membership) -> None:

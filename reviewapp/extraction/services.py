@@ -241,10 +241,13 @@ def _append_revision(extraction: Extraction, user) -> None:
 
 def _entry_clean(form: ExtractionForm, definition: dict, raw: dict, *, complete: bool):
     """The entry cleaned, or EntryInvalid; a risk-of-bias judgement that departs from its
-    algorithm's proposal must carry its reason."""
+    algorithm's proposal must carry its reason, and a submitted assessment judges every domain."""
     cleaned = entry_clean(definition, raw, complete=complete)
     if cleaned.ok and form.tool:
-        cleaned.errors.update(assessment_read(form.tool, definition, cleaned.data).errors)
+        assessment = assessment_read(form.tool, definition, cleaned.data)
+        cleaned.errors.update(assessment.errors)
+        if complete:
+            cleaned.errors.update(assessment.incomplete())
     if not cleaned.ok:
         raise EntryInvalid(cleaned.errors)
     return cleaned

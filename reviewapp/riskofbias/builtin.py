@@ -248,6 +248,19 @@ class Assessment:
             found[self.overall.judgement_input] = self.overall.error
         return found
 
+    def incomplete(self) -> dict[str, str]:
+        """What a submitted assessment still lacks: a judgement in every domain (from the
+        algorithm or the assessor), and an answer to every Newcastle-Ottawa item."""
+        found = {}
+        for d in self.domains:
+            if d.judgement is None:
+                needs = f"answer {d.proposal.needs} or " if d.proposal.needs else ""
+                found[d.judgement_input] = f"{d.key} {d.name}: {needs}choose a judgement."
+        if self.nos is not None:
+            for key in self.nos.unanswered:
+                found[_key(key, "")] = f"{key}: choose an option (an item without a star too)."
+        return found
+
 
 def _keys(definition: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     return {

@@ -129,10 +129,15 @@ def test_assessments_are_blinded_then_compared_and_settled(
     assert SUPPORT_MARK not in b"".join(client.get(download).streaming_content).decode()
     assert client.get(compare).status_code == 403
     assess(reviewer2, review, rob2, study, LOW_ANSWERS)
-    assess(reviewer, review, rob2, study, {}, submit=True, revision=draft.revision)
-    # Draft values stay (a submit sends the whole entry; here the page would resend them).
-    assess_again = rob2.extractions.get(extractor=reviewer)
-    assert assess_again.submitted_at is not None
+    # Submitting needs a judgement in every domain: the algorithm names what it still needs.
+    with pytest.raises(EntryInvalid) as refused:
+        assess(reviewer, review, rob2, study, {"d1_1_2": "Yes"}, revision=draft.revision)
+    assert refused.value.errors["d1_judgement"].startswith("D1 Bias arising from the rand")
+    assert "answer 1.1 or choose a judgement" in refused.value.errors["d1_judgement"]
+    assert "answer 3.1" in refused.value.errors["d3_judgement"]
+    values = LOW_ANSWERS | {"d5_5_1": "No information", "d5_support": SUPPORT_MARK}
+    assess(reviewer, review, rob2, study, values, revision=draft.revision)
+    assert rob2.extractions.get(extractor=reviewer).submitted_at is not None
     # Both in: the consensus page proposes from what they agree on.
     client.force_login(owner)
     page = client.get(compare).content.decode()
@@ -194,6 +199,16 @@ def test_nos_stars_on_the_overview(client, review, owner, study):
         "s1": "a) Truly representative of the average in the community *",
         "c1": ["a) Study controls for the most important factor *"],
         "o2": "a) Yes *",
+    }
+    with pytest.raises(EntryInvalid) as refused:
+        assess(owner, review, form, study, values)
+    assert sorted(refused.value.errors) == ["o1", "o3", "s2", "s3", "s4"]
+    values |= {
+        "s2": "b) Drawn from a different source",
+        "s3": "c) Written self report",
+        "s4": "b) No",
+        "o1": "c) Self report",
+        "o3": "d) No statement",
     }
     assess(owner, review, form, study, values)
     consensus_save(
