@@ -93,6 +93,8 @@ def _keyset(
 # A query that can only be an identifier is looked up by its index; anything else is a title
 # search: a scan of the review's records, since a substring has no index.
 PMID_QUERY = re.compile(r"^\d{1,12}$")
+# "#17" (or "no. 17"): the record's number in the review, as the pages show it.
+NUMBER_QUERY = re.compile(r"^(?:#|no\.?\s*)(\d{1,9})$", re.IGNORECASE)
 DOI_QUERY = re.compile(r"^10\.\S+/\S+$")
 
 
@@ -105,7 +107,7 @@ def records_page(
     size: int = RECORDS_PAGE_SIZE,
 ) -> KeysetPage:
     """A page of the records list, in record order, optionally those matching a title word, a
-    PMID or a DOI. Only the columns the list shows are read (not abstracts nor the source's raw
+    PMID, a DOI or the record's number ("#17", or a bare 17, which also finds PMID 17). Only the columns the list shows are read (not abstracts nor the source's raw
     record), and the page is found by key from the (review, id) index, never by OFFSET."""
     by_key = not query
     records = (
@@ -113,6 +115,7 @@ def records_page(
         .select_related("search", "source_import")
         .only(
             "id",
+            "number",
             "review_id",
             "title",
             "authors",
@@ -123,8 +126,11 @@ def records_page(
             "source_import__file_name",
         )
     )
-    if PMID_QUERY.match(query):
-        records = records.filter(pmid=query)
+    if number := NUMBER_QUERY.match(query):
+        records = records.filter(number=int(number.group(1)))
+    elif PMID_QUERY.match(query):
+        # A bare number is a PMID or a record's number; both are found by index.
+        records = records.filter(Q(pmid=query) | Q(number=int(query)))
     elif DOI_QUERY.match(query):
         records = records.filter(doi__in={query, query.lower()})
     elif query:
