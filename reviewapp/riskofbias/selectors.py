@@ -68,13 +68,31 @@ def rob_table(form: ExtractionForm) -> list[StudyRob]:
     return table
 
 
-def figure_rows(form: ExtractionForm) -> list[RobRow]:
-    """The consensus judgements of a RoB 2 / ROBINS-I / QUADAS-2 form, one row per study."""
+def analysis_weights(review: Review, analysis_id: int) -> dict[str, float]:
+    """study label -> its percent weight in the latest result of one of the review's analyses
+    (robvis weights its summary by the meta-analysis weights); empty if it has none."""
+    from reviewapp.synthesis.models import AnalysisResult
+
+    result = (
+        AnalysisResult.objects.filter(analysis_id=analysis_id, analysis__review=review)
+        .order_by("-pk")
+        .first()
+    )
+    if result is None:
+        return {}
+    studies = (result.results.get("pooled") or {}).get("studies") or []
+    return {row["study"]: float(row.get("weight") or 0.0) for row in studies if "study" in row}
+
+
+def figure_rows(form: ExtractionForm, weights: dict[str, float] | None = None) -> list[RobRow]:
+    """The consensus judgements of a RoB 2 / ROBINS-I / QUADAS-2 form, one row per study;
+    with ``weights`` (by study label) a study outside them weighs nothing in the summary."""
     return [
         RobRow(
             row.study.label,
             [d.judgement for d in row.assessment.domains],
             row.assessment.overall.judgement if row.assessment.overall else None,
+            weight=1.0 if weights is None else weights.get(row.study.label, 0.0),
         )
         for row in rob_table(form)
         if row.assessment is not None

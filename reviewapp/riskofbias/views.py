@@ -22,6 +22,7 @@ from reviewapp.riskofbias.builtin import PER_RESULT, TOOL_CHOICES
 from reviewapp.riskofbias.figures import SYMBOLS, summary_plot, traffic_light_plot
 from reviewapp.riskofbias.selectors import (
     JUDGEMENTS_HEADER,
+    analysis_weights,
     figure_rows,
     judgement_rows,
     rob_forms,
@@ -62,6 +63,7 @@ def overview(request, *, review, membership):
             "may_manage": membership.can(Capability.MANAGE_REVIEW),
             "may_assess": membership.can(Capability.EXTRACT),
             # Only the levels the review's tools use; moderate and serious are ROBINS-I's.
+            "analyses": list(review.analyses.filter(results__isnull=False).distinct()),
             "legend": [
                 (SYMBOLS[k], JUDGEMENTS[k], k)
                 for k in SYMBOLS
@@ -99,8 +101,13 @@ def figure(request, rob_form_id: int, figure: str, *, review, membership):
     fmt = request.GET.get("format", "svg")
     if figure not in FIGURES or form.tool not in TOOLS or fmt not in CONTENT_TYPES:
         raise Http404("No such figure.")
+    weights = None
+    if request.GET.get("analysis", "").isdigit():
+        weights = analysis_weights(review, int(request.GET["analysis"]))
+        if not weights:
+            raise Http404("That analysis has no result to weight by.")
     content = FIGURES[figure](
-        figure_rows(form),
+        figure_rows(form, weights),
         tool_domains(form.tool),
         tool_levels(form.tool),
         fmt=fmt,
