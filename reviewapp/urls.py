@@ -21,6 +21,7 @@ urlpatterns = [
     path("reviews/<slug:slug>/", include("reviewapp.literature.urls")),
     path("reviews/<slug:slug>/screen/", include("reviewapp.screening.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.extraction.urls")),
+    path("reviews/<slug:slug>/", include("reviewapp.riskofbias.urls")),
     path("api/", include("reviewapp.api.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.reporting.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.synthesis.urls")),

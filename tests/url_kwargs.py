@@ -135,6 +135,20 @@ URL_KWARGS.update(
 )
 
 
+def _rob_form_id(review, owner):
+    """A RoB 2 form (risk of bias, issue 17): its figures exist with or without judgements."""
+    from reviewapp.extraction.models import ExtractionForm
+    from reviewapp.riskofbias.services import rob_form_create
+    from tests.conftest import membership_of
+
+    n = ExtractionForm.objects.count()
+    form = rob_form_create(membership=membership_of(owner, review), tool="rob2", result=f"R{n}")
+    return form.pk
+
+
+URL_KWARGS.update(rob_form_id=_rob_form_id, figure=lambda review, owner: "traffic-light")
+
+
 # The crawl (tests/core/test_crawl.py) opens each page with every value of these parameters,
 # and with the crawl world's real objects for the ids; a parameter it finds nowhere fails it.
 def _prisma_formats():
@@ -145,6 +159,7 @@ def _prisma_formats():
 
 CRAWL_CHOICES = {
     "stage": lambda: ["ta", "ft"],
+    "figure": lambda: ["traffic-light", "summary"],
     "fmt": _prisma_formats,
     # Every download of an analysis that synthesis.views.analysis_download offers.
     "what": lambda: [

@@ -1,4 +1,5 @@
-"""The demo review's worked example: screening, full texts, extraction and one analysis.
+"""The demo review's worked example: screening, full texts, extraction, risk of bias (RoB 2) and
+one analysis.
 
 Everything goes through the same services a team uses in the browser, so the demo shows real
 state: a PRISMA flow of 205 records identified and 35 reports included (the ends of Prosperini et
@@ -12,12 +13,14 @@ from typing import Any
 
 from reviewapp.extraction.models import ExtractionForm
 from reviewapp.extraction.services import (
+    consensus_save,
     extraction_form_create,
     extraction_save,
     form_version_save,
 )
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Membership, Review
+from reviewapp.riskofbias.services import rob_form_create
 from reviewapp.screening.constants import RetrievalStatus, Stage
 from reviewapp.screening.fulltext import report_status_set, report_study_set
 from reviewapp.screening.models import Decision, ExclusionReason, Report, StageSettings
@@ -174,6 +177,80 @@ def demo_extract_and_pool(review: Review, owner: Membership) -> Analysis:
     return analysis
 
 
+ROB_RESULT = "Relapse within 12 months (demo)"
+# Illustrative RoB 2 answers for the six pooled studies, in the order of EXTRACTED: three
+# judged low overall, two with some concerns (no pre-registered analysis plan; missing outcome
+# data that could depend on relapse), one high (assessors who knew the treatment judged
+# relapses). The analyst's sensitivity analysis can leave out the high-risk study.
+_LOW = {
+    "d1_1_1": "Yes",
+    "d1_1_2": "Yes",
+    "d1_1_3": "No",
+    "d2_2_1": "No",
+    "d2_2_2": "No",
+    "d2_2_6": "Yes",
+    "d3_3_1": "Yes",
+    "d4_4_1": "No",
+    "d4_4_2": "No",
+    "d4_4_3": "No",
+    "d5_5_1": "Yes",
+    "d5_5_2": "No",
+    "d5_5_3": "No",
+}
+ROB_ANSWERS: list[dict[str, str]] = [
+    _LOW,
+    _LOW | {"d5_5_1": "No information", "d5_support": "No analysis plan was registered."},
+    _LOW
+    | {
+        "d3_3_1": "No",
+        "d3_3_2": "No",
+        "d3_3_3": "Probably yes",
+        "d3_3_4": "Probably no",
+        "d3_support": "18% lost to follow-up; reasons reported and similar across groups.",
+    },
+    _LOW,
+    _LOW
+    | {
+        "d4_4_3": "Yes",
+        "d4_4_4": "Yes",
+        "d4_4_5": "Probably yes",
+        "d4_support": "Treating neurologists, aware of the treatment, confirmed relapses.",
+    },
+    _LOW,
+]
+# The second assessor first read study 2's missing data differently; the consensus settles it.
+SECOND_DIFFERS = {
+    1: {
+        "d3_3_1": "No information",
+        "d3_3_2": "Probably yes",
+        "d3_support": "Follow-up not reported by arm; the sensitivity analysis agrees.",
+    }
+}
+
+
+def demo_risk_of_bias(review: Review, owner: Membership, second: Membership) -> None:
+    """RoB 2 for the pooled result, assessed by two assessors and settled in consensus."""
+    form = rob_form_create(membership=owner, tool="rob2", result=ROB_RESULT)
+    studies = _included_studies(review)[: len(ROB_ANSWERS)]
+    for index, (study, answers) in enumerate(zip(studies, ROB_ANSWERS, strict=True)):
+        for who, values in ((owner, answers), (second, answers | SECOND_DIFFERS.get(index, {}))):
+            extraction_save(
+                membership=who,
+                form=form,
+                study=study,
+                raw={"values": values},
+                expected_revision=0,
+                submit=True,
+            )
+        consensus_save(
+            membership=owner,
+            form=form,
+            study=study,
+            raw={"values": answers},
+            expected_revision=0,
+        )
+
+
 def _included_studies(review: Review):
     from reviewapp.extraction.selectors import studies_included
 
@@ -186,7 +263,13 @@ def demo_flow_load(review: Review, owner: Membership, second: Membership) -> boo
         Decision.objects.filter(review=review).exists()
         or ExtractionForm.objects.filter(review=review, name=FORM_NAME).exists()
     ):
+        # A demo loaded before risk of bias existed gets its assessments now, once.
+        pooled = ExtractionForm.objects.filter(review=review, name=FORM_NAME).exists()
+        if pooled and not ExtractionForm.objects.filter(review=review, tool="rob2").exists():
+            demo_risk_of_bias(review, owner, second)
+            return True
         return False
     demo_screen(review, owner, second)
     demo_extract_and_pool(review, owner)
+    demo_risk_of_bias(review, owner, second)
     return True

@@ -17,6 +17,11 @@ class ExtractionForm(TimeStampedModel):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="extraction_forms")
     name = models.CharField(max_length=200)
     extractors_required = models.PositiveSmallIntegerField(default=1)
+    # A built-in risk-of-bias tool (reviewapp.riskofbias.builtin.TOOL_CHOICES); blank for a form
+    # the review built. A tool's questions are fixed, so its form is never edited in the builder.
+    tool = models.CharField(max_length=32, blank=True, default="")
+    # What a per-result tool (RoB 2) assesses, e.g. "Relapse at 12 months".
+    result = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["name"]

@@ -58,6 +58,7 @@ from reviewapp.extraction.validation import entry_clean
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership
+from reviewapp.riskofbias.builtin import assessment_read
 from reviewapp.screening.models import Study
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,11 @@ def form_version_save(
     require(membership, Capability.MANAGE_REVIEW)
     if form.review_id != membership.review_id:
         raise ServiceError("That form belongs to another review.")
+    if form.tool:
+        raise ServiceError(
+            f"'{form.name}' is a built-in risk-of-bias form; its questions are fixed.",
+            field="definition",
+        )
     with transaction.atomic():
         # One builder save at a time per form, so two saves cannot both take the next number.
         ExtractionForm.objects.select_for_update().get(pk=form.pk)
@@ -233,6 +239,20 @@ def _append_revision(extraction: Extraction, user) -> None:
     )
 
 
+def _entry_clean(form: ExtractionForm, definition: dict, raw: dict, *, complete: bool):
+    """The entry cleaned, or EntryInvalid; a risk-of-bias judgement that departs from its
+    algorithm's proposal must carry its reason, and a submitted assessment judges every domain."""
+    cleaned = entry_clean(definition, raw, complete=complete)
+    if cleaned.ok and form.tool:
+        assessment = assessment_read(form.tool, definition, cleaned.data)
+        cleaned.errors.update(assessment.errors)
+        if complete:
+            cleaned.errors.update(assessment.incomplete())
+    if not cleaned.ok:
+        raise EntryInvalid(cleaned.errors)
+    return cleaned
+
+
 def extraction_save(
     *,
     membership: Membership,
@@ -282,9 +302,7 @@ def extraction_save(
                 raise ServiceError("This form has no fields yet.", field="form")
         else:
             version = extraction.form_version
-        cleaned = entry_clean(version.definition, raw, complete=submit)
-        if not cleaned.ok:
-            raise EntryInvalid(cleaned.errors)
+        cleaned = _entry_clean(form, version.definition, raw, complete=submit)
         if extraction is None:
             try:
                 with transaction.atomic():
@@ -368,9 +386,7 @@ def consensus_save(
         if version is None:
             # Entries were submitted (checked above), and an entry is only made against a version.
             raise AssertionError("consensus on a form without a version")
-        cleaned = entry_clean(version.definition, raw, complete=True)
-        if not cleaned.ok:
-            raise EntryInvalid(cleaned.errors)
+        cleaned = _entry_clean(form, version.definition, raw, complete=True)
         now = timezone.now()
         if consensus is None:
             consensus = Extraction.objects.create(

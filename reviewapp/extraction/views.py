@@ -78,6 +78,7 @@ from reviewapp.extraction.starters import STARTERS
 from reviewapp.extraction.validation import entries_compare
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
+from reviewapp.riskofbias.builtin import assessment_read
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -354,6 +355,7 @@ def study_extract(request, form_id: int, study_id: int, *, review, membership):
             "errors": errors,
             "error": error,
             "revision": mine.revision if mine else 0,
+            "rob": assessment_read(form.tool, version.definition, data) if form.tool else None,
         },
         status=status,
     )
@@ -457,6 +459,9 @@ def study_compare(request, form_id: int, study_id: int, *, review, membership):
             "errors": errors,
             "error": error,
             "revision": consensus.revision if consensus else 0,
+            "rob": assessment_read(form.tool, definition, prefill)
+            if form.tool and may_decide
+            else None,
         },
         status=status,
     )

@@ -43,6 +43,7 @@ from reviewapp.reporting.services import prisma_manual_set
 from reviewapp.reviews.constants import Role
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.reviews.services import membership_remove
+from reviewapp.riskofbias.services import rob_form_create
 from reviewapp.screening.constants import DecisionKind, RetrievalStatus, Stage
 from reviewapp.screening.fulltext import report_status_set, report_upload
 from reviewapp.screening.models import Decision, ExclusionReason, Report, StageSettings
@@ -303,6 +304,18 @@ def every_state_world(outsider) -> World:
         expected_revision=0,
     )
 
+    # A RoB 2 form (issue 17) assessed by two: one assessment still a draft (its support text is
+    # the marker), so the judgements download and the figures must not show it to the other.
+    rob = rob_form_create(membership=owner_ms, tool="rob2", result="Relapse")
+    rob_text = "CRAWLMARKERROB4T"
+    rob_draft = extraction_save(
+        membership=rita,
+        form=rob,
+        study=studies[0],
+        raw={"values": {"d1_1_2": "No", "d1_support": rob_text}},
+        expected_revision=0,
+    )
+
     # Blinded dual screening from here on (settings changed mid-review, as teams do), on new
     # records: one waiting for its second vote (the marker), one in conflict, one resolved.
     StageSettings.objects.filter(review=review, stage="ta").update(
@@ -358,9 +371,12 @@ def every_state_world(outsider) -> World:
         extraction_marker(
             world, text=draft_text, what="unsubmitted extraction", form=dual, study=studies[0]
         ),
+        extraction_marker(
+            world, text=rob_text, what="unsubmitted RoB 2 assessment", form=rob, study=studies[0]
+        ),
     ]
     world.forms = [single.pk, dual.pk]
-    world.marker_objects = [vote, note, draft, leaver_user]
+    world.marker_objects = [vote, note, draft, rob_draft, leaver_user]
     # Plots and diagrams are drawn alike for every role (matplotlib takes a while): the owner
     # asks for every format, the others for the text ones, which also carry what may leak.
     world.role_values["what"] = {
@@ -379,6 +395,7 @@ def every_state_world(outsider) -> World:
         "study_id": [studies[0].pk, studies[2].pk],
         "report_id": [Report.objects.get(record=on[0]).pk],
         "analysis_id": [analysis.pk],
+        "rob_form_id": [rob.pk],
         "box": ["records_screened", "previous_studies"],
     }
     world.exports = background_exports(world)
@@ -447,7 +464,8 @@ def demo_world(outsider) -> World:
     world = World(review=review, users=users)
     records = Record.objects.filter(review=review).order_by("id")
     included = Report.objects.filter(review=review, study__isnull=False).order_by("id").first()
-    form = ExtractionForm.objects.filter(review=review).first()
+    form = ExtractionForm.objects.filter(review=review, tool="").first()
+    rob = ExtractionForm.objects.get(review=review, tool="rob2")
     world.forms = [form.pk]
     study_id = Extraction.objects.filter(form=form).values_list("study_id", flat=True).first()
     from reviewapp.synthesis.models import Analysis
@@ -457,7 +475,8 @@ def demo_world(outsider) -> World:
         "record_id": [records.first().pk, included.record_id],
         "member_id": [_ms(review, users["reviewer"]).pk],
         "import_id": [review.imports.first().pk],
-        "form_id": [form.pk],
+        "form_id": [form.pk, rob.pk],
+        "rob_form_id": [rob.pk],
         "study_id": [study_id],
         "analysis_id": [Analysis.objects.filter(review=review).first().pk],
         "box": ["records_screened", "previous_studies"],

@@ -122,3 +122,35 @@ def test_the_demo_carries_the_reference_flow_to_a_forest_plot(client):
     assert client.post(reverse("login"), login).status_code == 302
     page = client.get(reverse("synthesis:analysis-detail", args=["demo", analysis.pk]))
     assert "Forest plot" in page.content.decode() and "Illustrative" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_demo_carries_rob2_for_its_six_pooled_studies():
+    """Two assessors each, settled in consensus: three low, two some concerns, one high."""
+    from reviewapp.extraction.models import ExtractionForm
+    from reviewapp.riskofbias.selectors import overall_by_study
+
+    call_command("loaddemo", "--allow-production", stdout=StringIO())
+    form = ExtractionForm.objects.get(review__slug="demo", tool="rob2")
+    assert form.extractions.filter(kind="individual", submitted_at__isnull=False).count() == 12
+    overall = overall_by_study(form)
+    assert sorted(overall.values()) == ["high", "low", "low", "low", "some", "some"]
+
+
+@pytest.mark.django_db
+def test_the_demo_rob_summary_is_weighted_by_the_pooled_analysis(client):
+    """robvis weights the summary by the meta-analysis weights: the demo's six studies carry
+    their percent weights from the pooled result, which add up to 100."""
+    from reviewapp.extraction.models import ExtractionForm
+    from reviewapp.riskofbias.selectors import analysis_weights, figure_rows
+
+    call_command("loaddemo", "--allow-production", stdout=StringIO())
+    review = Review.objects.get(slug="demo")
+    form = ExtractionForm.objects.get(review=review, tool="rob2")
+    analysis = Analysis.objects.get(review=review)
+    rows = figure_rows(form, analysis_weights(review, analysis.pk))
+    assert len(rows) == 6 and sum(r.weight for r in rows) == pytest.approx(100)
+    client.force_login(review.memberships.get(role="analyst").user)
+    url = reverse("riskofbias:figure", args=["demo", form.pk, "summary"])
+    assert client.get(url, {"analysis": analysis.pk}).status_code == 200
+    assert client.get(url, {"analysis": analysis.pk + 999}).status_code == 404
