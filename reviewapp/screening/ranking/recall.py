@@ -23,6 +23,7 @@ The quasi-sampling test itself is :func:`reviewapp.screening.ranking.stopping.st
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
     "knee_slope_ratio",
     "knee_stop",
     "sample_interleave",
+    "sample_order",
     "sample_prefix",
     "sample_recall",
     "sample_stop",
@@ -99,6 +101,14 @@ def includes_interval(
     low = int(candidates[np.argmax(upper_tail > alpha)])
     high = int(candidates[lower_tail > alpha].max())
     return low, high
+
+
+def sample_order(record_ids: Sequence[int], salt: str) -> list[int]:
+    """A random order of ``record_ids``, fixed by ``salt`` (the app uses review and stage): the
+    records sorted by SHA-256 of salt and id. The same record keeps its place when records are
+    added, so a sample already screened stays a sample; no label or ranking enters it.
+    """
+    return sorted(record_ids, key=lambda rid: hashlib.sha256(f"{salt}:{rid}".encode()).digest())
 
 
 def sample_prefix(
