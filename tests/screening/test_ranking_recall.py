@@ -13,9 +13,11 @@ from reviewapp.screening.ranking.recall import (
     knee_slope_ratio,
     knee_stop,
     sample_interleave,
+    sample_order,
     sample_prefix,
     sample_recall,
     sample_stop,
+    stop_points,
     target_size,
     target_stop,
 )
@@ -166,3 +168,24 @@ def test_sample_stop_reaches_the_target_on_random_and_on_good_rankings():
 def test_sample_stop_with_no_include_screens_everything():
     y = np.zeros(50, dtype=int)
     assert sample_stop(list(range(50)), y) == (50, 0)
+
+
+def test_sample_order_is_fixed_by_its_salt_and_keeps_places_when_records_are_added():
+    first = sample_order(range(100), "recall-sample:1:ta")
+    assert sorted(first) == list(range(100))
+    assert first == sample_order(list(range(99, -1, -1)), "recall-sample:1:ta")
+    assert first != sample_order(range(100), "recall-sample:2:ta")
+    grown = sample_order(range(120), "recall-sample:1:ta")
+    assert [r for r in grown if r < 100] == first
+
+
+def test_stop_points_of_a_perfect_ranking():
+    y = [1] * 20 + [0] * 380
+    points = stop_points(list(range(400)), y, seed=0)
+    assert set(points) == {"oracle", "cmh", "knee", "budget", "rank_then_sample", "target"}
+    assert points["oracle"] == (19, 0.95)
+    # Every include comes first, so every rule that stops after the 20th record has all of them.
+    for rule in ("cmh", "knee", "rank_then_sample"):
+        screened, recall = points[rule]
+        assert 20 <= screened <= 400 and recall == 1.0, rule
+    assert points["target"] == (400, 1.0)  # 20 includes < 59 targets: screen everything

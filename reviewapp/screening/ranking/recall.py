@@ -43,6 +43,7 @@ __all__ = [
     "sample_prefix",
     "sample_recall",
     "sample_stop",
+    "stop_points",
     "target_size",
     "target_stop",
 ]
@@ -349,3 +350,35 @@ def sample_stop(
         if found and p < 1 - confidence:
             return len(screened) + n, found
     return n_total, int(y.sum())
+
+
+def stop_points(
+    order: Sequence[int], labels: Sequence[int], *, seed: int = 0
+) -> dict[str, tuple[int, float]]:
+    """Where each stopping rule stops on a screening ``order`` of every record (target recall and
+    confidence 95%): rule -> (records screened, recall there). "oracle" is the first point of
+    95% recall, what no rule can know. The random parts (sample, targets) use ``seed``. A
+    simulation's view of the rules; bench/recall_calibration_bench.py runs them over many seeds.
+    """
+    from reviewapp.screening.ranking.stopping import stopping_test
+
+    y = np.asarray(labels, dtype=np.int64)
+    n, total = y.size, int(y.sum())
+    if total == 0:
+        raise ValueError("need at least one include")
+    ranked = [int(i) for i in order]
+    in_order = y[ranked]
+    curve = np.cumsum(in_order)
+
+    def at(t: int) -> tuple[int, float]:
+        return t, float(curve[t - 1] / total)
+
+    points = {"oracle": at(int(np.searchsorted(curve, math.ceil(0.95 * total))) + 1)}
+    points["cmh"] = at(next((t for t in range(1, n + 1) if stopping_test(in_order[:t], n).stop), n))
+    points["knee"] = at(knee_stop(in_order) or n)
+    points["budget"] = at(budget_stop(in_order, n) or n)
+    screened, found = sample_stop(ranked, y, seed=seed)
+    points["rank_then_sample"] = (screened, found / total)
+    hit = target_stop(ranked, y, np.random.default_rng(seed).permutation(n))
+    points["target"] = (hit[0], hit[1] / total) if hit else (n, 1.0)
+    return points

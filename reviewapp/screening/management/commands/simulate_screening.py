@@ -18,13 +18,25 @@ from reviewapp.screening.ranking import (
     labelled_csv_read,
     simulate,
 )
+from reviewapp.screening.ranking.recall import stop_points
+
+# How the plain output names the stopping rules (ranking/recall.py, ranking/stopping.py).
+RULE_NAMES = {
+    "oracle": "oracle (first 95% recall)",
+    "cmh": "Callaghan & Müller-Hansen test",
+    "rank_then_sample": "rank then random sample",
+    "knee": "knee (Cormack & Grossman)",
+    "budget": "budget (Cormack & Grossman)",
+    "target": "target (Cormack & Grossman)",
+}
 
 
 class Command(BaseCommand):
     help = (
         "Simulate prioritised screening of a labelled CSV (title, abstract and label_included "
-        "or included as 0/1) from the given prior rows; print the order and WSS@95, RRF@10 "
-        "(--json: one JSON object with order, wss95, rrf10 and seconds)."
+        "or included as 0/1) from the given prior rows; print the order, WSS@95, RRF@10 and where "
+        "each stopping rule stops (--json: one JSON object with order, wss95, rrf10, seconds "
+        "and stops)."
     )
     requires_system_checks: list = []
     requires_migrations_checks = False
@@ -62,8 +74,11 @@ class Command(BaseCommand):
             seed=options["seed"],
             retrain_every=options["retrain_every"],
         )
+        stops = stop_points(result.order, data.labels, seed=options["seed"])
         if options["json"]:
-            self.stdout.write(json.dumps(result.to_dict()))
+            self.stdout.write(
+                json.dumps({**result.to_dict(), "stops": {k: list(v) for k, v in stops.items()}})
+            )
             return
         self.stdout.write(
             f"{data.path}: {len(result.order)} records, {sum(data.labels)} included, "
@@ -72,6 +87,11 @@ class Command(BaseCommand):
             f"{result.seconds:.2f} s, {result.retrains} retrains\n"
             f"order: {' '.join(map(str, result.order))}"
         )
+        self.stdout.write("stopping rules (target recall 95%, confidence 95%):")
+        for key, (screened, recall) in stops.items():
+            self.stdout.write(
+                f"  {RULE_NAMES[key]:<32} stops after {screened:>6} records, recall {recall:.3f}"
+            )
 
 
 def _number(value: float | None) -> str:
