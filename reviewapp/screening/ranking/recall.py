@@ -32,6 +32,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.stats import hypergeom
 
+# Record ids or 0/1 labels: a list or a numpy array.
+Ints = Sequence[int] | np.ndarray
+
 __all__ = [
     "RecallInterval",
     "budget_stop",
@@ -104,7 +107,7 @@ def includes_interval(
     return low, high
 
 
-def sample_order(record_ids: Sequence[int], salt: str) -> list[int]:
+def sample_order(record_ids: Ints, salt: str) -> list[int]:
     """A random order of ``record_ids``, fixed by ``salt`` (the app uses review and stage): the
     records sorted by SHA-256 of salt and id. The same record keeps its place when records are
     added, so a sample already screened stays a sample; no label or ranking enters it.
@@ -112,9 +115,7 @@ def sample_order(record_ids: Sequence[int], salt: str) -> list[int]:
     return sorted(record_ids, key=lambda rid: hashlib.sha256(f"{salt}:{rid}".encode()).digest())
 
 
-def sample_prefix(
-    sample_order: Sequence[int], known: dict[int, int], limit: int
-) -> tuple[int, int]:
+def sample_prefix(sample_order: Ints, known: dict[int, int], limit: int) -> tuple[int, int]:
     """Size and include count of the sample: the first records of ``sample_order`` (a random
     order of every record, fixed in advance), at most ``limit`` of them and only while their
     labels are ``known`` (record -> 1 include, 0 exclude).
@@ -135,7 +136,7 @@ def sample_prefix(
     return n, k
 
 
-def sample_interleave(ranked: Sequence[int], sample_order: Sequence[int], every: int) -> list[int]:
+def sample_interleave(ranked: Ints, sample_order: Ints, every: int) -> list[int]:
     """The records in the order screened: the ranking, and at every ``every``-th record the next
     record of the random sample order is drawn; if it was already screened (the ranking served
     it) the draw is free and a ranked record is served instead. After t records the sample is
@@ -207,7 +208,7 @@ def sample_recall(
     )
 
 
-def _labels(labels_in_order: Sequence[int]) -> np.ndarray:
+def _labels(labels_in_order: Ints) -> np.ndarray:
     y = np.asarray(labels_in_order, dtype=np.int64).reshape(-1)
     if not np.isin(y, (0, 1)).all():
         raise ValueError("labels must be 0 or 1")
@@ -228,7 +229,7 @@ def knee_slope_ratio(found_curve: np.ndarray) -> float:
     return float((before / after).max())
 
 
-def knee_stop(labels_in_order: Sequence[int], *, min_rank: int = 150, step: int = 1) -> int | None:
+def knee_stop(labels_in_order: Ints, *, min_rank: int = 150, step: int = 1) -> int | None:
     """The knee method (Cormack & Grossman 2016): stop at the first rank s >= ``min_rank``
     (checked every ``step`` records) where the slope ratio is at least 156 - min(found, 150).
 
@@ -245,7 +246,7 @@ def knee_stop(labels_in_order: Sequence[int], *, min_rank: int = 150, step: int 
     return None
 
 
-def budget_stop(labels_in_order: Sequence[int], n_total: int, *, step: int = 1) -> int | None:
+def budget_stop(labels_in_order: Ints, n_total: int, *, step: int = 1) -> int | None:
     """The budget method (Cormack & Grossman 2016): stop at the first rank s where the slope
     ratio is at least 6 and s >= 10 * n_total / found, or where s >= 0.75 * n_total, whichever
     comes first (the knee method with a budget bound for sparse collections).
@@ -271,9 +272,9 @@ def target_size(target: float = 0.95, confidence: float = 0.95) -> int:
 
 
 def target_stop(
-    ranked: Sequence[int],
-    labels: Sequence[int],
-    sample_order: Sequence[int],
+    ranked: Ints,
+    labels: Ints,
+    sample_order: Ints,
     *,
     target: float = 0.95,
     confidence: float = 0.95,
@@ -308,8 +309,8 @@ def target_stop(
 
 
 def sample_stop(
-    ranked: Sequence[int],
-    labels: Sequence[int],
+    ranked: Ints,
+    labels: Ints,
     *,
     target: float = 0.95,
     confidence: float = 0.95,
@@ -352,9 +353,7 @@ def sample_stop(
     return n_total, int(y.sum())
 
 
-def stop_points(
-    order: Sequence[int], labels: Sequence[int], *, seed: int = 0
-) -> dict[str, tuple[int, float]]:
+def stop_points(order: Ints, labels: Ints, *, seed: int = 0) -> dict[str, tuple[int, float]]:
     """Where each stopping rule stops on a screening ``order`` of every record (target recall and
     confidence 95%): rule -> (records screened, recall there). "oracle" is the first point of
     95% recall, what no rule can know. The random parts (sample, targets) use ``seed``. A
@@ -374,7 +373,8 @@ def stop_points(
         return t, float(curve[t - 1] / total)
 
     points = {"oracle": at(int(np.searchsorted(curve, math.ceil(0.95 * total))) + 1)}
-    points["cmh"] = at(next((t for t in range(1, n + 1) if stopping_test(in_order[:t], n).stop), n))
+    as_list = in_order.tolist()
+    points["cmh"] = at(next((t for t in range(1, n + 1) if stopping_test(as_list[:t], n).stop), n))
     points["knee"] = at(knee_stop(in_order) or n)
     points["budget"] = at(budget_stop(in_order, n) or n)
     screened, found = sample_stop(ranked, y, seed=seed)
