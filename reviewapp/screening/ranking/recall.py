@@ -110,9 +110,17 @@ def includes_interval(
 def sample_order(record_ids: Ints, salt: str) -> list[int]:
     """A random order of ``record_ids``, fixed by ``salt`` (the app uses review and stage): the
     records sorted by SHA-256 of salt and id. The same record keeps its place when records are
-    added, so a sample already screened stays a sample; no label or ranking enters it.
+    added, so a sample already screened stays a sample; no label or ranking enters it. Cached:
+    the queue asks for it on every ranked pick, and hashing 100,000 ids takes about 0.3 s.
     """
-    return sorted(record_ids, key=lambda rid: hashlib.sha256(f"{salt}:{rid}".encode()).digest())
+    return list(_sample_order(salt, tuple(int(rid) for rid in record_ids)))
+
+
+@lru_cache(maxsize=16)
+def _sample_order(salt: str, record_ids: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(
+        sorted(record_ids, key=lambda rid: hashlib.sha256(f"{salt}:{rid}".encode()).digest())
+    )
 
 
 def sample_prefix(sample_order: Ints, known: dict[int, int], limit: int) -> tuple[int, int]:
