@@ -363,7 +363,9 @@ class RankedOrder:
 
     Records the ranking does not know (imported or made eligible after it) come after the ranked
     ones, in file order. Without a trained ranking (no include and exclude yet) it is file order.
-    Records waiting for a second vote are put before any of these by the queue itself.
+    Records waiting for a second vote are put before any of these by the queue itself. At title
+    and abstract, records of the recall sample that are due (stopping.recall_sample_due: one in
+    ten) come first, so the recall estimate rests on a true random sample.
     """
 
     def pick(
@@ -375,10 +377,19 @@ class RankedOrder:
         user,
         limit: int,
     ) -> list[int]:
+        from reviewapp.screening.stopping import recall_sample_due
+
+        due = recall_sample_due(review, stage)
+        free = set(candidates.filter(record_id__in=due).values_list("record_id", flat=True))
+        picked = [rid for rid in due if rid in free][:limit]
+        if len(picked) >= limit:
+            return picked
+        candidates = candidates.exclude(record_id__in=picked)
         order = _order_of(review.pk, stage)
         if not order:
-            return FileOrder().pick(candidates, review=review, stage=stage, user=user, limit=limit)
-        picked: list[int] = []
+            return picked + FileOrder().pick(
+                candidates, review=review, stage=stage, user=user, limit=limit - len(picked)
+            )
         start, size = 0, max(4 * limit, 200)
         while start < len(order) and len(picked) < limit:
             chunk = order[start : start + size]

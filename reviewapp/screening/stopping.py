@@ -1,7 +1,9 @@
 """Stopping screening early by a declared rule: the rule, the recall estimate, the stop itself.
 
 The statistics are the pure functions of reviewapp.screening.ranking.stopping (Callaghan &
-Müller-Hansen 2020, Syst Rev 9:273). The team declares its rule before stopping; stopping records
+Müller-Hansen 2020, Syst Rev 9:273) and ranking.recall (the recall estimate from a random sample:
+in a ranked queue one record in RECALL_SAMPLE_EVERY is drawn from a random order of all records
+fixed in advance, so the estimate's interval holds whatever the ranking does). The team declares its rule before stopping; stopping records
 every record nobody has screened as excluded by an automation tool (a Decision of kind
 "automation" carrying the rule and the estimate), which fills PRISMA 2020's "records marked as
 ineligible by automation tools".
@@ -37,11 +39,16 @@ from reviewapp.screening.selectors import stage_eligible_ids
 
 if TYPE_CHECKING:
     # The ranking package loads scikit-learn; the web process imports it only when needed.
-    from reviewapp.screening.ranking.stopping import RecallEstimate, StoppingTest
+    from reviewapp.screening.ranking.recall import RecallInterval
+    from reviewapp.screening.ranking.stopping import StoppingTest
 
 # Without a declared rule the page still shows an estimate, at these usual values.
 DEFAULT_TARGET = 0.95
 DEFAULT_CONFIDENCE = 0.95
+# One record in this many served at title/abstract in a ranked queue is the next record of the
+# recall sample: 10% more screening buys an interval that holds (BENCHMARKS.md, "Recall
+# estimate calibration"); the ranked records are still 90% of the work.
+RECALL_SAMPLE_EVERY = 10
 _TOKENS = uuid.UUID("6f1c3e0a-53a7-4d53-9a49-2c1c6b1f7a10")
 
 
@@ -53,7 +60,8 @@ class RecallStatus:
     screened: int  # records settled by the team (include or exclude), the sample of the test
     found: int
     unscreened: int  # records nobody has voted on: what stopping would exclude
-    estimate: RecallEstimate
+    # From the random sample (ranking.recall.sample_recall); NaN point while the sample is empty.
+    estimate: RecallInterval
     test: StoppingTest
     # Recall the stopping test vouches for at the rule's confidence (the test inverted).
     lower_bound: float
@@ -82,6 +90,10 @@ def screened_labels_in_order(review: Review, stage: str, eligible: set[int]) -> 
     """1 (included) or 0 (excluded) for each record the team has settled at a stage, in the order
     the records were first screened (their first vote), as the stopping test needs them.
     """
+    return [label for _rid, label in _settled_in_order(review, stage, eligible)]
+
+
+def _settled_in_order(review: Review, stage: str, eligible: set[int]) -> list[tuple[int, int]]:
     automated = _automated_ids(review, stage)
     settled = dict(
         RecordStageState.objects.filter(
@@ -99,10 +111,39 @@ def screened_labels_in_order(review: Review, stage: str, eligible: set[int]) -> 
         .values_list("record_id", flat=True)
     )
     return [
-        1 if settled[rid] == ScreenState.INCLUDED else 0
+        (rid, 1 if settled[rid] == ScreenState.INCLUDED else 0)
         for rid in first_screened
         if rid in settled and rid in eligible and rid not in automated
     ]
+
+
+def _sample_salt(review: Review, stage: str) -> str:
+    return f"recall-sample:{review.pk}:{stage}"
+
+
+def recall_sample_due(review: Review, stage: str) -> list[int]:
+    """Records of the recall sample that are due and that nobody has voted on, in sample order.
+
+    After t records touched (voted on by anyone), the first (t + 1) // RECALL_SAMPLE_EVERY
+    records of the sample order are due: the ranked queue serves them first. A due record the
+    ranking already served is a free draw. The count due depends on no label, which keeps the
+    sample a simple random sample (ranking.recall.sample_interleave is the simulated twin).
+    """
+    from reviewapp.screening.ranking.recall import sample_order
+
+    if stage != Stage.TITLE_ABSTRACT:
+        return []
+    eligible = stage_eligible_ids(review, stage)
+    touched = set(
+        RecordStageState.objects.filter(review=review, stage=stage)
+        .exclude(state=ScreenState.UNSCREENED)
+        .values_list("record_id", flat=True)
+    )
+    due = (len(touched.intersection(eligible)) + 1) // RECALL_SAMPLE_EVERY
+    if not due:
+        return []
+    drawn = sample_order(eligible, _sample_salt(review, stage))[:due]
+    return [rid for rid in drawn if rid not in touched]
 
 
 def stopping_rule_current(review: Review, stage: str) -> StoppingRule | None:
@@ -122,26 +163,37 @@ def _unscreened_ids(review: Review, stage: str, eligible: list[int]) -> list[int
 def recall_status(review: Review, stage: str) -> RecallStatus:
     """Estimated recall so far with its interval, and the stopping test, for a stage.
 
-    Records settled by the team, in the order first screened, are the sample; every eligible
-    record is the population (n_total), so records awaiting a second vote or in conflict count as
-    unseen, which keeps the estimate conservative. Estimate: ranking.stopping.recall_estimate;
-    test: ranking.stopping.stopping_test (Callaghan & Müller-Hansen 2020), at the declared rule's
-    target and confidence, or 95%/95% before one is declared.
+    Every eligible record is the population (n_total), so records awaiting a second vote or in
+    conflict count as unseen. Estimate: ranking.recall.sample_recall from the first
+    screened // RECALL_SAMPLE_EVERY records of the stage's random sample order (fewer if one of
+    them is not settled yet), an exact interval. Test: ranking.stopping.stopping_test
+    (Callaghan & Müller-Hansen 2020) on the records settled in the order first screened, at the
+    declared rule's target and confidence, or 95%/95% before one is declared.
     """
-    from reviewapp.screening.ranking.stopping import (
-        recall_estimate,
-        recall_lower_bound,
-        stopping_test,
-    )
+    from reviewapp.screening.ranking.recall import sample_order, sample_prefix, sample_recall
+    from reviewapp.screening.ranking.stopping import recall_lower_bound, stopping_test
 
     eligible = stage_eligible_ids(review, stage)
-    labels = screened_labels_in_order(review, stage, set(eligible))
+    settled = _settled_in_order(review, stage, set(eligible))
+    labels = [label for _rid, label in settled]
     rule = stopping_rule_current(review, stage)
     target = rule.target_recall if rule else DEFAULT_TARGET
     confidence = rule.confidence if rule else DEFAULT_CONFIDENCE
     n_total = len(eligible)
     test = stopping_test(labels, n_total, target=target, confidence=confidence)
-    estimate = recall_estimate(labels, n_total, confidence=confidence)
+    size, hits = sample_prefix(
+        sample_order(eligible, _sample_salt(review, stage)),
+        dict(settled),
+        len(labels) // RECALL_SAMPLE_EVERY,
+    )
+    estimate = sample_recall(
+        n_total=n_total,
+        found=sum(labels),
+        screened=len(labels),
+        sample_size=size,
+        sample_includes=hits,
+        confidence=confidence,
+    )
     unmet = []
     if rule is None:
         unmet.append("no stopping rule has been declared")
@@ -245,12 +297,11 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
     if status.rule is None:
         raise ServiceError("Declare a stopping rule before stopping screening.")
     if status.unmet:
-        e = status.estimate
         raise ServiceError(
             "The stopping rule is not met: "
             + "; ".join(status.unmet)
             + f". {status.screened} screened of {status.n_total}, {status.found} included; "
-            f"estimated recall {e.recall:.0%} ({e.recall_low:.0%} to {e.recall_high:.0%})."
+            f"{recall_sentence(status.estimate)}."
         )
     rule, e, test = status.rule, status.estimate, status.test
     ranking = ranking_latest(review, stage)
@@ -264,8 +315,10 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
             "declared_at": rule.declared_at.isoformat(),
             "declared_by": rule.declared_by.get_username(),
         },
-        "estimate": e.recall,
+        # JSON (PostgreSQL jsonb) has no NaN: no estimate is None.
+        "estimate": e.recall if e.has_estimate else None,
         "interval": [e.recall_low, e.recall_high],
+        "sample": {"size": e.sample_size, "includes": e.sample_includes},
         "recall_lower_bound": status.lower_bound,
         "remaining_includes": None if math.isnan(e.remaining) else e.remaining,
         "p_value": test.p_value,
@@ -283,6 +336,23 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
         details=details,
         # One token per rule and record: stopping twice (a retried request) excludes each once.
         token_for=lambda record_id: uuid.uuid5(_TOKENS, f"{rule.pk}:{record_id}"),
+    )
+
+
+def recall_sentence(estimate: RecallInterval, digits: int = 0) -> str:
+    """'estimated recall 80% (95% interval 61% to 97%) from a random sample of 40 records' or,
+    while the sample is empty, the interval that is certain without one."""
+    e, f = estimate, f".{digits}%"
+    level = f"{e.confidence:.0%}"
+    if not e.has_estimate:
+        return (
+            f"no recall estimate yet (no record of the random sample screened); recall lies "
+            f"between {e.recall_low:{f}} and 100%"
+        )
+    return (
+        f"estimated recall {e.recall:{f}} ({level} interval {e.recall_low:{f}} to "
+        f"{e.recall_high:{f}}) from a random sample of {e.sample_size} records, "
+        f"{e.sample_includes} included"
     )
 
 
@@ -339,12 +409,20 @@ def methods_text(review: Review, stage: str) -> str:
         )
     if stopped:
         low, high = stopped["interval"]
+        estimate = stopped["estimate"]
+        sample = stopped.get("sample")
         lines.append(
             f"Screening stopped on {stopped['stopped_at'][:10]} after {stopped['screened']} of "
             f"{stopped['n_total']} records had been screened, finding {stopped['found']} "
             f"relevant records (p = {stopped['p_value']:.4f}). The estimated recall was "
-            f"{stopped['estimate']:.1%} ({stopped['rule']['confidence']:.0%} interval "
-            f"{low:.1%} to {high:.1%}); the stopping test vouched for a recall of at least "
+            + ("not available" if estimate is None else f"{estimate:.1%}")
+            + f" ({stopped['rule']['confidence']:.0%} interval {low:.1%} to {high:.1%}"
+            + (
+                f", from a random sample of {sample['size']} records, {sample['includes']} included"
+                if sample
+                else ""
+            )
+            + "); the stopping test vouched for a recall of at least "
             f"{stopped.get('recall_lower_bound', 0):.1%}. The {status.automated} records not "
             "screened were "
             "marked as ineligible by an automation tool (PRISMA 2020)."
@@ -354,14 +432,15 @@ def methods_text(review: Review, stage: str) -> str:
         lines.append(
             f"Screening has not been stopped by rule. As of {timezone.now():%Y-%m-%d}, "
             f"{status.screened} of {status.n_total} records were screened and {status.found} "
-            f"included; estimated recall {e.recall:.1%} ({e.confidence:.0%} interval "
-            f"{e.recall_low:.1%} to {e.recall_high:.1%}); recall at least "
+            f"included; {recall_sentence(e, 1)}; recall at least "
             f"{status.lower_bound:.1%} at {e.confidence:.0%} confidence by the stopping test, "
             f"p = {status.test.p_value:.4f}."
         )
     lines += [
         "",
-        "Recall was estimated by ranked quasi-sampling and the stopping test is the "
+        "Recall was estimated from a random sample of the records (the ranked queue serves one "
+        f"record in {RECALL_SAMPLE_EVERY} from a random order of all records fixed in advance), "
+        "with an exact hypergeometric interval; the stopping test is the "
         "hypergeometric test of Callaghan & Müller-Hansen 2020 (Systematic Reviews 9:273); the "
         "ranking model follows ASReview (van de Schoot et al. 2021, Nature Machine Intelligence "
         "3:125-133).",

@@ -30,6 +30,7 @@ from reviewapp.screening.ranking_words import (
     stage_words,
 )
 from reviewapp.screening.state import state_rows_sync
+from reviewapp.screening.stopping import recall_sample_due
 from reviewapp.screening.tasks import ranking_train_task
 from tests.conftest import membership_of
 from tests.factories import ImportFactory, RecordFactory
@@ -320,5 +321,8 @@ def test_the_worker_keeps_the_words_at_the_first_training_and_reuses_them_at_the
     second = train_in_worker()
     assert second.records_tokenised == 0
     assert second.record_ids == first.record_ids == _order_from_texts(review, "elas_u4")
-    assert queue_next(review, "ta", reviewer, limit=3) == first.record_ids[:3]
+    # The recall sample's due records come first (one in ten screened), then the ranking.
+    due = recall_sample_due(review, "ta")
+    ranked = [rid for rid in first.record_ids if rid not in due]
+    assert queue_next(review, "ta", reviewer, limit=3) == (due + ranked)[:3]
     assert Ranking.objects.filter(review=review, status=RankingStatus.DONE).count() == 2

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -47,6 +48,11 @@ def test_plain_output_names_the_metrics(tmp_path):
     out = _run(path, "--prior-idx", 0, 1, "--preset", "nb")
     assert "WSS@95" in out
     assert "order: 0 1 2 3" in out
+    # Every stopping rule is named with where it stops; the oracle is the first 95% recall
+    # (both includes, the second at record 3).
+    assert re.search(r"oracle \(first 95% recall\) +stops after +3 records, recall 1\.000", out)
+    for name in ("Callaghan & Müller-Hansen test", "rank then random sample", "knee", "target"):
+        assert name in out
 
 
 def test_included_column_is_accepted(tmp_path):

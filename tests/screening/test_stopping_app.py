@@ -16,6 +16,7 @@ from reviewapp.screening.constants import DecisionKind, QueueOrder
 from reviewapp.screening.models import Decision, RecordStageState, StageSettings, StoppingRule
 from reviewapp.screening.queue import queue_next
 from reviewapp.screening.ranking import stopping_test
+from reviewapp.screening.ranking.recall import sample_order
 from reviewapp.screening.services import decision_record, decisions_automation_exclude
 from reviewapp.screening.state import stage_states_rebuild
 from reviewapp.screening.stopping import recall_status, screening_stop, stopping_rule_declare
@@ -192,16 +193,16 @@ def test_a_reviewer_cannot_declare_a_rule_or_stop(client, review, reviewer, scre
     assert not Decision.objects.filter(kind=DecisionKind.AUTOMATION).exists()
 
 
-def test_on_a_simulated_review_the_recall_estimate_is_conservative_and_covers_the_truth(
+def test_on_a_simulated_review_the_queue_draws_the_recall_sample_and_its_interval_covers_the_truth(
     review, reviewer, django_capture_on_commit_callbacks
 ):
     """Cohen et al. 2006 NSAIDS (393 records, 41 included; Cohen_2006_NSAIDS.csv as distributed
     with ASReview's benchmark datasets) screened through the app in ranked order, the labels
     answering for the reviewer. Deterministic: fixed model seed, file order at cold start.
 
-    Ranked quasi-sampling leans low while the ranking still concentrates includes in the window
-    (Callaghan & Müller-Hansen 2020): the interval's lower bound must never overstate recall, and
-    once the window has moved past the includes the interval must cover the true recall. The
+    The ranked queue serves the recall sample: after t records, the first t // 10 of the stage's
+    random sample order have been screened, and the estimate rests on exactly them. Its interval
+    must cover the true recall (its calibration over many runs is in BENCHMARKS.md), and the
     stopping test must never say "stop" while true recall is below its target.
     """
     _single(review, queue_order=QueueOrder.RANKED, retrain_every=10)
@@ -217,7 +218,8 @@ def test_on_a_simulated_review_the_recall_estimate_is_conservative_and_covers_th
     membership = membership_of(reviewer, review)
     total_includes = sum(truth.values())
     assert (len(truth), total_includes) == (393, 41)
-    order, checks = [], {}
+    sample = sample_order(sorted(truth), f"recall-sample:{review.pk}:ta")
+    served, order, checks = [], [], {}
     while len(order) < 160:
         (rid,) = queue_next(review, "ta", reviewer, limit=1)
         with django_capture_on_commit_callbacks(execute=True):
@@ -227,19 +229,23 @@ def test_on_a_simulated_review_the_recall_estimate_is_conservative_and_covers_th
                 stage="ta",
                 value="include" if truth[rid] else "exclude",
             )
+        served.append(rid)
         order.append(truth[rid])
         true_recall = sum(order) / total_includes
         if stopping_test(order, len(truth), target=0.95, confidence=0.95).stop:
             assert true_recall >= 0.95, len(order)
-        if len(order) in (100, 130, 160):
+        if len(order) in (30, 100, 160):
             checks[len(order)] = (true_recall, recall_status(review, "ta").estimate)
     for n, (true_recall, estimate) in checks.items():
-        assert estimate.recall_low <= true_recall, n
+        assert set(sample[: n // 10]) <= set(served[:n]), n
+        assert (estimate.sample_size, estimate.sample_includes) == (
+            n // 10,
+            sum(truth[rid] for rid in sample[: n // 10]),
+        )
+        assert estimate.recall_low <= true_recall <= estimate.recall_high, n
         assert estimate.recall_low <= estimate.recall <= estimate.recall_high, n
-    true_recall, estimate = checks[160]
-    assert true_recall == 1.0 and estimate.recall_low <= true_recall <= estimate.recall_high
-    # The ranking did its job: 39 of the 41 includes among the first 100 of 393 records.
-    assert sum(order[:100]) == 39
+    # The ranking still does its job with one record in ten drawn at random.
+    assert sum(order[:100]) >= 35, sum(order[:100])
 
 
 def _exclude(owner, review, records):

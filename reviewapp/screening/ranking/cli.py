@@ -20,12 +20,25 @@ from reviewapp.screening.ranking import (
     labelled_csv_read,
     simulate,
 )
+from reviewapp.screening.ranking.recall import stop_points
 
 HELP = (
     "Simulate prioritised screening of a labelled CSV (title, abstract and label_included "
-    "or included as 0/1) from the given prior rows; print the order and WSS@95, RRF@10 "
-    "(--json: one JSON object with order, wss95, rrf10 and seconds)."
+    "or included as 0/1) from the given prior rows; print the order, WSS@95, RRF@10 and where "
+    "each stopping rule stops (--json: one JSON object with order, wss95, rrf10, seconds "
+    "and stops)."
 )
+
+
+# How the plain output names the stopping rules (ranking/recall.py, ranking/stopping.py).
+RULE_NAMES = {
+    "oracle": "oracle (first 95% recall)",
+    "cmh": "Callaghan & Müller-Hansen test",
+    "rank_then_sample": "rank then random sample",
+    "knee": "knee (Cormack & Grossman)",
+    "budget": "budget (Cormack & Grossman)",
+    "target": "target (Cormack & Grossman)",
+}
 
 
 class SimulationCommandError(Exception):
@@ -67,15 +80,22 @@ def simulate_command(options: Mapping[str, Any]) -> str:
         seed=options["seed"],
         retrain_every=options["retrain_every"],
     )
+    stops = stop_points(result.order, data.labels, seed=options["seed"])
     if options["json"]:
-        return json.dumps(result.to_dict())
-    return (
+        return json.dumps({**result.to_dict(), "stops": {k: list(v) for k, v in stops.items()}})
+    lines = [
         f"{data.path}: {len(result.order)} records, {sum(data.labels)} included, "
-        f"priors {priors}, preset {result.preset}, seed {result.seed}\n"
+        f"priors {priors}, preset {result.preset}, seed {result.seed}",
         f"WSS@95 {_number(result.wss95)}  RRF@10 {_number(result.rrf10)}  "
-        f"{result.seconds:.2f} s, {result.retrains} retrains\n"
-        f"order: {' '.join(map(str, result.order))}"
-    )
+        f"{result.seconds:.2f} s, {result.retrains} retrains",
+        f"order: {' '.join(map(str, result.order))}",
+        "stopping rules (target recall 95%, confidence 95%):",
+    ]
+    lines += [
+        f"  {RULE_NAMES[key]:<32} stops after {screened:>6} records, recall {recall:.3f}"
+        for key, (screened, recall) in stops.items()
+    ]
+    return "\n".join(lines)
 
 
 def _number(value: float | None) -> str:
