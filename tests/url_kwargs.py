@@ -158,3 +158,13 @@ CRAWL_CHOICES = {
     # Every plot synthesis.views.analysis_plot shows on the analysis page.
     "name": lambda: ["forest.svg", "funnel.svg"],
 }
+
+
+def _retrieval_id(review, owner):
+    """A finished retrieval run (issue 18) with nothing found."""
+    from reviewapp.screening.models import Retrieval
+
+    return Retrieval.objects.create(review=review, requested_by=owner, status="failed").pk
+
+
+URL_KWARGS.update(retrieval_id=_retrieval_id)

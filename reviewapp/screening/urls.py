@@ -14,6 +14,12 @@ urlpatterns = [
         name="report-file-version",
     ),
     path("fulltext/<int:record_id>/", views.report_update, name="report-update"),
+    path("fulltext/retrieve/", views.fulltext_retrieval, name="fulltext-retrieval"),
+    path(
+        "fulltext/retrieve/<int:retrieval_id>/again/",
+        views.fulltext_retrieval_retry,
+        name="fulltext-retrieval-retry",
+    ),
     path("<str:stage>/", views.screen, name="screen"),
     path("<str:stage>/progress/", views.screen_progress, name="screen-progress"),
     path("<str:stage>/undo/", views.screen_undo, name="screen-undo"),

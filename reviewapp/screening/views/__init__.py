@@ -9,6 +9,7 @@ from reviewapp.screening.views.fulltext import report_file, report_update
 from reviewapp.screening.views.manage import agreement_csv, stage_settings
 from reviewapp.screening.views.ranking import prioritisation, prioritisation_methods
 from reviewapp.screening.views.records import record_history, record_note, record_tag
+from reviewapp.screening.views.retrieval import fulltext_retrieval, fulltext_retrieval_retry
 from reviewapp.screening.views.screen import (
     screen,
     screen_decide,
@@ -23,6 +24,8 @@ __all__ = [
     "conflict_detail",
     "conflict_list",
     "conflict_resolve",
+    "fulltext_retrieval",
+    "fulltext_retrieval_retry",
     "prioritisation",
     "prioritisation_methods",
     "record_history",
