@@ -15,6 +15,8 @@ urlpatterns = [
     ),
     path("fulltext/<int:record_id>/", views.report_update, name="report-update"),
     path("fulltext/retrieve/", views.fulltext_retrieval, name="fulltext-retrieval"),
+    path("fulltext/bulk/", views.fulltext_bulk, name="fulltext-bulk"),
+    path("fulltext/bulk/<int:batch_id>/", views.fulltext_bulk_review, name="fulltext-bulk-review"),
     path(
         "fulltext/retrieve/<int:retrieval_id>/again/",
         views.fulltext_retrieval_retry,

@@ -1,5 +1,6 @@
 """Screening views: interfaces only; they call services (writes) and selectors (reads)."""
 
+from reviewapp.screening.views.bulk import fulltext_bulk, fulltext_bulk_review
 from reviewapp.screening.views.conflicts import (
     conflict_detail,
     conflict_list,
@@ -24,6 +25,8 @@ __all__ = [
     "conflict_detail",
     "conflict_list",
     "conflict_resolve",
+    "fulltext_bulk",
+    "fulltext_bulk_review",
     "fulltext_retrieval",
     "fulltext_retrieval_retry",
     "prioritisation",
