@@ -202,11 +202,13 @@ class Matcher:
     def _by_file_name(self, name: str) -> Match | None:
         stem = posixpath.basename(name.replace("\\", "/"))
         stem = re.sub(r"\.pdf$", "", stem, flags=re.IGNORECASE)
-        pmid = re.fullmatch(r"(?:pmid)?[\s_-]*(\d{5,9})", stem, flags=re.IGNORECASE)
+        # "PMID_123.pdf" at any length; a bare number only when long enough to be a PMID.
+        pmid = re.fullmatch(r"pmid[\s_:-]*(\d{1,9})|(\d{5,9})", stem, flags=re.IGNORECASE)
         if pmid:
-            found = self.by_pmid.get(pmid.group(1), [])
+            number = pmid.group(1) or pmid.group(2)
+            found = self.by_pmid.get(number, [])
             if len(found) == 1:
-                return Match(found[0].id, "filename", f"PMID {pmid.group(1)} in the file name")
+                return Match(found[0].id, "filename", f"PMID {number} in the file name")
         if stem.lower().startswith("10.") or stem.lower().startswith("doi"):
             key = _key(re.sub(r"^doi[\s_:-]*", "", stem, flags=re.IGNORECASE))
             found = self.by_doi_key.get(key, [])
