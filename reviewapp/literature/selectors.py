@@ -103,6 +103,7 @@ def records_page(
     after: int | None = None,
     before: int | None = None,
     size: int = RECORDS_PAGE_SIZE,
+    in_full_text: bool = False,
 ) -> KeysetPage:
     """A page of the records list, in record order, optionally those matching a title word, a
     PMID or a DOI. Only the columns the list shows are read (not abstracts nor the source's raw
@@ -123,7 +124,12 @@ def records_page(
             "source_import__file_name",
         )
     )
-    if PMID_QUERY.match(query):
+    if in_full_text and query:
+        # Words in the stored text of the records' current PDFs (issue 18).
+        from reviewapp.screening.fulltext_text import records_with_text
+
+        records = records.filter(pk__in=records_with_text(review.pk, query))
+    elif PMID_QUERY.match(query):
         records = records.filter(pmid=query)
     elif DOI_QUERY.match(query):
         records = records.filter(doi__in={query, query.lower()})

@@ -628,3 +628,18 @@ class BulkUploadFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReportText(models.Model):
+    """The text of one uploaded PDF, extracted once (pypdf) so full texts can be searched."""
+
+    report_file = models.OneToOneField(ReportFile, on_delete=models.CASCADE, related_name="text")
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    extracted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Text of {self.report_file_id} ({self.pages} pages)"

@@ -22,6 +22,15 @@ def retrieval_run_task(self, retrieval_id: int) -> int:
     return retrieval.pk
 
 
+@shared_task(name="screening.report_text_extract", soft_time_limit=60 * 5, time_limit=60 * 6)
+def report_text_extract_task(report_file_id: int) -> int | None:
+    """Extract and store the text of one uploaded PDF, for search (once only)."""
+    from reviewapp.screening.fulltext_text import report_text_extract
+
+    row = report_text_extract(report_file_id=report_file_id)
+    return row.pk if row else None
+
+
 @worker_process_init.connect
 def _ranking_model_load(**_kwargs) -> None:
     """Import scikit-learn and the ranking model when a worker process starts (about a second),
