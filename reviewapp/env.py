@@ -184,3 +184,74 @@ def env_rate(name: str, default: str, *, environ: Mapping[str, str] | None = Non
             f"{name}={value!r} is not a rate; give requests per period, e.g. 100/minute or 2000/hour."
         )
     return value
+
+
+EMAIL_SCHEMES = ("smtp", "smtp+tls", "smtps", "smtp+ssl", "console", "dummy")
+
+
+def env_email_url(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> dict:
+    """How to send mail, from one URL: Django's EMAIL_* settings.
+
+    smtp://user:password@host:587 (plain, upgraded to TLS only with smtp+tls://), smtps:// or
+    smtp+ssl:// (TLS from the first byte, usually port 465), console:// (print each message: the
+    development default) and dummy:// (drop them). A user name or password with @ : / must be
+    percent-encoded, as in any URL. `?timeout=SECONDS` bounds each connection attempt.
+    """
+    from urllib.parse import parse_qs, unquote
+
+    value = _raw(name, environ) or default
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise EnvError(
+            f"{name} is not a valid URL: {exc} (a password containing @ : / # ? or % must be "
+            "percent-encoded in a URL)."
+        ) from None
+    scheme = parts.scheme.lower()
+    if scheme not in EMAIL_SCHEMES:
+        raise EnvError(
+            f"{name} has scheme {scheme or '(none)'!r}; expected one of "
+            + ", ".join(EMAIL_SCHEMES)
+            + " (e.g. smtp+tls://user:password@smtp.example.org:587)."
+        )
+    if scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if scheme == "dummy":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+    if not parts.hostname:
+        raise EnvError(f"{name} names no host (e.g. smtp://mail.example.org:25).")
+    query = parse_qs(parts.query)
+    timeout = 30
+    if "timeout" in query:
+        try:
+            timeout = int(query["timeout"][0])
+        except ValueError:
+            raise EnvError(
+                f"{name}: timeout={query['timeout'][0]!r} is not whole seconds."
+            ) from None
+    implicit_tls = scheme in ("smtps", "smtp+ssl")
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": port or (465 if implicit_tls else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": scheme == "smtp+tls",
+        "EMAIL_USE_SSL": implicit_tls,
+        "EMAIL_TIMEOUT": timeout,
+    }
+
+
+SIGNUP_POLICIES = ("invitation", "open", "domains")
+
+
+def env_choice(
+    name: str, default: str, choices: tuple[str, ...], *, environ: Mapping[str, str] | None = None
+) -> str:
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise EnvError(f"{name}={value!r} is not one of " + ", ".join(choices) + ".")
+    return value.lower()

@@ -19,11 +19,15 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from reviewapp.env import (
+    SIGNUP_POLICIES,
     EnvError,
     env_bool,
+    env_choice,
     env_email,
+    env_email_url,
     env_hosts,
     env_int,
+    env_list,
     env_path,
     env_rate,
     env_secret,
@@ -144,6 +148,30 @@ def _settings_from_env() -> dict:
         "LOGIN_LOCKOUT_MINUTES": env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=1440),
         "API_RATE_USER": env_rate("API_RATE_USER", "2000/hour"),
         "API_RATE_ANON": env_rate("API_RATE_ANON", "60/hour"),
+        # Mail: the console in development, SMTP in production unless EMAIL_URL says otherwise.
+        "EMAIL": env_email_url("EMAIL_URL", "console://" if debug else "smtp://localhost:25"),
+        "DEFAULT_FROM_EMAIL": env_str("DEFAULT_FROM_EMAIL", "reviewapp <noreply@localhost>"),
+        "EMAIL_MAX_ATTEMPTS": env_int("EMAIL_MAX_ATTEMPTS", 8, minimum=1, maximum=30),
+        "EMAIL_RETRY_BASE_SECONDS": env_int("EMAIL_RETRY_BASE_SECONDS", 30, minimum=1),
+        "SIGNUP_POLICY": env_choice("SIGNUP_POLICY", "invitation", SIGNUP_POLICIES),
+        "SIGNUP_EMAIL_DOMAINS": [
+            d.lower().lstrip("@") for d in env_list("SIGNUP_EMAIL_DOMAINS", [])
+        ],
+        "INVITATION_DAYS": env_int("INVITATION_DAYS", 14, minimum=1, maximum=365),
+        # Where links in emails sent by the worker (digests) point; requests use their own host.
+        "SITE_URL": env_url(
+            "SITE_URL",
+            "http://localhost:8000" if debug else "https://localhost",
+            schemes=("http", "https"),
+        ),
+        "DIGEST_HOUR": env_int("DIGEST_HOUR", 7, minimum=0, maximum=23),
+        "OIDC": {
+            "server_url": env_url("OIDC_SERVER_URL", None, schemes=("http", "https")),
+            "client_id": env_str("OIDC_CLIENT_ID"),
+            "client_secret": env_secret("OIDC_CLIENT_SECRET", "", refuse_placeholder=not debug),
+            "name": env_str("OIDC_NAME", "your institution"),
+            "signup": env_bool("OIDC_SIGNUP", False),
+        },
         "CSRF_TRUSTED_ORIGINS": [
             origin
             for origin in (env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "") or "").split(",")
@@ -152,8 +180,22 @@ def _settings_from_env() -> dict:
     }
 
 
+def _accounts_check(env: dict) -> None:
+    """Settings that are valid only together."""
+    if env["SIGNUP_POLICY"] == "domains" and not env["SIGNUP_EMAIL_DOMAINS"]:
+        raise EnvError(
+            "SIGNUP_POLICY=domains needs SIGNUP_EMAIL_DOMAINS, e.g. uni.example.edu,example.org."
+        )
+    oidc = env["OIDC"]
+    if oidc["server_url"] and not oidc["client_id"]:
+        raise EnvError("OIDC_SERVER_URL is set but OIDC_CLIENT_ID is not; set both, or neither.")
+    if oidc["client_id"] and not oidc["server_url"]:
+        raise EnvError("OIDC_CLIENT_ID is set but OIDC_SERVER_URL is not; set both, or neither.")
+
+
 try:
     _env = _settings_from_env()
+    _accounts_check(_env)
 except EnvError as exc:
     # Fail at start, before anything half-starts, with the variable named.
     raise ImproperlyConfigured(f"Configuration error: {exc}") from None
@@ -183,7 +225,17 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI's files, pinned, for /api/docs/ (nothing loaded from the internet).
+    "drf_spectacular_sidecar",
     "reviewapp.api",
+    "reviewapp.mail",
+    "reviewapp.accounts",
+    "reviewapp.notifications",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "axes",
     "csp",
 ]
@@ -200,6 +252,7 @@ MIDDLEWARE = [
     "reviewapp.core.middleware.MethodNotAllowedPageMiddleware",
     "reviewapp.audit.middleware.AuditRequestMiddleware",
     "csp.middleware.CSPMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     # Last, as axes asks: it turns a login refused for too many failures into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -236,9 +289,10 @@ LOGIN_URL = "login"
 # so logging in works while Redis is down. An account is locked after LOGIN_FAILURES_PER_ACCOUNT
 # failures, an address after LOGIN_FAILURES_PER_ADDRESS, each for LOGIN_LOCKOUT_MINUTES after the
 # latest failure; the right password is refused meanwhile. The admin login goes the same way.
+# allauth's backend takes a username or an email address (and is Django's ModelBackend otherwise).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 TRUSTED_PROXY_COUNT = _env["TRUSTED_PROXY_COUNT"]
 LOGIN_FAILURES_PER_ACCOUNT = _env["LOGIN_FAILURES_PER_ACCOUNT"]
@@ -255,8 +309,88 @@ AXES_CLIENT_IP_CALLABLE = "reviewapp.core.throttling.client_ip"
 AXES_HTTP_RESPONSE_CODE = 429
 # Axes would also log every successful login (address and browser) in a table nothing prunes.
 AXES_DISABLE_ACCESS_LOG = True
+# The login form's field is `login` (a username or an email address); the admin's is `username`.
+AXES_USERNAME_CALLABLE = "reviewapp.core.throttling.login_username"
 LOGIN_REDIRECT_URL = "reviews:review-list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Accounts (django-allauth, reviewapp/accounts). Sign in by username or email address; sign up as
+# SIGNUP_POLICY allows: by invitation only (the default), open, or open to SIGNUP_EMAIL_DOMAINS.
+# A new address must be verified before its account is used; accounts made by an operator with
+# no address, and those made before allauth, log in as before (reviewapp/accounts/stages.py).
+ACCOUNT_ADAPTER = "reviewapp.accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "reviewapp.accounts.adapter.SocialAccountAdapter"
+ACCOUNT_FORMS = {"login": "reviewapp.accounts.forms.LoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PRESERVE_USERNAME_CASING = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[reviewapp] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# Failed logins are throttled by axes above (per account and per address, in the database, with
+# the lockout page, so logging in works while Redis is down); allauth's own limits, kept in the
+# cache, guard what axes does not see: password-reset and verification mails, sign-ups, password
+# changes. They fail closed: while Redis is down those pages answer 429 (and authenticator-app
+# codes, whose single use allauth checks in the cache, are refused: recovery codes still work).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": None,
+    "login": None,
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "confirm_email": "1/3m/key",
+    "reauthenticate": "10/m/user",
+}
+SIGNUP_POLICY = _env["SIGNUP_POLICY"]
+SIGNUP_EMAIL_DOMAINS = _env["SIGNUP_EMAIL_DOMAINS"]
+INVITATION_DAYS = _env["INVITATION_DAYS"]
+SITE_URL = _env["SITE_URL"]
+# Daily digests go out at this hour (UTC); "immediately" is checked every hour.
+DIGEST_HOUR = _env["DIGEST_HOUR"]
+# Two-factor authentication: an authenticator app (TOTP) and single-use recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "reviewapp"
+# Sign-in for institutions: OpenID Connect, off unless OIDC_SERVER_URL and OIDC_CLIENT_ID are set.
+OIDC = _env["OIDC"]
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # a verified address from the provider finds its user
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS: dict = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": []}}
+if OIDC["server_url"]:
+    SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"].append(
+        {
+            "provider_id": "institution",
+            "name": OIDC["name"],
+            "client_id": OIDC["client_id"],
+            "secret": OIDC["client_secret"],
+            "settings": {"server_url": OIDC["server_url"]},
+        }
+    )
+
+# Mail (reviewapp/mail): every message is a row in the outbox, sent by a Celery task with retries.
+_email = _env["EMAIL"]
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = _email.get("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = _env["DEFAULT_FROM_EMAIL"]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A failed send is tried again after EMAIL_RETRY_BASE_SECONDS, then four times longer each time.
+EMAIL_MAX_ATTEMPTS = _env["EMAIL_MAX_ATTEMPTS"]
+EMAIL_RETRY_BASE_SECONDS = _env["EMAIL_RETRY_BASE_SECONDS"]
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -431,6 +565,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
         "options": {"expires": 60 * 60 * 12},
     },
+    # Mail whose task never reached the broker (Redis was down when it was queued) goes out here.
+    "mail-outbox-flush": {
+        "task": "mail.outbox_flush",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "notifications-digests": {
+        "task": "notifications.digests_send",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 60 * 50},
+    },
     "exports-expire": {
         "task": "extraction.exports_expire",
         "schedule": crontab(hour=3, minute=45),
@@ -466,6 +611,8 @@ SPECTACULAR_SETTINGS = {
     "counts and extracted data, scoped by review membership.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # PubMed through Bio.Entrez (reviewapp/integrations/entrez.py reads these).

@@ -1,5 +1,5 @@
+from allauth.account import views as account_views
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from reviewapp.api import pages as api_pages
@@ -9,20 +9,13 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("healthz/live", core_views.healthz_live, name="healthz-live"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path(
-        "accounts/password/",
-        auth_views.PasswordChangeView.as_view(),
-        name="password_change",
-    ),
-    path(
-        "accounts/password/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
+    # allauth's login and logout under the names the app (and LOGIN_URL) has always used.
+    path("accounts/login/", account_views.login, name="login"),
+    path("accounts/logout/", account_views.logout, name="logout"),
     path("accounts/api-token/", api_pages.api_token, name="api-token"),
+    path("accounts/", include("reviewapp.accounts.urls")),
     path("admin/", admin.site.urls),
+    path("", include("reviewapp.notifications.urls")),
     path("reviews/", include("reviewapp.reviews.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.literature.urls")),
     path("reviews/<slug:slug>/screen/", include("reviewapp.screening.urls")),

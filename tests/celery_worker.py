@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,8 +42,19 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, media_root):
+def celery_worker(django_db_setup, django_db_blocker, media_root, smtp_server):
     """Start one worker for the session on a queue of its own; yield (queue, hostname)."""
+    # Mail goes to the test process's SMTP server (tests/smtp_server.py); a refused message is
+    # tried again after a second, not thirty.
+    mail = {"EMAIL_URL": f"smtp://127.0.0.1:{smtp_server[1]}", "EMAIL_RETRY_BASE_SECONDS": "1"}
+    with worker_process(media_root, **mail) as started:
+        yield started
+
+
+@contextmanager
+def worker_process(media_root, **extra_env: str) -> Iterator[tuple[str, str]]:
+    """A worker on a queue of its own with ``extra_env`` set (e.g. ENTREZ_BASE_URL, which the
+    worker reads once, at start); yields (queue, hostname) and stops it afterwards."""
     reason = services_missing_reason()
     if reason:
         pytest.skip(reason)
@@ -55,6 +68,10 @@ def celery_worker(django_db_setup, django_db_blocker, media_root):
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "MEDIA_ROOT": str(media_root),
+        # What the worker queues itself (a retry, a mail from a periodic task) goes to the queue
+        # it works on, as in production, where CELERY_QUEUE names both.
+        "CELERY_QUEUE": queue,
+        **extra_env,
     }
     process = subprocess.Popen(
         [

@@ -5,9 +5,9 @@ import pytest
 from reviewapp.reviews.constants import Role
 from tests.factories import MembershipFactory, RecordFactory, UserFactory, review_make
 
-# Fixtures shared across apps: a real Celery worker process, the fake E-utilities server, and
-# the blinding cast and scenes.
-pytest_plugins = ["tests.celery_worker", "tests.fake_eutils", "tests.blinding"]
+# Fixtures shared across apps: a real Celery worker process, the fake E-utilities server, the
+# blinding cast and scenes, and a real SMTP server.
+pytest_plugins = ["tests.celery_worker", "tests.fake_eutils", "tests.blinding", "tests.smtp_server"]
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +39,14 @@ def _api_rates_out_of_reach(settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _account_rates_out_of_reach(settings):
+    # allauth counts sign-ups, reset mails and logins per address in the shared cache (Redis),
+    # where one test's requests would count against the next. Failed logins are throttled by
+    # axes in the database, untouched here; tests/accounts/test_rate_limits.py sets allauth's own.
+    settings.ACCOUNT_RATE_LIMITS = False
 
 
 @pytest.fixture

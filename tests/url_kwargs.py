@@ -160,6 +160,46 @@ CRAWL_CHOICES = {
 }
 
 
+# Accounts and invitations (issue 15).
+INVITATION_TOKEN = "crawl-invitation-token"
+
+
+def _invitation(review, owner):
+    """A pending invitation to the review, whose link's token is INVITATION_TOKEN."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reviewapp.reviews.models import Invitation
+    from reviewapp.reviews.services import _token_digest
+
+    invitation, _ = Invitation.objects.get_or_create(
+        token_digest=_token_digest(INVITATION_TOKEN),
+        defaults={
+            "review": review,
+            "email": "invited@example.org",
+            "role": "reviewer",
+            "invited_by": owner,
+            "expires_at": timezone.now() + timedelta(days=14),
+        },
+    )
+    return invitation
+
+
+URL_KWARGS.update(
+    invitation_id=lambda review, owner: _invitation(review, owner).pk,
+    token=lambda review, owner: _invitation(review, owner) and INVITATION_TOKEN,
+)
+CRAWL_CHOICES.update(
+    # allauth's links from its mails, with keys that are not (or no longer) valid: the pages
+    # that say so. Valid ones are followed in tests/accounts.
+    key=lambda: ["not-a-key"],
+    uidb36=lambda: ["1"],
+    # The institution's OpenID Connect provider, configured in tests/accounts/test_oidc.py only.
+    provider_id=lambda: ["institution"],
+)
+
+
 def _retrieval_id(review, owner):
     """A finished retrieval run (issue 18) with nothing found."""
     from reviewapp.screening.models import Retrieval

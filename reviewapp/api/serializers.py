@@ -43,6 +43,7 @@ class RecordSerializer(serializers.ModelSerializer):
         model = Record
         fields = [
             "id",
+            "number",
             "pmid",
             "doi",
             "pmcid",

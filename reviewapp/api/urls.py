@@ -1,12 +1,15 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
 
-from reviewapp.api import views
+from reviewapp.api import people, views
 
 app_name = "api"
 urlpatterns = [
-    # The OpenAPI 3 schema: YAML by default, JSON with ?format=json. Public: it holds no data.
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # What the API offers, for people and scripts (reviewapp/api/people.py).
+    path("", people.ApiRoot.as_view(), name="root"),
+    path("docs/", people.DocsView.as_view(), name="docs"),
+    # The OpenAPI 3 schema: a page in a browser, YAML to scripts, JSON with ?format=json.
+    # Public, as are the docs: they hold no data.
+    path("schema/", people.SchemaView.as_view(), name="schema"),
     path("reviews/", views.ReviewList.as_view(), name="review-list"),
     path("reviews/<slug:slug>/", views.ReviewDetail.as_view(), name="review-detail"),
     path("reviews/<slug:slug>/records/", views.RecordList.as_view(), name="record-list"),

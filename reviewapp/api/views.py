@@ -65,6 +65,8 @@ class ReviewList(ReadOnly, generics.ListAPIView):
 
 
 class ReviewDetail(ReadOnly, generics.RetrieveAPIView):
+    """One review: its title, question, eligibility criteria and your role in it."""
+
     serializer_class = ReviewSerializer
 
     def get_object(self):

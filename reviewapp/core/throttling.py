@@ -22,7 +22,8 @@ from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -53,6 +54,32 @@ def client_ip(request) -> str | None:
         request.META.get("HTTP_X_FORWARDED_FOR", ""),
         settings.TRUSTED_PROXY_COUNT,
     )
+
+
+def login_username(request, credentials: dict | None = None) -> str:
+    """The account a login attempt is counted against (AXES_USERNAME_CALLABLE).
+
+    The login form takes a username or an email address, and allauth passes on whichever was
+    typed; both name the same account, so both are counted as its username, or an attempt could
+    double its guesses by alternating. A name that matches no account is counted as typed.
+    """
+    credentials = credentials or {}
+    typed = (
+        credentials.get("username")
+        or credentials.get("email")
+        or request.POST.get("login")
+        or request.POST.get("username")
+        or ""
+    ).strip()
+    if not typed:
+        return ""
+    match = (
+        get_user_model()
+        .objects.filter(Q(username__iexact=typed) | Q(email__iexact=typed))
+        .values_list("username", flat=True)[:2]
+    )
+    found = list(match)
+    return found[0] if len(found) == 1 else typed.lower()
 
 
 def lock_end(
@@ -142,8 +169,10 @@ def lockout_response(request, original_response=None, credentials=None):
     until = lockout.until if lockout else now + (get_cool_off(request) or timedelta(0))
     seconds = max(1, math.ceil((until - now).total_seconds()))
     username = get_client_username(request, credentials) or ""
+    from reviewapp.accounts.forms import LoginForm
+
     context = {
-        "form": AuthenticationForm(request, initial={"username": username}),
+        "form": LoginForm(request=request, initial={"login": username}),
         "next": request.POST.get("next") or request.GET.get("next", ""),
         "lockout": {
             "until": until,
@@ -153,6 +182,6 @@ def lockout_response(request, original_response=None, credentials=None):
             "username": username,
         },
     }
-    response = render(request, "registration/login.html", context, status=429)
+    response = render(request, "account/login.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response

@@ -314,7 +314,8 @@ def ris_entry(record: Mapping[str, Any]) -> dict[str, Any]:
             entry["end_page"] = end.strip()
     if record.get("keywords"):
         entry["keywords"] = list(record["keywords"])
-    notes = [f"reviewapp record {record['id']}"]
+    number = f" (#{record['number']} in its review)" if record.get("number") else ""
+    notes = [f"reviewapp record {record['id']}{number}"]
     if record.get("study"):
         notes.append(f"Study: {record['study']}")
     entry["notes"] = notes

@@ -192,6 +192,8 @@ def decisions_visible(review: Review, membership: Membership) -> QuerySet[Decisi
 DECISIONS_LONG_HEADER = [
     "decision_id",
     "record_id",
+    # The record's number in the review, as the pages show it ("record #17").
+    "record_number",
     "stage",
     "created_at",
     "reviewer",
@@ -209,7 +211,7 @@ DECISIONS_LONG_HEADER = [
 
 # What the record exports read of each record: never the abstract nor the source's raw record,
 # which are most of a record row's size.
-RECORD_COLUMNS = ["id", "review_id", "pmid", "doi", "authors", "year", "title", "journal"]
+RECORD_COLUMNS = ["id", "number", "review_id", "pmid", "doi", "authors", "year", "title", "journal"]
 DECISION_VALUES = ["id", "record_id", "stage", "kind", "value", "note", "created_at"]
 DECISION_VALUES += ["reviewer__username"]
 CHUNK = 2000
@@ -253,6 +255,7 @@ def decisions_long_rows(review: Review, membership: Membership) -> Iterator[dict
         yield {
             "decision_id": d["id"],
             "record_id": d["record_id"],
+            "record_number": d["record__number"],
             "stage": d["stage"],
             "created_at": d["created_at"].isoformat(),
             "reviewer": d["reviewer__username"],
@@ -281,7 +284,8 @@ def records_wide_header(review: Review, membership: Membership) -> list[str]:
     )
     for stage, name in pairs:
         voters[stage].add(name)
-    header = ["record_id", "pmid", "doi", "first_author", "year", "title", "journal"]
+    header = ["record_id", "record_number", "pmid", "doi", "first_author", "year", "title"]
+    header += ["journal"]
     header += ["duplicate_of", "study"]
     for stage in WIDE_STAGES:
         header += [f"{stage}_state"]
@@ -323,6 +327,7 @@ def records_wide(review: Review, membership: Membership) -> tuple[list[str], Ite
             )
             row = {
                 "record_id": r["id"],
+                "record_number": r["number"],
                 "pmid": r["pmid"],
                 "doi": r["doi"],
                 "first_author": _first_author(r["authors"]),
@@ -369,6 +374,7 @@ def included_ris_records(review: Review) -> list[dict]:
         out.append(
             {
                 "id": r.pk,
+                "number": r.number,
                 "title": r.title,
                 "authors": r.authors,
                 "year": r.year,

@@ -124,6 +124,10 @@ class BulkWriter:
             model._default_manager.bulk_create(objs)
             return
         self._raise_if_failed()
+        # What bulk_create would fill in first (Record: its number in the review).
+        prepare = getattr(model._default_manager, "prepare_new", None)
+        if prepare is not None:
+            prepare(objs)
         if objs[0].pk is None and model._meta.related_objects:
             for obj, pk in zip(objs, self.reserve_ids(model, len(objs)), strict=True):
                 obj.pk = pk

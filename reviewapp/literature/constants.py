@@ -24,6 +24,12 @@ class ImportFormat(models.TextChoices):
     RIS = "ris", "RIS"
     CSV = "csv", "CSV"
     ENDNOTE_XML = "endnote-xml", "EndNote XML"
+    BIBTEX = "bibtex", "BibTeX"
+    WOS = "wos", "Web of Science plain text"
+    OVID = "ovid", "Ovid tagged"
+    COCHRANE = "cochrane", "Cochrane Library plain text"
+    REFWORKS = "refworks", "RefWorks tagged"
+    IDLIST = "idlist", "List of PMIDs or DOIs"
 
 
 class DuplicateRule(models.TextChoices):

@@ -19,6 +19,7 @@ NULL = "\\N"
 # Record's columns in the order record_line writes them.
 RECORD_COLUMNS = (
     "id",
+    "number",
     "review_id",
     "search_id",
     "source_import_id",
@@ -72,6 +73,7 @@ def record_line(
     parsed: ParsedRecord,
     *,
     record_id: int,
+    number: int,
     title_key: str,
     prefix: str,
     created_at: str,
@@ -85,6 +87,7 @@ def record_line(
     return "\t".join(
         (
             str(record_id),
+            str(number),
             prefix,
             str(parsed.position),
             text(parsed.pmid),

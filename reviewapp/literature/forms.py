@@ -15,7 +15,10 @@ class SearchForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="PubMed XML, MEDLINE/.nbib, RIS, EndNote XML or CSV")
+    file = forms.FileField(
+        help_text="RIS, BibTeX, PubMed (MEDLINE/.nbib or XML), Web of Science, Scopus or Embase "
+        "CSV, Ovid, EBSCOhost, Cochrane Library, RefWorks, EndNote XML, or a list of PMIDs or DOIs"
+    )
     format = forms.ChoiceField(
         choices=[("auto", "Detect automatically"), *ImportFormat.choices], initial="auto"
     )

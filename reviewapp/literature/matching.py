@@ -247,6 +247,10 @@ class DuplicateIndex:
         self._by_exact: dict[int, int] = {}
         self._blocks: dict[int, int | list[int]] = {}
         self._saturated: set[int] = set()
+        # The highest per-review record number among the records fed in (None: not known). An
+        # import numbers its new records after it, batch after batch, without asking the
+        # database again (its rows may still be on their way there).
+        self.last_number: int | None = None
 
     def __len__(self) -> int:
         return len(self._entries)

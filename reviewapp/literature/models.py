@@ -51,6 +51,11 @@ class Search(TimeStampedModel, JobFields):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # `error` (or `note`, while a retry waits) is the sentence a reviewer reads; this is the
+    # technical text behind it (the request, the tries, the socket error), shown folded.
+    error_detail = models.TextField(blank=True)
+    # When a search that failed on something passing (network, a busy PubMed) is tried again.
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -101,10 +106,42 @@ class Import(TimeStampedModel, JobFields):
         return self.file_name
 
 
+def record_numbers_assign(records) -> None:
+    """Give each unsaved record without a number the next numbers of its review, in order.
+
+    One max() per review per call. Imports number their records themselves, under the review's
+    lock (services.records_add_parsed); this covers every other way a record is made.
+    """
+    pending: dict[int, list] = {}
+    for record in records:
+        if record.number is None:
+            pending.setdefault(record.review_id, []).append(record)
+    for review_id, group in pending.items():
+        top = Record.objects.filter(review_id=review_id).aggregate(top=models.Max("number"))["top"]
+        for offset, record in enumerate(group, start=(top or 0) + 1):
+            record.number = offset
+
+
+class RecordQuerySet(models.QuerySet):
+    def prepare_new(self, objs) -> None:
+        """Called by bulk_create and by BulkWriter's COPY before new records are written."""
+        record_numbers_assign(objs)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        record_numbers_assign(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Record(models.Model):
     """One imported citation, exactly as one search or file gave it (duplicates included)."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="records")
+    # The record's number in its review, 1..N in the order records came in: what people see and
+    # cite ("record 17"), instead of the database id, which counts every review's records.
+    number = models.PositiveIntegerField(
+        help_text="The record's number in its review, 1..N in the order records came in."
+    )
     search = models.ForeignKey(
         Search, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
     )
@@ -137,9 +174,14 @@ class Record(models.Model):
     raw = models.JSONField(default=dict, blank=True, help_text="The record as the source gave it.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = RecordQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["review", "number"], name="record_number_once_per_review"
+            ),
             models.CheckConstraint(
                 condition=(
                     Q(search__isnull=False, source_import__isnull=True)
@@ -167,6 +209,11 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return self.title[:80]
+
+    def save(self, *args, **kwargs):
+        if self.number is None:
+            record_numbers_assign([self])
+        super().save(*args, **kwargs)
 
     @property
     def first_author(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from io import BytesIO
 
 from django.conf import settings
@@ -30,6 +30,7 @@ from reviewapp.literature.constants import JobStatus, SourceKind
 from reviewapp.literature.models import Record, Search
 from reviewapp.literature.parsers import FileUnreadable, ParseWarning, Rejection
 from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
+from reviewapp.literature.search_failures import search_failure_explain, search_failure_message
 from reviewapp.literature.services import (
     duplicate_index_for,
     records_add_parsed,
@@ -43,15 +44,34 @@ logger = logging.getLogger(__name__)
 
 DATE_PATTERN = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
 BATCH_SIZE = 500
+# A search that failed on something passing (network, DNS, a timeout, HTTP 429/5xx) is tried
+# again by its task after these waits, in seconds, the page saying when; then it fails for good.
+# Each wait is far below the 6 x JOBS_STALE_AFTER after which jobs_recover would resend a queued
+# job, so a waiting search is sent by its own retry, not twice.
+SEARCH_RETRY_DELAYS = (60, 5 * 60, 15 * 60)
 
 
-def pubmed_client() -> PubMedClient:
-    """The Entrez client configured from settings (ENTREZ_EMAIL, ENTREZ_API_KEY, ENTREZ_BASE_URL)."""
-    return PubMedClient(
+def pubmed_client(*, max_tries: int | None = None) -> PubMedClient:
+    """The Entrez client configured from settings (ENTREZ_EMAIL, ENTREZ_API_KEY, ENTREZ_BASE_URL).
+
+    ``max_tries``: tries per request before the client gives up (its default when None).
+    """
+    client = PubMedClient(
         email=settings.ENTREZ_EMAIL,
         api_key=settings.ENTREZ_API_KEY or None,
         base_url=settings.ENTREZ_BASE_URL,
     )
+    if max_tries is not None:
+        client.max_tries = max(1, max_tries)
+    return client
+
+
+def search_retry_delay(retries_done: int) -> int | None:
+    """Seconds to wait before the next try of a search that failed on something passing, after
+    ``retries_done`` retries; None once they are used up."""
+    if retries_done < len(SEARCH_RETRY_DELAYS):
+        return SEARCH_RETRY_DELAYS[retries_done]
+    return None
 
 
 def _date_check(value: str, field: str) -> str:
@@ -120,13 +140,21 @@ def search_rerun(*, membership: Membership, search: Search) -> Search:
 
 
 def search_retry(*, membership: Membership, search: Search) -> Search:
-    """Queue a failed search again; it left nothing behind, so it starts from the beginning.
+    """Queue a failed search again, or run one waiting for its automatic retry now; it left
+    nothing behind, so it starts from the beginning.
 
-    The caller sends it with core.jobs.job_enqueue.
+    The caller sends it with core.jobs.job_enqueue. (A waiting search's own delayed retry, when
+    it comes, finds the search running or finished and does nothing.)
     """
     require(membership, Capability.MANAGE_REVIEW)
-    if search.review_id != membership.review_id or not job_requeue(Search, pk=search.pk):
+    if search.review_id != membership.review_id:
         raise ServiceError("Only a failed search can be run again.")
+    waiting = Search.objects.filter(
+        pk=search.pk, status=JobStatus.QUEUED, retry_at__isnull=False
+    ).update(retry_at=None, note="")
+    if not waiting and not job_requeue(Search, pk=search.pk):
+        raise ServiceError("Only a failed search can be run again.")
+    Search.objects.filter(pk=search.pk).update(retry_at=None, error_detail="")
     search.refresh_from_db()
     return search
 
@@ -148,19 +176,31 @@ def search_run(
     search_id: int,
     client: PubMedClient | None = None,
     progress: Callable[[int, int], None] | None = None,
+    retry_in: int | None = None,
+    tries: int = 1,
+    max_tries: int | None = None,
 ) -> Search:
     """Run a queued search: plan it (splitting >9,999 hits by date), fetch in batches, add records.
 
-    Every failure (network, a malformed reply, a query PubMed rejects) is written to the Search
-    with the batch named, and nothing of the run is kept.
+    Nothing of a failed run is kept. A failure waiting could cure (see
+    ``search_failures.search_failure_explain``) puts the search back in the queue when
+    ``retry_in`` (seconds) is given, with ``retry_at`` and a note saying when it is tried again
+    (the caller, its task, sends that retry); any other failure, or one with no ``retry_in``,
+    fails the search. Either way the Search keeps a sentence for the reviewer (``note`` or
+    ``error``) and the technical text, the batch named (``error_detail``). ``tries``: how many
+    times this search has been run, counting this one (for the message); ``max_tries``: tries
+    per request inside this run (the client's default when None).
     """
     claim = job_claim(Search, search_id)
     search = Search.objects.select_related("review").get(pk=search_id)
     if claim is None:
         # Finished, running in a live worker, or given up: a redelivery has nothing to do.
         return search
+    if search.retry_at is not None or search.error_detail:
+        # Outside the run's transaction: the heartbeat writes this row from another connection.
+        Search.objects.filter(pk=search.pk).update(retry_at=None, error_detail="")
     _replies_delete(search)
-    client = client or pubmed_client()
+    client = client or pubmed_client(max_tries=max_tries)
     try:
         with claim.heartbeat(), transaction.atomic():
             _search_fetch(search, client, progress, claim)
@@ -169,15 +209,25 @@ def search_run(
             "search %s was taken over by a later attempt; this one wrote nothing", search_id
         )
     except (EntrezError, FileUnreadable) as exc:
-        _search_fail(search, claim, f"The search failed and nothing was added: {exc}")
+        failure = search_failure_explain(exc)
+        logger.warning("search %s failed (%s): %s", search.pk, failure.kind, failure.detail)
+        if failure.transient and retry_in is not None:
+            retry_at = timezone.now() + timedelta(seconds=retry_in)
+            _search_wait(
+                search,
+                claim,
+                search_failure_message(failure, retry_at=retry_at),
+                failure.detail,
+                retry_at,
+            )
+        else:
+            _search_fail(
+                search, claim, search_failure_message(failure, tries=tries), failure.detail
+            )
     except Exception as exc:
         logger.exception("search %s failed", search.pk)
-        _search_fail(
-            search,
-            claim,
-            "The search stopped on an internal error and nothing was added "
-            f"({exc.__class__.__name__}). It can be run again.",
-        )
+        failure = search_failure_explain(exc)
+        _search_fail(search, claim, search_failure_message(failure), failure.detail)
         raise
     search.refresh_from_db()
     return search
@@ -194,11 +244,35 @@ def _replies_delete(search: Search) -> None:
         default_storage.delete(f"{folder}/{name}")
 
 
-def _search_fail(search: Search, claim: JobClaim, message: str) -> None:
+def _search_fail(search: Search, claim: JobClaim, message: str, detail: str) -> None:
     Search.objects.filter(pk=search.pk, claim_token=claim.token).update(
         status=JobStatus.FAILED,
         error=message,
+        error_detail=detail,
+        retry_at=None,
         finished_at=timezone.now(),
+        count_retrieved=0,
+        count_new=0,
+    )
+
+
+def _search_wait(
+    search: Search, claim: JobClaim, message: str, detail: str, retry_at: datetime
+) -> None:
+    """Back in the queue until ``retry_at``. The attempt ended cleanly, so it does not count
+    against JOBS_MAX_ATTEMPTS (which is for workers that died); ``sent_at`` is now, as the
+    retry's message is already with the broker."""
+    now = timezone.now()
+    Search.objects.filter(pk=search.pk, claim_token=claim.token).update(
+        status=JobStatus.QUEUED,
+        claim_token="",
+        attempts=0,
+        note=message[:500],
+        error_detail=detail,
+        retry_at=retry_at,
+        sent_at=now,
+        started_at=None,
+        heartbeat_at=None,
         count_retrieved=0,
         count_new=0,
     )

@@ -93,6 +93,8 @@ def _keyset(
 # A query that can only be an identifier is looked up by its index; anything else is a title
 # search: a scan of the review's records, since a substring has no index.
 PMID_QUERY = re.compile(r"^\d{1,12}$")
+# "#17" (or "no. 17"): the record's number in the review, as the pages show it.
+NUMBER_QUERY = re.compile(r"^(?:#|no\.?\s*)(\d{1,9})$", re.IGNORECASE)
 DOI_QUERY = re.compile(r"^10\.\S+/\S+$")
 
 
@@ -106,7 +108,7 @@ def records_page(
     in_full_text: bool = False,
 ) -> KeysetPage:
     """A page of the records list, in record order, optionally those matching a title word, a
-    PMID or a DOI. Only the columns the list shows are read (not abstracts nor the source's raw
+    PMID, a DOI or the record's number ("#17", or a bare 17, which also finds PMID 17). Only the columns the list shows are read (not abstracts nor the source's raw
     record), and the page is found by key from the (review, id) index, never by OFFSET."""
     by_key = not query
     records = (
@@ -114,6 +116,7 @@ def records_page(
         .select_related("search", "source_import")
         .only(
             "id",
+            "number",
             "review_id",
             "title",
             "authors",
@@ -129,8 +132,11 @@ def records_page(
         from reviewapp.screening.fulltext_text import records_with_text
 
         records = records.filter(pk__in=records_with_text(review.pk, query))
+    elif number := NUMBER_QUERY.match(query):
+        records = records.filter(number=int(number.group(1)))
     elif PMID_QUERY.match(query):
-        records = records.filter(pmid=query)
+        # A bare number is a PMID or a record's number; both are found by index.
+        records = records.filter(Q(pmid=query) | Q(number=int(query)))
     elif DOI_QUERY.match(query):
         records = records.filter(doi__in={query, query.lower()})
     elif query:

@@ -14,6 +14,7 @@ from itertools import islice
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
+from django.db.models import Max
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -115,6 +116,28 @@ NOTHING_IMPORTED = {
 }
 
 
+def _pubmed_fetch(terms: list[str]) -> Iterator[bytes]:
+    """PubMed XML for each term of a PMID/DOI list (see `parsers.idlist`), through Entrez.
+
+    An Entrez failure becomes FileUnreadable, so the import fails with the reason and, being
+    one transaction, adds nothing.
+    """
+    # Imported here: searches imports this module.
+    from reviewapp.integrations.entrez import EntrezError
+    from reviewapp.literature.searches import pubmed_client
+
+    client = pubmed_client()
+    try:
+        for term in terms:
+            result = client.search(term)
+            for batch in client.fetch_batches(result, batch_size=BATCH_SIZE // 2):
+                yield batch.xml
+    except EntrezError as error:
+        raise FileUnreadable(
+            f"PubMed could not be asked for the listed records: {error}"
+        ) from error
+
+
 def import_retry(*, membership: Membership, imp: Import) -> Import:
     """Queue a failed import again; it left nothing behind, so it starts from the beginning.
 
@@ -149,7 +172,12 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
             with transaction.atomic():
                 _records_add(
                     imp=imp,
-                    items=parse(fileobj, format=imp.format, filename=imp.file_name),
+                    items=parse(
+                        fileobj,
+                        format=imp.format,
+                        filename=imp.file_name,
+                        fetch=_pubmed_fetch if imp.format == ImportFormat.IDLIST else None,
+                    ),
                     progress=progress,
                     claim=claim,
                 )
@@ -225,16 +253,20 @@ def duplicate_index_for(review: Review) -> matching.DuplicateIndex:
         .order_by("id")
         # Not named first_author: that is a property of Record.
         .annotate(lead_author=KT("authors__0"))
-        .values_list("id", "pmid", "doi", "title", "year", "lead_author", "title_key")
+        .values_list("id", "pmid", "doi", "title", "year", "lead_author", "title_key", "number")
         .iterator(chunk_size=5000)
     )
-    for rid, pmid, doi, title, year, first_author, key in rows:
+    last = 0
+    for rid, pmid, doi, title, year, first_author, key, number in rows:
         first = surname_of(first_author) if first_author else ""
         key = key if len(key) < TITLE_KEY_LENGTH else ""
         index.add(
             matching.MatchRecord(rid, pmid, doi, title, year, first, key),
             primary_id=primaries.get(rid),
         )
+        last = max(last, number)
+    # Read in the same pass, under the review's lock: the numbers the import hands out follow.
+    index.last_number = last
     return index
 
 
@@ -299,10 +331,16 @@ def records_add_parsed(
     if not parsed:
         return [], []
     keys = [matching.title_key(p.title)[:TITLE_KEY_LENGTH] for p in parsed]
+    if index.last_number is None:
+        # An index not built by duplicate_index_for: ask once, then count on from it.
+        top = Record.objects.filter(review=review).aggregate(top=Max("number"))["top"]
+        index.last_number = top or 0
+    first_number = index.last_number + 1
+    index.last_number += len(parsed)
     if writer.copy:
-        ids = _records_copy(review, parsed, keys, writer, search, source_import)
+        ids = _records_copy(review, parsed, keys, writer, search, source_import, first_number)
     else:
-        ids = _records_create(review, parsed, keys, writer, search, source_import)
+        ids = _records_create(review, parsed, keys, writer, search, source_import, first_number)
     links = []
     for record_id, p, key in zip(ids, parsed, keys, strict=True):
         first = surname_of(p.authors[0]) if p.authors else ""
@@ -337,7 +375,7 @@ def records_add_parsed(
     return ids, links
 
 
-def _records_copy(review, parsed, keys, writer, search, source_import) -> list[int]:
+def _records_copy(review, parsed, keys, writer, search, source_import, first_number) -> list[int]:
     """PostgreSQL: the records and their screening rows as COPY text, made without models."""
     ids = writer.reserve_ids(Record, len(parsed))
     now = timezone.now().isoformat()
@@ -347,8 +385,10 @@ def _records_copy(review, parsed, keys, writer, search, source_import) -> list[i
         import_id=source_import.pk if source_import else None,
     )
     lines = [
-        copyrows.record_line(p, record_id=rid, title_key=key, prefix=prefix, created_at=now)
-        for rid, p, key in zip(ids, parsed, keys, strict=True)
+        copyrows.record_line(
+            p, record_id=rid, number=number, title_key=key, prefix=prefix, created_at=now
+        )
+        for number, (rid, p, key) in enumerate(zip(ids, parsed, keys, strict=True), first_number)
     ]
     lines.append("")
     writer.send(writer.copy_statement(Record, copyrows.RECORD_COLUMNS), "\n".join(lines).encode())
@@ -363,11 +403,18 @@ def _records_copy(review, parsed, keys, writer, search, source_import) -> list[i
     return ids
 
 
-def _records_create(review, parsed, keys, writer, search, source_import) -> list[int]:
+def _records_create(review, parsed, keys, writer, search, source_import, first_number) -> list[int]:
     """Other databases (SQLite in development): the same rows through the ORM."""
     records = [
-        _record_from(p, review=review, title_key=key, search=search, source_import=source_import)
-        for p, key in zip(parsed, keys, strict=True)
+        _record_from(
+            p,
+            review=review,
+            title_key=key,
+            number=number,
+            search=search,
+            source_import=source_import,
+        )
+        for number, (p, key) in enumerate(zip(parsed, keys, strict=True), first_number)
     ]
     writer.save_new(Record, records)
     writer.save_new(

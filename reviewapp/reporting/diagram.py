@@ -19,6 +19,7 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape as xml_escape
 
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -33,6 +34,8 @@ __all__ = [
     "BOX_NAMES",
     "FORMATS",
     "diagram_figure",
+    "diagram_text",
+    "diagram_title",
     "render",
     "render_pdf",
     "render_png",
@@ -558,6 +561,64 @@ def diagram_figure(counts: PrismaCounts, urls: Mapping[str, str] | None = None) 
     return fig
 
 
+@dataclass(frozen=True)
+class DiagramSection:
+    """One phase of the diagram as text: its name and each box's words, numbers included."""
+
+    phase: str
+    boxes: tuple[str, ...]
+
+
+def diagram_text(counts: PrismaCounts) -> list[DiagramSection]:
+    """The diagram's boxes as text, phase by phase, row by row and left to right: the text
+    alternative for readers who cannot see the drawing (the page lists it; the SVG carries it
+    as its <desc>). Read from the same layout the drawing is made from, so the two cannot
+    disagree."""
+    check(counts)
+    layout = _layout(counts)
+    sections = []
+    for phase, top, bottom in layout.bands:
+        # Row by row, each row left to right: a box, then where its excluded records went.
+        inside = sorted(
+            (b for b in layout.boxes if top <= b.y + b.h / 2 <= bottom),
+            key=lambda b: (round(b.y + b.h / 2), b.x),
+        )
+        sections.append(DiagramSection(phase, tuple(_box_text(box) for box in inside)))
+    return sections
+
+
+def _box_text(box: _Box) -> str:
+    # "Reports excluded (n = 28): Wrong population (n = 9); Not an RCT (n = 12)"
+    text = ""
+    for line in box.lines:
+        if text:
+            text += " " if text.endswith(":") or line.text.startswith("(n =") else "; "
+        text += line.text
+    return text
+
+
+def diagram_title(counts: PrismaCounts) -> str:
+    """A one-line name for the diagram, with its first and last numbers."""
+    return (
+        "PRISMA 2020 flow diagram: "
+        f"{counts.records_screened:,} records screened, "
+        f"{counts.new_studies:,} new studies included"
+    )
+
+
+def _text_alternative(svg: bytes, counts: PrismaCounts) -> bytes:
+    """``svg`` with a <title> and a <desc> (the boxes as text) as the root's first children."""
+    desc = " ".join(
+        f"{section.phase}: " + ". ".join(section.boxes) + "." for section in diagram_text(counts)
+    )
+    head, sep, rest = svg.partition(b"<svg ")
+    end = rest.index(b">") + 1
+    extra = (
+        f"<title>{xml_escape(diagram_title(counts))}</title><desc>{xml_escape(desc)}</desc>"
+    ).encode()
+    return head + sep + rest[:end] + extra + rest[end:]
+
+
 def render(
     counts: PrismaCounts,
     fmt: str = "svg",
@@ -582,6 +643,8 @@ def render(
         {"svg.fonttype": "none", "svg.hashsalt": "prisma", "pdf.fonttype": 42}
     ):
         fig.savefig(buf, format=fmt, dpi=dpi if fmt == "png" else 72, metadata=metadata)
+    if fmt == "svg":
+        return _text_alternative(buf.getvalue(), counts)
     return buf.getvalue()
 
 

@@ -97,6 +97,8 @@ def prisma_detail(request, *, review, membership):
             "counts": counts,
             "violations": found,
             "svg": svg,
+            # The diagram in words, for readers who cannot see it (its text alternative).
+            "diagram_text": diagram.diagram_text(counts) if svg else [],
             "pending": [(Stage(stage).label, n) for stage, n in pending.items() if n],
             "manual": manual,
             "form": form,

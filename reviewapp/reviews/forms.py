@@ -47,3 +47,39 @@ class MemberAddForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254,
+        label="Email address",
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+        help_text="They get a link that works once; it expires if unused.",
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.REVIEWER)
+
+
+class InvitationSignupForm(forms.Form):
+    username = forms.CharField(
+        max_length=150,
+        help_text="What your colleagues see next to your decisions. You can log in with it or "
+        "with your email address.",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters, not only digits, not a common password.",
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password2") != data.get("password1"):
+            self.add_error("password2", "The two passwords differ; type the same one twice.")
+        return data

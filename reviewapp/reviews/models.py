@@ -68,3 +68,56 @@ class Membership(TimeStampedModel):
         if capability == "adjudicate" and self.is_adjudicator:
             return True
         return capability in ROLE_CAPABILITIES[self.role]
+
+
+class Invitation(TimeStampedModel):
+    """An invitation by email to join one review with a role.
+
+    The link carries a random token; only its SHA-256 digest is stored, so the table alone opens
+    no review. A link is single-use, expires after INVITATION_DAYS, and can be revoked; accepting
+    it creates the account (or uses the visitor's) and adds exactly one membership, in this review.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The latest message that carried the link: the team page shows whether it went out.
+    message = models.ForeignKey(
+        "mail.OutboundEmail", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["review", "email"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="invitation_role_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.role} in {self.review}"
+
+    @property
+    def status(self) -> str:
+        """accepted, revoked, expired or pending."""
+        from django.utils import timezone
+
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"

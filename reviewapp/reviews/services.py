@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 
 from reviewapp.audit.constants import Action
 from reviewapp.audit.services import Target, audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
+from reviewapp.mail.services import email_queue
 from reviewapp.reviews.constants import Capability, Role
-from reviewapp.reviews.models import Membership, Review
+from reviewapp.reviews.models import Invitation, Membership, Review
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import ExclusionReason, StageSettings
 
@@ -283,3 +294,279 @@ def review_update(
             after=audit_fields(settings, STAGE_AUDITED),
         )
     return review
+
+
+# Invitations by email -----------------------------------------------------------------------
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _email_normalise(email: str) -> str:
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(
+            f"'{email}' is not an email address (like name@example.org).", field="email"
+        ) from None
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def _member_with_email(review: Review, email: str) -> Membership | None:
+    from allauth.account.models import EmailAddress
+
+    users = Q(user__email__iexact=email) | Q(
+        user__in=EmailAddress.objects.filter(email__iexact=email).values("user")
+    )
+    return review.memberships.select_related("user").filter(users).first()
+
+
+def invitation_link(*, site_url: str, token: str) -> str:
+    return site_url.rstrip("/") + reverse("invitation-accept", args=[token])
+
+
+def _invitation_send(*, invitation: Invitation, site_url: str) -> None:
+    """A fresh token for the invitation and the email carrying it (the old link stops working)."""
+    token = secrets.token_urlsafe(32)
+    invitation.token_digest = _token_digest(token)
+    context = {
+        "invitation": invitation,
+        "review": invitation.review,
+        "inviter": invitation.invited_by,
+        "link": invitation_link(site_url=site_url, token=token),
+        "role": invitation.get_role_display(),
+    }
+    invitation.message = email_queue(
+        to=invitation.email,
+        subject=render_to_string("reviews/email/invitation_subject.txt", context),
+        body=render_to_string("reviews/email/invitation_message.txt", context),
+        kind="invitation",
+    )
+    invitation.save()
+
+
+@transaction.atomic
+def invitation_create(
+    *, review: Review, actor: Membership, email: str, role: str, site_url: str
+) -> Invitation:
+    """Invite someone by email to this review with a role, and send them the link.
+
+    Owners and admins invite; only an owner invites an owner. An address that already belongs to
+    a member, or that has an invitation still waiting, is refused with a message saying so.
+    """
+    require(actor, Capability.ADD_MEMBERS)
+    _role_check(role)
+    if role == Role.OWNER and actor.role != Role.OWNER:
+        raise ServiceError("Only an owner can invite another owner.", field="role")
+    email = _email_normalise(email)
+    # One invitation at a time per address and review, even when two admins press at once.
+    Review.objects.select_for_update().filter(pk=review.pk).first()
+    member = _member_with_email(review, email)
+    if member is not None:
+        raise ServiceError(
+            f"{email} already belongs to {member.user.username}, who is a member of this review "
+            f"({member.get_role_display().lower()}).",
+            field="email",
+        )
+    waiting = (
+        Invitation.objects.filter(
+            review=review,
+            email__iexact=email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if waiting is not None:
+        raise ServiceError(
+            f"{email} was invited on {waiting.created_at:%d %b %Y} and has not answered yet; "
+            "send that invitation again from the list of pending invitations.",
+            field="email",
+        )
+    invitation = Invitation(
+        review=review,
+        email=email,
+        role=role,
+        invited_by=actor.user,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_DAYS),
+    )
+    _invitation_send(invitation=invitation, site_url=site_url)
+    audit_record(
+        review=review,
+        actor=actor,
+        action=Action.INVITATION_SENT,
+        target=_invited(invitation),
+        after={"email": invitation.email, "role": invitation.role},
+    )
+    return invitation
+
+
+def _invited(invitation: Invitation) -> Target:
+    return Target("invitation", invitation.pk, invitation.email)
+
+
+def _invitation_of_review(invitation: Invitation, actor: Membership) -> None:
+    require(actor, Capability.ADD_MEMBERS)
+    if invitation.review_id != actor.review_id:
+        raise ServiceError("That invitation belongs to another review.")
+
+
+@transaction.atomic
+def invitation_resend(*, invitation: Invitation, actor: Membership, site_url: str) -> Invitation:
+    """Send a waiting (or expired) invitation again, with a new link and a new expiry date."""
+    _invitation_of_review(invitation, actor)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at or invitation.revoked_at:
+        raise ServiceError(f"The invitation to {invitation.email} was {invitation.status}.")
+    invitation.expires_at = timezone.now() + timedelta(days=settings.INVITATION_DAYS)
+    _invitation_send(invitation=invitation, site_url=site_url)
+    audit_record(
+        review=invitation.review,
+        actor=actor,
+        action=Action.INVITATION_SENT,
+        target=_invited(invitation),
+        # Sent again: a new link, working until then.
+        after={"expires_at": _audit_time(invitation.expires_at)},
+    )
+    return invitation
+
+
+def _audit_time(when) -> str:
+    return when.isoformat(timespec="seconds")
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: Membership) -> Invitation:
+    """Withdraw an invitation: its link stops working at once."""
+    _invitation_of_review(invitation, actor)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at:
+        raise ServiceError(f"{invitation.email} has accepted already; remove the member instead.")
+    if not invitation.revoked_at:
+        invitation.revoked_at = timezone.now()
+        invitation.revoked_by = actor.user
+        invitation.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
+        audit_record(
+            review=invitation.review,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            target=_invited(invitation),
+            before={"email": invitation.email, "role": invitation.role},
+        )
+    return invitation
+
+
+def invitation_get(*, token: str) -> Invitation | None:
+    """The invitation a link's token stands for, in whatever state, or None."""
+    if not token or len(token) > 200:
+        return None
+    return (
+        Invitation.objects.select_related("review", "invited_by")
+        .filter(token_digest=_token_digest(token))
+        .first()
+    )
+
+
+def invitation_find(*, token: str) -> Invitation | None:
+    """The invitation of a link that can still be accepted, or None."""
+    invitation = invitation_get(token=token)
+    return invitation if invitation is not None and invitation.status == "pending" else None
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user) -> Membership:
+    """Accept an invitation as `user`: they join its review, and only it, with its role.
+
+    The link is used up. A user who is a member already keeps the role they have. Accepting
+    proves the user reads mail at the invited address; if it is theirs it counts as verified.
+    """
+    from allauth.account.models import EmailAddress
+
+    found = invitation_get(token=token)
+    if found is None:
+        raise ServiceError("This invitation link is not valid.")
+    invitation = Invitation.objects.select_for_update().select_related("review").get(pk=found.pk)
+    if invitation.status != "pending":
+        raise ServiceError(INVITATION_UNUSABLE[invitation.status])
+    membership, created = Membership.objects.get_or_create(
+        review=invitation.review,
+        user=user,
+        defaults={"role": invitation.role, "added_by": invitation.invited_by},
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
+    audit_record(
+        review=invitation.review,
+        actor=user,
+        action=Action.INVITATION_ACCEPTED,
+        target=_invited(invitation),
+        after={"user": user.get_username()},
+    )
+    if created:
+        membership.user = user
+        audit_record(
+            review=invitation.review,
+            actor=user,
+            action=Action.MEMBER_ADDED,
+            target=_member(membership),
+            after=audit_fields(membership, ["role"]),
+        )
+    if (user.email or "").lower() == invitation.email.lower():
+        EmailAddress.objects.filter(user=user, email__iexact=invitation.email).update(verified=True)
+    return membership
+
+
+INVITATION_UNUSABLE = {
+    "accepted": "This invitation has been used already. Log in to open the review.",
+    "revoked": "This invitation was withdrawn. Ask the review's owner for a new one.",
+    "expired": "This invitation has expired. Ask the review's owner to send it again.",
+}
+
+
+@transaction.atomic
+def invitation_signup(*, token: str, username: str, password: str):
+    """Create the account an invitation is for (with the invited address, verified) and accept
+    the invitation with it. Returns the new user."""
+    from allauth.account.models import EmailAddress
+
+    invitation = invitation_find(token=token)
+    if invitation is None:
+        raise ServiceError("This invitation can no longer be used to create an account.")
+    username = username.strip()
+    User = get_user_model()
+    if User.objects.filter(username__iexact=username).exists():
+        raise ServiceError(f"The username '{username}' is taken; choose another.", field="username")
+    if _users_with_email(invitation.email).exists():
+        raise ServiceError(
+            f"An account with the address {invitation.email} exists already; log in to accept."
+        )
+    user = User(username=username, email=invitation.email)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ServiceError(" ".join(exc.messages), field="password1") from None
+    user.set_password(password)
+    user.save()
+    EmailAddress.objects.create(user=user, email=invitation.email, primary=True, verified=True)
+    invitation_accept(token=token, user=user)
+    return user
+
+
+def _users_with_email(email: str):
+    from allauth.account.models import EmailAddress
+
+    return get_user_model().objects.filter(
+        Q(email__iexact=email)
+        | Q(pk__in=EmailAddress.objects.filter(email__iexact=email).values("user"))
+    )
+
+
+def invitation_user_exists(*, invitation: Invitation) -> bool:
+    """Whether someone has an account with the invited address (they log in to accept)."""
+    return _users_with_email(invitation.email).exists()

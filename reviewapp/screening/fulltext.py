@@ -30,6 +30,7 @@ from reviewapp.screening.constants import RetrievalStatus, Stage
 from reviewapp.screening.fulltext_text import report_text_enqueue
 from reviewapp.screening.models import Report, ReportFile, Study
 from reviewapp.screening.selectors import record_eligible
+from reviewapp.screening.study_labels import study_label_base
 
 PDF_MAGIC = b"%PDF-"
 
@@ -160,10 +161,9 @@ def report_status_set(*, membership: Membership, record: Record, status: str) ->
 
 
 def study_label_free(review: Review, record: Record) -> str:
-    """ "Surname Year" for a record, with a letter added (2015b) if a study already has it."""
-    author = (record.first_author or "").strip()
-    surname = re.split(r"[,\s]+", author)[0] if author else ""
-    base = " ".join(p for p in [surname or f"Record {record.pk}", str(record.year or "")] if p)
+    """ "Surname Year" for a record, particles kept ("van Laarhoven 2020", see
+    screening.study_labels), with a letter added (2015b) if a study already has it."""
+    base = study_label_base(record.first_author, record.year, fallback=f"Record {record.number}")
     taken = set(
         Study.objects.filter(review=review, label__startswith=base).values_list("label", flat=True)
     )
@@ -172,7 +172,7 @@ def study_label_free(review: Review, record: Record) -> str:
     for letter in string.ascii_lowercase[1:]:
         if f"{base}{letter}" not in taken:
             return f"{base}{letter}"
-    return f"{base} (record {record.pk})"
+    return f"{base} (record {record.number})"
 
 
 @transaction.atomic

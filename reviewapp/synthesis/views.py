@@ -26,6 +26,7 @@ from reviewapp.synthesis.selectors import (
     analysis_staleness,
     outcome_choices,
 )
+from reviewapp.synthesis.stats.plot_text import forest_plot_text, funnel_plot_text
 
 PLOT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 # The page shows the plots as images; these are the ones it links.
@@ -107,6 +108,9 @@ def analysis_detail(request, analysis_id: int, *, review, membership):
             "studies": studies,
             "loo": loo,
             "extra": result.results if result else {},
+            # The plots in words (their text alternatives), from the same stored result.
+            "forest_text": forest_plot_text(pooled) if pooled else "",
+            "funnel_text": funnel_plot_text(pooled, result.results) if pooled and result else "",
             "stale": analysis_staleness(analysis, result),
             "can_analyse": membership.can(Capability.ANALYSE),
         },

@@ -85,7 +85,7 @@ def login(chromium, live_server, browser_settings):
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", user.username)
+        page.fill("input[name=login]", user.username)
         page.fill("input[name=password]", password)
         page.click("button[type=submit], input[type=submit]")
         page.wait_for_load_state()

@@ -53,7 +53,7 @@ class Watched:
 
     def log_in(self, username, password):
         self.page.goto(f"{self.base_url}{reverse('login')}")
-        self.page.fill("input[name=username]", username)
+        self.page.fill("input[name=login]", username)
         self.page.fill("input[name=password]", password)
         self.page.click("button[type=submit]")
         self.page.wait_for_load_state()

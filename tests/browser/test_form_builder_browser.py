@@ -188,7 +188,7 @@ def test_without_script_the_builder_still_adds_moves_removes_and_saves(
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", owner.username)
+        page.fill("input[name=login]", owner.username)
         page.fill("input[name=password]", "correct horse battery staple")
         page.click("button[type=submit], input[type=submit]")
         page.wait_for_load_state()

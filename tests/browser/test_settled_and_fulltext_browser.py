@@ -96,7 +96,7 @@ def test_without_javascript_the_refusal_is_shown_on_the_reloaded_page(
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", rosa.username)
+        page.fill("input[name=login]", rosa.username)
         page.fill("input[name=password]", "correct horse battery staple")
         page.click("button[type=submit]")
         page.goto(f"{live_server.url}/reviews/{review.slug}/screen/ta/")

@@ -3,7 +3,18 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
-OUR_APPS = {"core", "reviews", "literature", "screening", "extraction", "synthesis", "reporting"}
+OUR_APPS = {
+    "core",
+    "reviews",
+    "literature",
+    "screening",
+    "extraction",
+    "synthesis",
+    "reporting",
+    "mail",
+    "accounts",
+    "notifications",
+}
 
 
 def _our_models():

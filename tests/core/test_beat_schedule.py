@@ -19,6 +19,7 @@ from django.utils import timezone
 from reviewapp.core.models import WorkerHeartbeat
 from reviewapp.extraction.models import ExportJob
 from reviewapp.literature.constants import JobStatus
+from reviewapp.mail.models import OutboundEmail
 from tests.celery_worker import ROOT, _database_url, celery_worker  # noqa: F401  (fixture)
 
 SCHEDULED = {
@@ -26,6 +27,8 @@ SCHEDULED = {
     "jobs-recover": "core.jobs_recover",
     "sessions-clear": "core.sessions_clear",
     "exports-expire": "extraction.exports_expire",
+    "mail-outbox-flush": "mail.outbox_flush",
+    "notifications-digests": "notifications.digests_send",
 }
 
 
@@ -44,7 +47,12 @@ def test_the_schedule_sends_the_heartbeat_recovery_session_and_export_cleanup():
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_every_scheduled_task_runs_by_name_in_the_real_worker(celery_worker, review, owner):  # noqa: F811
+def test_every_scheduled_task_runs_by_name_in_the_real_worker(
+    celery_worker,  # noqa: F811
+    review,
+    owner,
+    smtp_server,
+):
     from reviewapp.celery import app
 
     queue, hostname = celery_worker
@@ -69,6 +77,16 @@ def test_every_scheduled_task_runs_by_name_in_the_real_worker(celery_worker, rev
     assert not Session.objects.filter(session_key="expired" * 4).exists()
     assert run("extraction.exports_expire") == 1
     assert ExportJob.objects.get(pk=old.pk).status == JobStatus.EXPIRED
+    # A message whose task never reached the broker is handed over, and sent, by the flush.
+    lost = OutboundEmail.objects.create(
+        from_email="a@example.org", to=["lost.task@example.org"], subject="Lost", body="b"
+    )
+    OutboundEmail.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert run("mail.outbox_flush") == 1
+    assert run("notifications.digests_send") >= 0
+    smtp_server[0].wait_for("lost.task@example.org")
 
 
 @pytest.mark.services

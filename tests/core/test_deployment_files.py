@@ -92,7 +92,12 @@ def _nginx_conf() -> str:
 def test_the_proxy_is_the_one_published_port_and_balances_across_web_replicas():
     compose = _compose()
     services = compose["services"]
-    published = [name for name, service in services.items() if service.get("ports")]
+    # (Opt-in profiles aside: mailpit's page, `--profile mail`, is on the host's loopback only.)
+    published = [
+        name
+        for name, service in services.items()
+        if service.get("ports") and not service.get("profiles")
+    ]
     assert published == ["proxy"]
     proxy = services["proxy"]
     assert proxy["ports"] == ["${HTTP_PORT:-8000}:8000"]
@@ -296,3 +301,19 @@ def test_installs_come_only_from_the_locks_with_hashes():
             assert "--require-hashes" in line, f"{path}: {line.strip()}"
     assert "--require-hashes" in (ROOT / "Dockerfile").read_text()
     assert "$(INSTALL) -r requirements-dev.txt" in (ROOT / "Makefile").read_text()
+
+
+def test_a_mailpit_service_catches_mail_for_trying_it_and_stays_off_by_default():
+    services = _compose()["services"]
+    mailpit = services["mailpit"]
+    assert mailpit["image"].startswith("axllent/mailpit:v")
+    # Opt-in: a production `docker compose up` never starts a mail trap in front of real mail.
+    assert mailpit["profiles"] == ["mail"]
+    assert "1025" in mailpit["expose"]
+    # Its web page, which shows every message, only on the host's loopback.
+    assert all(port.startswith("127.0.0.1:") for port in mailpit["ports"])
+    assert "healthcheck" in mailpit
+    example = (ROOT / ".env.example").read_text()
+    assert "EMAIL_URL=smtp://mailpit:1025" in example
+    readme = (ROOT / "README.md").read_text()
+    assert "--profile mail" in readme and "EMAIL_URL" in readme

@@ -24,7 +24,9 @@ def _limits(settings):
 
 
 def log_in(client, username, password, url=LOGIN, addr="198.51.100.7", **extra):
-    return client.post(url, {"username": username, "password": password}, REMOTE_ADDR=addr, **extra)
+    # The app's form names the field `login` (a username or an email); the admin's `username`.
+    field = "login" if url == LOGIN else "username"
+    return client.post(url, {field: username, "password": password}, REMOTE_ADDR=addr, **extra)
 
 
 def logged_in_as(client):
@@ -48,7 +50,9 @@ def test_five_wrong_passwords_then_the_right_one_is_refused_with_a_message(clien
     for attempt in range(1, 5):
         response = log_in(client, "olivia", "wrong password")
         assert response.status_code == 200, attempt
-        assert "Please enter a correct username" in response.content.decode()
+        assert "username and/or password you specified are not correct" in (
+            response.content.decode()
+        )
     response = log_in(client, "olivia", "wrong password")
     assert response.status_code == 429
 
@@ -126,6 +130,31 @@ def test_a_successful_login_forgives_the_accounts_earlier_typos(client, db):
     client.logout()
     fail(client, "olivia", 4)
     assert log_in(client, "olivia", PASSWORD).status_code == 302
+
+
+def test_failures_by_email_address_and_by_username_count_against_the_same_account(client, db):
+    UserFactory(username="olivia", email="Olivia@Example.org")
+    fail(client, "olivia", 2)
+    fail(client, "olivia@example.org", 2)
+    assert set(AccessAttempt.objects.values_list("username", flat=True)) == {"olivia"}
+    log_in(client, "OLIVIA@example.org", "wrong password")  # the fifth failure locks
+    for login in ("olivia", "olivia@example.org"):
+        response = log_in(client, login, PASSWORD)
+        assert response.status_code == 429, login
+        assert "too many failed attempts to log in as “olivia”" in response.content.decode()
+    assert not logged_in_as(client)
+
+
+def test_the_right_email_address_and_password_log_in(client, db):
+    olivia = UserFactory(username="olivia", email="olivia@example.org")
+    response = log_in(client, "Olivia@Example.org", PASSWORD)
+    assert response.status_code == 302 and logged_in_as(client) == str(olivia.pk)
+
+
+def test_a_script_posting_the_old_username_field_still_logs_in(client, db):
+    olivia = UserFactory(username="olivia")
+    response = client.post(LOGIN, {"username": "olivia", "password": PASSWORD})
+    assert response.status_code == 302 and logged_in_as(client) == str(olivia.pk)
 
 
 def test_the_admin_login_is_throttled_too(client, db):

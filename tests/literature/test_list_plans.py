@@ -23,9 +23,9 @@ def _fill(review, n: int) -> None:
             "INSERT INTO literature_record (review_id, source_import_id, source_position, pmid,"
             " doi, pmcid, title, title_key, abstract, abstract_sections, authors, journal, year,"
             " volume, issue, pages, keywords, mesh_terms, publication_types, language, raw,"
-            " created_at) SELECT %s, %s, g, (10000000 + g)::text, '', '',"
+            " created_at, number) SELECT %s, %s, g, (10000000 + g)::text, '', '',"
             " 'Trial ' || md5(g::text), '', repeat('words ', 100), '[]', '[\"Smith J\"]', 'J',"
-            " 2020, '', '', '', '[]', '[]', '[]', '', '{}', now()"
+            " 2020, '', '', '', '[]', '[]', '[]', '', '{}', now(), g"
             " FROM generate_series(1, %s) g",
             [review.pk, imp.pk, n],
         )

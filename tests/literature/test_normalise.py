@@ -4,6 +4,7 @@ import pytest
 
 from reviewapp.literature.parsers.base import AbstractSection
 from reviewapp.literature.parsers.normalise import (
+    doi_from_url,
     find_doi,
     flatten_abstract,
     format_author,
@@ -131,3 +132,26 @@ def test_a_flat_abstract_with_caps_labels_becomes_sections_and_back():
 def test_an_abstract_with_one_label_in_the_middle_stays_unstructured():
     sections = split_structured_abstract("We measured NOTE: something. Then more.")
     assert sections == [AbstractSection("", "We measured NOTE: something. Then more.")]
+
+
+@pytest.mark.parametrize(
+    ("url", "doi"),
+    [
+        ("https://doi.org/10.1016/J.JNS.2019.116500", "10.1016/j.jns.2019.116500"),
+        ("http://dx.doi.org/10.1007%2Fs11307-012-0572-0", "10.1007/s11307-012-0572-0"),
+        ("https://www.doi.org/10.1000/abc.pdf", "10.1000/abc"),
+        ("doi.org/10.1000/abc", "10.1000/abc"),
+        ("https://link.springer.com/content/pdf/10.1007%2Fs11307-012-0572-0.pdf", ""),
+        ("https://www.frontiersin.org/articles/10.3389/fendo.2021.636959/full", ""),
+        ("https://example.org/?doi=10.1000/abc", ""),
+        ("", ""),
+    ],
+)
+def test_a_doi_is_read_only_from_a_doi_org_link(url, doi):
+    assert doi_from_url(url) == doi
+
+
+def test_a_pdf_ending_is_never_part_of_a_doi():
+    assert normalise_doi("10.1000/xyz.pdf") == "10.1000/xyz"
+    assert normalise_doi("doi: 10.1000/xyz.PDF.") == "10.1000/xyz"
+    assert normalise_doi("10.1000/pdf-guide") == "10.1000/pdf-guide"

@@ -83,8 +83,23 @@ def test_parse_reads_a_non_seekable_stream():
 
 def test_an_unknown_format_name_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown format"):
-        parse(io.BytesIO(b"x"), format="bibtex")
+        parse(io.BytesIO(b"x"), format="no-such-format")
 
 
-def test_the_registry_names_the_five_formats():
-    assert sorted(PARSERS) == ["csv", "endnote-xml", "medline", "pubmed-xml", "ris"]
+def test_the_registry_names_every_format_and_the_import_choices_match_it():
+    from reviewapp.literature.constants import ImportFormat
+
+    assert sorted(PARSERS) == [
+        "bibtex",
+        "cochrane",
+        "csv",
+        "endnote-xml",
+        "idlist",
+        "medline",
+        "ovid",
+        "pubmed-xml",
+        "refworks",
+        "ris",
+        "wos",
+    ]
+    assert sorted(ImportFormat.values) == sorted(PARSERS)

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from reviewapp.literature.parsers import FileUnreadable, parse_ris
+from reviewapp.literature.parsers import FileUnreadable, ParsedRecord, parse_ris
 from tests.literature.helpers import FIXTURES, parse_fixture, split
 
 
@@ -168,3 +168,19 @@ def test_the_callers_file_stays_open_after_parsing():
     with (FIXTURES / "ris/faulty_year.ris").open("rb") as handle:
         list(parse_ris(handle))
         assert not handle.closed
+
+
+def test_a_doi_comes_from_a_doi_org_link_never_from_a_pdf_or_publisher_link():
+    # tests/fixtures/ris/doi_links.ris: one record per way a link can look like a DOI.
+    path = FIXTURES / "ris" / "doi_links.ris"
+    with path.open("rb") as fileobj:
+        records = [r for r in parse_ris(fileobj) if isinstance(r, ParsedRecord)]
+    assert [r.doi for r in records] == [
+        "",  # a Springer PDF link
+        "10.1016/j.jns.2019.116500",
+        "10.1000/abc123",  # a doi.org link to a PDF: the DOI without ".pdf"
+        "10.1000/xyz",  # a DO field holding a file name
+        "",  # a publisher's page
+        "10.5555/12345678",
+    ]
+    assert not any(r.doi.endswith(".pdf") for r in records)

@@ -98,7 +98,8 @@ def test_a_failed_batch_stores_nothing_names_the_batch_and_can_run_again(
     queued = _queued(review, owner)
     failed = search_run(search_id=queued.pk, client=client_for(max_tries=2))
     assert failed.status == JobStatus.FAILED
-    assert "batch 2" in failed.error and "nothing was added" in failed.error
+    assert "nothing was added" in failed.error
+    assert "batch 2" in failed.error_detail
     assert not Record.objects.filter(review=review).exists()
 
     search_retry(membership=membership_of(owner, review), search=failed)
@@ -112,7 +113,11 @@ def test_a_truncated_reply_fails_loudly(review, owner, fake_eutils, client_for):
     fake_eutils.inject(Fault.truncated(), on=1, utility="efetch")
     search = search_run(search_id=_queued(review, owner).pk, client=client_for())
     assert search.status == JobStatus.FAILED
-    assert "batch 1" in search.error
+    assert (
+        search.error
+        == "PubMed's answer arrived incomplete or garbled; nothing was added. Run it again later."
+    )
+    assert "batch 1" in search.error_detail
     assert not Record.objects.exists()
 
 

@@ -118,6 +118,15 @@ def test_an_included_full_text_always_gets_a_report_and_a_study(review, reviewer
     assert report.study.label == "Prosperini 2019"
 
 
+def test_a_study_label_keeps_the_particles_of_the_surname(review, reviewer, included):
+    included.authors, included.year = ["van Laarhoven, HWM", "Smith, J"], 2020
+    included.save()
+    decision_record(
+        membership=membership_of(reviewer, review), record=included, stage="ft", value="include"
+    )
+    assert Report.objects.get(record=included).study.label == "van Laarhoven 2020"
+
+
 def test_a_second_study_with_the_same_surname_and_year_gets_a_letter(
     review, reviewer, included, records
 ):

@@ -35,9 +35,9 @@ def test_records_added_by_any_insert_are_noted_and_get_their_rows_at_the_next_re
         cursor.execute(
             "INSERT INTO literature_record (review_id, source_import_id, pmid, doi, pmcid, title,"
             " title_key, abstract, abstract_sections, authors, journal, volume, issue, pages,"
-            " keywords, mesh_terms, publication_types, language, raw, created_at)"
+            " keywords, mesh_terms, publication_types, language, raw, created_at, number)"
             " VALUES (%s, %s, '', '', '', 'Added by SQL', '', '', '[]', '[]', '', '', '', '',"
-            " '[]', '[]', '[]', '', '{}', CURRENT_TIMESTAMP)",
+            " '[]', '[]', '[]', '', '{}', CURRENT_TIMESTAMP, 4)",
             [review.pk, imported.pk],
         )
     assert stage_settings_get(review, "ta").records_pending

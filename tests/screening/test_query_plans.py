@@ -138,10 +138,10 @@ def _fill() -> tuple:
                 INSERT INTO literature_record (review_id, source_import_id, source_position, pmid,
                     doi, pmcid, title, title_key, abstract, abstract_sections, authors, journal,
                     year, volume, issue, pages, keywords, mesh_terms, publication_types, language,
-                    raw, created_at)
+                    raw, created_at, number)
                 SELECT %s, %s, g, (10000000 + g)::text, '', '', 'Record ' || g, 'record ' || g,
                     'An abstract.', '[]', '["Lee K"]', 'J Bulk', 2000 + g %% 25, '', '', '', '[]',
-                    '[]', '[]', '', '{}', now()
+                    '[]', '[]', '', '{}', now(), g
                 FROM generate_series(1, %s) g
                 """,
                 [review.pk, imported.pk, size],

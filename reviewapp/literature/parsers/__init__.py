@@ -1,4 +1,5 @@
-"""Pure parsers for literature files: PubMed XML, MEDLINE, RIS, EndNote XML, CSV.
+"""Pure parsers for literature files: PubMed XML, MEDLINE, RIS, EndNote XML, CSV, BibTeX, Web of
+Science, Ovid and Cochrane plain text, lists of PMIDs or DOIs.
 
 Usage from an import service::
 
@@ -31,26 +32,36 @@ from .base import (
     ParseWarning,
     Rejection,
 )
+from .bibtex import parse_bibtex
 from .csvfile import parse_csv
 from .detect import PARSERS, detect_format, parse
 from .endnote_xml import parse_endnote_xml
+from .idlist import IdList, parse_idlist
 from .medline import parse_medline
 from .pubmed_xml import parse_pubmed_xml
 from .ris import parse_ris
+from .tagged import parse_cochrane, parse_ovid, parse_refworks, parse_wos
 
 __all__ = [
     "PARSERS",
     "AbstractSection",
     "FileUnreadable",
+    "IdList",
     "ParseWarning",
     "ParsedRecord",
     "ParserFault",
     "Rejection",
     "detect_format",
     "parse",
+    "parse_bibtex",
+    "parse_cochrane",
+    "parse_idlist",
+    "parse_ovid",
+    "parse_wos",
     "parse_csv",
     "parse_endnote_xml",
     "parse_medline",
     "parse_pubmed_xml",
+    "parse_refworks",
     "parse_ris",
 ]

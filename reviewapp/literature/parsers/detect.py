@@ -6,7 +6,16 @@
 | endnote-xml   | XML whose root is <xml> holding <records>/<record> |
 | ris           | a "TY  - " line (numbered "1. TY  - " too) |
 | medline       | a "PMID- " line |
-| csv           | a first row that has a title column (see `csvfile.ALIASES`) |
+| csv           | a first row that has a title column (see `csvfile.ALIASES`): Scopus, Embase, Web of Science tab-delimited, Zotero CSV |
+| bibtex        | an "@article{" (any @type{ or @type( entry, not @string/@comment/@preamble) |
+| wos           | a "PT J" line (Web of Science plain text: "FN Clarivate ... VR 1.0 / PT J ... ER / EF") |
+| ovid          | a "<1. >" record number line followed by "TI  - " style tags (Ovid tagged) |
+| cochrane      | a "Record #1 of 40" line followed by "ID: "/"TI: " lines (Cochrane Library plain text) |
+| refworks      | an "RT Journal Article" line followed by "T1 "/"A1 " lines (RefWorks tagged) |
+| idlist        | only PMIDs or DOIs, one a line (or separated by commas, spaces or semicolons) |
+
+A Cochrane Library or EBSCOhost RIS export (a "Record #1 of 40" or "Provider:" banner before the
+"TY  - " lines) is RIS.
 
 The filename decides only between formats the content fits equally; it never overrides the
 content (a ".ris" file holding PubMed XML is read as PubMed XML).
@@ -15,16 +24,20 @@ content (a ".ris" file holding PubMed XML is read as PubMed XML).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from .base import FileUnreadable, ParsedRecord, ParserFault, ParseWarning, Rejection
+from .bibtex import looks_like_bibtex, parse_bibtex
 from .csvfile import looks_like_csv, parse_csv
 from .endnote_xml import parse_endnote_xml
+from .idlist import looks_like_idlist, parse_idlist
 from .medline import parse_medline
 from .pubmed_xml import parse_pubmed_xml
 from .ris import parse_ris
 from .stream import HEAD_SIZE, as_seekable, check_head, decode_head, read_head
+from .tagged import looks_like as tagged_dialect
+from .tagged import parse_cochrane, parse_ovid, parse_refworks, parse_wos
 from .xmltext import check_root, root_name
 
 # Each parser takes the binary file and, for its error messages only, the file's name.
@@ -36,6 +49,12 @@ PARSERS: dict[str, Parser] = {
     "ris": parse_ris,
     "endnote-xml": parse_endnote_xml,
     "csv": parse_csv,
+    "bibtex": parse_bibtex,
+    "wos": parse_wos,
+    "ovid": parse_ovid,
+    "cochrane": parse_cochrane,
+    "refworks": parse_refworks,
+    "idlist": parse_idlist,
 }
 
 _RIS_TY = re.compile(r"^\ufeff?(?:\d+\.\s*)?TY {1,2}-", re.MULTILINE)
@@ -47,6 +66,8 @@ _EXTENSION_HINTS = {
     ".medline": "medline",
     ".csv": "csv",
     ".tsv": "csv",
+    ".bib": "bibtex",
+    ".ciw": "wos",
 }
 
 
@@ -73,7 +94,7 @@ def _detect_format(head: bytes, filename: str) -> str:
     text = decode_head(head).lstrip("\ufeff")
     stripped = text.lstrip()
     lower_name = filename.lower()
-    if stripped.startswith("<"):
+    if stripped.startswith("<") and not tagged_dialect(text):
         root = root_name(head)
         if root in {
             "PubmedArticleSet",
@@ -94,8 +115,15 @@ def _detect_format(head: bytes, filename: str) -> str:
         return "ris"
     if has_medline:
         return "medline"
+    dialect = tagged_dialect(text)
+    if dialect:
+        return dialect
+    if looks_like_bibtex(text):
+        return "bibtex"
     if looks_like_csv(text):
         return "csv"
+    if looks_like_idlist(text):
+        return "idlist"
     hint = next((fmt for ext, fmt in _EXTENSION_HINTS.items() if lower_name.endswith(ext)), "")
     first = stripped.splitlines()[0][:60] if stripped else ""
     if _TAGGED.search(text):
@@ -106,12 +134,17 @@ def _detect_format(head: bytes, filename: str) -> str:
     named = f" although its name ends in {lower_name[lower_name.rfind('.') :]!s}" if hint else ""
     raise FileUnreadable(
         f"the format of this file could not be recognised{named} (it starts with {first!r}); "
-        "upload RIS, PubMed XML, MEDLINE (.nbib), EndNote XML or a CSV with a title column"
+        "upload RIS, PubMed XML, MEDLINE (.nbib), EndNote XML, BibTeX, a Web of Science, Ovid, "
+        "Cochrane or RefWorks plain-text export, a CSV with a title column, or a list of PMIDs "
+        "or DOIs"
     )
 
 
 def parse(
-    fileobj: BinaryIO | bytes, format: str = "auto", filename: str = ""
+    fileobj: BinaryIO | bytes,
+    format: str = "auto",
+    filename: str = "",
+    fetch: Callable[[list[str]], Iterable[bytes]] | None = None,
 ) -> Iterator[ParsedRecord | Rejection | ParseWarning]:
     """Yield ParsedRecord and Rejection items from a binary file object in file order.
 
@@ -121,11 +154,14 @@ def parse(
     that breaks off, after yielding what came before the break; never another exception while
     iterating (see `records.guarded`). ParseWarning items say what is wrong with the file's
     structure without costing a record. Raises ValueError for an unknown format name. A
-    non-seekable stream is spooled to a temporary file first.
+    non-seekable stream is spooled to a temporary file first. `fetch` (PubMed query terms ->
+    PubMed XML replies) is used only by a list of PMIDs or DOIs (see `idlist`).
     """
     if format != "auto" and format not in PARSERS:
         raise ValueError(f"unknown format {format!r}; known: {', '.join(PARSERS)}")
     stream = as_seekable(fileobj)
     if format == "auto":
         format = detect_format(read_head(stream, HEAD_SIZE), filename)
+    if format == "idlist":
+        return PARSERS[format](stream, filename=filename, fetch=fetch)
     return PARSERS[format](stream, filename=filename)

@@ -76,7 +76,25 @@ def normalise_doi(value: object) -> str:
         if doi[-1] == "]" and doi.count("[") >= doi.count("]"):
             break
         doi = doi[:-1]
+    # A ".pdf" ending is a file name's (a link to the full text pasted where the DOI goes), not
+    # the DOI's: no registrant ends DOIs with it, and keeping it makes a DOI that resolves nowhere.
+    if doi.lower().endswith(".pdf"):
+        return normalise_doi(doi[:-4])
     return doi.lower()
+
+
+_DOI_URL_RE = re.compile(r"^\s*(?:https?://)?(?:dx\.|www\.)?doi\.org/(.+)$", re.IGNORECASE)
+
+
+def doi_from_url(url: str) -> str:
+    """The DOI of a doi.org link ("https://doi.org/10.1000/xyz" -> "10.1000/xyz"), or "".
+
+    Only a resolver link names a DOI: a publisher's or a full-text link that happens to contain
+    "10.xxxx/..." in its path (".../pdf/10.1000/xyz.pdf", "...?doi=10.1000/xyz&file=x.pdf") is a
+    file's address, whose tail is not the DOI, so it gives none.
+    """
+    match = _DOI_URL_RE.match(url or "")
+    return normalise_doi(match.group(1)) if match else ""
 
 
 def find_doi(text: str) -> str:
@@ -288,6 +306,7 @@ __all__ = [
     "YEAR_MIN",
     "bad_character",
     "find_doi",
+    "doi_from_url",
     "find_pmcid",
     "find_pmid_in_url",
     "flatten_abstract",

@@ -171,15 +171,16 @@ def guarded(reader: str) -> Callable:
     wrapped in FileUnreadable naming the file, the record being read and the line after which it
     starts (the start line of the last record given out), so the import fails with a message
     instead of an internal error, and the original exception stays chained for the logs.
-    The wrapped parser also takes `filename`, used only in that message.
+    The wrapped parser also takes `filename`, used only in that message; other keyword
+    arguments go to the parser (the PMID/DOI list's `fetch`).
     """
 
     def decorate(parser: Callable[[BinaryIO], Iterator[Item]]) -> Callable[..., Iterator[Item]]:
         @functools.wraps(parser)
-        def wrapper(fileobj: BinaryIO, *, filename: str = "") -> Iterator[Item]:
+        def wrapper(fileobj: BinaryIO, *, filename: str = "", **options) -> Iterator[Item]:
             position, line = 0, None
             try:
-                for item in parser(fileobj):
+                for item in parser(fileobj, **options):
                     if item.position:
                         position, line = item.position, item.line
                     yield item

@@ -24,14 +24,18 @@ Field mapping (the first non-empty tag wins):
 | authors        | AU, else A1 (several names in one line split on ";") |
 | journal        | JF, T2, JO, JA, J2 |
 | year           | PY, Y1, DA (first plausible year; see `normalise.parse_year`) |
-| doi            | DO, DI; then a DOI inside M3, N1, AN; then one inside a URL in UR, L1-L4, LK |
+| doi            | DO, DI; then a DOI inside M3, N1, AN; then a doi.org link in UR, L1-L4, LK (never a PDF's or publisher's link) |
 | pmid           | AN when it says PMID/MEDLINE or DB/DP names MEDLINE or PubMed; C5 in Embase exports; C2 in Scopus exports; "PMID: n" in N1; PubMed or Europe PMC URLs |
 | pmcid          | "PMCn" in N1, C2, C6 or a URL |
-| volume / issue | VL / IS |
+| volume / issue | VL / IS (an IS longer than an issue can be, holding words, is left in `raw`) |
 | pages          | SP and EP ("152-160") |
 | keywords       | KW (split on ";") |
 | language       | LA |
 | publication types | the TY name (rispy's mapping), then M3 when it is not a DOI or URL |
+
+Tagged lines between one record's ER and the next TY (Ovid's and EBSCOhost's trailing links and
+notes) are text outside the records and are ignored, unless they hold a title: then they are a
+record whose TY line was lost, and rejected as such.
 
 Rejected records: a record whose first line is not TY (a field in the wrong place), a field with
 U+FFFD or a control character, no title, a year field with no plausible year, a field longer
@@ -47,7 +51,9 @@ from typing import BinaryIO
 from rispy import TYPE_OF_REFERENCE_MAPPING, RisParser
 
 from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
+from .limits import TEXT_MAX
 from .normalise import (
+    doi_from_url,
     find_doi,
     find_pmcid,
     find_pmid_in_url,
@@ -120,6 +126,20 @@ def _records(text) -> Iterator[tuple[int, dict[str, list[str]], str, int]]:
         yield start, record, first_tag, -1
 
 
+def _records_outside_dropped(text) -> Iterator[tuple[int, dict[str, list[str]], str, int]]:
+    """`_records`, without the tagged text between one record's ER and the next TY.
+
+    Ovid, EBSCOhost and Cochrane write lines after each record's end ("L2  - " links, "DB  - "
+    notes, "Link to the Ovid Full Text"); read as records they were rejected, one per record.
+    Such a block is still a record whose TY line was lost when it has a title, and is rejected
+    as one; without a title it is text outside the records and ignored.
+    """
+    for start, record, first_tag, end in _records(text):
+        if first_tag != "TY" and not any(_first(record, [tag]) for tag in TITLE_TAGS):
+            continue
+        yield start, record, first_tag, end
+
+
 def _unended(position: int, line: int, end: int) -> ParseWarning:
     """The warning for a record that no ER line closed (see `_records` for `end`)."""
     if end < 0:
@@ -166,9 +186,11 @@ def _doi(record: dict[str, list[str]]) -> str:
                 doi = normalise_doi(stripped)
                 if doi:
                     return doi
+    # Links (UR, L1-L4, LK) give a DOI only when they are a doi.org link: a PDF's or a
+    # publisher's address holding "10.xxxx/..." is not the DOI (see normalise.doi_from_url).
     for tag in URL_TAGS:
         for value in record.get(tag, []):
-            doi = find_doi(value)
+            doi = doi_from_url(value)
             if doi:
                 return doi
     return ""
@@ -220,6 +242,14 @@ def _pmcid(record: dict[str, list[str]]) -> str:
             if pmcid:
                 return pmcid
     return ""
+
+
+def _issue(record: dict[str, list[str]]) -> str:
+    issue = _first(record, ["IS"])
+    # Zotero's RIS of Ovid records can carry a reference of the paper in IS ("Achenbach, T.
+    # (1991). Child Behavior Checklist..."): no issue number is that long, so it is not taken for
+    # one (it stays in `raw`) rather than costing the whole record.
+    return "" if len(issue) > TEXT_MAX["issue"] and " " in issue else issue
 
 
 def _pages(record: dict[str, list[str]]) -> str:
@@ -279,7 +309,7 @@ def _build(position: int, line: int, record: dict[str, list[str]], first_tag: st
         journal=_first(record, JOURNAL_TAGS),
         year=year,
         volume=_first(record, ["VL"]),
-        issue=_first(record, ["IS"]),
+        issue=_issue(record),
         pages=_pages(record),
         keywords=[
             plain_text(part)
@@ -313,7 +343,8 @@ def parse_ris(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWar
             )
         yield from warnings
         text.seek(start)
-        for position, (line, record, first_tag, end) in enumerate(_records(text), start=1):
+        records = _records_outside_dropped(text)
+        for position, (line, record, first_tag, end) in enumerate(records, start=1):
             yield _build(position, line, record, first_tag)
             # A record that does not start with TY is rejected already, for that reason.
             if end and first_tag == "TY":

@@ -10,9 +10,7 @@ from reviewapp.literature.services import import_create, import_run
 
 
 class Command(BaseCommand):
-    help = (
-        "Import a file of records (PubMed XML, MEDLINE/.nbib, RIS, EndNote XML, CSV) into a review."
-    )
+    help = "Import a file of records (any format the app reads: see README) into a review."
 
     def add_arguments(self, parser):
         parser.add_argument("slug", help="The review's short name")

@@ -45,6 +45,7 @@ class Command(BaseCommand):
             "shortfall": search.shortfall,
             "split_by_date": search.provenance.get("split_by_date", False),
             "error": search.error,
+            "error_detail": search.error_detail,
         }
         if json:
             self.stdout.write(jsonlib.dumps(result, indent=2))
@@ -58,4 +59,5 @@ class Command(BaseCommand):
                     f"Shortfall: {search.shortfall} records PubMed reported were not retrieved."
                 )
         if search.status != JobStatus.DONE:
-            raise CommandError(search.error)
+            # The operator at a terminal wants the technical detail too.
+            raise CommandError(f"{search.error}\n{search.error_detail}".strip())

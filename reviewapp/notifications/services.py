@@ -1,0 +1,204 @@
+"""What waits for a member of a review, and the emails that tell them (reviewapp/mail sends).
+
+`digests_send` runs every hour from beat: members who chose "immediately" hear when what waits
+for them has changed since their last message; members on the daily digest (the default) hear
+once a day, at DIGEST_HOUR UTC or the first run after it, when anything waits. Every message has
+a link that turns the review's notifications off without logging in (a signed token).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from reviewapp.mail.services import email_queue
+from reviewapp.notifications.constants import Frequency
+from reviewapp.notifications.models import NotificationPreference
+from reviewapp.reviews.constants import Capability
+from reviewapp.reviews.models import Invitation, Membership
+
+UNSUBSCRIBE_SALT = "notifications.unsubscribe"
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    text: str
+    count: int
+    path: str
+
+
+def preference_get(membership: Membership) -> NotificationPreference:
+    preference, _ = NotificationPreference.objects.get_or_create(membership=membership)
+    return preference
+
+
+def preference_set(*, membership: Membership, frequency: str) -> NotificationPreference:
+    """Set how often this member hears about this review (each member sets their own)."""
+    from reviewapp.core.errors import ServiceError
+
+    if frequency not in Frequency.values:
+        raise ServiceError(f"'{frequency}' is not a choice.", field="frequency")
+    preference = preference_get(membership)
+    preference.frequency = frequency
+    preference.save(update_fields=["frequency", "updated_at"])
+    return preference
+
+
+def unsubscribe_token(membership: Membership) -> str:
+    return signing.dumps({"m": membership.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_membership(token: str) -> Membership | None:
+    """The membership an unsubscribe link names, or None for a forged or altered one. The link
+    does not expire: an old message's link must still work."""
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    return Membership.objects.select_related("review", "user").filter(pk=data.get("m")).first()
+
+
+def waiting_items(membership: Membership, *, since: datetime | None) -> list[Item]:
+    """What waits for this member in the review now: records for their vote, conflicts they may
+    resolve, and invitations accepted since `since` (for those who invite)."""
+    from reviewapp.screening.constants import ScreenState, Stage
+    from reviewapp.screening.models import RecordVote
+    from reviewapp.screening.selectors import stage_states
+
+    review = membership.review
+    items: list[Item] = []
+    for stage in Stage:
+        needs_vote = {ScreenState.UNSCREENED, ScreenState.AWAITING}
+        if not (membership.can(Capability.SCREEN) or membership.can(Capability.ADJUDICATE)):
+            continue
+        states = stage_states(review, stage)
+        if membership.can(Capability.SCREEN):
+            mine = set(
+                RecordVote.objects.filter(
+                    review=review, stage=stage, reviewer_id=membership.user_id
+                ).values_list("record_id", flat=True)
+            )
+            waiting = sum(1 for rid, s in states.items() if s in needs_vote and rid not in mine)
+            if waiting:
+                items.append(
+                    Item(
+                        f"vote-{stage}",
+                        f"{waiting} record(s) wait for your vote ({stage.label.lower()})",
+                        waiting,
+                        reverse("screening:screen", args=[review.slug, stage]),
+                    )
+                )
+        if membership.can(Capability.ADJUDICATE):
+            conflicts = sum(
+                1 for s in states.values() if s in (ScreenState.CONFLICT, ScreenState.MAYBE)
+            )
+            if conflicts:
+                items.append(
+                    Item(
+                        f"conflicts-{stage}",
+                        f"{conflicts} conflict(s) wait to be resolved ({stage.label.lower()})",
+                        conflicts,
+                        reverse("screening:conflict-list", args=[review.slug, stage]),
+                    )
+                )
+    if membership.can(Capability.ADD_MEMBERS) and since is not None:
+        accepted = list(
+            Invitation.objects.filter(review=review, accepted_at__gt=since)
+            .select_related("accepted_by")
+            .order_by("accepted_at")
+        )
+        if accepted:
+            names = ", ".join(
+                i.accepted_by.username if i.accepted_by else i.email for i in accepted
+            )
+            items.append(
+                Item(
+                    "invitations-accepted",
+                    f"{len(accepted)} invitation(s) accepted: {names}",
+                    len(accepted),
+                    reverse("reviews:member-list", args=[review.slug]),
+                )
+            )
+    return items
+
+
+def _due(preference: NotificationPreference, now: datetime) -> bool:
+    if preference.frequency == Frequency.OFF:
+        return False
+    last = preference.last_sent_at
+    if preference.frequency == Frequency.IMMEDIATE:
+        return True
+    today_at = now.replace(hour=settings.DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    if now < today_at:
+        return False
+    return last is None or last < today_at
+
+
+@transaction.atomic
+def digest_send(*, membership: Membership, site_url: str, now: datetime | None = None) -> bool:
+    """Email one member what waits for them in one review, if it is time and anything waits.
+    Returns whether a message was queued."""
+    now = now or timezone.now()
+    preference = (
+        NotificationPreference.objects.select_for_update()
+        .filter(pk=preference_get(membership).pk)
+        .get()
+    )
+    if not _due(preference, now) or not membership.user.email:
+        return False
+    # The first message counts from when they joined the review.
+    since = preference.last_sent_at or membership.created_at
+    items = waiting_items(membership, since=since)
+    summary = {item.key: item.count for item in items}
+    if not items or (
+        preference.frequency == Frequency.IMMEDIATE and summary == preference.last_summary
+    ):
+        return False
+    unsubscribe = site_url + reverse(
+        "notifications:unsubscribe", args=[unsubscribe_token(membership)]
+    )
+    context = {
+        "membership": membership,
+        "review": membership.review,
+        "items": items,
+        "site_url": site_url,
+        "unsubscribe": unsubscribe,
+        "settings_url": site_url
+        + reverse("notifications:preference", args=[membership.review.slug]),
+        "daily": preference.frequency == Frequency.DAILY,
+    }
+    email_queue(
+        to=membership.user.email,
+        subject=render_to_string("notifications/email/digest_subject.txt", context),
+        body=render_to_string("notifications/email/digest_message.txt", context),
+        kind="digest",
+        # One-click unsubscribe (RFC 8058): mail clients show their own button for it.
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    preference.last_sent_at = now
+    preference.last_summary = summary
+    preference.save(update_fields=["last_sent_at", "last_summary", "updated_at"])
+    return True
+
+
+def digests_send(*, now: datetime | None = None) -> int:
+    """Every member's digest that is due (beat runs this every hour). Returns how many went out."""
+    site_url = settings.SITE_URL.rstrip("/")
+    sent = 0
+    memberships = Membership.objects.select_related("review", "user").exclude(
+        notification_preference__frequency=Frequency.OFF
+    )
+    for membership in memberships.filter(user__is_active=True).order_by("pk").iterator():
+        sent += digest_send(membership=membership, site_url=site_url, now=now)
+    return sent

@@ -1,0 +1,109 @@
+"""Every export format of issue 16 imported through the import service into PostgreSQL, from its
+real export file (tests/fixtures/README.md): detected, counted, and text outside records never
+turned into rejected records. A PMID/DOI list is fetched through Entrez from the fake E-utilities.
+"""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from reviewapp.literature.constants import JobStatus
+from reviewapp.literature.models import Import, Record
+from reviewapp.literature.parsers.idlist import query_terms, read_idlist
+from reviewapp.literature.services import import_create, import_run
+from tests.conftest import membership_of
+from tests.fake_eutils import spread
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _import(review, user, path: Path, **options) -> Import:
+    with path.open("rb") as fileobj:
+        imp = import_create(
+            membership=membership_of(user, review), fileobj=fileobj, file_name=path.name, **options
+        )
+    return import_run(import_id=imp.pk)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "imported", "rejected"),
+    [
+        ("bibtex/synthesisr_Scopus_bib_example.bib", "bibtex", 3, 0),
+        ("bibtex/pybibx_scopus_m.bib", "bibtex", 24, 0),
+        ("bibtex/pybibx_wos_m.bib", "bibtex", 29, 0),
+        ("wos/synthesisr_WoS_txt_example.txt", "wos", 4, 0),
+        ("wos/knh_WoS_r4001-4012.txt", "wos", 12, 0),
+        ("malformed/wos_tab_delimited.txt", "csv", 3, 0),
+        ("scopus/amosfigueiredo_scopus.csv", "csv", 13, 0),
+        ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2, 0),
+        ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4, 0),
+        ("malformed/ovid_trailing_text.ris", "ris", 2, 0),
+        ("ris/asreview_ovid_zotero.ris", "ris", 6, 0),
+        ("ris/asreview_proquest.ris", "ris", 6, 0),
+        ("malformed/ebsco_ris.ris", "ris", 2, 0),
+        ("ris/rispy_example_extraneous_data.ris", "ris", 2, 0),
+        ("malformed/refworks_tagged.txt", "refworks", 2, 0),
+        ("malformed/cochrane_central.txt", "cochrane", 2, 1),
+    ],
+)
+def test_each_format_imports_through_the_service_with_the_right_counts(
+    review, owner, name, fmt, imported, rejected
+):
+    imp = _import(review, owner, FIXTURES / name)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.format == fmt  # detected, not given
+    assert (imp.count_read, imp.count_rejected) == (imported + rejected, rejected)
+    # Duplicates inside one file (Scopus and WoS BibTeX repeat no record) are still imported.
+    assert imp.count_imported == imported
+    assert Record.objects.filter(source_import=imp).count() == imported
+    for rejection in imp.rejections:
+        assert rejection["reason"].startswith(f"record {rejection['position']} (line ")
+
+
+def test_an_ovid_export_with_text_after_each_record_imports_each_record_once(review, owner):
+    imp = _import(review, owner, FIXTURES / "malformed" / "ovid_trailing_text.ris")
+    assert (imp.count_imported, imp.count_rejected, imp.rejections) == (2, 0, [])
+    titles = list(Record.objects.filter(source_import=imp).values_list("title", flat=True))
+    assert len(titles) == len(set(titles)) == 2
+
+
+def test_a_pmid_list_is_fetched_from_pubmed_and_unknown_lines_rejected(
+    review, owner, fake_eutils, settings, tmp_path
+):
+    settings.ENTREZ_BASE_URL = fake_eutils.base_url
+    path = tmp_path / "pmids.txt"
+    # The fake server numbers the first scripted search's records from 31,000,000.
+    path.write_text("31000000\n31000001\nPMID: 31000002\n\n99999999\nnot-an-id\n")
+    with path.open() as text:
+        (term,) = query_terms(read_idlist(text))
+    fake_eutils.script_search(term, spread(3, date(2020, 1, 1), date(2020, 1, 3)))
+
+    imp = _import(review, owner, path)
+
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.format == "idlist"
+    assert (imp.count_imported, imp.count_rejected) == (3, 2)
+    assert sorted(Record.objects.filter(source_import=imp).values_list("pmid", flat=True)) == [
+        "31000000",
+        "31000001",
+        "31000002",
+    ]
+    reasons = [r["reason"] for r in imp.rejections]
+    assert reasons == [
+        "record 4 (line 5): PMID 99999999 was not found in PubMed",
+        "record 5 (line 6): 'not-an-id' is neither a PMID (digits) nor a DOI (10.xxxx/...)",
+    ]
+    assert [r.utility for r in fake_eutils.requests][:2] == ["esearch", "efetch"]
+
+
+def test_a_pmid_list_when_pubmed_fails_imports_nothing_and_says_why(
+    review, owner, fake_eutils, settings, tmp_path
+):
+    settings.ENTREZ_BASE_URL = fake_eutils.base_url
+    path = tmp_path / "pmids.txt"
+    path.write_text("31000000\n")  # no search scripted: the fake answers HTTP 400
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.FAILED
+    assert "PubMed could not be asked for the listed records" in imp.error
+    assert not Record.objects.exists()

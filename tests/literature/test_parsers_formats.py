@@ -1,0 +1,186 @@
+"""BibTeX, Web of Science, Ovid, Cochrane, Scopus CSV and PMID/DOI lists, read from real exports
+(tests/fixtures/README.md names each file's origin), and text outside records never rejected."""
+
+from pathlib import Path
+
+import pytest
+
+from reviewapp.literature.parsers import (
+    FileUnreadable,
+    ParsedRecord,
+    Rejection,
+    detect_format,
+    parse,
+)
+from reviewapp.literature.parsers.idlist import query_terms, read_idlist
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _items(name: str, **options) -> list:
+    path = FIXTURES / name
+    return list(parse(path.read_bytes(), filename=path.name, **options))
+
+
+def _records(name: str) -> list[ParsedRecord]:
+    return [i for i in _items(name) if isinstance(i, ParsedRecord)]
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "count"),
+    [
+        ("bibtex/synthesisr_Scopus_bib_example.bib", "bibtex", 3),
+        ("bibtex/pybibx_scopus_m.bib", "bibtex", 24),
+        ("bibtex/pybibx_wos_m.bib", "bibtex", 29),
+        ("wos/synthesisr_WoS_txt_example.txt", "wos", 4),
+        ("wos/synthesisr_WoS_ciw_example.ciw", "wos", 5),
+        ("wos/knh_WoS_r4001-4012.txt", "wos", 12),
+        ("malformed/wos_tab_delimited.txt", "csv", 3),
+        ("scopus/amosfigueiredo_scopus.csv", "csv", 13),
+        ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2),
+        ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4),
+        ("malformed/ovid_trailing_text.ris", "ris", 2),
+        ("malformed/cochrane_central.txt", "cochrane", 2),
+        ("malformed/refworks_tagged.txt", "refworks", 2),
+        ("malformed/ebsco_ris.ris", "ris", 2),
+        ("ris/asreview_ovid_zotero.ris", "ris", 6),
+        ("ris/asreview_ovid_psycinfo.ris", "ris", 6),
+        ("ris/asreview_proquest.ris", "ris", 6),
+        ("ris/rispy_example_extraneous_data.ris", "ris", 2),
+    ],
+)
+def test_each_export_is_detected_and_read_without_rejections_from_text_outside_records(
+    name, fmt, count
+):
+    path = FIXTURES / name
+    assert detect_format(path.read_bytes()[:65536], path.name) == fmt
+    items = _items(name)
+    records = [i for i in items if isinstance(i, ParsedRecord)]
+    assert len(records) == count
+    assert all(r.title and r.line for r in records)
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    # Only the hand-written Cochrane file has a bad record (no title), on purpose.
+    assert len(rejections) == (1 if fmt == "cochrane" else 0), rejections
+
+
+def test_ovid_text_after_each_record_end_is_ignored_not_imported_twice_as_rejections():
+    items = _items("malformed/ovid_trailing_text.ris")
+    assert [type(i).__name__ for i in items] == ["ParsedRecord", "ParsedRecord"]
+    assert [i.line for i in items] == [7, 21]
+
+
+def test_a_ris_record_that_lost_its_ty_line_is_still_rejected_naming_its_line():
+    items = _items("malformed/ovid_numbered.ris")
+    lost = [i for i in items if isinstance(i, Rejection) and "instead of 'TY" in i.reason]
+    assert lost and lost[0].reason.startswith("record 3 (line 23)")
+
+
+def test_bibtex_fields_latex_and_repeated_fields():
+    first, second, third = _records("bibtex/synthesisr_Scopus_bib_example.bib")
+    # The first entry repeats funding_details: read, not rejected; its braces are not kept.
+    assert first.title.startswith("Soil fauna diversity")
+    assert first.authors[-1] == "Pan, X"
+    assert first.doi == "10.1080/20964129.2020.1722034"
+    assert (first.journal, first.year, first.volume, first.issue) == (
+        "Ecosystem Health and Sustainability",
+        2020,
+        "6",
+        "1",
+    )
+    assert third.authors == ["Tang, H", "Geng, G", "zhou, M"]
+    assert third.publication_types[0] == "article"
+    wos = _records("bibtex/pybibx_wos_m.bib")[0]
+    assert wos.pages == "2959-2975"
+
+
+def test_broken_bibtex_entry_is_rejected_naming_record_and_line_and_the_rest_is_read():
+    data = (
+        b"Exported from a reference manager\n"
+        b"@article{a, title={First}, year=2020}\n"
+        b"@article{b, title={Broken\n\n"
+        b'@misc{c, title = "Third", year = {2021}}\n'
+    )
+    items = list(parse(data))
+    assert [type(i).__name__ for i in items] == ["ParsedRecord", "Rejection", "ParsedRecord"]
+    assert items[1].reason.startswith("record 2 (line 3): the BibTeX entry cannot be read")
+    assert items[2].title == "Third"
+
+
+def test_web_of_science_plain_text_fields():
+    record = _records("wos/knh_WoS_r4001-4012.txt")[0]
+    assert record.title.startswith("Caregivers' views on stigmatization")
+    assert record.authors[:2] == ["Asampong, E", "Gyeke, MDP"]
+    assert (record.pmid, record.doi) == ("29377890", "10.1371/journal.pntd.0006219")
+    assert (record.journal, record.year, record.language) == (
+        "PLOS NEGLECTED TROPICAL DISEASES",
+        2018,
+        "English",
+    )
+    assert "STIGMA" in record.keywords
+    assert record.publication_types == ["Article"]
+
+
+def test_scopus_csv_columns_are_mapped():
+    record = _records("scopus/amosfigueiredo_scopus.csv")[0]
+    assert record.journal == "Journal of Green Engineering"
+    assert (record.year, record.volume, record.issue, record.pages) == (
+        2020,
+        "10",
+        "9",
+        "6541-6560",
+    )
+    assert record.authors[0] == "Unnikrishnan, MA"
+
+
+def test_ovid_tagged_fields():
+    record = _records("ovid/knh_Embase_citavi_r3001-3002.ovd")[0]
+    assert record.doi == "10.1186/s12919-018-0099-8"
+    assert record.pmid == ""  # Embase's UI is not a PMID
+    assert record.year == 2018
+    assert "Kartagener syndrome" in record.mesh_terms
+    assert record.publication_types == ["Conference Abstract"]
+
+
+def test_cochrane_central_fields():
+    record = _records("malformed/cochrane_central.txt")[0]
+    assert record.pmid == "29377890"
+    assert record.authors == ["Behan, L", "Rubbo, B", "Lucas, JS"]
+    assert record.publication_types == ["Journal article", "Randomized controlled trial"]
+
+
+def test_a_pmid_list_is_read_with_lines_and_queried_by_uid_and_doi():
+    ids = read_idlist(["30668574\n", "PMID: 30235242, 10.1371/journal.pntd.0006219\n", "junk\n"])
+    assert ids.pmids == {"30668574": 1, "30235242": 2}
+    assert ids.dois == {"10.1371/journal.pntd.0006219": 2}
+    assert ids.bad == [(3, "junk")]
+    assert query_terms(ids) == [
+        '30668574[uid] OR 30235242[uid] OR "10.1371/journal.pntd.0006219"[doi]'
+    ]
+    assert detect_format((FIXTURES / "idlist/knh_pmid.txt").read_bytes()) == "idlist"
+
+
+def test_a_pmid_list_without_pubmed_is_unreadable_with_the_reason():
+    with pytest.raises(FileUnreadable, match="fetched from PubMed"):
+        _items("idlist/knh_pmid.txt")
+
+
+def test_zotero_ris_of_an_ovid_record_with_a_reference_in_is_keeps_the_record():
+    record = _records("ris/asreview_ovid_zotero.ris")[2]
+    assert record.title.startswith("The Pediatric Inflammatory Bowel Disease INTERMED")
+    assert record.issue == ""
+    assert record.raw["IS"][0].startswith("Achenbach")
+
+
+def test_ebsco_ris_takes_the_pmid_from_an_medline_accession_number():
+    medline, academic = _records("malformed/ebsco_ris.ris")
+    assert (medline.pmid, medline.doi) == ("29377890", "")
+    assert (academic.pmid, academic.doi) == ("", "10.1371/journal.pntd.0006178")
+
+
+def test_refworks_doi_from_the_do_field_or_a_doi_url_never_from_a_pdf_link():
+    first, second = _records("malformed/refworks_tagged.txt")
+    assert first.doi == "10.1186/s12919-018-0099-8"
+    assert second.doi == "10.1371/journal.pntd.0006219"
+    data = b"RT Journal Article\nT1 Only a PDF link\nUL https://x.org/pdf/10.1007/abc.pdf\n"
+    (only,) = list(parse(data))
+    assert only.doi == ""
