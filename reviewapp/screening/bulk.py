@@ -40,8 +40,8 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _max_total() -> int:
-    # A batch may hold as much as its file count allows, within 2 GB of unpacked PDFs.
-    return min(2 * 1024**3, settings.FULLTEXT_MAX_BYTES * 50)
+    # Files are checked in the request's memory, so a batch stays within 500 MB unpacked.
+    return min(500 * 1024**2, settings.FULLTEXT_MAX_BYTES * 50)
 
 
 def bulk_candidates(review: Review) -> list[Candidate]:
