@@ -126,6 +126,8 @@ def _settings_from_env() -> dict:
         "UNPAYWALL_BASE_URL": env_url(
             "UNPAYWALL_BASE_URL", "https://api.unpaywall.org/v2/", schemes=("http", "https")
         ),
+        # Tests only: let PDF links point at the fakes on 127.0.0.1 (normally refused).
+        "OPENACCESS_ALLOW_PRIVATE_HOSTS": env_bool("OPENACCESS_ALLOW_PRIVATE_HOSTS", False),
         "PMC_OA_BASE_URL": env_url(
             "PMC_OA_BASE_URL",
             "https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi",
@@ -623,6 +625,7 @@ ENTREZ_BASE_URL = _env["ENTREZ_BASE_URL"]
 PMC_OA_BASE_URL = _env["PMC_OA_BASE_URL"]
 UNPAYWALL_EMAIL = _env["UNPAYWALL_EMAIL"]
 UNPAYWALL_BASE_URL = _env["UNPAYWALL_BASE_URL"]
+OPENACCESS_ALLOW_PRIVATE_HOSTS = _env["OPENACCESS_ALLOW_PRIVATE_HOSTS"]
 
 LOGGING = {
     "version": 1,

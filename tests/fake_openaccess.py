@@ -62,10 +62,13 @@ class FakeOpenAccess:
 
     @property
     def settings(self) -> dict[str, str]:
+        """Environment-style values; tests set them on django settings or a worker's env."""
         return {
             "ENTREZ_BASE_URL": f"{self.base}/entrez/eutils/",
             "PMC_OA_BASE_URL": f"{self.base}/pmc/utils/oa/oa.fcgi",
             "UNPAYWALL_BASE_URL": f"{self.base}/v2/",
+            # The fakes' PDF links are on 127.0.0.1, which production refuses to fetch.
+            "OPENACCESS_ALLOW_PRIVATE_HOSTS": "1",
         }
 
     # -- scripting ------------------------------------------------------------------------------

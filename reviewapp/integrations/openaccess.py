@@ -20,15 +20,17 @@ answers, not faults, and are not retried.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlsplit
-from urllib.request import Request, urlopen
+from urllib.request import HTTPRedirectHandler, Request, build_opener, urlopen
 
 from lxml import etree
 
@@ -81,6 +83,31 @@ class Lookup:
     landing_url: str = ""
 
 
+def public_host_check(url: str) -> None:
+    """Raise FetchError unless every address of the URL's host is a public one.
+
+    PDF links come from third parties (Unpaywall's data, publishers' redirects): a link to
+    localhost or the cloud metadata address must not make the worker fetch it for them.
+    """
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        raise FetchError(f"the host {host!r} cannot be resolved") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            raise FetchError(f"the link points at a private address ({host}); not fetched")
+
+
+class _CheckedRedirects(HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urlsplit(newurl).scheme not in ("http", "https"):
+            raise FetchError(f"redirected to a non-http(s) address: {newurl[:80]}")
+        public_host_check(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 class HttpClient:
     """GET with a timeout, a limiter, retries with backoff for transient faults, and a size cap."""
 
@@ -105,17 +132,23 @@ class HttpClient:
         max_bytes: int = MAX_METADATA_BYTES,
         accept: str = "*/*",
         not_found_ok: bool = False,
+        public_only: bool = False,
     ) -> Reply:
+        """GET ``url``; with ``public_only`` the host and every redirect must be public."""
         if urlsplit(url).scheme not in ("http", "https"):
             raise FetchError(f"not an http(s) address: {url[:80]}")
         request = Request(url, headers={"User-Agent": USER_AGENT, "Accept": accept})
+        opener: Callable[..., Any] = urlopen
+        if public_only:
+            public_host_check(url)
+            opener = build_opener(_CheckedRedirects).open
         for attempt in range(1, self.max_tries + 1):
             wait = limiter.reserve()
             if wait > 0:
                 self._sleep(wait)
             retry_after: float | None = None
             try:
-                with urlopen(request, timeout=self.timeout) as response:
+                with opener(request, timeout=self.timeout) as response:
                     length = response.headers.get("Content-Length")
                     if length and length.isdigit() and int(length) > max_bytes:
                         raise TooLarge(_too_large(int(length), max_bytes))

@@ -348,6 +348,7 @@ def _fetch_and_attach(
             limiter=run.limiters.for_url(url),
             max_bytes=run.max_bytes,
             accept="application/pdf",
+            public_only=not settings.OPENACCESS_ALLOW_PRIVATE_HOSTS,
         )
     except FetchError as exc:
         reasons.append(f"{label}: the PDF could not be downloaded ({exc.reason})")

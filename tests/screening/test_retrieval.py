@@ -216,6 +216,15 @@ def test_the_redis_limiter_is_shared_between_clients(settings):
         assert 0.5 * n - 0.1 <= wait <= 0.5 * n + 0.01, waits
 
 
+def test_a_pdf_link_to_a_private_address_is_not_fetched(world, settings, review, reviewer):
+    settings.OPENACCESS_ALLOW_PRIVATE_HOSTS = False
+    run = _run(membership_of(reviewer, review))
+    item = _items(run)[world["pmc"].pk]
+    assert item.outcome == "not_found"
+    assert "points at a private address (127.0.0.1); not fetched" in item.reason
+    assert not Report.objects.exclude(file="").exists()
+
+
 def test_pmc_ftp_links_are_fetched_over_https():
     assert (
         openaccess.https_for_ncbi_ftp("ftp://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_pdf/x.pdf")
