@@ -120,6 +120,19 @@ def _settings_from_env() -> dict:
             "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/",
             schemes=("http", "https"),
         ),
+        # Open-access full texts (reviewapp/integrations/openaccess.py). Unpaywall asks every
+        # caller for a contact email; without one the Unpaywall half of retrieval is off.
+        "UNPAYWALL_EMAIL": env_email("UNPAYWALL_EMAIL", ""),
+        "UNPAYWALL_BASE_URL": env_url(
+            "UNPAYWALL_BASE_URL", "https://api.unpaywall.org/v2/", schemes=("http", "https")
+        ),
+        # Tests only: let PDF links point at the fakes on 127.0.0.1 (normally refused).
+        "OPENACCESS_ALLOW_PRIVATE_HOSTS": env_bool("OPENACCESS_ALLOW_PRIVATE_HOSTS", False),
+        "PMC_OA_BASE_URL": env_url(
+            "PMC_OA_BASE_URL",
+            "https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi",
+            schemes=("http", "https"),
+        ),
         "MEDIA_ROOT": env_path("MEDIA_ROOT", str(BASE_DIR / "media")),
         "STATIC_ROOT": env_path("STATIC_ROOT", str(BASE_DIR / "staticfiles")),
         "SECURE_SSL_REDIRECT": env_bool("DJANGO_SECURE_SSL_REDIRECT", not debug),
@@ -610,6 +623,11 @@ SPECTACULAR_SETTINGS = {
 ENTREZ_EMAIL = _env["ENTREZ_EMAIL"]
 ENTREZ_API_KEY = _env["ENTREZ_API_KEY"]
 ENTREZ_BASE_URL = _env["ENTREZ_BASE_URL"]
+# Open-access retrieval of full texts: PubMed Central's OA service and Unpaywall.
+PMC_OA_BASE_URL = _env["PMC_OA_BASE_URL"]
+UNPAYWALL_EMAIL = _env["UNPAYWALL_EMAIL"]
+UNPAYWALL_BASE_URL = _env["UNPAYWALL_BASE_URL"]
+OPENACCESS_ALLOW_PRIVATE_HOSTS = _env["OPENACCESS_ALLOW_PRIVATE_HOSTS"]
 
 LOGGING = {
     "version": 1,

@@ -213,3 +213,29 @@ CRAWL_CHOICES.update(
     # The institution's OpenID Connect provider, configured in tests/accounts/test_oidc.py only.
     provider_id=lambda: ["institution"],
 )
+
+
+def _retrieval_id(review, owner):
+    """A finished retrieval run (issue 18) with nothing found."""
+    from reviewapp.screening.models import Retrieval
+
+    return Retrieval.objects.create(review=review, requested_by=owner, status="failed").pk
+
+
+URL_KWARGS.update(retrieval_id=_retrieval_id)
+
+
+def _batch_id(review, owner):
+    """A staged bulk upload (issue 18) with one matched and one refused file."""
+    from django.core.files.base import ContentFile
+
+    from reviewapp.screening.models import BulkUpload, BulkUploadFile
+
+    batch = BulkUpload.objects.create(review=review, uploaded_by=owner)
+    staged = BulkUploadFile(batch=batch, name="paper.pdf", size=15, evidence="File name")
+    staged.file.save("paper.pdf", ContentFile(b"%PDF-1.4\n%test\n"), save=True)
+    BulkUploadFile.objects.create(batch=batch, name="notes.txt", refused="it is not a PDF")
+    return batch.pk
+
+
+URL_KWARGS.update(batch_id=_batch_id)

@@ -92,6 +92,12 @@ KINDS = (
         "It can be run again.",
     ),
     JobKind(
+        "screening.Retrieval",
+        "reviewapp.screening.tasks.retrieval_run_task",
+        "retrieval",
+        "It can be run again.",
+    ),
+    JobKind(
         "screening.Ranking",
         "reviewapp.screening.tasks.ranking_train_task",
         "training",

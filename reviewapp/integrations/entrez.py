@@ -211,7 +211,9 @@ def shared_rate_limiter(api_key: str | None) -> RateLimiter:
         return limiter
 
 
-def _build_request(base_url: str, utility: str, params: dict[str, object]) -> Request:
+def _build_request(
+    base_url: str, utility: str, params: dict[str, object], *, join_ids: bool = True
+) -> Request:
     """Build the HTTP request for one E-utility at ``base_url`` with Biopython's parameter rules.
 
     Biopython 1.88 has no setting for the base URL: each public function (``Entrez.esearch``,
@@ -222,7 +224,7 @@ def _build_request(base_url: str, utility: str, params: dict[str, object]) -> Re
     this is the one place to change, and the tests drive it against the fake server.
     """
     cgi = base_url.rstrip("/") + f"/{utility}.fcgi"
-    return Entrez._build_request(cgi, params)
+    return Entrez._build_request(cgi, params, join_ids=join_ids)
 
 
 class PubMedClient:
@@ -475,11 +477,46 @@ class PubMedClient:
             )
         return FetchedBatch(batch_index, retstart, body, n_articles)
 
+    # -- links to PubMed Central ---------------------------------------------------------------
+
+    def pmc_ids(self, pmids: list[str]) -> dict[str, str]:
+        """PMCIDs ("PMC1234567") of the PubMed records that have a copy in PubMed Central.
+
+        elink pubmed -> pmc with one ``id`` parameter per PMID, which makes NCBI answer one LinkSet
+        per PMID (a comma-separated list would mix all the links together). PMIDs without a PMC
+        copy are simply absent from the result.
+        """
+        found: dict[str, str] = {}
+        for start in range(0, len(pmids), 100):
+            chunk = [p for p in pmids[start : start + 100] if p]
+            if not chunk:
+                continue
+            label = f"elink pubmed->pmc ({len(chunk)} PMIDs from {chunk[0]})"
+            params: dict[str, object] = {
+                "dbfrom": "pubmed",
+                "db": "pmc",
+                "linkname": "pubmed_pmc",
+                "id": chunk,
+            }
+            body = self._request(label, "elink", params, join_ids=False)
+            root = _check_xml(body, label, expected_root="eLinkResult")
+            for linkset in root.iter("LinkSet"):
+                pmid = (linkset.findtext("IdList/Id") or "").strip()
+                for db in linkset.iter("LinkSetDb"):
+                    if (db.findtext("LinkName") or "") not in ("pubmed_pmc", ""):
+                        continue
+                    pmc = (db.findtext("Link/Id") or "").strip()
+                    if pmid and pmc.isdigit():
+                        found[pmid] = f"PMC{pmc}"
+        return found
+
     # -- transport ---------------------------------------------------------------------------
 
-    def _request(self, label: str, utility: str, params: dict[str, object]) -> bytes:
+    def _request(
+        self, label: str, utility: str, params: dict[str, object], *, join_ids: bool = True
+    ) -> bytes:
         params = {**params, "tool": TOOL, "email": self.email, "api_key": self.api_key}
-        request = _build_request(self.base_url, utility, params)
+        request = _build_request(self.base_url, utility, params, join_ids=join_ids)
         for attempt in range(1, self.max_tries + 1):
             wait = self._limiter.reserve()
             if wait > 0:

@@ -105,6 +105,7 @@ def records_page(
     after: int | None = None,
     before: int | None = None,
     size: int = RECORDS_PAGE_SIZE,
+    in_full_text: bool = False,
 ) -> KeysetPage:
     """A page of the records list, in record order, optionally those matching a title word, a
     PMID, a DOI or the record's number ("#17", or a bare 17, which also finds PMID 17). Only the columns the list shows are read (not abstracts nor the source's raw
@@ -126,7 +127,12 @@ def records_page(
             "source_import__file_name",
         )
     )
-    if number := NUMBER_QUERY.match(query):
+    if in_full_text and query:
+        # Words in the stored text of the records' current PDFs (issue 18).
+        from reviewapp.screening.fulltext_text import records_with_text
+
+        records = records.filter(pk__in=records_with_text(review.pk, query))
+    elif number := NUMBER_QUERY.match(query):
         records = records.filter(number=int(number.group(1)))
     elif PMID_QUERY.match(query):
         # A bare number is a PMID or a record's number; both are found by index.

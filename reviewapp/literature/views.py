@@ -29,8 +29,13 @@ def _id_param(request, name: str) -> int | None:
 @review_view()
 def record_list(request, *, review, membership):
     query = request.GET.get("q", "").strip()[:200]
+    in_full_text = request.GET.get("in") == "fulltext"
     page = selectors.records_page(
-        review, query=query, after=_id_param(request, "after"), before=_id_param(request, "before")
+        review,
+        query=query,
+        after=_id_param(request, "after"),
+        before=_id_param(request, "before"),
+        in_full_text=in_full_text,
     )
     return render(
         request,
@@ -40,6 +45,7 @@ def record_list(request, *, review, membership):
             "membership": membership,
             "page": page,
             "q": query,
+            "in_full_text": in_full_text,
             # Counting the matches of a search would read every record of the review; the total
             # of an unfiltered list is an index-only count.
             "total": None if query else selectors.records_count(review),

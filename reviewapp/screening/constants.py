@@ -60,3 +60,32 @@ class StoppingMethod(models.TextChoices):
         "hypergeometric",
         "Hypergeometric stopping test (Callaghan & Müller-Hansen 2020)",
     )
+
+
+class RetrievalOutcome(models.TextChoices):
+    """What automatic retrieval found for one record."""
+
+    FOUND = "found", "PDF attached"
+    NOT_FOUND = "not_found", "No open-access PDF"
+    FAILED = "failed", "Could not be fetched"
+
+
+class RetrievalSource(models.TextChoices):
+    PMC = "pmc", "PubMed Central"
+    UNPAYWALL = "unpaywall", "Unpaywall"
+
+
+class BulkStatus(models.TextChoices):
+    STAGED = "staged", "Waiting for review"
+    CONFIRMED = "confirmed", "Attached"
+    DISCARDED = "discarded", "Discarded"
+
+
+class MatchMethod(models.TextChoices):
+    """How a bulk-uploaded PDF was matched to a record, strongest first."""
+
+    DOI = "doi", "DOI in the PDF"
+    PMID = "pmid", "PMID in the PDF"
+    FILENAME = "filename", "File name"
+    TITLE = "title", "Title similarity"
+    MANUAL = "manual", "Assigned by hand"

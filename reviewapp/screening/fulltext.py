@@ -27,6 +27,7 @@ from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import RetrievalStatus, Stage
+from reviewapp.screening.fulltext_text import report_text_enqueue
 from reviewapp.screening.models import Report, ReportFile, Study
 from reviewapp.screening.selectors import record_eligible
 from reviewapp.screening.study_labels import study_label_base
@@ -110,6 +111,7 @@ def report_upload(*, membership: Membership, record: Record, upload) -> Report:
         )
         version.file.save(_safe_name(upload.name), upload, save=False)
         version.save()
+        report_text_enqueue(version.pk)  # its text, for search, in the background
         # The report points at the new file; the earlier ones stay where they are.
         report.file.name = version.file.name
         report.original_filename = version.original_filename

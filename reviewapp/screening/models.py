@@ -3,13 +3,18 @@ from django.db import models
 from django.db.models import Q
 
 from reviewapp.core.models import JobRun, TimeStampedModel
+from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import (
+    BulkStatus,
     DecisionKind,
     DecisionValue,
+    MatchMethod,
     QueueOrder,
     RankingStatus,
+    RetrievalOutcome,
+    RetrievalSource,
     RetrievalStatus,
     ScreenState,
     Stage,
@@ -537,3 +542,104 @@ class StoppingRule(models.Model):
         if self.pk is not None and not self._state.adding:
             raise TypeError("Stopping rules are a history; declare a new one instead of editing.")
         super().save(*args, **kwargs)
+
+
+class Retrieval(TimeStampedModel, JobRun):
+    """One run of automatic retrieval of open-access full texts (PMC, Unpaywall) for a review."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="retrievals")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    found = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Retrieval {self.pk} ({self.status})"
+
+
+class RetrievalItem(models.Model):
+    """What one retrieval found for one record, and from where, or why nothing."""
+
+    retrieval = models.ForeignKey(Retrieval, on_delete=models.CASCADE, related_name="items")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    outcome = models.CharField(max_length=16, choices=RetrievalOutcome.choices)
+    source = models.CharField(max_length=16, choices=RetrievalSource.choices, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["retrieval", "record"], name="retrieval_record_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Record {self.record_id}: {self.outcome}"
+
+
+def bulk_file_path(instance: "BulkUploadFile", filename: str) -> str:
+    return f"fulltext-bulk/review-{instance.batch.review_id}/batch-{instance.batch_id}/{filename}"
+
+
+class BulkUpload(TimeStampedModel):
+    """Many PDFs uploaded at once, staged until a member confirms the matches in one go."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="bulk_uploads")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=BulkStatus.choices, default=BulkStatus.STAGED)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Bulk upload {self.pk} ({self.status})"
+
+
+class BulkUploadFile(models.Model):
+    """One file of a bulk upload: staged with its match, or refused with the reason."""
+
+    batch = models.ForeignKey(BulkUpload, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=bulk_file_path, blank=True, max_length=300)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    refused = models.TextField(blank=True)
+    record = models.ForeignKey(
+        Record, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(max_length=16, choices=MatchMethod.choices, blank=True)
+    evidence = models.CharField(max_length=500, blank=True)
+    discarded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReportText(models.Model):
+    """The text of one uploaded PDF, extracted once (pypdf) so full texts can be searched."""
+
+    report_file = models.OneToOneField(ReportFile, on_delete=models.CASCADE, related_name="text")
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    extracted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Text of {self.report_file_id} ({self.pages} pages)"

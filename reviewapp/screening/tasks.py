@@ -3,6 +3,7 @@ from celery.signals import worker_process_init
 
 from reviewapp.core.jobs import task_check_again_if_busy
 from reviewapp.screening.ranking_service import ranking_train
+from reviewapp.screening.retrieval import retrieval_run
 
 
 @shared_task(bind=True, name="screening.ranking_train", soft_time_limit=60 * 10, time_limit=60 * 12)
@@ -11,6 +12,23 @@ def ranking_train_task(self, ranking_id: int) -> int:
     ranking = ranking_train(ranking_id=ranking_id)
     task_check_again_if_busy(self, ranking)
     return ranking.pk
+
+
+@shared_task(bind=True, name="screening.retrieval_run", soft_time_limit=60 * 55, time_limit=60 * 60)
+def retrieval_run_task(self, retrieval_id: int) -> int:
+    """Retrieve open-access PDFs for one queued run (or take back one whose worker died)."""
+    retrieval = retrieval_run(retrieval_id=retrieval_id)
+    task_check_again_if_busy(self, retrieval)
+    return retrieval.pk
+
+
+@shared_task(name="screening.report_text_extract", soft_time_limit=60 * 5, time_limit=60 * 6)
+def report_text_extract_task(report_file_id: int) -> int | None:
+    """Extract and store the text of one uploaded PDF, for search (once only)."""
+    from reviewapp.screening.fulltext_text import report_text_extract
+
+    row = report_text_extract(report_file_id=report_file_id)
+    return row.pk if row else None
 
 
 @worker_process_init.connect

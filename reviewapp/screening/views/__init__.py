@@ -1,5 +1,6 @@
 """Screening views: interfaces only; they call services (writes) and selectors (reads)."""
 
+from reviewapp.screening.views.bulk import fulltext_bulk, fulltext_bulk_review
 from reviewapp.screening.views.conflicts import (
     conflict_detail,
     conflict_list,
@@ -9,6 +10,7 @@ from reviewapp.screening.views.fulltext import report_file, report_update
 from reviewapp.screening.views.manage import agreement_csv, stage_settings
 from reviewapp.screening.views.ranking import prioritisation, prioritisation_methods
 from reviewapp.screening.views.records import record_history, record_note, record_tag
+from reviewapp.screening.views.retrieval import fulltext_retrieval, fulltext_retrieval_retry
 from reviewapp.screening.views.screen import (
     screen,
     screen_decide,
@@ -23,6 +25,10 @@ __all__ = [
     "conflict_detail",
     "conflict_list",
     "conflict_resolve",
+    "fulltext_bulk",
+    "fulltext_bulk_review",
+    "fulltext_retrieval",
+    "fulltext_retrieval_retry",
     "prioritisation",
     "prioritisation_methods",
     "record_history",
