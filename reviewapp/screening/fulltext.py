@@ -48,7 +48,7 @@ def _check(membership: Membership, record: Record) -> None:
         raise ServiceError("That record belongs to another review.", field="record")
     if not record_eligible(membership.review, record.pk, Stage.FULL_TEXT):
         raise ServiceError(
-            f"Record {record.pk} was not included at title and abstract, so it has no full text "
+            f"Record {record.number} was not included at title and abstract, so it has no full text "
             "to screen.",
             field="record",
         )
@@ -219,7 +219,7 @@ def report_study_set(
         review=review,
         actor=membership,
         action=Action.STUDY_LINKED,
-        target=Target("record", record.pk, f"Record {record.pk}: {record}"),
+        target=Target("record", record.pk, f"Record {record.number}: {record}"),
         before={"study": old_label},
         after={"study": study.label},
     )

@@ -79,7 +79,7 @@ def _token_existing(user, client_token: uuid.UUID | None) -> Decision | None:
     return found[0] if found else None
 
 
-def _refusal_message(refusal: Refusal, *, record_id: int, state: str, required: int) -> str:
+def _refusal_message(refusal: Refusal, *, record_number: int, state: str, required: int) -> str:
     settled = ScreenState(state).label.lower()
     if refusal == Refusal.ADJUDICATED:
         why = f"it was settled by adjudication ({settled})"
@@ -95,7 +95,7 @@ def _refusal_message(refusal: Refusal, *, record_id: int, state: str, required: 
             f"it already has the {required} vote{'s' if required > 1 else ''} this stage needs "
             f"({settled})"
         )
-    return f"Your vote on record {record_id} was not stored: {why}."
+    return f"Your vote on record {record_number} was not stored: {why}."
 
 
 def _same_vote(
@@ -155,7 +155,7 @@ def _event_write(
                 why = vote_refusal(pure, required, user_id)
                 if why is not None:
                     refusal = _refusal_message(
-                        why, record_id=record.pk, state=row.state, required=required
+                        why, record_number=record.number, state=row.state, required=required
                     )
                 else:
                     same = _same_vote(events, user_id, value, note, reasons)
@@ -166,7 +166,7 @@ def _event_write(
                 ScreenState.MAYBE,
             ):
                 refusal = (
-                    f"Record {record.pk} is not in conflict at this stage any more (it is "
+                    f"Record {record.number} is not in conflict at this stage any more (it is "
                     f"{ScreenState(row.state).label.lower()}); the adjudication was not stored."
                 )
             if refusal:
@@ -248,7 +248,7 @@ def decision_record(
         return existing, False
     if not record_eligible(review, record.pk, stage):
         raise ServiceError(
-            f"Record {record.pk} is not waiting for screening at the {Stage(stage).label.lower()} "
+            f"Record {record.number} is not waiting for screening at the {Stage(stage).label.lower()} "
             "stage (it is a duplicate, or was not included at the stage before).",
             field="record",
         )
@@ -368,7 +368,7 @@ def conflict_resolve(
         if existing is not None:
             return existing
         raise ServiceError(
-            f"Record {record.pk} is not in conflict at this stage (it is "
+            f"Record {record.number} is not in conflict at this stage (it is "
             f"{ScreenState(state or ScreenState.UNSCREENED).label.lower()}).",
             field="record",
         )

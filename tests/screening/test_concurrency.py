@@ -118,7 +118,7 @@ def test_three_reviewers_voting_at_once_on_a_dual_record_store_two_votes_and_ref
         )
         refused = [o for o in outcomes if isinstance(o, Exception)]
         assert len(refused) == 1 and isinstance(refused[0], DecisionRefused), outcomes
-        assert f"Your vote on record {record.pk} was not stored" in refused[0].message
+        assert f"Your vote on record {record.number} was not stored" in refused[0].message
         assert Decision.objects.filter(record=record).count() == 2
         assert RecordVote.objects.filter(record=record).count() == 2
     stored = stage_states(review, "ta")

@@ -54,7 +54,7 @@ def agreed(review, reviewer, reviewer2, records):
 
 
 def test_a_third_reviewer_cannot_vote_on_a_record_both_reviewers_settled(review, rosa, agreed):
-    with pytest.raises(DecisionRefused, match=f"record {agreed.pk} was not stored"):
+    with pytest.raises(DecisionRefused, match=f"record {agreed.number} was not stored"):
         vote(rosa, review, agreed, "exclude")
     assert Decision.objects.filter(record=agreed).count() == 2
     assert stage_states(review, "ta")[agreed.pk] == "included"
@@ -228,7 +228,7 @@ def test_the_page_shows_the_refusal_and_moves_on_with_htmx(client, review, rosa,
     assert response.status_code == 422
     html = response.content.decode()
     assert 'role="alert"' in html
-    assert f"Your vote on record {agreed.pk} was not stored" in html
+    assert f"Your vote on record {agreed.number} was not stored" in html
     # The settled record is not offered again; the queue goes on.
     assert f'data-record-id="{agreed.pk}"' not in html
     assert f'data-record-id="{records[1].pk}"' in html
@@ -243,7 +243,7 @@ def test_the_page_shows_the_refusal_without_javascript_too(client, review, rosa,
     assert response.status_code == 302
     assert response["Location"] == reverse("screening:screen", args=[review.slug, "ta"])
     page = client.get(response["Location"]).content.decode()
-    assert f"Your vote on record {agreed.pk} was not stored" in page
+    assert f"Your vote on record {agreed.number} was not stored" in page
     assert stage_states(review, "ta")[agreed.pk] == "included"
 
 

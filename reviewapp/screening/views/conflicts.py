@@ -142,12 +142,12 @@ def conflict_resolve(request, stage: str, record_id: int, *, review, membership)
         )
     except ServiceError as exc:
         if not is_htmx(request):
-            messages.error(request, f"Record {record.pk}: {exc.message}")
+            messages.error(request, f"Record {record.number}: {exc.message}")
             return redirect("screening:conflict-list", review.slug, stage)
         return _refusal(request, review, stage, record, exc)
     if not is_htmx(request):
         messages.success(
-            request, f"Record {record.pk} resolved: {decision.get_value_display().lower()}."
+            request, f"Record {record.number} resolved: {decision.get_value_display().lower()}."
         )
         return redirect("screening:conflict-list", review.slug, stage)
     settings = stage_settings_get(review, stage)

@@ -163,7 +163,9 @@ def screen(request, stage: str, *, review, membership):
         if record is None:
             error = f"There is no record {request.GET['record']} in this review."
         elif not record_eligible(review, record.pk, stage):
-            error = f"Record {record.pk} is not screened at the {Stage(stage).label.lower()} stage."
+            error = (
+                f"Record {record.number} is not screened at the {Stage(stage).label.lower()} stage."
+            )
         else:
             revisit = record.pk
     context = screen_context(
@@ -204,7 +206,9 @@ def screen_renew(request, stage: str, record_id: int, *, review, membership):
     """The page still shows this record (screening.js asks every few minutes while it is in
     view): keep it leased. 409 with the reason when the lease was lost."""
     stage = stage_or_404(stage)
-    record = get_object_or_404(Record.objects.only("id", "review_id"), pk=record_id, review=review)
+    record = get_object_or_404(
+        Record.objects.only("id", "review_id", "number"), pk=record_id, review=review
+    )
     lost = lease_renew(review, stage, membership.user, record.pk)
     if not lost:
         return HttpResponse(status=204)
@@ -258,7 +262,9 @@ def screen_progress(request, stage: str, *, review, membership):
 def screen_decide(request, stage: str, record_id: int, *, review, membership):
     stage = stage_or_404(stage)
     # Only its id and review are needed to decide; the answer renders other records.
-    record = get_object_or_404(Record.objects.only("id", "review_id"), pk=record_id, review=review)
+    record = get_object_or_404(
+        Record.objects.only("id", "review_id", "number"), pk=record_id, review=review
+    )
     settings = stage_settings_get(review, stage)
     try:
         decision_record(
@@ -319,7 +325,7 @@ def screen_undo(request, stage: str, *, review, membership):
             error=message,
         )
         if undone:
-            context["notice"] = f"Your decision on record {undone.record_id} was undone."
+            context["notice"] = f"Your decision on record {undone.record.number} was undone."
         return _render(request, context)
     if message:
         messages.error(request, message)
@@ -327,5 +333,5 @@ def screen_undo(request, stage: str, *, review, membership):
         if undone is None:
             # No message means decision_undo returned the decision it undid.
             raise AssertionError("undo without a message or a decision")
-        messages.success(request, f"Your decision on record {undone.record_id} was undone.")
+        messages.success(request, f"Your decision on record {undone.record.number} was undone.")
     return redirect("screening:screen", review.slug, stage)
