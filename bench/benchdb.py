@@ -627,6 +627,7 @@ def records_write(cursor, *, review, plan: Plan, seed: int, corpus, owner_id: in
     columns = [
         "id",
         "review_id",
+        "number",  # the record's number in its review, 1..n in file order
         "search_id",
         "source_import_id",
         "source_position",
@@ -719,6 +720,7 @@ def records_write(cursor, *, review, plan: Plan, seed: int, corpus, owner_id: in
                 [
                     rid,
                     review.pk,
+                    rid - first_id + 1,
                     source["search_id"],
                     source["source_import_id"],
                     position,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from reviewapp.core import blinding
 from reviewapp.extraction.constants import ExtractionKind
 from reviewapp.extraction.models import Extraction, ExtractionForm
-from reviewapp.extraction.selectors import studies_included
+from reviewapp.extraction.selectors import may_see_others, studies_included
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.riskofbias.algorithms import JUDGEMENTS, NOS_SCALES, TOOLS
 from reviewapp.riskofbias.builtin import Assessment, assessment_read
@@ -38,22 +38,28 @@ class StudyRob:
     assessment: Assessment | None  # from the consensus; None until there is one
     entries: int  # individual assessments made
     submitted: int
+    # Whether this member may open the comparison (blinding, as on the extraction page).
+    may_compare: bool = False
 
 
-def rob_table(form: ExtractionForm) -> list[StudyRob]:
+def rob_table(form: ExtractionForm, membership: Membership | None = None) -> list[StudyRob]:
     """Each included study with its consensus assessment (consensus exists only once every
     assessor has submitted, so showing it to all reveals nothing blinded) and entry counts."""
     rows = (
         Extraction.objects.filter(form=form)
         .select_related("form_version")
-        .only("study_id", "kind", "data", "submitted_at", "form_version__definition")
+        .only(
+            "study_id", "kind", "data", "submitted_at", "extractor_id", "form_version__definition"
+        )
     )
     consensus: dict[int, Extraction] = {}
     counts: dict[int, list[int]] = {}
+    individual: dict[int, list[Extraction]] = {}
     for e in rows:
         if e.kind == ExtractionKind.CONSENSUS:
             consensus[e.study_id] = e
         else:
+            individual.setdefault(e.study_id, []).append(e)
             made = counts.setdefault(e.study_id, [0, 0])
             made[0] += 1
             made[1] += 1 if e.submitted_at else 0
@@ -64,7 +70,10 @@ def rob_table(form: ExtractionForm) -> list[StudyRob]:
             assessment_read(form.tool, final.form_version.definition, final.data) if final else None
         )
         made = counts.get(study.pk, [0, 0])
-        table.append(StudyRob(study, assessment, made[0], made[1]))
+        may_compare = membership is not None and may_see_others(
+            membership, form, individual.get(study.pk, [])
+        )
+        table.append(StudyRob(study, assessment, made[0], made[1], may_compare))
     return table
 
 

@@ -47,7 +47,7 @@ def overview(request, *, review, membership):
             {
                 "form": form,
                 "domains": tool_domains(form.tool),
-                "rows": rob_table(form),
+                "rows": rob_table(form, membership),
                 "has_figures": form.tool in TOOLS,
             }
         )

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
 from reviewapp.screening.models import (
+    BulkUpload,
+    BulkUploadFile,
     Decision,
     ExclusionReason,
     NewRecords,
@@ -13,6 +15,9 @@ from reviewapp.screening.models import (
     RecordWords,
     Report,
     ReportFile,
+    ReportText,
+    Retrieval,
+    RetrievalItem,
     StageSettings,
     StoppingRule,
     Study,
@@ -135,3 +140,41 @@ class ReportFileAdmin(_ReadOnly):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Retrieval)
+class RetrievalAdmin(_ReadOnly):
+    """A run of automatic full-text retrieval, with its report: started and read in the app."""
+
+    list_display = ["review", "status", "total", "found", "requested_by", "created_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["review", "requested_by"]
+
+
+@admin.register(RetrievalItem)
+class RetrievalItemAdmin(_ReadOnly):
+    list_display = ["retrieval", "record", "outcome", "source", "created_at"]
+    list_filter = ["outcome", "source"]
+    raw_id_fields = ["retrieval", "record"]
+
+
+@admin.register(BulkUpload)
+class BulkUploadAdmin(_ReadOnly):
+    """A staged batch of PDFs: matched, assigned and confirmed in the app, never here."""
+
+    list_display = ["review", "status", "uploaded_by", "created_at", "finished_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["review", "uploaded_by"]
+
+
+@admin.register(BulkUploadFile)
+class BulkUploadFileAdmin(_ReadOnly):
+    list_display = ["batch", "name", "record", "method"]
+    raw_id_fields = ["batch", "record"]
+
+
+@admin.register(ReportText)
+class ReportTextAdmin(_Derived):
+    list_display = ["record", "pages"]
+    raw_id_fields = ["review", "record"]
+    show_full_result_count = False

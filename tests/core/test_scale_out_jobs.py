@@ -43,7 +43,7 @@ from reviewapp.literature.searches import BATCH_SIZE as SEARCH_BATCH
 from reviewapp.literature.searches import search_create
 from reviewapp.literature.services import import_create
 from reviewapp.screening.constants import RankingStatus
-from reviewapp.screening.models import Ranking
+from reviewapp.screening.models import Ranking, Retrieval
 from reviewapp.screening.ranking_service import ranking_request
 from reviewapp.screening.services import decision_record
 from tests.celery_worker import ROOT, _database_url, services_missing_reason
@@ -306,8 +306,11 @@ def test_every_kind_of_job_sent_twice_across_two_workers_runs_exactly_once(
     rankings = [ranking_request(review=r, stage="ta", requested_by=owner) for r in trained]
 
     analysis_runs = _analysis_runs(owner)
+    # Full-text retrievals: on reviews with nothing at full text, so they ask no server; what is
+    # tested here is that a run sent twice runs once, not what it fetches (tests/screening).
+    retrievals = [Retrieval.objects.create(review=r, requested_by=owner) for r in trained]
 
-    jobs = [*imports, *same, *searches, *exports, *rankings, *analysis_runs]
+    jobs = [*imports, *same, *searches, *exports, *rankings, *analysis_runs, *retrievals]
     assert {kind.model_label for kind in KINDS} == {type(job)._meta.label for job in jobs}, (
         "a kind of background job is not covered here"
     )
@@ -376,6 +379,10 @@ def test_every_kind_of_job_sent_twice_across_two_workers_runs_exactly_once(
     for run, k in zip(analysis_runs, (6, 9), strict=True):
         assert run.analysis.results.count() == 1
         assert run.result.studies_count == k
+
+    # Retrievals: each reported its (empty) set of records once.
+    for retrieval in retrievals:
+        assert retrieval.items.count() == 0 and retrieval.total == 0
 
     # Both machines did work: the jobs really were spread.
     ran = {
