@@ -142,7 +142,7 @@ def test_a_refusal_and_a_lost_connection_are_shown_in_the_decision_bar(
     settled(page)
     refusal = page.locator(f"{BAR} [data-testid=screen-error]")
     refusal.wait_for()
-    assert f"record {shown} was not stored" in refusal.inner_text()
+    assert f"record {Record.objects.get(pk=shown).number} was not stored" in refusal.inner_text()
     in_viewport(page, f"{BAR} [data-testid=screen-error]")
     look(page, f"screening-refused-{viewport}")
 

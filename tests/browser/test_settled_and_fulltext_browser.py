@@ -4,6 +4,7 @@ full-text panel lists earlier PDFs (issue 12). Desktop and phone widths, with sc
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Role
 from reviewapp.screening.fulltext import report_upload
 from reviewapp.screening.models import Decision
@@ -42,7 +43,10 @@ def test_a_vote_on_a_record_settled_meanwhile_is_refused_with_a_message_on_the_p
     page.keyboard.press("e")
     alert = page.locator("[data-testid=screen-error]")
     alert.wait_for()
-    assert f"Your vote on record {shown} was not stored" in alert.inner_text()
+    assert (
+        f"Your vote on record {Record.objects.get(pk=shown).number} was not stored"
+        in alert.inner_text()
+    )
     assert alert.is_visible() and no_sideways_scroll(page)
     # The queue goes on with another record; the settled one is not reopened.
     next_shown = page.locator(".screen-current .record-panel").first.get_attribute("data-record-id")
@@ -110,7 +114,10 @@ def test_without_javascript_the_refusal_is_shown_on_the_reloaded_page(
         panel.locator("button[value=exclude]").click()
         page.wait_for_load_state()
         message = page.locator(".messages .message-error")
-        assert f"Your vote on record {shown} was not stored" in message.inner_text()
+        assert (
+            f"Your vote on record {Record.objects.get(pk=shown).number} was not stored"
+            in message.inner_text()
+        )
         assert no_sideways_scroll(page)
         assert Decision.objects.filter(record=record).count() == 2
         screenshot(page, "screening-vote-refused-nojs-phone")
@@ -145,7 +152,10 @@ def test_a_refusal_answered_while_the_next_decision_is_pending_is_still_shown(
     wait_for(page, "document.body.getAttribute('data-screening-pending') === '0'")
     alert = page.locator("[data-testid=screen-error]")
     alert.wait_for()
-    assert f"Your vote on record {shown} was not stored" in alert.inner_text()
+    assert (
+        f"Your vote on record {Record.objects.get(pk=shown).number} was not stored"
+        in alert.inner_text()
+    )
     assert Decision.objects.filter(record=record).count() == 2
     assert Decision.objects.filter(reviewer=rosa).count() == 1  # the next record's vote
     screenshot(page, "screening-vote-refused-while-pending")

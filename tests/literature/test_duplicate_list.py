@@ -12,7 +12,7 @@ from tests.factories import ImportFactory, RecordFactory
 
 
 def _clusters(response) -> list[int]:
-    return [int(n) for n in re.findall(r"<h2>Record (\d+)", response.content.decode())]
+    return [int(n) for n in re.findall(r'<h2 id="cluster-(\d+)">', response.content.decode())]
 
 
 def _link(review, primary, duplicate, **fields):
