@@ -68,7 +68,8 @@ def unsubscribe_membership(token: str) -> Membership | None:
 
 def waiting_items(membership: Membership, *, since: datetime | None) -> list[Item]:
     """What waits for this member in the review now: records for their vote, conflicts they may
-    resolve, and invitations accepted since `since` (for those who invite)."""
+    resolve, extractions waiting for a consensus they may decide, and invitations accepted since
+    `since` (for those who invite)."""
     from reviewapp.screening.constants import ScreenState, Stage
     from reviewapp.screening.models import RecordVote
     from reviewapp.screening.selectors import stage_states
@@ -109,6 +110,7 @@ def waiting_items(membership: Membership, *, since: datetime | None) -> list[Ite
                         reverse("screening:conflict-list", args=[review.slug, stage]),
                     )
                 )
+    items.extend(_consensus_items(membership))
     if membership.can(Capability.ADD_MEMBERS) and since is not None:
         accepted = list(
             Invitation.objects.filter(review=review, accepted_at__gt=since)
@@ -128,6 +130,53 @@ def waiting_items(membership: Membership, *, since: datetime | None) -> list[Ite
                 )
             )
     return items
+
+
+def _consensus_items(membership: Membership) -> list[Item]:
+    """Per dual-extraction form (risk-of-bias tools included), the studies whose two entries are
+    submitted and whose consensus is not decided yet, counted only for members who may decide it
+    (the study's own extractors, or members who resolve conflicts), as consensus_save allows."""
+    from django.db.models import Count, Exists, OuterRef, Q
+
+    from reviewapp.extraction.constants import ExtractionKind
+    from reviewapp.extraction.models import Extraction, ExtractionForm
+
+    if not membership.can(Capability.EXTRACT):
+        return []
+    review = membership.review
+    consensus = Extraction.objects.filter(
+        form=OuterRef("form"), study=OuterRef("study"), kind=ExtractionKind.CONSENSUS
+    )
+    submitted = Extraction.objects.filter(
+        review=review,
+        form__extractors_required__gt=1,
+        kind=ExtractionKind.INDIVIDUAL,
+        submitted_at__isnull=False,
+    ).exclude(Exists(consensus))
+    waiting = (
+        submitted.values("form_id", "study_id")
+        .annotate(
+            entries=Count("id"),
+            mine=Count("id", filter=Q(extractor_id=membership.user_id)),
+        )
+        .filter(entries__gte=2)
+    )
+    if not membership.can(Capability.ADJUDICATE):
+        waiting = waiting.filter(mine__gt=0)
+    per_form: dict[int, int] = {}
+    for row in waiting:
+        per_form[row["form_id"]] = per_form.get(row["form_id"], 0) + 1
+    forms = ExtractionForm.objects.filter(pk__in=per_form).order_by("name")
+    return [
+        Item(
+            f"consensus-{form.pk}",
+            f"{per_form[form.pk]} stud{'y waits' if per_form[form.pk] == 1 else 'ies wait'} "
+            f"for a consensus on “{form.name}”",
+            per_form[form.pk],
+            reverse("extraction:form-detail", args=[review.slug, form.pk]),
+        )
+        for form in forms
+    ]
 
 
 def _due(preference: NotificationPreference, now: datetime) -> bool:

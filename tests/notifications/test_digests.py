@@ -11,7 +11,12 @@ from django.urls import reverse
 
 from reviewapp.mail.models import OutboundEmail
 from reviewapp.notifications.models import NotificationPreference
-from reviewapp.notifications.services import digest_send, digests_send, preference_set
+from reviewapp.notifications.services import (
+    digest_send,
+    digests_send,
+    preference_set,
+    waiting_items,
+)
 from reviewapp.reviews.services import invitation_accept, invitation_create
 from tests.conftest import membership_of
 from tests.factories import RecordFactory, UserFactory
@@ -138,3 +143,59 @@ def test_the_beat_task_sends_digests_through_the_worker_and_smtp(
     [message] = inbox.wait_for("dora.digest@example.org")
     assert "2 record(s) wait for your vote" in message.get_body(("plain",)).get_content()
     assert message["List-Unsubscribe"].strip().startswith("<https://")
+
+
+def test_extractions_waiting_for_consensus_are_told_to_those_who_may_decide_it(
+    review, owner, reviewer, reviewer2, analyst
+):
+    from reviewapp.extraction.models import ExtractionForm
+    from reviewapp.extraction.services import consensus_save, extraction_save, form_version_save
+    from tests.extraction.helpers import ROWS, entry_sample, study_included
+
+    form = ExtractionForm.objects.create(review=review, name="Outcomes", extractors_required=2)
+    form_version_save(membership=membership_of(owner, review), form=form, items=ROWS)
+    study = study_included(review, owner, label="Prosperini 2019")
+
+    def submit(user):
+        extraction_save(
+            membership=membership_of(user, review),
+            form=form,
+            study=study,
+            raw=entry_sample(),
+            expected_revision=0,
+            submit=True,
+        )
+
+    submit(reviewer)
+    digests_send(now=MORNING)
+    # One entry of two: nothing to decide yet.
+    assert not any("consensus" in m.body for m in OutboundEmail.objects.all())
+
+    submit(reviewer2)
+    digests_send(now=MORNING + timedelta(days=1))
+    for user in (reviewer, reviewer2, owner):  # its two extractors, and the owner who adjudicates
+        assert "1 study waits for a consensus on “Outcomes”" in digests_to(user)[-1].body, user
+        assert f"/reviews/{review.slug}/extraction/forms/{form.pk}/" in digests_to(user)[-1].body
+    # An analyst neither extracts nor decides; a third reviewer who did not extract it may not
+    # decide it either (consensus_save refuses them), so neither is told.
+    third = UserFactory()
+    review.memberships.create(user=third, role="reviewer")
+    digests_send(now=MORNING + timedelta(days=2))
+    assert all("consensus" not in m.body for m in digests_to(analyst) + digests_to(third))
+
+    consensus_save(
+        membership=membership_of(reviewer, review),
+        form=form,
+        study=study,
+        raw=entry_sample(),
+        expected_revision=0,
+    )
+    told_before = len(digests_to(owner))
+    digests_send(now=MORNING + timedelta(days=3))
+    assert all("consensus" not in m.body for m in digests_to(owner)[told_before:])
+    assert not [
+        item
+        for user in (owner, reviewer, reviewer2)
+        for item in waiting_items(membership_of(user, review), since=None)
+        if item.key.startswith("consensus")
+    ]
