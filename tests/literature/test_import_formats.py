@@ -4,6 +4,7 @@ turned into rejected records. A PMID/DOI list is fetched through Entrez from the
 """
 
 from datetime import date
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ import pytest
 from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.models import Import, Record
 from reviewapp.literature.parsers.idlist import query_terms, read_idlist
+from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
 from reviewapp.literature.services import import_create, import_run
 from tests.conftest import membership_of
-from tests.fake_eutils import spread
+from tests.fake_eutils import EFETCH_HEAD, PMID_PLACEHOLDER, spread
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -95,6 +97,49 @@ def test_a_pmid_list_is_fetched_from_pubmed_and_unknown_lines_rejected(
         "record 5 (line 6): 'not-an-id' is neither a PMID (digits) nor a DOI (10.xxxx/...)",
     ]
     assert [r.utility for r in fake_eutils.requests][:2] == ["esearch", "efetch"]
+
+
+def test_a_doi_list_is_fetched_from_pubmed_by_doi_and_unknown_dois_rejected(
+    review, owner, fake_eutils, settings, tmp_path
+):
+    settings.ENTREZ_BASE_URL = fake_eutils.base_url
+    # The fake serves its recorded articles in turn; the second and third carry these DOIs
+    # (read from the recordings, not typed here), the first has none.
+    served = [
+        record.doi
+        for template in fake_eutils._templates[:3]
+        for record in parse_pubmed_xml(
+            BytesIO(
+                EFETCH_HEAD
+                + b"<PubmedArticleSet>"
+                + template.replace(PMID_PLACEHOLDER, b"1")
+                + b"</PubmedArticleSet>"
+            )
+        )
+    ]
+    assert served[0] == "" and served[1] and served[2]
+    path = tmp_path / "dois.txt"
+    # The forms a reference list really holds: a bare DOI, "doi:" and a doi.org link (upper case).
+    path.write_text(
+        f"{served[1]}\ndoi: {served[2].upper()}\nhttps://doi.org/10.9999/not.in.pubmed\n"
+    )
+    with path.open() as text:
+        (term,) = query_terms(read_idlist(text))
+    assert f'"{served[1]}"[doi]' in term
+    fake_eutils.script_search(term, spread(3, date(2020, 1, 1), date(2020, 1, 3)))
+
+    imp = _import(review, owner, path)
+
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.format == "idlist"
+    # The record without a DOI matched the query loosely and was not asked for: not imported.
+    assert (imp.count_imported, imp.count_rejected) == (2, 1)
+    assert sorted(Record.objects.filter(source_import=imp).values_list("doi", flat=True)) == sorted(
+        served[1:3]
+    )
+    assert [r["reason"] for r in imp.rejections] == [
+        "record 3 (line 3): DOI 10.9999/not.in.pubmed was not found in PubMed"
+    ]
 
 
 def test_a_pmid_list_when_pubmed_fails_imports_nothing_and_says_why(
