@@ -8,6 +8,7 @@ class PreferenceForm(forms.Form):
         choices=Frequency.choices,
         widget=forms.RadioSelect,
         label="Email me about this review",
-        help_text="Records waiting for your vote, conflicts you may resolve, and invitations "
-        "accepted (for owners and admins).",
+        help_text="Records waiting for your vote, conflicts you may resolve, studies whose "
+        "extractions wait for a consensus you may decide, and invitations accepted (for owners "
+        "and admins).",
     )
