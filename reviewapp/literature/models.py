@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Q
 
 from reviewapp.core.models import JobRun, TimeStampedModel
@@ -106,16 +106,43 @@ class Import(TimeStampedModel, JobFields):
         return self.file_name
 
 
+# The first key of the review's advisory lock for adding records (PostgreSQL's two-key form keeps
+# it apart from any other advisory lock taken on a review id).
+RECORDS_LOCK_CLASS = 13_08
+
+
+def review_records_lock(review_id: int) -> None:
+    """Hold the review's lock for adding records until the current transaction ends.
+
+    An import or a search reads the review's records (to find duplicates and known PMIDs), then
+    adds its own in one transaction nobody else sees until it commits. Two of them into one review
+    at once, on two workers (or two pool processes), would each miss the other's records: the
+    same file uploaded twice would land twice with no duplicate linked. Taken before that read,
+    the lock makes the second wait for the first to commit and then see its records. The same
+    holds for a record's number, the review's max() plus one. An advisory lock blocks nothing
+    else (screening, pages, other reviews' imports). SQLite, which has no such lock, runs the
+    jobs in-process one at a time anyway and serialises its writers.
+    """
+    if connection.vendor != "postgresql":
+        return
+    assert connection.in_atomic_block, "the lock lasts as long as the transaction adding records"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RECORDS_LOCK_CLASS, review_id])
+
+
 def record_numbers_assign(records) -> None:
     """Give each unsaved record without a number the next numbers of its review, in order.
 
-    One max() per review per call. Imports number their records themselves, under the review's
-    lock (services.records_add_parsed); this covers every other way a record is made.
+    One max() per review per call, read under the review's lock for adding records, so that two
+    transactions adding records to one review never take the same number (the second waits for
+    the first to commit). Call it inside the transaction that saves the records.
     """
     pending: dict[int, list] = {}
     for record in records:
         if record.number is None:
             pending.setdefault(record.review_id, []).append(record)
+    for review_id in sorted(pending):  # one order for every caller: no two wait on each other
+        review_records_lock(review_id)
     for review_id, group in pending.items():
         top = Record.objects.filter(review_id=review_id).aggregate(top=models.Max("number"))["top"]
         for offset, record in enumerate(group, start=(top or 0) + 1):
@@ -129,8 +156,9 @@ class RecordQuerySet(models.QuerySet):
 
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
-        record_numbers_assign(objs)
-        return super().bulk_create(objs, *args, **kwargs)
+        with transaction.atomic(using=self.db):
+            record_numbers_assign(objs)
+            return super().bulk_create(objs, *args, **kwargs)
 
 
 class Record(models.Model):
@@ -211,9 +239,12 @@ class Record(models.Model):
         return self.title[:80]
 
     def save(self, *args, **kwargs):
-        if self.number is None:
+        if self.number is not None:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
             record_numbers_assign([self])
-        super().save(*args, **kwargs)
+            super().save(*args, **kwargs)
 
     @property
     def first_author(self) -> str:

@@ -13,7 +13,7 @@ from itertools import islice
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.db.models.fields.json import KT
 from django.utils import timezone
@@ -34,7 +34,13 @@ from reviewapp.literature.constants import (
     JobStatus,
     SourceKind,
 )
-from reviewapp.literature.models import DuplicateLink, Import, Record, Search
+from reviewapp.literature.models import (
+    DuplicateLink,
+    Import,
+    Record,
+    Search,
+    review_records_lock,
+)
 from reviewapp.literature.parsers import (
     FileUnreadable,
     ParsedRecord,
@@ -213,29 +219,6 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-# The first key of the review's advisory lock for adding records (PostgreSQL's two-key form keeps
-# it apart from any other advisory lock taken on a review id).
-RECORDS_LOCK_CLASS = 13_08
-
-
-def review_records_lock(review_id: int) -> None:
-    """Hold the review's lock for adding records until the current transaction ends.
-
-    An import or a search reads the review's records (to find duplicates and known PMIDs), then
-    adds its own in one transaction nobody else sees until it commits. Two of them into one review
-    at once, on two workers (or two pool processes), would each miss the other's records: the
-    same file uploaded twice would land twice with no duplicate linked. Taken before that read,
-    the lock makes the second wait for the first to commit and then see its records. An advisory
-    lock blocks nothing else (screening, pages, other reviews' imports). SQLite, which has no
-    such lock, runs the jobs in-process one at a time anyway.
-    """
-    if connection.vendor != "postgresql":
-        return
-    assert connection.in_atomic_block, "the lock lasts as long as the transaction adding records"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RECORDS_LOCK_CLASS, review_id])
 
 
 def duplicate_index_for(review: Review) -> matching.DuplicateIndex:

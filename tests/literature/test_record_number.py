@@ -117,3 +117,56 @@ def test_the_api_gives_the_number(owner, review):
     api.force_authenticate(owner)
     rows = api.get(reverse("api:record-list", args=[review.slug])).json()["results"]
     assert [r["number"] for r in rows] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_adding_records_to_one_review_never_take_the_same_number(review):
+    # Records made one by one (the API, the admin, a factory) take the review's lock for adding
+    # records as imports do: the second transaction waits for the first to commit, then numbers
+    # after it. Without the lock both read the same max() and the second fails on the unique
+    # number, losing its record.
+    import threading
+
+    from django.db import connections
+
+    RecordFactory(review=review)  # number 1
+    first_saved = threading.Event()
+    release_first = threading.Event()
+    second_done = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                outcome["first"] = RecordFactory(review=review).number
+                first_saved.set()
+                release_first.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    def second():
+        try:
+            first_saved.wait(timeout=30)
+            with transaction.atomic():
+                outcome["second"] = RecordFactory(review=review).number
+        except Exception as exc:  # noqa: BLE001 - the failure is what the test reports
+            outcome["second"] = exc
+        finally:
+            second_done.set()
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    assert first_saved.wait(timeout=30)
+    # The second is now waiting for the review's lock, not done: it cannot number yet.
+    assert not second_done.wait(timeout=1.0)
+    release_first.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert outcome == {"first": 2, "second": 3}
+    assert sorted(Record.objects.filter(review=review).values_list("number", flat=True)) == [
+        1,
+        2,
+        3,
+    ]
