@@ -6,11 +6,11 @@ import pytest
 from django.urls import reverse
 
 from reviewapp.extraction.models import ExtractionForm
-from reviewapp.extraction.services import extraction_save, form_version_save
+from reviewapp.extraction.services import form_version_save
 from tests.browser.conftest import wait_for
 from tests.browser.look import look
 from tests.conftest import membership_of
-from tests.extraction.helpers import ROWS, entry_sample, study_included
+from tests.extraction.helpers import ROWS, dual_form_submitted, study_included
 
 VIEWPORTS = ["wide", "phone"]
 # base.html's message list (role=status on the <ul>) is fixed by the layout helper's branch; until
@@ -149,18 +149,7 @@ def test_a_refused_save_names_the_field_and_keeps_the_input(
 def test_the_extraction_pages_pass_look_for_every_role(
     login, live_server, review, owner, reviewer, reviewer2, analyst, request, viewport, role
 ):
-    form = ExtractionForm.objects.create(review=review, name="Outcomes", extractors_required=2)
-    form_version_save(membership=membership_of(owner, review), form=form, items=ROWS)
-    study = study_included(review, owner, label="Prosperini 2019")
-    for user in (reviewer, reviewer2):
-        extraction_save(
-            membership=membership_of(user, review),
-            form=form,
-            study=study,
-            raw=entry_sample(),
-            expected_revision=0,
-            submit=True,
-        )
+    form, study = dual_form_submitted(review, owner, [reviewer, reviewer2])
     user = request.getfixturevalue(role)
     page = login(user, viewport=viewport)
     urls = {

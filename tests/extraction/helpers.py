@@ -103,3 +103,31 @@ def entry_sample(**overrides):
             },
         ],
     }
+
+
+def dual_form_submitted(review, owner, extractors, *, label="Prosperini 2019"):
+    """A two-extractor form on ROWS and one included study, each of `extractors` having submitted
+    ``entry_sample()`` for it: a study whose consensus is due. Returns (form, study)."""
+    from reviewapp.extraction.models import ExtractionForm
+    from reviewapp.extraction.services import form_version_save
+
+    form = ExtractionForm.objects.create(review=review, name="Outcomes", extractors_required=2)
+    form_version_save(membership=owner.memberships.get(review=review), form=form, items=ROWS)
+    study = study_included(review, owner, label=label)
+    for user in extractors:
+        extraction_submit(user, review, form, study)
+    return form, study
+
+
+def extraction_submit(user, review, form, study, raw=None):
+    """`user` submits an entry (``entry_sample()`` unless `raw` is given) for `study` on `form`."""
+    from reviewapp.extraction.services import extraction_save
+
+    return extraction_save(
+        membership=user.memberships.get(review=review),
+        form=form,
+        study=study,
+        raw=raw or entry_sample(),
+        expected_revision=0,
+        submit=True,
+    )

@@ -148,30 +148,17 @@ def test_the_beat_task_sends_digests_through_the_worker_and_smtp(
 def test_extractions_waiting_for_consensus_are_told_to_those_who_may_decide_it(
     review, owner, reviewer, reviewer2, analyst
 ):
-    from reviewapp.extraction.models import ExtractionForm
-    from reviewapp.extraction.services import consensus_save, extraction_save, form_version_save
-    from tests.extraction.helpers import ROWS, entry_sample, study_included
+    from reviewapp.extraction.services import consensus_save
+    from tests.extraction.helpers import dual_form_submitted, entry_sample, extraction_submit
 
-    form = ExtractionForm.objects.create(review=review, name="Outcomes", extractors_required=2)
-    form_version_save(membership=membership_of(owner, review), form=form, items=ROWS)
-    study = study_included(review, owner, label="Prosperini 2019")
+    form, study = dual_form_submitted(review, owner, [])
 
-    def submit(user):
-        extraction_save(
-            membership=membership_of(user, review),
-            form=form,
-            study=study,
-            raw=entry_sample(),
-            expected_revision=0,
-            submit=True,
-        )
-
-    submit(reviewer)
+    extraction_submit(reviewer, review, form, study)
     digests_send(now=MORNING)
     # One entry of two: nothing to decide yet.
     assert not any("consensus" in m.body for m in OutboundEmail.objects.all())
 
-    submit(reviewer2)
+    extraction_submit(reviewer2, review, form, study)
     digests_send(now=MORNING + timedelta(days=1))
     for user in (reviewer, reviewer2, owner):  # its two extractors, and the owner who adjudicates
         assert "1 study waits for a consensus on “Outcomes”" in digests_to(user)[-1].body, user
