@@ -195,6 +195,10 @@ class Crawl:
     def request(self, client, role, method, name, url, data=None, htmx=False):
         headers = {"HX-Request": "true"} if htmx else {}
         with transaction.atomic():
+            if url.startswith("/healthz"):
+                # The deployment's worker is up (see _worker_alive): it beats every minute, so a
+                # crawl longer than the heartbeat's tolerance must not find it stale.
+                worker_heartbeat_record(hostname="celery@crawl-worker")
             response = getattr(client, method)(url, data or {}, headers=headers)
             # Streamed bodies (CSV downloads, files) are read inside the savepoint: their
             # generators query the database as they go.
