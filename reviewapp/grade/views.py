@@ -179,6 +179,7 @@ def sof_table(request, *, review, membership):
             "review": review,
             "membership": membership,
             "rows": rows,
+            "has_notes": any(row.reasons for row in rows),
             "ungraded": ungraded,
             "can_judge": membership.can(Capability.ANALYSE),
             "can_export": membership.can(Capability.EXPORT),
