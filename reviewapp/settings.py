@@ -221,6 +221,7 @@ INSTALLED_APPS = [
     "reviewapp.screening",
     "reviewapp.extraction",
     "reviewapp.synthesis",
+    "reviewapp.grade",
     "reviewapp.reporting",
     "reviewapp.audit",
     "reviewapp.demo",

@@ -25,5 +25,6 @@ urlpatterns = [
     path("api/", include("reviewapp.api.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.reporting.urls")),
     path("reviews/<slug:slug>/", include("reviewapp.synthesis.urls")),
+    path("reviews/<slug:slug>/", include("reviewapp.grade.urls")),
     path("reviews/<slug:slug>/audit/", include("reviewapp.audit.urls")),
 ]

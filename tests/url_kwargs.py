@@ -239,3 +239,12 @@ def _batch_id(review, owner):
 
 
 URL_KWARGS.update(batch_id=_batch_id)
+
+
+# GRADE (issue 17 point 5): a domain of an analysis's assessment, the summary-of-findings downloads.
+URL_KWARGS.update(
+    domain=lambda review, owner: "indirectness", sof_format=lambda review, owner: "csv"
+)
+CRAWL_CHOICES.update(
+    domain=lambda: ["risk_of_bias", "indirectness"], sof_format=lambda: ["docx", "csv"]
+)

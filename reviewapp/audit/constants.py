@@ -35,6 +35,8 @@ class Action(models.TextChoices):
     ANALYSIS_CREATED = "analysis.created", "Analysis created"
     ANALYSIS_CHANGED = "analysis.changed", "Analysis changed"
     ANALYSIS_DELETED = "analysis.deleted", "Analysis deleted"
+    GRADE_ASSESSMENT_CHANGED = "grade.assessment.changed", "GRADE assessment settings changed"
+    GRADE_DOMAIN_JUDGED = "grade.domain.judged", "GRADE domain judged"
     # Made by a site operator in the Django admin, outside the services.
     ADMIN_ADDED = "admin.added", "Added in the site admin"
     ADMIN_CHANGED = "admin.changed", "Changed in the site admin"
@@ -57,5 +59,6 @@ ACTION_GROUPS: list[tuple[str, str]] = [
     ("study.", "Studies"),
     ("prisma.", "PRISMA boxes"),
     ("analysis.", "Analyses"),
+    ("grade.", "GRADE certainty"),
     ("admin.", "Site admin"),
 ]

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from reviewapp.demo.flow import demo_flow_load
+from reviewapp.demo.grade import demo_grade
 from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.models import Import
 from reviewapp.literature.services import import_create, import_run
@@ -98,4 +99,5 @@ def demo_load() -> DemoResult:
         imported = imp.count_imported
     second = Membership.objects.get(review=review, user=users["demo-reviewer"])
     demo_flow_load(review, owner, second)
+    demo_grade(review, owner)
     return DemoResult(review=review, created=created, imported=imported)

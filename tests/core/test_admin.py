@@ -10,6 +10,7 @@ OUR_APPS = {
     "screening",
     "extraction",
     "synthesis",
+    "grade",
     "reporting",
     "mail",
     "accounts",
