@@ -37,7 +37,7 @@ RECORD_FIELDS = [n for n in merging.FIELD_NAMES if n != "sources"] + [
 
 def record_source_name(record: Record) -> str:
     """The database a record came from, as PRISMA counts it (reporting.selectors._source_name)."""
-    if record.search_id is not None:
+    if record.search is not None:
         return record.search.source_database or "PubMed"
     imp = record.source_import
     return (imp.source_database or imp.file_name) if imp is not None else ""

@@ -151,7 +151,8 @@ def _union(records: Sequence[Source], name: str) -> Kept:
     origins: list[int] = []
     for source in records:
         added = False
-        for term in source.values.get(name) or ():
+        terms_of = source.values.get(name) or ()
+        for term in terms_of if isinstance(terms_of, list | tuple) else ():
             key = _term_key(term)
             if key and key not in seen:
                 seen.add(key)

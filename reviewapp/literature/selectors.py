@@ -468,6 +468,8 @@ def merged_values(review: Review, record_ids=None) -> dict[int, dict[str, Any]]:
     still its duplicate; after a record left the cluster the primary shows its own values until
     the cluster is merged again (a record that joined only adds nothing yet). Three queries.
     """
+    if record_ids is not None and not record_ids:
+        return {}
     merges = RecordMerge.objects.filter(review=review, current=True)
     if record_ids is not None:
         merges = merges.filter(primary_id__in=list(record_ids))
@@ -503,6 +505,13 @@ def merged_apply(record: Record, values: dict[str, Any] | None) -> Record:
     return record
 
 
+RULE_TEXT = {
+    merging.FIRST: "the kept record's, or the first record's that has one",
+    merging.LONGEST: "the longest",
+    merging.UNION: "every record's, each once",
+}
+
+
 @dataclass(frozen=True)
 class MergeCell:
     record: Record
@@ -522,6 +531,10 @@ class MergeRow:
     origins: list[int]  # numbers of the records the kept value came from
     choice: int | None  # the record a reviewer chose for this field (None: the rule)
     agree: bool  # every record has the same value
+
+    @property
+    def rule_text(self) -> str:
+        return RULE_TEXT[self.rule]
 
 
 @dataclass
