@@ -555,7 +555,12 @@ class MergeView:
 
     @property
     def agreeing(self) -> list[MergeRow]:
-        return [row for row in self.rows if row.agree]
+        return [row for row in self.rows if row.agree and row.kept]
+
+    @property
+    def empty(self) -> list[str]:
+        """The fields no record has."""
+        return [row.label for row in self.rows if row.agree and not row.kept]
 
 
 def _merge_shown(name: str, value: Any) -> str:
