@@ -160,3 +160,16 @@ def test_the_exports_carry_the_merged_metadata_of_the_primary(review, owner, clu
     (ris,) = included_ris_records(review)
     assert ris["doi"] == "10.1000/ms.1" and ris["keywords"] == ["rebound"]
     assert ris["abstract"] == "A long abstract from Embase." and ris["pmid"] == "31000001"
+
+
+def test_the_primary_is_screened_with_the_merged_metadata(client, owner, reviewer, review, cluster):
+    from reviewapp.literature import merges
+
+    a, b = cluster
+    client.force_login(reviewer)
+    url = reverse("screening:screen", args=[review.slug, "ta"])
+    assert "A long abstract from Embase." not in client.get(url).content.decode()
+    merges.cluster_merge(membership=membership_of(owner, review), primary_id=a.pk)
+    page = client.get(url).content.decode()
+    assert f'data-record-id="{a.pk}"' in page and f'data-record-id="{b.pk}"' not in page
+    assert "A long abstract from Embase." in page and "DOI 10.1000/ms.1" in page

@@ -195,15 +195,22 @@ def test_undoing_a_change_of_primary_is_refused_once_the_new_primary_was_screene
 
 
 def test_a_merge_stops_applying_when_a_record_leaves_the_cluster(review, owner, cluster):
-    from reviewapp.literature.duplicates import duplicate_undo
+    from reviewapp.literature.duplicates import duplicate_mark, duplicate_undo
 
     me = membership_of(owner, review)
     merges.cluster_merge(membership=me, primary_id=cluster["a"].pk)
     assert selectors.merged_values(review)[cluster["a"].pk]["doi"] == "10.1000/ms.1"
     duplicate_undo(membership=me, link_id=DuplicateLink.objects.get(duplicate=cluster["b"]).pk)
     assert selectors.merged_values(review) == {}
+    merge = RecordMerge.objects.get()
+    assert not merge.current and merge.undone_by == owner
+    assert AuditEvent.objects.get(action="duplicate.merge.undone").after["merged"] is False
     view = selectors.merge_view(review, cluster["a"].pk)
-    assert not view.in_effect and view.left == [cluster["b"].number]
+    assert not view.in_effect and view.current is None
+    # A merged primary marked as a duplicate of another record stops showing its merge too.
+    merges.cluster_merge(membership=me, primary_id=cluster["a"].pk)
+    duplicate_mark(membership=me, duplicate_id=cluster["a"].pk, primary_id=cluster["d"].pk)
+    assert not RecordMerge.objects.filter(current=True).exists()
 
 
 def test_a_reviewer_may_merge_an_analyst_may_not(review, reviewer, analyst, cluster):
