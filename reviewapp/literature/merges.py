@@ -314,8 +314,9 @@ def cluster_merge_undo(*, membership: Membership, primary_id: int) -> Record:
     previous = revision.replaces
     restored_primary = state.primary
     if revision.links_opened:
-        opened = {link.pk: link for link in state.links}
-        if any(pk not in opened for pk in revision.links_opened):
+        # Only the very links it made: a record that joined since would be left pointing at a
+        # duplicate, one that left would come back.
+        if {link.pk for link in state.links} != set(revision.links_opened):
             raise ServiceError(
                 "A record has left or joined this cluster since its primary was chosen; the "
                 "change of primary cannot be undone. Choose the primary again instead."

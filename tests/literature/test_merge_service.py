@@ -231,3 +231,17 @@ def test_only_a_primary_with_duplicates_is_merged(review, owner, cluster):
         merges.cluster_primary_choose(
             membership=me, primary_id=cluster["a"].pk, new_primary_id=cluster["d"].pk
         )
+
+
+def test_a_change_of_primary_is_not_undone_once_the_cluster_changed(review, owner, cluster):
+    from reviewapp.literature.duplicates import duplicate_mark
+
+    me = membership_of(owner, review)
+    a, b, d = cluster["a"], cluster["b"], cluster["d"]
+    merges.cluster_primary_choose(membership=me, primary_id=a.pk, new_primary_id=b.pk)
+    duplicate_mark(membership=me, duplicate_id=d.pk, primary_id=b.pk)
+    with pytest.raises(ServiceError, match="has left or joined this cluster"):
+        merges.cluster_merge_undo(membership=me, primary_id=b.pk)
+    assert set(
+        DuplicateLink.objects.filter(undone_at__isnull=True).values_list("primary", flat=True)
+    ) == {b.pk}
