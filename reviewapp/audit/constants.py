@@ -30,6 +30,8 @@ class Action(models.TextChoices):
     DUPLICATE_CONFIRMED = "duplicate.confirmed", "Duplicate confirmed"
     DUPLICATE_UNLINKED = "duplicate.unlinked", "Duplicate link undone"
     DUPLICATE_PRIMARY = "duplicate.primary", "Duplicate's primary record changed"
+    DUPLICATE_MERGED = "duplicate.merged", "Duplicates' metadata merged"
+    DUPLICATE_MERGE_UNDONE = "duplicate.merge.undone", "Merge of duplicates undone"
     STUDY_LINKED = "study.linked", "Report linked to a study"
     PRISMA_BOX_CHANGED = "prisma.box.changed", "PRISMA box entered by hand"
     ANALYSIS_CREATED = "analysis.created", "Analysis created"

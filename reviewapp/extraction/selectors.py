@@ -27,7 +27,7 @@ from reviewapp.extraction.exports import Entry
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.extraction.schema import Column, columns_union
 from reviewapp.literature.models import Record
-from reviewapp.literature.selectors import records_count
+from reviewapp.literature.selectors import merged_values, records_count
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import DecisionKind, Stage
 from reviewapp.screening.models import Decision, Report, Study
@@ -321,6 +321,8 @@ def records_wide(review: Review, membership: Membership) -> tuple[list[str], Ite
             .iterator(chunk_size=CHUNK)
         )
         pending = next(decisions, None)
+        # A merged cluster's primary is exported with the cluster's merged metadata.
+        merged = merged_values(review)
         records = (
             records_with_states(Record.objects.filter(review=review))
             .order_by("review_id", "id")
@@ -342,6 +344,8 @@ def records_wide(review: Review, membership: Membership) -> tuple[list[str], Ite
                 "duplicate_of": r["primary_id"],
                 "study": r["study_label"] or "",
             }
+            if r["id"] in merged:
+                row |= _merged_columns(merged[r["id"]])
             for stage in WIDE_STAGES:
                 row[f"{stage}_state"] = states[stage] or ""
                 row[f"{stage}_final"] = ""
@@ -362,6 +366,30 @@ def records_wide(review: Review, membership: Membership) -> tuple[list[str], Ite
     return header, rows()
 
 
+_MERGED_COLUMNS = ("pmid", "doi", "year", "title", "journal")
+
+
+def _merged_columns(values: dict) -> dict:
+    row = {name: values.get(name) for name in _MERGED_COLUMNS}
+    row["first_author"] = _first_author(values.get("authors") or [])
+    return row
+
+
+_RIS_MERGED = (
+    "title",
+    "authors",
+    "year",
+    "journal",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "abstract",
+    "keywords",
+)
+
+
 def included_ris_records(review: Review) -> list[dict]:
     """The included reports (records included at full text that belong to a study), with the
     study's label, ordered by study."""
@@ -372,6 +400,7 @@ def included_ris_records(review: Review) -> list[dict]:
         .order_by("study__label", "record_id")
     )
     out = []
+    merged = merged_values(review, ids)
     for report in reports:
         r = report.record
         # The query keeps only reports with a study; the field itself is nullable.
@@ -393,6 +422,7 @@ def included_ris_records(review: Review) -> list[dict]:
                 "keywords": r.keywords,
                 "study": study.label,
             }
+            | {name: merged[r.pk].get(name) for name in _RIS_MERGED if r.pk in merged}
         )
     return out
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from reviewapp.literature.models import DuplicateLink, Import, Record, Search
+from reviewapp.literature.models import DuplicateLink, Import, Record, RecordMerge, Search
 
 
 @admin.register(Search)
@@ -46,3 +46,22 @@ class DuplicateLinkAdmin(admin.ModelAdmin):
     list_display = ["duplicate", "primary", "rule", "score", "status", "undone_at"]
     list_filter = ["rule", "status"]
     raw_id_fields = ["review", "duplicate", "primary"]
+
+
+@admin.register(RecordMerge)
+class RecordMergeAdmin(admin.ModelAdmin):
+    """Read-only: a merge revision is what an undo restores; edited by hand, undo would restore
+    something no one chose. Merges are made and undone on the review's merge page."""
+
+    list_display = ["primary", "review", "current", "created_by", "created_at", "undone_at"]
+    list_filter = ["current"]
+    raw_id_fields = ["review", "primary", "replaces", "created_by", "undone_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

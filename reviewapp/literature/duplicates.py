@@ -14,7 +14,7 @@ from reviewapp.audit.services import Target, audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
-from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.literature.models import DuplicateLink, Record, RecordMerge
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership
 
@@ -56,7 +56,34 @@ def duplicate_undo(*, membership: Membership, link_id: int) -> DuplicateLink:
     link.undone_by = membership.user
     link.save(update_fields=["undone_at", "undone_by"])
     _audit(membership, Action.DUPLICATE_UNLINKED, link, {"linked": True}, {"linked": False})
+    _merge_retire(membership, primary_id=link.primary_id, leaving_id=link.duplicate_id)
     return link
+
+
+def _merge_retire(membership: Membership, *, primary_id: int, leaving_id: int) -> None:
+    """A record left a merged cluster (or its primary became a duplicate): the merge may hold
+    values taken from it, so it stops being in effect, undone by the same person at the same
+    time; the primary shows its own values until the cluster is merged again."""
+    merge = (
+        RecordMerge.objects.select_for_update()
+        .filter(primary_id=primary_id, current=True)
+        .select_related("primary")
+        .first()
+    )
+    if merge is None or leaving_id not in merge.records:
+        return
+    merge.current = False
+    merge.undone_at = timezone.now()
+    merge.undone_by = membership.user
+    merge.save(update_fields=["current", "undone_at", "undone_by"])
+    audit_record(
+        review=membership.review,
+        actor=membership,
+        action=Action.DUPLICATE_MERGE_UNDONE,
+        target=Target("record", primary_id, f"Record {merge.primary.number} and its duplicates"),
+        before={"merged": True},
+        after={"merged": False, "left": leaving_id},
+    )
 
 
 @transaction.atomic
@@ -77,6 +104,8 @@ def duplicate_mark(*, membership: Membership, duplicate_id: int, primary_id: int
         .first()
         or primary_id
     )
+    # A merged cluster's primary that becomes a duplicate no longer shows its merge.
+    _merge_retire(membership, primary_id=duplicate_id, leaving_id=duplicate_id)
     link = DuplicateLink.objects.create(
         review=review,
         duplicate_id=duplicate_id,

@@ -296,3 +296,54 @@ class DuplicateLink(models.Model):
     @property
     def is_active(self) -> bool:
         return self.undone_at is None
+
+
+class RecordMerge(models.Model):
+    """One revision of a duplicate cluster's merged metadata: the values its primary shows.
+
+    The records themselves are never changed: each keeps the values its source gave. A merge
+    stores, field by field, the value kept, the records it came from (`origins`) and the fields a
+    reviewer chose by hand (`choices`: field -> record id). Every change (a merge, a field chosen,
+    another primary) is a new revision that `replaces` the one before; undoing a revision brings
+    back exactly the one it replaced (or none), and the links it re-pointed (`links_closed`,
+    `links_opened`) when it changed the primary. Only the newest revision of a cluster is
+    `current`.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="record_merges")
+    primary = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="merges")
+    # The ids of the cluster's records when merged, the primary first.
+    records = models.JSONField(default=list)
+    values = models.JSONField(default=dict)
+    origins = models.JSONField(default=dict)
+    choices = models.JSONField(default=dict, blank=True)
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # A change of primary undoes the cluster's links and makes new ones to the new primary.
+    links_closed = models.JSONField(default=list, blank=True)
+    links_opened = models.JSONField(default=list, blank=True)
+    current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["primary"], condition=Q(current=True), name="record_merge_one_current"
+            ),
+            models.CheckConstraint(
+                condition=Q(current=False) | Q(undone_at__isnull=True),
+                name="record_merge_undone_not_current",
+            ),
+        ]
+        indexes = [models.Index(fields=["review", "current"])]
+
+    def __str__(self) -> str:
+        return f"Merge of record {self.primary_id} ({len(self.records)} records)"

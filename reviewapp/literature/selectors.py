@@ -22,10 +22,11 @@ from django.db.models import (
     Window,
 )
 
+from reviewapp.core.errors import ServiceError
 from reviewapp.core.rows import in_review, row_after, row_before
-from reviewapp.literature import compare, matching
+from reviewapp.literature import compare, matching, merging
 from reviewapp.literature.constants import DuplicateRule, DuplicateStatus
-from reviewapp.literature.models import DuplicateLink, Import, Record, Search
+from reviewapp.literature.models import DuplicateLink, Import, Record, RecordMerge, Search
 from reviewapp.reviews.models import Review
 
 RECORDS_PAGE_SIZE = 50
@@ -454,3 +455,182 @@ def duplicate_sources(review: Review) -> list[tuple[str, str]]:
         .values_list("pk", "source_database", "created_at")
     ]
     return choices
+
+
+# --- merged duplicate clusters ----------------------------------------------------------------
+
+
+def merged_values(review: Review, record_ids=None) -> dict[int, dict[str, Any]]:
+    """The merged metadata in effect for the primaries among ``record_ids`` (every primary of the
+    review when None): record id -> field -> value (merging.FIELD_NAMES and companions).
+
+    A merge is in effect while its primary is still a primary and every record merged into it is
+    still its duplicate; after a record left the cluster the primary shows its own values until
+    the cluster is merged again (a record that joined only adds nothing yet). Three queries.
+    """
+    if record_ids is not None and not record_ids:
+        return {}
+    merges = RecordMerge.objects.filter(review=review, current=True)
+    if record_ids is not None:
+        merges = merges.filter(primary_id__in=list(record_ids))
+    current = {m.primary_id: m for m in merges.only("primary_id", "records", "values")}
+    if not current:
+        return {}
+    members: dict[int, set[int]] = {pid: set() for pid in current}
+    for pid, did in DuplicateLink.objects.filter(
+        review=review, undone_at__isnull=True, primary_id__in=list(current)
+    ).values_list("primary_id", "duplicate_id"):
+        members[pid].add(did)
+    demoted = set(
+        DuplicateLink.objects.filter(
+            review=review, undone_at__isnull=True, duplicate_id__in=list(current)
+        ).values_list("duplicate_id", flat=True)
+    )
+    return {
+        pid: merge.values
+        for pid, merge in current.items()
+        if pid not in demoted and set(merge.records[1:]) <= members[pid]
+    }
+
+
+def merged_apply(record: Record, values: dict[str, Any] | None) -> Record:
+    """The record showing its cluster's merged values (not saved: each record keeps its own in
+    the database). ``record.merged`` says whether it does."""
+    record.merged = bool(values)  # type: ignore[attr-defined]
+    for name, value in (values or {}).items():
+        if name != "sources" and name in record.__dict__:
+            setattr(record, name, value)
+    if values:
+        record.merged_sources = values.get("sources") or []  # type: ignore[attr-defined]
+    return record
+
+
+RULE_TEXT = {
+    merging.FIRST: "the kept record's, or the first record's that has one",
+    merging.LONGEST: "the longest",
+    merging.UNION: "every record's, each once",
+}
+
+
+@dataclass(frozen=True)
+class MergeCell:
+    record: Record
+    shown: str
+    kept: bool  # the value the merge keeps is this record's
+
+
+@dataclass(frozen=True)
+class MergeRow:
+    """One field of the merge view: each record's value, the kept one and where it is from."""
+
+    name: str
+    label: str
+    rule: str
+    cells: list[MergeCell]
+    kept: str
+    origins: list[int]  # numbers of the records the kept value came from
+    choice: int | None  # the record a reviewer chose for this field (None: the rule)
+    agree: bool  # every record has the same value
+
+    @property
+    def rule_text(self) -> str:
+        return RULE_TEXT[self.rule]
+
+
+@dataclass
+class MergeView:
+    primary: Record
+    records: list[Record]
+    rows: list[MergeRow]
+    current: RecordMerge | None
+    in_effect: bool  # the current merge is what the primary shows (not stale)
+    left: list[int]  # numbers of records merged that left the cluster since
+    joined: list[int]  # numbers of records in the cluster but not in the merge
+    history: list[RecordMerge]
+    screened: list[str]  # what screening holds on the primary (choosing another is refused)
+
+    @property
+    def differing(self) -> list[MergeRow]:
+        return [row for row in self.rows if not row.agree]
+
+    @property
+    def agreeing(self) -> list[MergeRow]:
+        return [row for row in self.rows if row.agree and row.kept]
+
+    @property
+    def empty(self) -> list[str]:
+        """The fields no record has."""
+        return [row.label for row in self.rows if row.agree and not row.kept]
+
+
+def _merge_shown(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if name == "authors":
+        return _shown("authors", compare.Citation(authors=tuple(value or ())))
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def merge_view(review: Review, primary_id: int) -> MergeView:
+    """A cluster field by field: each record's own value, the value its merge keeps (the
+    current merge's, else what merging now would keep) and from which record. Raises
+    ServiceError when the record is not a primary with duplicates."""
+    from reviewapp.literature import merges
+
+    state = merges.cluster_state(review, primary_id)
+    if not state.links:
+        raise ServiceError(f"Record {state.primary.number} has no duplicates.")
+    sources = [merges.merge_source(r) for r in state.records]
+    ids = set(state.ids)
+    current = state.current
+    numbers = {r.pk: r.number for r in state.records}
+    left = [pk for pk in (current.records if current else []) if pk not in ids]
+    if left:
+        numbers |= dict(Record.objects.filter(pk__in=left).values_list("pk", "number"))
+    in_effect = current is not None and not left
+    choices = {k: v for k, v in (current.choices if current else {}).items() if v in ids}
+    proposed = merging.merge(sources, primary_id=state.primary.pk, choices=choices)
+    rows = []
+    for name, rule in merging.FIELDS:
+        if in_effect and current is not None:
+            kept_value = current.values.get(name)
+            origins = current.origins.get(name, [])
+        else:
+            kept_value = proposed.fields[name].value
+            origins = list(proposed.fields[name].origins)
+        shown = [_merge_shown(name, s.values.get(name)) for s in sources]
+        kept_shown = _merge_shown(name, kept_value)
+        cells = [
+            MergeCell(record, text, record.pk in origins)
+            for record, text in zip(state.records, shown, strict=True)
+        ]
+        rows.append(
+            MergeRow(
+                name=name,
+                label=merges.merging_label(name),
+                rule=rule,
+                cells=cells,
+                kept=kept_shown,
+                origins=[numbers.get(pk, pk) for pk in origins],
+                choice=choices.get(name),
+                agree=len(set(shown)) == 1,
+            )
+        )
+    history = list(
+        RecordMerge.objects.filter(review=review, primary_id__in=ids)
+        .select_related("created_by", "undone_by", "primary")
+        .order_by("-created_at", "-id")[:10]
+    )
+    return MergeView(
+        primary=state.primary,
+        records=state.records,
+        rows=rows,
+        current=current,
+        in_effect=in_effect,
+        left=[numbers.get(pk, pk) for pk in left],
+        joined=[numbers[pk] for pk in state.ids if current and pk not in current.records],
+        history=history,
+        screened=merges.screening_history(state.primary.pk),
+    )

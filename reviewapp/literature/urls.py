@@ -23,4 +23,20 @@ urlpatterns = [
     path("duplicates/<int:link_id>/confirm/", views.duplicate_confirm, name="duplicate-confirm"),
     path("duplicates/<int:link_id>/undo/", views.duplicate_undo, name="duplicate-undo"),
     path("duplicates/mark/", views.duplicate_mark, name="duplicate-mark"),
+    path("duplicates/<int:record_id>/merge/", views.duplicate_merge, name="duplicate-merge"),
+    path(
+        "duplicates/<int:record_id>/merge/save/",
+        views.duplicate_merge_save,
+        name="duplicate-merge-save",
+    ),
+    path(
+        "duplicates/<int:record_id>/merge/primary/",
+        views.duplicate_merge_primary,
+        name="duplicate-merge-primary",
+    ),
+    path(
+        "duplicates/<int:record_id>/merge/undo/",
+        views.duplicate_merge_undo,
+        name="duplicate-merge-undo",
+    ),
 ]

@@ -9,12 +9,12 @@ from django.views.decorators.http import require_POST
 
 from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.filenames import upload_name_clean
-from reviewapp.core.htmx import render_page_or_partial
+from reviewapp.core.htmx import is_htmx, render_page_or_partial
 from reviewapp.core.jobs import job_enqueue
 from reviewapp.core.permissions import review_view
 from reviewapp.core.progress import progress_read
 from reviewapp.core.spreadsheet import neutralise
-from reviewapp.literature import duplicates, searches, selectors, services
+from reviewapp.literature import duplicates, merges, merging, searches, selectors, services
 from reviewapp.literature.constants import DuplicateRule, DuplicateStatus, JobStatus
 from reviewapp.literature.forms import DuplicateMarkForm, ImportForm, SearchForm
 from reviewapp.literature.models import DuplicateLink, Import, Record, Search
@@ -37,6 +37,10 @@ def record_list(request, *, review, membership):
         before=_id_param(request, "before"),
         in_full_text=in_full_text,
     )
+    # A merged cluster's primary is listed with the cluster's merged metadata.
+    merged = selectors.merged_values(review, [r.pk for r in page.rows])
+    for row in page.rows:
+        selectors.merged_apply(row, merged.get(row.pk))
     return render(
         request,
         "literature/record_list.html",
@@ -65,13 +69,29 @@ def record_detail(request, record_id: int, *, review, membership):
     link = (
         DuplicateLink.objects.filter(duplicate=record, undone_at__isnull=True)
         .select_related("primary")
-        .only("id", "primary_id", "rule", "status", "primary__id", "primary__title")
+        .only("id", "primary_id", "rule", "status", "primary__id", "primary__number")
         .first()
     )
+    # A duplicate shows its own values; a merged cluster's primary, the cluster's merged ones.
+    merged = None if link else selectors.merged_values(review, [record.pk]).get(record.pk)
+    merged_from = []
+    if merged:
+        selectors.merged_apply(record, merged)
+        merged_from = list(
+            DuplicateLink.objects.filter(primary=record, undone_at__isnull=True)
+            .order_by("duplicate__number")
+            .values_list("duplicate__number", flat=True)
+        )
     return render(
         request,
         "literature/record_detail.html",
-        {"review": review, "membership": membership, "record": record, "duplicate_of": link},
+        {
+            "review": review,
+            "membership": membership,
+            "record": record,
+            "duplicate_of": link,
+            "merged_from": merged_from,
+        },
     )
 
 
@@ -335,4 +355,134 @@ def duplicate_mark(request, *, review, membership):
             primary_id=form.cleaned_data["primary"],
         ),
         "Marked as a duplicate.",
+    )
+
+
+# --- merging a cluster field by field ---------------------------------------------------------
+
+
+def _merge_context(review, membership, view) -> dict:
+    return {
+        "review": review,
+        "membership": membership,
+        "view": view,
+        "can_decide": membership.can(Capability.SCREEN),
+    }
+
+
+@review_view()
+def duplicate_merge(request, record_id: int, *, review, membership):
+    """A cluster field by field: each record's value, the one kept and where it is from."""
+    record = get_object_or_404(Record.objects.only("id", "number"), pk=record_id, review=review)
+    primary_id = (
+        DuplicateLink.objects.filter(duplicate=record, undone_at__isnull=True)
+        .values_list("primary_id", flat=True)
+        .first()
+    )
+    if primary_id is not None:
+        # A duplicate's cluster is merged from its primary's page.
+        return redirect("literature:duplicate-merge", review.slug, primary_id)
+    try:
+        view = selectors.merge_view(review, record.pk)
+    except ServiceError as exc:
+        return render(
+            request,
+            "literature/duplicate_merge.html",
+            {"review": review, "membership": membership, "record": record, "absent": exc.message},
+        )
+    return render_page_or_partial(
+        request,
+        "literature/duplicate_merge.html",
+        "literature/partials/_merge_panel.html",
+        _merge_context(review, membership, view),
+    )
+
+
+def _merge_answer(request, review, membership, action, success: str):
+    """Run a merge service; answer htmx with the panel (or the refusal as text, shown beside the
+    control by app.js), anything else with the page again and a message."""
+    try:
+        primary = action()
+    except ServiceError as exc:
+        if is_htmx(request):
+            return HttpResponse(exc.message, status=409, content_type="text/plain; charset=utf-8")
+        messages.error(request, exc.message)
+        return redirect(
+            "literature:duplicate-merge", review.slug, request.resolver_match.kwargs["record_id"]
+        )
+    url = reverse("literature:duplicate-merge", args=[review.slug, primary.pk])
+    if not is_htmx(request):
+        messages.success(request, success)
+        return redirect(url)
+    view = selectors.merge_view(review, primary.pk)
+    context = _merge_context(review, membership, view) | {"done": success}
+    response = render(request, "literature/partials/_merge_panel.html", context)
+    # The address follows the primary, which a change of primary (or its undo) moves.
+    response["HX-Replace-Url"] = url
+    return response
+
+
+def _refuse(message: str):
+    raise ServiceError(message)
+
+
+def _choice_of(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def duplicate_merge_save(request, record_id: int, *, review, membership):
+    choices = {
+        name: _choice_of(request.POST.get(f"keep-{name}", ""))
+        for name in merging.FIELD_NAMES
+        if f"keep-{name}" in request.POST
+    }
+    return _merge_answer(
+        request,
+        review,
+        membership,
+        lambda: (
+            merges.cluster_merge(
+                membership=membership, primary_id=record_id, choices=choices
+            ).primary
+        ),
+        "Merged: the kept record shows the values marked Kept; every record keeps its own.",
+    )
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def duplicate_merge_primary(request, record_id: int, *, review, membership):
+    new_primary = _choice_of(request.POST.get("primary", ""))
+    if new_primary is None:
+        return _merge_answer(
+            request,
+            review,
+            membership,
+            lambda: _refuse("Choose the record to keep."),
+            "",
+        )
+    return _merge_answer(
+        request,
+        review,
+        membership,
+        lambda: (
+            merges.cluster_primary_choose(
+                membership=membership, primary_id=record_id, new_primary_id=new_primary
+            ).primary
+        ),
+        "Primary changed: that record is now the one screened, with the merged values.",
+    )
+
+
+@review_view(Capability.SCREEN)
+@require_POST
+def duplicate_merge_undo(request, record_id: int, *, review, membership):
+    return _merge_answer(
+        request,
+        review,
+        membership,
+        lambda: merges.cluster_merge_undo(membership=membership, primary_id=record_id),
+        "Undone: the cluster is as it was before that change.",
     )

@@ -14,11 +14,11 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, JSONField, OuterRef, QuerySet, Subquery
 
 from reviewapp.core.blinding import others_votes_visible, reader_of
-from reviewapp.literature.models import DuplicateLink, Record
-from reviewapp.literature.selectors import records_unique
+from reviewapp.literature.models import DuplicateLink, Record, RecordMerge
+from reviewapp.literature.selectors import merged_apply, records_unique
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import (
     DecisionKind,
@@ -368,7 +368,14 @@ def record_panels(
     if not record_ids:
         return []
     user = membership.user
-    records = Record.objects.in_bulk(record_ids)
+    # A merged cluster's primary is screened with the cluster's merged metadata (the richest
+    # abstract, every identifier and term), read with the records: no query more.
+    merge = RecordMerge.objects.filter(primary=OuterRef("pk"), current=True).values("values")
+    records = Record.objects.annotate(
+        merge_values=Subquery(merge[:1], output_field=JSONField())
+    ).in_bulk(record_ids)
+    for record in records.values():
+        merged_apply(record, record.merge_values)
     states: dict[int, str] = {}
     votes: dict[int, list[PanelVote]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)
