@@ -31,6 +31,19 @@ def report_text_extract_task(report_file_id: int) -> int | None:
     return row.pk if row else None
 
 
+@shared_task(name="screening.report_texts_backfill", soft_time_limit=60 * 50, time_limit=60 * 55)
+def report_texts_backfill_task(review_id: int | None = None, batch_size: int = 50) -> dict:
+    """Extract the text of uploaded PDFs that have none (those from before extraction existed)."""
+    from reviewapp.screening.fulltext_text import report_texts_backfill
+
+    result = report_texts_backfill(review_id=review_id, batch_size=batch_size)
+    return {
+        "extracted": result.extracted,
+        "failures": [list(f) for f in result.failures],
+        "remaining": result.remaining,
+    }
+
+
 @worker_process_init.connect
 def _ranking_model_load(**_kwargs) -> None:
     """Import scikit-learn and the ranking model when a worker process starts (about a second),
