@@ -22,6 +22,18 @@ def retrieval_run_task(self, retrieval_id: int) -> int:
     return retrieval.pk
 
 
+@shared_task(
+    bind=True, name="screening.bulk_match_run", soft_time_limit=60 * 25, time_limit=60 * 30
+)
+def bulk_match_run_task(self, match_id: int) -> int:
+    """Check and match the files of one bulk upload (or take back a job whose worker died)."""
+    from reviewapp.screening.bulk import bulk_match_run
+
+    job = bulk_match_run(match_id=match_id)
+    task_check_again_if_busy(self, job)
+    return job.pk
+
+
 @shared_task(name="screening.report_text_extract", soft_time_limit=60 * 5, time_limit=60 * 6)
 def report_text_extract_task(report_file_id: int) -> int | None:
     """Extract and store the text of one uploaded PDF, for search (once only)."""
