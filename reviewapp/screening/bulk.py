@@ -237,7 +237,7 @@ def _match_all(job: BulkMatch, claim) -> None:
                     row.evidence = match.evidence[:500]
             if row.refused:
                 gone.append(row.file.name)
-                row.file = ""  # type: ignore[assignment]
+                row.file = ""
             row.pending = False
             row.save()
             progress_write(PROGRESS_KIND, job.pk, done=done, total=total)
