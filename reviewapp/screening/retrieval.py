@@ -57,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 UNPAYWALL_INTERVAL = 0.1  # Unpaywall asks for at most 100,000 calls a day; 10 a second is polite
 OTHER_HOST_INTERVAL = 0.5  # publishers' and repositories' servers, one host at a time
-FETCH_THREADS = 8  # lookups and downloads in flight at once, each waiting for its limiter
 RETRY_TRIES = 4
 RETRY_BACKOFF = 1.0  # seconds before the second try, doubling after each failure
 NCBI_HOSTS = ("ncbi.nlm.nih.gov", "nih.gov")
@@ -242,7 +241,7 @@ def _retrieve_all(retrieval: Retrieval, membership: Membership, claim) -> None:
     # instead of the longest (bench/fulltext_bench.py). The threads touch no database; records
     # are attached here, in record order, each in its own transaction as before. At most WINDOW
     # downloads wait in memory.
-    threads = FETCH_THREADS if settings.REDIS_URL else 1
+    threads = settings.RETRIEVAL_FETCH_THREADS if settings.REDIS_URL else 1
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="retrieval") as pool:
         pending: deque[tuple[Record, Future[_Fetched]]] = deque()
         queue = iter(records)
