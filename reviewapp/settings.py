@@ -128,6 +128,9 @@ def _settings_from_env() -> dict:
         ),
         # Tests only: let PDF links point at the fakes on 127.0.0.1 (normally refused).
         "OPENACCESS_ALLOW_PRIVATE_HOSTS": env_bool("OPENACCESS_ALLOW_PRIVATE_HOSTS", False),
+        # Lookups and downloads one retrieval has in flight, each waiting for its service's
+        # limiter (1: one record at a time; the benchmark compares the two).
+        "RETRIEVAL_FETCH_THREADS": env_int("RETRIEVAL_FETCH_THREADS", 8, minimum=1, maximum=32),
         "PMC_OA_BASE_URL": env_url(
             "PMC_OA_BASE_URL",
             "https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi",
@@ -629,6 +632,7 @@ PMC_OA_BASE_URL = _env["PMC_OA_BASE_URL"]
 UNPAYWALL_EMAIL = _env["UNPAYWALL_EMAIL"]
 UNPAYWALL_BASE_URL = _env["UNPAYWALL_BASE_URL"]
 OPENACCESS_ALLOW_PRIVATE_HOSTS = _env["OPENACCESS_ALLOW_PRIVATE_HOSTS"]
+RETRIEVAL_FETCH_THREADS = _env["RETRIEVAL_FETCH_THREADS"]
 
 LOGGING = {
     "version": 1,

@@ -98,6 +98,12 @@ KINDS = (
         "It can be run again.",
     ),
     JobKind(
+        "screening.BulkMatch",
+        "reviewapp.screening.tasks.bulk_match_run_task",
+        "matching",
+        "Upload the files again.",
+    ),
+    JobKind(
         "screening.Ranking",
         "reviewapp.screening.tasks.ranking_train_task",
         "training",

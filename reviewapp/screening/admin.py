@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from reviewapp.screening.models import (
+    BulkMatch,
     BulkUpload,
     BulkUploadFile,
     Decision,
@@ -165,6 +166,15 @@ class BulkUploadAdmin(_ReadOnly):
     list_display = ["review", "status", "uploaded_by", "created_at", "finished_at"]
     list_filter = ["status"]
     raw_id_fields = ["review", "uploaded_by"]
+
+
+@admin.register(BulkMatch)
+class BulkMatchAdmin(_ReadOnly):
+    """The job that checks and matches a batch's files; run by the worker, never from here."""
+
+    list_display = ["batch", "status", "total", "attempts", "created_at", "finished_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["batch"]
 
 
 @admin.register(BulkUploadFile)

@@ -1,8 +1,9 @@
 """Bulk upload of full texts: many PDFs (or a zip of them) staged, matched, reviewed, confirmed.
 
-``bulk_stage`` checks every file (a real, unencrypted PDF within FULLTEXT_MAX_BYTES; zips within
-their limits, without path tricks), stores the acceptable ones in a staging area and matches each
-to a record at the full-text stage (reviewapp.screening.bulk_match). Nothing is attached yet: the
+``bulk_stage`` unpacks the upload (zips within their limits, without path tricks) and stores the
+files in a staging area; the batch's BulkMatch job (``bulk_match_run``, in the worker for a large
+upload) checks each as a real, unencrypted PDF within FULLTEXT_MAX_BYTES and matches it to a record
+at the full-text stage (reviewapp.screening.bulk_match). Nothing is attached yet: the
 member reviews the matches, assigns or discards files, and ``bulk_confirm`` attaches them all in
 one transaction through ``report_upload`` (the service a single upload uses), or none of them.
 """
@@ -10,6 +11,7 @@ one transaction through ``report_upload`` (the service a single upload uses), or
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 
 from django.conf import settings
@@ -19,7 +21,10 @@ from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.filenames import upload_name_clean
+from reviewapp.core.jobs import JobLost, job_claim, job_enqueue
 from reviewapp.core.permissions import require
+from reviewapp.core.progress import progress_read, progress_write
+from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.models import Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
@@ -32,9 +37,11 @@ from reviewapp.screening.bulk_match import (
 )
 from reviewapp.screening.constants import BulkStatus, MatchMethod, Stage
 from reviewapp.screening.fulltext import report_upload
-from reviewapp.screening.models import BulkUpload, BulkUploadFile
-from reviewapp.screening.pdfs import PdfRefused, pdf_check
+from reviewapp.screening.models import BulkMatch, BulkUpload, BulkUploadFile
+from reviewapp.screening.pdfs import PDF_MAGIC, PdfRefused, pdf_check
 from reviewapp.screening.selectors import stage_eligible_ids
+
+logger = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -59,11 +66,19 @@ def bulk_candidates(review: Review) -> list[Candidate]:
     return out
 
 
-def bulk_stage(*, membership: Membership, uploads: list) -> BulkUpload:
-    """Check, store and match a set of uploaded files (PDFs and zips of PDFs) as a new batch.
+INLINE_MAX_FILES = 10  # a handful of PDFs is matched in the request; more go to the worker
+PROGRESS_KIND = "bulk-match"
 
-    Files that are refused are kept in the batch with the reason (and no content), so the review
-    page names each of them; the batch is refused as a whole only if nothing in it is a PDF.
+
+def bulk_stage(*, membership: Membership, uploads: list) -> BulkUpload:
+    """Unpack and store a set of uploaded files (PDFs and zips of PDFs) as a new batch, and match it.
+
+    What the request can judge at once is refused here: a zip that is a bomb, encrypted, too big
+    or too full refuses the upload; members with paths that climb out, that are not PDFs or are
+    too large are kept in the batch with the reason (and no content), so the review page names
+    each; an upload in which nothing could be a PDF is refused as a whole. The rest is stored
+    ``pending`` and read and matched by the batch's BulkMatch job (``bulk_match_run``): in this
+    request for a handful of files, else by the worker while the review page shows progress.
     """
     require(membership, Capability.SCREEN)
     uploads = [u for u in uploads if u is not None]
@@ -86,60 +101,174 @@ def bulk_stage(*, membership: Membership, uploads: list) -> BulkUpload:
             except ZipRefused as exc:
                 raise ServiceError(str(exc), field="files") from None
             items += [(f"{name}/{m.name}", m.content, m.refused) for m in members]
+        elif len(data) > max_bytes:
+            items.append(
+                (
+                    name,
+                    None,
+                    f"it is {len(data) / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB",
+                )
+            )
+        elif not data.startswith(PDF_MAGIC):
+            items.append((name, None, "it is not a PDF (it does not start with %PDF-)"))
         else:
             items.append((name, data, ""))
     if len(items) > MAX_MEMBERS:
         raise ServiceError(
             f"That is {len(items)} files; upload at most {MAX_MEMBERS} at once.", field="files"
         )
-    matcher = Matcher(bulk_candidates(membership.review))
+    if not any(content is not None and not refused for _name, content, refused in items):
+        reasons = "; ".join(f"{name}: {refused}" for name, _c, refused in items[:10])
+        raise ServiceError(f"No PDF could be taken. {reasons}", field="files")
     stored: list[str] = []
     try:
-        return _stage_rows(membership, items, matcher, stored)
+        job = _stage_rows(membership, items, stored)
     except BaseException:
         # The rows were rolled back; the files written for them go too.
         _delete_files(stored)
         raise
+    if job.total > INLINE_MAX_FILES:
+        return job.batch
+    # Small: matched here, through the job's own claim, as the worker would.
+    job = bulk_match_run(match_id=job.pk)
+    if job.status == JobStatus.FAILED:
+        raise ServiceError(job.error, field="files")
+    return job.batch
 
 
-def _stage_rows(membership, items, matcher, stored: list[str]) -> BulkUpload:
-    max_bytes = settings.FULLTEXT_MAX_BYTES
+def _stage_rows(membership, items, stored: list[str]) -> BulkMatch:
     with transaction.atomic():
         batch = BulkUpload.objects.create(review=membership.review, uploaded_by=membership.user)
-        seen: dict[str, str] = {}
+        pending = 0
         for name, content, refused in items:
             row = BulkUploadFile(batch=batch, name=name[:255], refused=refused)
             if content is not None and not refused:
                 row.size = len(content)
                 row.sha256 = hashlib.sha256(content).hexdigest()
-                try:
-                    facts = pdf_check(content, max_bytes=max_bytes, read_text=True)
-                except PdfRefused as exc:
-                    row.refused = str(exc)
-                else:
-                    if row.sha256 in seen:
-                        row.refused = f"it is the same file as {seen[row.sha256]}"
-                    else:
-                        seen[row.sha256] = name
-                        match = matcher.match(name=name, title=facts.title, text=facts.text)
-                        row.record_id = match.record_id
-                        row.method = match.method
-                        row.evidence = match.evidence[:500]
-                        base = re.sub(r"[^A-Za-z0-9._-]+", "-", name.rsplit("/", 1)[-1])
-                        row.file.save(base[-100:] or "file.pdf", ContentFile(content), save=False)
-                        stored.append(row.file.name)
+                row.pending = True
+                base = re.sub(r"[^A-Za-z0-9._-]+", "-", name.rsplit("/", 1)[-1])
+                row.file.save(base[-100:] or "file.pdf", ContentFile(content), save=False)
+                stored.append(row.file.name)
+                pending += 1
             row.save()
-        if not batch.files.filter(refused="").exists():
+        job = BulkMatch.objects.create(batch=batch, total=pending)
+        if pending > INLINE_MAX_FILES:
+            job_enqueue(job)
+    return job
+
+
+def bulk_match_progress(job: BulkMatch) -> dict:
+    """Files checked and total for the page: the cache while it runs, the rows once finished."""
+    live = progress_read(PROGRESS_KIND, job.pk)
+    if job.status == JobStatus.RUNNING and live:
+        return {"done": live["done"], "total": live.get("total") or job.total}
+    if job.status == JobStatus.DONE:
+        return {"done": job.total, "total": job.total}
+    return {"done": 0, "total": job.total}
+
+
+def bulk_match_run(*, match_id: int) -> BulkMatch:
+    """Check and match the pending files of one batch (or take back a job whose worker died).
+
+    All in one transaction with the job's finish: an attempt that dies, or is given up for dead,
+    leaves the files pending for the next one, and never half of a batch matched. If no file
+    turns out to be a usable PDF, the job fails with every reason and the batch is discarded.
+    """
+    claim = job_claim(BulkMatch, match_id)
+    if claim is None:
+        return BulkMatch.objects.get(pk=match_id)
+    job = BulkMatch.objects.select_related("batch__review").get(pk=match_id)
+    try:
+        with claim.heartbeat():
+            _match_all(job, claim)
+    except JobLost:
+        logger.warning("bulk match %s was taken over by a later attempt", job.pk)
+    except Exception as exc:
+        logger.exception("bulk match %s failed", job.pk)
+        BulkMatch.objects.filter(pk=job.pk, claim_token=claim.token).update(
+            status=JobStatus.FAILED,
+            error=f"Matching stopped: {type(exc).__name__}: {str(exc)[:300]}. Nothing was "
+            "attached; discard this upload and upload the files again.",
+            finished_at=timezone.now(),
+        )
+    job.refresh_from_db()
+    return job
+
+
+def _match_all(job: BulkMatch, claim) -> None:
+    batch = job.batch
+    max_bytes = settings.FULLTEXT_MAX_BYTES
+    matcher = Matcher(bulk_candidates(batch.review))
+    rows = list(batch.files.filter(pending=True).order_by("pk"))
+    total = len(rows)
+    progress_write(PROGRESS_KIND, job.pk, done=0, total=total)
+    gone: list[str] = []
+    with transaction.atomic():
+        # Held to the end, so the upload cannot be discarded under the job.
+        locked = BulkUpload.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != BulkStatus.STAGED:
+            claim.finish(
+                status=JobStatus.FAILED,
+                error=f"The upload was {locked.get_status_display().lower()} before it was "
+                "matched.",
+                finished_at=timezone.now(),
+            )
+            return
+        seen: dict[str, str] = dict(
+            batch.files.filter(pending=False, refused="")
+            .exclude(sha256="")
+            .values_list("sha256", "name")
+        )
+        for done, row in enumerate(rows, start=1):
+            with row.file.open("rb") as handle:
+                content = handle.read()
+            try:
+                facts = pdf_check(content, max_bytes=max_bytes, read_text=True)
+            except PdfRefused as exc:
+                row.refused = str(exc)
+            else:
+                if row.sha256 in seen:
+                    row.refused = f"it is the same file as {seen[row.sha256]}"
+                else:
+                    seen[row.sha256] = row.name
+                    match = matcher.match(name=row.name, title=facts.title, text=facts.text)
+                    row.record_id = match.record_id
+                    row.method = match.method
+                    row.evidence = match.evidence[:500]
+            if row.refused:
+                gone.append(row.file.name)
+                row.file = ""
+            row.pending = False
+            row.save()
+            progress_write(PROGRESS_KIND, job.pk, done=done, total=total)
+            claim.step()
+        now = timezone.now()
+        if batch.files.filter(refused="").exists():
+            claim.finish(status=JobStatus.DONE, total=total, finished_at=now)
+        else:
             # Nothing usable: say why, file by file, and keep nothing.
             reasons = "; ".join(f"{f.name}: {f.refused}" for f in batch.files.all()[:10])
-            raise ServiceError(f"No PDF could be taken. {reasons}", field="files")
-    return batch
+            claim.finish(
+                status=JobStatus.FAILED,
+                total=total,
+                error=f"No PDF could be taken. {reasons}",
+                finished_at=now,
+            )
+            BulkUpload.objects.filter(pk=batch.pk).update(
+                status=BulkStatus.DISCARDED, finished_at=now
+            )
+        transaction.on_commit(lambda: _delete_files(gone))
 
 
-def _staged(membership: Membership, batch: BulkUpload) -> None:
+def _staged(membership: Membership, batch: BulkUpload, *, matched: bool = True) -> None:
     require(membership, Capability.SCREEN)
     if batch.review_id != membership.review_id:
         raise ServiceError("That upload belongs to another review.")
+    job = BulkMatch.objects.filter(batch=batch).first()
+    if matched and job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        raise ServiceError("This upload is still being matched; wait until it is finished.")
+    if matched and job is not None and job.status == JobStatus.FAILED:
+        raise ServiceError("Matching this upload failed, so it can only be discarded.")
     if batch.status != BulkStatus.STAGED:
         raise ServiceError(f"This upload is already {batch.get_status_display().lower()}.")
 
@@ -231,8 +360,14 @@ def bulk_confirm(*, membership: Membership, batch: BulkUpload) -> int:
 
 
 def bulk_discard(*, membership: Membership, batch: BulkUpload) -> None:
-    """Give up a staged upload: nothing is attached, its staged files are deleted."""
-    _staged(membership, batch)
+    """Give up a staged upload: nothing is attached, its staged files are deleted.
+
+    Allowed before its matching starts (the job then finds the batch discarded and does
+    nothing) and after it ends, failed or not; not while it runs.
+    """
+    _staged(membership, batch, matched=False)
+    if BulkMatch.objects.filter(batch=batch, status=JobStatus.RUNNING).exists():
+        raise ServiceError("This upload is being matched right now; discard it once it is done.")
     with transaction.atomic():
         BulkUpload.objects.filter(pk=batch.pk).update(
             status=BulkStatus.DISCARDED, finished_at=timezone.now()

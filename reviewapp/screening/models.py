@@ -607,6 +607,25 @@ class BulkUpload(TimeStampedModel):
         return f"Bulk upload {self.pk} ({self.status})"
 
 
+class BulkMatch(TimeStampedModel, JobRun):
+    """The background job that checks and matches the files of one bulk upload.
+
+    The upload request only unpacks and stores the files; this job reads each as a PDF and
+    matches it (reviewapp.screening.bulk.bulk_match_run). Until it is done the batch cannot be
+    confirmed; if no file could be taken it fails and the batch is discarded.
+    """
+
+    batch = models.OneToOneField(BulkUpload, on_delete=models.CASCADE, related_name="matching")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Matching of bulk upload {self.batch_id} ({self.status})"
+
+
 class BulkUploadFile(models.Model):
     """One file of a bulk upload: staged with its match, or refused with the reason."""
 
@@ -622,6 +641,8 @@ class BulkUploadFile(models.Model):
     method = models.CharField(max_length=16, choices=MatchMethod.choices, blank=True)
     evidence = models.CharField(max_length=500, blank=True)
     discarded = models.BooleanField(default=False)
+    # Stored by the upload, not yet checked and matched by its BulkMatch job.
+    pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["pk"]

@@ -21,6 +21,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -228,13 +231,41 @@ def _retrieve_all(retrieval: Retrieval, membership: Membership, claim) -> None:
     progress_write(PROGRESS_KIND, retrieval.pk, done=done, total=total)
     run = _Run()
     pmcids, elink_error = _pmcids(records, run)
-    for record in records:
-        item = _retrieve_one(record, pmcids.get(record.pk, ""), elink_error, run, membership)
-        item.retrieval = retrieval
-        item.save()
-        done += 1
-        progress_write(PROGRESS_KIND, retrieval.pk, done=done, total=total)
-        claim.step()
+
+    def fetch(record: Record) -> _Fetched:
+        return _fetch_one(record, pmcids.get(record.pk, ""), elink_error, run)
+
+    # Lookups and downloads run in threads, each waiting for its slot from the shared limiters,
+    # so NCBI, Unpaywall and the publishers' hosts are asked side by side: one record at a time
+    # left each service idle while another was asked, and the run took the sum of their waits
+    # instead of the longest (bench/fulltext_bench.py). The threads touch no database; records
+    # are attached here, in record order, each in its own transaction as before. At most WINDOW
+    # downloads wait in memory.
+    threads = settings.RETRIEVAL_FETCH_THREADS if settings.REDIS_URL else 1
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="retrieval") as pool:
+        pending: deque[tuple[Record, Future[_Fetched]]] = deque()
+        queue = iter(records)
+        try:
+            while True:
+                while len(pending) < threads * 2:
+                    record = next(queue, None)
+                    if record is None:
+                        break
+                    pending.append((record, pool.submit(fetch, record)))
+                if not pending:
+                    break
+                record, future = pending.popleft()
+                item = _attach(
+                    record, future.result(), pmcids.get(record.pk, ""), elink_error, run, membership
+                )
+                item.retrieval = retrieval
+                item.save()
+                done += 1
+                progress_write(PROGRESS_KIND, retrieval.pk, done=done, total=total)
+                claim.step()
+        finally:
+            for _record, future in pending:
+                future.cancel()
 
 
 def _pmcids(records: list[Record], run: _Run) -> tuple[dict[int, str], str]:
@@ -270,22 +301,38 @@ def _pmcid_clean(value: str) -> str:
     return ""
 
 
-def _retrieve_one(
-    record: Record, pmcid: str, elink_error: str, run: _Run, membership: Membership
-) -> RetrievalItem:
+@dataclass
+class _Fetched:
+    """A checked PDF downloaded for a record (``body``), or why none was."""
+
+    reasons: list[str]
+    failed: bool = False
+    source: str = ""
+    url: str = ""
+    name: str = ""
+    body: bytes = b""
+
+
+def _fetch_one(
+    record: Record, pmcid: str, elink_error: str, run: _Run, *, after_pmc: bool = False
+) -> _Fetched:
+    """Look the record up (PMC, then Unpaywall) and download the first PDF that passes the check.
+
+    No database here: this runs in the fetching threads.
+    """
     reasons: list[str] = []
     failed = False
     # PubMed Central.
-    if pmcid:
+    if after_pmc:
+        pass
+    elif pmcid:
         try:
             lookup = openaccess.pmc_oa_lookup(
                 run.http, settings.PMC_OA_BASE_URL, pmcid, limiter=run.limiters.ncbi()
             )
-            item = _fetch_and_attach(
-                record, lookup, RetrievalSource.PMC, f"{pmcid}.pdf", run, membership, reasons
-            )
-            if item is not None:
-                return item
+            got = _download(lookup, RetrievalSource.PMC, f"{pmcid}.pdf", run, reasons)
+            if got is not None:
+                return got
         except FetchError as exc:
             failed = True
             reasons.append(f"PubMed Central: {exc.reason}")
@@ -312,40 +359,31 @@ def _retrieve_one(
                 limiter=run.limiters.unpaywall(),
             )
             name = re.sub(r"[^A-Za-z0-9._-]+", "_", doi)[:100] + ".pdf"
-            item = _fetch_and_attach(
-                record, lookup, RetrievalSource.UNPAYWALL, name, run, membership, reasons
-            )
-            if item is not None:
-                return item
+            got = _download(lookup, RetrievalSource.UNPAYWALL, name, run, reasons)
+            if got is not None:
+                return got
         except FetchError as exc:
             failed = True
             reasons.append(f"Unpaywall: {exc.reason}")
-    return RetrievalItem(
-        record=record,
-        outcome=RetrievalOutcome.FAILED if failed else RetrievalOutcome.NOT_FOUND,
-        reason="; ".join(reasons),
-    )
+    return _Fetched(reasons=reasons, failed=failed)
 
 
-def _fetch_and_attach(
-    record: Record,
-    lookup: Lookup,
-    source: str,
-    name: str,
-    run: _Run,
-    membership: Membership,
-    reasons: list[str],
-) -> RetrievalItem | None:
-    """Download, check and attach the PDF a lookup points to; None (and a reason) if not."""
+def _download(
+    lookup: Lookup, source: str, name: str, run: _Run, reasons: list[str]
+) -> _Fetched | None:
+    """Download and check the PDF a lookup points to; None (and a reason) if not."""
     label = RetrievalSource(source).label
     if not lookup.pdf_url:
         reasons.append(f"{label}: {lookup.reason}")
         return None
     url = lookup.pdf_url
+    # The OA service links only to NCBI's own file host, so its PDFs count against NCBI's limit
+    # whatever the address looks like.
+    limiter = run.limiters.ncbi() if source == RetrievalSource.PMC else run.limiters.for_url(url)
     try:
         reply = run.http.get(
             url,
-            limiter=run.limiters.for_url(url),
+            limiter=limiter,
             max_bytes=run.max_bytes,
             accept="application/pdf",
             public_only=not settings.OPENACCESS_ALLOW_PRIVATE_HOSTS,
@@ -359,16 +397,43 @@ def _fetch_and_attach(
         kind = reply.content_type.split(";")[0].strip() or "unknown type"
         reasons.append(f"{label}: the file at its PDF link was refused: {exc} ({kind})")
         return None
-    upload = SimpleUploadedFile(name, reply.body, content_type="application/pdf")
+    return _Fetched(reasons=reasons, source=source, url=url, name=name, body=reply.body)
+
+
+def _attach(
+    record: Record,
+    fetched: _Fetched,
+    pmcid: str,
+    elink_error: str,
+    run: _Run,
+    membership: Membership,
+) -> RetrievalItem:
+    """Attach what was fetched through ``report_upload``, as a manual upload is attached."""
+    if not fetched.body:
+        return RetrievalItem(
+            record=record,
+            outcome=RetrievalOutcome.FAILED if fetched.failed else RetrievalOutcome.NOT_FOUND,
+            reason="; ".join(fetched.reasons),
+        )
+    upload = SimpleUploadedFile(fetched.name, fetched.body, content_type="application/pdf")
     try:
         report_upload(membership=membership, record=record, upload=upload)
     except ServiceError as exc:
-        reasons.append(f"{label}: the PDF could not be attached: {exc.message}")
-        return None
+        label = RetrievalSource(fetched.source).label
+        reasons = [*fetched.reasons, f"{label}: the PDF could not be attached: {exc.message}"]
+        if fetched.source == RetrievalSource.PMC:
+            more = _fetch_one(record, pmcid, elink_error, run, after_pmc=True)
+            more.reasons = reasons + more.reasons
+            return _attach(record, more, "", elink_error, run, membership)
+        return RetrievalItem(
+            record=record,
+            outcome=RetrievalOutcome.FAILED if fetched.failed else RetrievalOutcome.NOT_FOUND,
+            reason="; ".join(reasons),
+        )
     return RetrievalItem(
         record=record,
         outcome=RetrievalOutcome.FOUND,
-        source=source,
-        url=url[:1000],
-        reason="; ".join(reasons),
+        source=fetched.source,
+        url=fetched.url[:1000],
+        reason="; ".join(fetched.reasons),
     )

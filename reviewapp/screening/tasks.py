@@ -22,6 +22,18 @@ def retrieval_run_task(self, retrieval_id: int) -> int:
     return retrieval.pk
 
 
+@shared_task(
+    bind=True, name="screening.bulk_match_run", soft_time_limit=60 * 25, time_limit=60 * 30
+)
+def bulk_match_run_task(self, match_id: int) -> int:
+    """Check and match the files of one bulk upload (or take back a job whose worker died)."""
+    from reviewapp.screening.bulk import bulk_match_run
+
+    job = bulk_match_run(match_id=match_id)
+    task_check_again_if_busy(self, job)
+    return job.pk
+
+
 @shared_task(name="screening.report_text_extract", soft_time_limit=60 * 5, time_limit=60 * 6)
 def report_text_extract_task(report_file_id: int) -> int | None:
     """Extract and store the text of one uploaded PDF, for search (once only)."""
@@ -29,6 +41,19 @@ def report_text_extract_task(report_file_id: int) -> int | None:
 
     row = report_text_extract(report_file_id=report_file_id)
     return row.pk if row else None
+
+
+@shared_task(name="screening.report_texts_backfill", soft_time_limit=60 * 50, time_limit=60 * 55)
+def report_texts_backfill_task(review_id: int | None = None, batch_size: int = 50) -> dict:
+    """Extract the text of uploaded PDFs that have none (those from before extraction existed)."""
+    from reviewapp.screening.fulltext_text import report_texts_backfill
+
+    result = report_texts_backfill(review_id=review_id, batch_size=batch_size)
+    return {
+        "extracted": result.extracted,
+        "failures": [list(f) for f in result.failures],
+        "remaining": result.remaining,
+    }
 
 
 @worker_process_init.connect

@@ -144,3 +144,33 @@ def test_the_records_list_searches_full_texts(
         # owns it); what this feature adds, the search form, must fit.
         for selector in ("#q", "input[name=in]", "button:has-text('Search')"):
             in_viewport(page, selector)
+
+
+@pytest.mark.parametrize("viewport", ["wide", "phone"])
+def test_a_large_upload_shows_its_progress_then_its_matches(
+    monkeypatch, tmp_path, live_server, login, review, reviewer, analyst, full_texts, viewport
+):
+    from reviewapp.screening import bulk as bulk_module
+    from reviewapp.screening.bulk import bulk_match_run
+    from reviewapp.screening.models import BulkMatch
+
+    monkeypatch.setattr(bulk_module, "INLINE_MAX_FILES", 1)  # two PDFs go to the worker
+    archive = tmp_path / "papers.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("PMID_111.pdf", pdf_bytes("Article"))
+        z.writestr("scan-0042.pdf", pdf_bytes("An unreadable scan"))
+    page = login(reviewer, viewport=viewport)
+    page.goto(f"{live_server.url}/reviews/{review.slug}/screen/fulltext/bulk/")
+    page.set_input_files("#bulk-files", str(archive))
+    page.click("button:has-text('Upload and match')")
+    page.wait_for_load_state()
+    assert "Waiting for a worker to read the 2 PDFs" in page.inner_text("main")
+    assert page.locator("button", has_text="Attach").count() == 0
+    look(page, f"fulltext-bulk-matching-{viewport}")
+    # No worker consumes this test's queue: the job is run here, and the polling page notices.
+    bulk_match_run(match_id=BulkMatch.objects.get().pk)
+    page.wait_for_selector("text=Matched (1)", timeout=10_000)
+    main = page.inner_text("main")
+    assert "Not matched (1)" in main and "Waiting for a worker" not in main
+    assert page.locator("button", has_text="Attach 1 PDF").count() == 1
+    look(page, f"fulltext-bulk-matched-after-polling-{viewport}")

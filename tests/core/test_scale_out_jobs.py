@@ -34,6 +34,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 
 from reviewapp.core.jobs import KINDS, job_enqueue, jobs_recover
@@ -42,14 +43,17 @@ from reviewapp.literature.models import DuplicateLink, Import, Record
 from reviewapp.literature.searches import BATCH_SIZE as SEARCH_BATCH
 from reviewapp.literature.searches import search_create
 from reviewapp.literature.services import import_create
+from reviewapp.screening import bulk as bulk_module
+from reviewapp.screening.bulk import bulk_stage
 from reviewapp.screening.constants import RankingStatus
-from reviewapp.screening.models import Ranking, Retrieval
+from reviewapp.screening.models import BulkMatch, Ranking, Retrieval
 from reviewapp.screening.ranking_service import ranking_request
 from reviewapp.screening.services import decision_record
 from tests.celery_worker import ROOT, _database_url, services_missing_reason
 from tests.conftest import membership_of
 from tests.factories import MembershipFactory, RecordFactory, UserFactory, review_make
 from tests.fake_eutils import running_fake_eutils, spread
+from tests.pdf_builder import pdf_bytes
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -268,8 +272,9 @@ def _analysis_runs(owner) -> list:
 
 
 def test_every_kind_of_job_sent_twice_across_two_workers_runs_exactly_once(
-    workers, review, owner, reviewer, eutils
+    workers, review, owner, reviewer, eutils, monkeypatch
 ):
+    monkeypatch.setattr(bulk_module, "INLINE_MAX_FILES", 0)  # every upload matched by the worker
     # A second review, so two trainings of one stage can be queued at once (one per stage and
     # review is the rule) and imports run into two reviews side by side.
     other = review_make(owner=owner, slug="second-review")
@@ -309,8 +314,27 @@ def test_every_kind_of_job_sent_twice_across_two_workers_runs_exactly_once(
     # Full-text retrievals: on reviews with nothing at full text, so they ask no server; what is
     # tested here is that a run sent twice runs once, not what it fetches (tests/screening).
     retrievals = [Retrieval.objects.create(review=r, requested_by=owner) for r in trained]
+    # Bulk matchings: a PDF each, stored for the job (no record at full text: left unmatched).
+    matchings = [
+        BulkMatch.objects.get(
+            batch=bulk_stage(
+                membership=membership_of(owner, r),
+                uploads=[SimpleUploadedFile("p.pdf", pdf_bytes(f"Paper {r.slug}"))],
+            )
+        )
+        for r in trained
+    ]
 
-    jobs = [*imports, *same, *searches, *exports, *rankings, *analysis_runs, *retrievals]
+    jobs = [
+        *imports,
+        *same,
+        *searches,
+        *exports,
+        *rankings,
+        *analysis_runs,
+        *retrievals,
+        *matchings,
+    ]
     assert {kind.model_label for kind in KINDS} == {type(job)._meta.label for job in jobs}, (
         "a kind of background job is not covered here"
     )
@@ -383,6 +407,11 @@ def test_every_kind_of_job_sent_twice_across_two_workers_runs_exactly_once(
     # Retrievals: each reported its (empty) set of records once.
     for retrieval in retrievals:
         assert retrieval.items.count() == 0 and retrieval.total == 0
+
+    # Bulk matchings: each file read once, left unmatched with the reason, nothing pending.
+    for matching in matchings:
+        (row,) = matching.batch.files.all()
+        assert not row.pending and row.record_id is None and row.evidence
 
     # Both machines did work: the jobs really were spread.
     ran = {

@@ -6,16 +6,28 @@ Test PDFs are written by tests/pdf_builder.py; zips are built here with zipfile.
 from __future__ import annotations
 
 import io
+import time
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from reviewapp.core.errors import ServiceError
-from reviewapp.screening.bulk import bulk_assign, bulk_confirm, bulk_discard, bulk_stage
+from reviewapp.core.jobs import job_claim
+from reviewapp.screening import bulk as bulk_module
+from reviewapp.screening.bulk import (
+    bulk_assign,
+    bulk_confirm,
+    bulk_discard,
+    bulk_match_progress,
+    bulk_match_run,
+    bulk_stage,
+)
 from reviewapp.screening.bulk_match import Candidate, Matcher, ZipRefused, zip_members
-from reviewapp.screening.models import BulkUpload, Report
+from reviewapp.screening.models import BulkMatch, BulkUpload, Report
 from reviewapp.screening.services import decision_record
 from tests.conftest import membership_of
 from tests.factories import RecordFactory
@@ -329,3 +341,181 @@ def test_an_upload_with_nothing_usable_shows_the_error_beside_the_input(
     assert response.status_code == 422
     html = response.content.decode()
     assert 'aria-invalid="true"' in html and "climbs out of the archive" in html
+
+
+# --- matching as a background job -------------------------------------------------------------
+
+
+@pytest.fixture
+def to_the_worker(monkeypatch):
+    """Every upload is matched by its job, as a large one is (not in the request)."""
+    monkeypatch.setattr(bulk_module, "INLINE_MAX_FILES", 0)
+
+
+def _match(batch):
+    return bulk_match_run(match_id=BulkMatch.objects.get(batch=batch).pk)
+
+
+def test_a_large_upload_is_stored_then_matched_by_its_job_once(
+    review, reviewer, at_full_text, to_the_worker
+):
+    a, b, _c = at_full_text
+    membership = membership_of(reviewer, review)
+    batch = bulk_stage(
+        membership=membership,
+        uploads=[
+            _upload("one.pdf", pdf_bytes("doi: 10.1000/alpha.1")),
+            _upload("papers.zip", _zip({"PMID_22222222.pdf": pdf_bytes("p"), "x.txt": b"x"})),
+            _upload("locked.pdf", encrypted(pdf_bytes("secret"))),
+            _upload("again.pdf", pdf_bytes("doi: 10.1000/alpha.1")),
+        ],
+    )
+    job = BulkMatch.objects.get(batch=batch)
+    assert (job.status, job.total) == ("queued", 4)
+    files = {f.name: f for f in batch.files.all()}
+    # What the request could judge is refused at once; the PDFs wait for the job.
+    assert "not a PDF" in files["papers.zip/x.txt"].refused
+    assert files["one.pdf"].pending and files["one.pdf"].record_id is None
+    with pytest.raises(ServiceError, match="still being matched"):
+        bulk_confirm(membership=membership, batch=batch)
+    with pytest.raises(ServiceError, match="still being matched"):
+        bulk_assign(membership=membership, batch=batch, file_id=files["one.pdf"].pk)
+    job = _match(batch)
+    assert (job.status, job.attempts) == ("done", 1)
+    files = {f.name: f for f in batch.files.all()}
+    assert not any(f.pending for f in files.values())
+    assert (files["one.pdf"].record_id, files["one.pdf"].method) == (a.pk, "doi")
+    assert files["papers.zip/PMID_22222222.pdf"].record_id == b.pk
+    assert "encrypted" in files["locked.pdf"].refused and not files["locked.pdf"].file
+    assert files["again.pdf"].refused == "it is the same file as one.pdf"
+    assert bulk_match_progress(job) == {"done": 4, "total": 4}
+    # A second delivery of the task finds the job done and changes nothing.
+    assert _match(batch).attempts == 1
+    assert bulk_confirm(membership=membership, batch=batch) == 2
+    assert {r.record_id for r in Report.objects.exclude(file="")} == {a.pk, b.pk}
+
+
+def test_a_job_whose_worker_died_is_taken_back_and_matches_once(
+    settings, review, reviewer, at_full_text, to_the_worker
+):
+    batch = bulk_stage(
+        membership=membership_of(reviewer, review),
+        uploads=[_upload("one.pdf", pdf_bytes("doi: 10.1000/alpha.1"))],
+    )
+    job = BulkMatch.objects.get(batch=batch)
+    assert job_claim(BulkMatch, job.pk) is not None  # an attempt that then died
+    assert _match(batch).status == "running"  # its heartbeat is still fresh: left alone
+    stale = timezone.now() - timedelta(seconds=settings.JOBS_STALE_AFTER_SECONDS + 1)
+    BulkMatch.objects.filter(pk=job.pk).update(heartbeat_at=stale)
+    job = _match(batch)
+    assert (job.status, job.attempts) == ("done", 2)
+    assert batch.files.get().record_id == at_full_text[0].pk
+
+
+def test_a_large_upload_with_no_usable_pdf_fails_and_keeps_nothing(
+    review, reviewer, at_full_text, to_the_worker
+):
+    membership = membership_of(reviewer, review)
+    batch = bulk_stage(
+        membership=membership,
+        uploads=[
+            _upload("locked.pdf", encrypted(pdf_bytes("secret"))),
+            _upload("broken.pdf", pdf_bytes("cut")[:150]),
+        ],
+    )
+    job = _match(batch)
+    assert job.status == "failed"
+    assert "No PDF could be taken" in job.error
+    assert "locked.pdf: it is encrypted" in job.error and "broken.pdf" in job.error
+    batch.refresh_from_db()
+    assert batch.status == "discarded"
+    assert not batch.files.exclude(file="").exists()
+    assert not Report.objects.exclude(file="").exists()
+
+
+def test_a_small_upload_with_no_usable_pdf_is_refused_at_once(review, reviewer, at_full_text):
+    with pytest.raises(ServiceError, match="locked.pdf: it is encrypted"):
+        bulk_stage(
+            membership=membership_of(reviewer, review),
+            uploads=[_upload("locked.pdf", encrypted(pdf_bytes("secret")))],
+        )
+    assert BulkUpload.objects.get().status == "discarded"
+
+
+def test_an_upload_discarded_before_its_job_ran_is_not_matched(
+    review, reviewer, at_full_text, to_the_worker
+):
+    membership = membership_of(reviewer, review)
+    batch = bulk_stage(
+        membership=membership, uploads=[_upload("a.pdf", pdf_bytes("doi: 10.1000/alpha.1"))]
+    )
+    bulk_discard(membership=membership, batch=batch)
+    job = _match(batch)
+    assert job.status == "failed" and "discarded before it was matched" in job.error
+    assert batch.files.get().record_id is None
+
+
+def test_the_review_page_polls_until_the_job_is_done(
+    client, review, reviewer, analyst, at_full_text, to_the_worker
+):
+    client.force_login(reviewer)
+    url = reverse("screening:fulltext-bulk", args=[review.slug])
+    response = client.post(url, {"files": [_upload("one.pdf", pdf_bytes("doi: 10.1000/alpha.1"))]})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "Waiting for a worker to read the 1 PDF" in page
+    assert 'hx-trigger="every 1s"' in page and "Attach" not in page
+    status = client.get(response["Location"], {"part": "status"}, HTTP_HX_REQUEST="true")
+    assert "HX-Refresh" not in status
+    batch = BulkUpload.objects.get()
+    _match(batch)
+    status = client.get(response["Location"], {"part": "status"}, HTTP_HX_REQUEST="true")
+    assert status["HX-Refresh"] == "true"
+    page = client.get(response["Location"]).content.decode()
+    assert "Matched (1)" in page and "Attach 1 PDF" in page and "every 1s" not in page
+    client.force_login(analyst)
+    page = client.get(response["Location"]).content.decode()
+    assert "Matched (1)" in page and "Attach" not in page and "Discard the whole" not in page
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_matches_a_large_upload_sent_from_the_page(
+    celery_worker, settings, client, review, reviewer, at_full_text, to_the_worker
+):
+    queue, _hostname = celery_worker
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    a, b, c = at_full_text
+    client.force_login(reviewer)
+    archive = _zip(
+        {
+            "first.pdf": pdf_bytes("doi: 10.1000/alpha.1"),
+            "PMID_22222222.pdf": pdf_bytes("page"),
+            "third.pdf": pdf_bytes("Rituximab as an exit strategy from natalizumab therapy"),
+            "../evil.pdf": pdf_bytes("x"),
+        }
+    )
+    response = client.post(
+        reverse("screening:fulltext-bulk", args=[review.slug]),
+        {"files": [_upload("papers.zip", archive)]},
+    )
+    assert response.status_code == 302
+    job = BulkMatch.objects.get()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert (job.status, job.attempts) == ("done", 1), job.error
+    found = dict(job.batch.files.values_list("name", "record_id"))
+    assert found == {
+        "papers.zip/first.pdf": a.pk,
+        "papers.zip/PMID_22222222.pdf": b.pk,
+        "papers.zip/third.pdf": c.pk,
+        "papers.zip/../evil.pdf": None,
+    }
+    page = client.get(response["Location"]).content.decode()
+    assert "Matched (3)" in page and "climbs out of the archive" in page
+    client.post(response["Location"], {"action": "confirm"})
+    assert {r.record_id for r in Report.objects.exclude(file="")} == {a.pk, b.pk, c.pk}

@@ -8,12 +8,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.core.htmx import is_htmx
 from reviewapp.core.permissions import require, review_view
+from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening import bulk as service
 from reviewapp.screening.bulk_match import MAX_MEMBERS
 from reviewapp.screening.constants import BulkStatus
-from reviewapp.screening.models import BulkUpload
+from reviewapp.screening.models import BulkMatch, BulkUpload
 
 
 @review_view(Capability.VIEW)
@@ -50,11 +52,40 @@ def fulltext_bulk(request, *, review, membership):
     )
 
 
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def _status_context(review, batch, job, polling: bool) -> dict:
+    progress = service.bulk_match_progress(job) if job else {"done": 0, "total": 0}
+    total = progress["total"] or 0
+    return {
+        "review": review,
+        "batch": batch,
+        "job": job,
+        "polling": polling,
+        "done": progress["done"],
+        "total": total,
+        "percent": int(100 * progress["done"] / total) if total else 0,
+    }
+
+
 @review_view(Capability.VIEW)
 @require_http_methods(["GET", "POST"])
 def fulltext_bulk_review(request, batch_id: int, *, review, membership):
     """The matches of one upload with their evidence; assign, discard, confirm."""
     batch = get_object_or_404(BulkUpload, pk=batch_id, review=review)
+    job = BulkMatch.objects.filter(batch=batch).first()
+    polling = bool(job and job.status in ACTIVE)
+    if is_htmx(request) and request.GET.get("part") == "status":
+        response = render(
+            request,
+            "screening/partials/_bulk_match_status.html",
+            _status_context(review, batch, job, polling),
+        )
+        if not polling:
+            # Finished: the whole page reloads to show the matches.
+            response["HX-Refresh"] = "true"
+        return response
     errors: dict[str, str] = {}
     if request.method == "POST":
         require(membership, Capability.SCREEN)
@@ -85,15 +116,17 @@ def fulltext_bulk_review(request, batch_id: int, *, review, membership):
         f.error = errors.get(str(f.pk), "")  # type: ignore[attr-defined]
     matched = [f for f in files if not f.refused and not f.discarded and f.record_id]
     unmatched = [f for f in files if not f.refused and not f.discarded and not f.record_id]
-    candidates = service.bulk_candidates(review) if batch.status == BulkStatus.STAGED else []
+    can_screen = membership.can(Capability.SCREEN) and batch.status == BulkStatus.STAGED
+    can_edit = can_screen and (job is None or job.status == JobStatus.DONE)
+    candidates = service.bulk_candidates(review) if can_edit else []
     return render(
         request,
         "screening/fulltext_bulk_review.html",
         {
-            "review": review,
+            **_status_context(review, batch, job, polling),
             "membership": membership,
-            "batch": batch,
-            "can_edit": membership.can(Capability.SCREEN) and batch.status == BulkStatus.STAGED,
+            "can_edit": can_edit,
+            "can_discard": can_screen and not (job and job.status == JobStatus.RUNNING),
             "matched": matched,
             "unmatched": unmatched,
             "refused": [f for f in files if f.refused],
