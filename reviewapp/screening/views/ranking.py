@@ -69,7 +69,7 @@ def prioritisation(request, stage: str, *, review, membership):
             messages.error(request, exc.message)
         return redirect("screening:prioritisation", review.slug, stage)
     settings = StageSettings.objects.get(review=review, stage=stage)
-    status = stopping.recall_status(review, stage) if stage == Stage.TITLE_ABSTRACT else None
+    status = stopping.recall_status(review, stage)
     return render(
         request,
         "screening/prioritisation.html",
