@@ -448,7 +448,8 @@ def sample_size_for_stop(
         return 0
     draws = np.arange(0, unscreened + 1)
     p = hypergeom.pmf(0, unscreened, k0, draws)
-    return int(draws[np.argmax(p < 1 - confidence)])
+    # A margin for float noise: at a p of exactly 1 - confidence the size is one short.
+    return int(draws[np.argmax(p < (1 - confidence) * (1 - 1e-9))])
 
 
 def declared_sample_stop(
