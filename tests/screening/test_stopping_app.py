@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviewapp.core.errors import ServiceError
-from reviewapp.reporting.selectors import prisma_counts_get
+from reviewapp.reporting.selectors import prisma_counts_get, prisma_counts_recount
 from reviewapp.screening.constants import DecisionKind, QueueOrder
 from reviewapp.screening.models import (
     Decision,
@@ -427,6 +427,15 @@ def test_full_text_has_its_own_estimate_rule_and_stop(review, owner, reviewer, c
     left = 8 - len(rule.sample_ids)
     assert screening_stop(membership=membership, stage="ft") == left
     assert Decision.objects.filter(kind=DecisionKind.AUTOMATION, stage="ft").count() == left
+    # PRISMA: the reports the rule excluded are counted, under a reason of their own, by the
+    # kept counts and by the full recount alike.
+    excluded = len(rule.sample_ids) + 2
+    for counts in (prisma_counts_get(review), prisma_counts_recount(review)):
+        assert (counts.dbr_assessed, counts.dbr_excluded) == (12, excluded + left)
+        assert counts.dbr_excluded_reasons == {
+            reason.label: excluded,
+            "Not assessed: excluded by the stopping rule": left,
+        }
     client.force_login(owner)
     page = client.get(reverse("screening:prioritisation", args=[review.slug, "ft"]))
     text = page.content.decode()
