@@ -47,6 +47,7 @@ from reviewapp.screening.ranking.recall import (  # noqa: E402
     knee_stop,
     sample_interleave,
     sample_recall,
+    sample_size_for_stop,
     sample_stop,
     target_size,
     target_stop,
@@ -65,6 +66,7 @@ RULES = (
     "knee",
     "budget",
     "target",
+    "oracle switch + sample",
 )
 
 
@@ -128,9 +130,12 @@ def cmh_stop(labels: np.ndarray) -> int:
     return labels.size
 
 
-def stops(y: np.ndarray, ranked: list[int], sample_seeds: int, seed: int) -> dict[str, list[tuple]]:
+def stops(
+    y: np.ndarray, ranked: list[int], sample_seeds: int, seed: int, patience: float = 0.05
+) -> dict[str, list[tuple]]:
     """Per rule: (recall at stop, records screened at stop, oracle records) per run."""
     n, total = y.size, int(y.sum())
+    wait = max(20, math.ceil(patience * n))
     labels = y[ranked]
     curve = np.cumsum(labels)
     oracle = int(np.searchsorted(curve, math.ceil(0.95 * total))) + 1
@@ -141,6 +146,13 @@ def stops(y: np.ndarray, ranked: list[int], sample_seeds: int, seed: int) -> dic
 
     t = cmh_stop(labels)
     add("CMH test (ranked)", t, int(curve[t - 1]))
+    # Not a rule (it needs the oracle): screening stops at the oracle point and a random sample
+    # of the rest certifies it, the sample no include in it can make smallest. What any
+    # certificate from a random sample costs at the least; the ranked quasi-sample of the CMH
+    # test rests on the same hypergeometric bound.
+    found = int(curve[oracle - 1])
+    floor = oracle + sample_size_for_stop(unscreened=n - oracle, found=found)
+    add("oracle switch + sample", floor, found)
     step = max(1, n // 500)
     for rule, stop in (
         ("knee", knee_stop(labels, step=step)),
@@ -149,8 +161,11 @@ def stops(y: np.ndarray, ranked: list[int], sample_seeds: int, seed: int) -> dic
         t = stop or n
         add(rule, t, int(curve[t - 1]))
     for s in range(sample_seeds):
-        add("rank then sample", *sample_stop(ranked, y, seed=1_000 * seed + s))
-        add("declared sample", *declared_sample_stop(ranked, y, seed=1_000 * seed + s))
+        add("rank then sample", *sample_stop(ranked, y, seed=1_000 * seed + s, patience=wait))
+        add(
+            "declared sample",
+            *declared_sample_stop(ranked, y, seed=1_000 * seed + s, patience=wait),
+        )
         permutation = np.random.default_rng([seed, s, 1]).permutation(n)
         hit = target_stop(ranked, y, permutation)
         add("target", *(hit if hit else (n, total)))
@@ -169,6 +184,12 @@ def main() -> None:
         "--stopping-only", action="store_true", help="skip the interval calibration"
     )
     parser.add_argument("--orders", default=str(ROOT / "bench/out/orders"))
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=0.05,
+        help="excludes in a row, as a share of the records (at least 20), before the sample rules switch",
+    )
     args = parser.parse_args()
     paths = sorted(Path(args.data).glob("*.csv"))
     if not paths:
@@ -187,7 +208,7 @@ def main() -> None:
                 for f, c in checks.items():
                     for key, values in c.items():
                         cal[f][key] += values
-            for rule, runs in stops(y, ranked, args.stop_seeds, seed).items():
+            for rule, runs in stops(y, ranked, args.stop_seeds, seed, args.patience).items():
                 rule_runs[rule] += runs
             print(
                 f"{path.stem} seed {seed} done ({time.perf_counter() - started:.0f} s)", flush=True
@@ -242,7 +263,9 @@ def write(args, results, seconds: float) -> None:
         "## Recall estimate calibration and stopping rules",
         "",
         f"Run {today} by `bench/recall_calibration_bench.py --seeds {args.seeds} --sample-seeds "
-        f"{args.sample_seeds} --stop-seeds {args.stop_seeds} --sample-every {args.sample_every}` on: {machine()}; "
+        f"{args.sample_seeds} --stop-seeds {args.stop_seeds} --sample-every {args.sample_every}"
+        f" --patience {args.patience}{' --stopping-only' if args.stopping_only else ''}` on: "
+        f"{machine()}; "
         f"{seconds / 60:.0f} min. Ranking: elas_u4, priors one include and one exclude drawn "
         "with each ranking seed, retrained every max(1, records // 100) records. Target recall "
         "95%, confidence 95% throughout.",
