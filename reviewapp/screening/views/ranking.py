@@ -96,6 +96,8 @@ def prioritisation(request, stage: str, *, review, membership):
             "stopped": stopping.stop_details(review, stage),
             "methods": StoppingMethod.choices,
             "can_manage": membership.can(Capability.MANAGE_REVIEW),
+            # Analysts reach this page from the dashboard; the screening page is not theirs.
+            "can_screen": membership.can(Capability.SCREEN),
         },
     )
 
