@@ -43,9 +43,11 @@ from bench.prioritisation_bench import machine, priors_draw  # noqa: E402
 from reviewapp.screening.ranking import labelled_csv_read, simulate  # noqa: E402
 from reviewapp.screening.ranking.recall import (  # noqa: E402
     budget_stop,
+    declared_sample_stop,
     knee_stop,
     sample_interleave,
     sample_recall,
+    sample_size_for_stop,
     sample_stop,
     target_size,
     target_stop,
@@ -57,11 +59,26 @@ from reviewapp.screening.ranking.stopping import (  # noqa: E402
 )
 
 FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-RULES = ("CMH test (ranked)", "rank then sample", "knee", "budget", "target")
+RULES = (
+    "CMH test (ranked)",
+    "rank then sample",
+    "declared sample",
+    "knee",
+    "budget",
+    "target",
+    "oracle switch + sample",
+)
 
 
-def ranked_order(data, seed: int) -> list[int]:
+def ranked_order(data, seed: int, cache: Path | None = None) -> list[int]:
+    """The simulated ranked order; kept in ``cache`` (bench/out/orders) when given, so a rerun
+    that changes only the stopping rules does not repeat the 20 minutes of retraining. The
+    cache key names the set, the seed and the record count, not the model: delete the folder
+    after changing the ranking."""
     n = len(data.labels)
+    path = cache / f"{Path(data.path).stem}-{n}-seed{seed}.npy" if cache else None
+    if path is not None and path.exists():
+        return [int(i) for i in np.load(path)]
     # Retraining after every record costs minutes per run on the 2,000-record sets; ~100
     # retrains per review keep the ranking close to the per-record one. The sample interval
     # does not depend on the ranking at all; the stopping rules do, a little.
@@ -69,6 +86,9 @@ def ranked_order(data, seed: int) -> list[int]:
     result = simulate(
         data.texts, data.labels, priors_draw(data.labels, seed), seed=seed, retrain_every=every
     )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, np.asarray(result.order, dtype=np.int64))
     return result.order
 
 
@@ -110,9 +130,12 @@ def cmh_stop(labels: np.ndarray) -> int:
     return labels.size
 
 
-def stops(y: np.ndarray, ranked: list[int], sample_seeds: int, seed: int) -> dict[str, list[tuple]]:
+def stops(
+    y: np.ndarray, ranked: list[int], sample_seeds: int, seed: int, patience: float = 0.05
+) -> dict[str, list[tuple]]:
     """Per rule: (recall at stop, records screened at stop, oracle records) per run."""
     n, total = y.size, int(y.sum())
+    wait = max(20, math.ceil(patience * n))
     labels = y[ranked]
     curve = np.cumsum(labels)
     oracle = int(np.searchsorted(curve, math.ceil(0.95 * total))) + 1
@@ -123,6 +146,13 @@ def stops(y: np.ndarray, ranked: list[int], sample_seeds: int, seed: int) -> dic
 
     t = cmh_stop(labels)
     add("CMH test (ranked)", t, int(curve[t - 1]))
+    # Not a rule (it needs the oracle): screening stops at the oracle point and a random sample
+    # of the rest certifies it, the sample no include in it can make smallest. What any
+    # certificate from a random sample costs at the least; the ranked quasi-sample of the CMH
+    # test rests on the same hypergeometric bound.
+    found = int(curve[oracle - 1])
+    floor = oracle + sample_size_for_stop(unscreened=n - oracle, found=found)
+    add("oracle switch + sample", floor, found)
     step = max(1, n // 500)
     for rule, stop in (
         ("knee", knee_stop(labels, step=step)),
@@ -131,7 +161,11 @@ def stops(y: np.ndarray, ranked: list[int], sample_seeds: int, seed: int) -> dic
         t = stop or n
         add(rule, t, int(curve[t - 1]))
     for s in range(sample_seeds):
-        add("rank then sample", *sample_stop(ranked, y, seed=1_000 * seed + s))
+        add("rank then sample", *sample_stop(ranked, y, seed=1_000 * seed + s, patience=wait))
+        add(
+            "declared sample",
+            *declared_sample_stop(ranked, y, seed=1_000 * seed + s, patience=wait),
+        )
         permutation = np.random.default_rng([seed, s, 1]).permutation(n)
         hit = target_stop(ranked, y, permutation)
         add("target", *(hit if hit else (n, total)))
@@ -146,6 +180,16 @@ def main() -> None:
     parser.add_argument("--stop-seeds", type=int, default=10, help="random draws per ranking")
     parser.add_argument("--sample-every", type=int, default=10)
     parser.add_argument("--out", default=str(ROOT / "bench/out/recall.md"))
+    parser.add_argument(
+        "--stopping-only", action="store_true", help="skip the interval calibration"
+    )
+    parser.add_argument("--orders", default=str(ROOT / "bench/out/orders"))
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=0.05,
+        help="excludes in a row, as a share of the records (at least 20), before the sample rules switch",
+    )
     args = parser.parse_args()
     paths = sorted(Path(args.data).glob("*.csv"))
     if not paths:
@@ -158,11 +202,13 @@ def main() -> None:
         cal = {f: {"sample": [], "width": [], "quasi": [], "bound": []} for f in FRACTIONS}
         rule_runs: dict[str, list[tuple]] = {rule: [] for rule in RULES}
         for seed in range(args.seeds):
-            ranked = ranked_order(data, seed)
-            for f, c in calibration(y, ranked, args.sample_seeds, args.sample_every, seed).items():
-                for key, values in c.items():
-                    cal[f][key] += values
-            for rule, runs in stops(y, ranked, args.stop_seeds, seed).items():
+            ranked = ranked_order(data, seed, Path(args.orders))
+            if not args.stopping_only:
+                checks = calibration(y, ranked, args.sample_seeds, args.sample_every, seed)
+                for f, c in checks.items():
+                    for key, values in c.items():
+                        cal[f][key] += values
+            for rule, runs in stops(y, ranked, args.stop_seeds, seed, args.patience).items():
                 rule_runs[rule] += runs
             print(
                 f"{path.stem} seed {seed} done ({time.perf_counter() - started:.0f} s)", flush=True
@@ -175,16 +221,8 @@ def pct(values) -> str:
     return f"{100 * statistics.mean(values):.1f}" if values else "–"
 
 
-def write(args, results, seconds: float) -> None:
-    today = dt.date.today().isoformat()
+def calibration_lines(args, results) -> list[str]:
     lines = [
-        "## Recall estimate calibration and stopping rules",
-        "",
-        f"Run {today} by `bench/recall_calibration_bench.py --seeds {args.seeds} --sample-seeds "
-        f"{args.sample_seeds} --stop-seeds {args.stop_seeds} --sample-every {args.sample_every}` on: {machine()}; "
-        f"{seconds / 60:.0f} min. Ranking: elas_u4, priors one include and one exclude drawn "
-        "with each ranking seed, retrained every max(1, records // 100) records. Target recall "
-        "95%, confidence 95% throughout.",
         "",
         f"Coverage of the stated 95% interval (% of checks containing the true recall) by share "
         f"of records screened. `sample`: the new estimate, {args.seeds} rankings x "
@@ -215,6 +253,26 @@ def write(args, results, seconds: float) -> None:
         "",
         f"Lowest coverage of the sample interval at any set and fraction: {100 * worst:.1f}% "
         f"(target >= 93%: {'met' if worst >= 0.93 else 'MISSED'}).",
+    ]
+    return lines
+
+
+def write(args, results, seconds: float) -> None:
+    today = dt.date.today().isoformat()
+    lines = [
+        "## Recall estimate calibration and stopping rules",
+        "",
+        f"Run {today} by `bench/recall_calibration_bench.py --seeds {args.seeds} --sample-seeds "
+        f"{args.sample_seeds} --stop-seeds {args.stop_seeds} --sample-every {args.sample_every}"
+        f" --patience {args.patience}{' --stopping-only' if args.stopping_only else ''}` on: "
+        f"{machine()}; "
+        f"{seconds / 60:.0f} min. Ranking: elas_u4, priors one include and one exclude drawn "
+        "with each ranking seed, retrained every max(1, records // 100) records. Target recall "
+        "95%, confidence 95% throughout.",
+    ]
+    if not args.stopping_only:
+        lines += calibration_lines(args, results)
+    lines += [
         "",
         "Stopping rules: share of runs reaching 95% recall at the stop; records screened at the "
         "stop / records at the oracle point (first 95% recall in the ranked order), median and "

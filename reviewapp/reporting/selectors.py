@@ -27,6 +27,9 @@ from reviewapp.screening.rules import State
 from reviewapp.screening.selectors import stage_states
 
 REASON_NOT_RECORDED = "Reason not recorded"
+# A report excluded at full text by a stopping rule (screening.stopping) was never assessed; it
+# is counted under this reason, not as "reason not recorded".
+REASON_STOPPING_RULE = "Not assessed: excluded by the stopping rule"
 
 
 def manual_counts_latest(review: Review) -> dict[str, PrismaManualCount]:
@@ -94,6 +97,9 @@ def _full_text_reasons(review: Review, excluded_ids: list[int]) -> dict[int, str
         .values_list("record_id", "kind", "reasons__position", "reasons__label")
     )
     for record_id, kind, position, label in rows:
+        if kind == DecisionKind.AUTOMATION:
+            reasons[record_id].append((0, REASON_STOPPING_RULE))
+            continue
         if label is None:
             continue
         target = adjudicated if kind == DecisionKind.ADJUDICATION else reasons
@@ -302,6 +308,17 @@ WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state = 'excluded'
         WHERE r.record_id = f.record_id AND r.retrieval_status = 'not_retrieved'
     )
 UNION ALL
+SELECT 'reason', d.record_id, d.kind, 0, %(stopping_rule)s
+FROM {state} f
+JOIN {state} t ON t.record_id = f.record_id AND t.stage = 'ta' AND t.state = 'included'
+JOIN {decision} d ON d.record_id = f.record_id AND d.stage = 'ft' AND d.kind = 'automation'
+WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state = 'excluded'
+    AND {not_duplicate}
+    AND NOT EXISTS (
+        SELECT 1 FROM {report} r
+        WHERE r.record_id = f.record_id AND r.retrieval_status = 'not_retrieved'
+    )
+UNION ALL
 SELECT 'included', f.record_id, '', rep.study_id, ''
 FROM {state} f
 JOIN {state} t ON t.record_id = f.record_id AND t.stage = 'ta' AND t.state = 'included'
@@ -324,7 +341,7 @@ def _full_text_rows(review: Review) -> tuple[dict[int, str], dict[int, int | Non
         report=Report._meta.db_table,
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"review": review.pk})
+        cursor.execute(sql, {"review": review.pk, "stopping_rule": REASON_STOPPING_RULE})
         rows = cursor.fetchall()
     reasons: dict[int, list[tuple[int, str]]] = defaultdict(list)
     adjudicated: dict[int, list[tuple[int, str]]] = defaultdict(list)

@@ -8,6 +8,7 @@ from reviewapp.reviews.models import Membership
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.counts import review_counts
 from reviewapp.screening.selectors import agreement_table
+from reviewapp.screening.stopping import recall_estimates_get
 
 
 def reviews_for_user(user) -> list[Membership]:
@@ -31,7 +32,8 @@ def reviews_for_user(user) -> list[Membership]:
 
 def review_dashboard(review) -> dict:
     """What the review's front page shows: where its records came from, each stage's counts and
-    the reviewers' agreement (Cohen's kappa per stage and per pair).
+    the reviewers' agreement (Cohen's kappa per stage and per pair), and the recall estimate
+    with its interval of each stage screened in ranked order or under a stopping rule.
 
     Every number comes from the counts the writes keep (screening.counts): a fixed number of
     small queries on a review of any size.
@@ -45,4 +47,5 @@ def review_dashboard(review) -> dict:
         "imports": Import.objects.filter(review=review).order_by("-created_at")[:10],
         "stages": [counts.stage(stage) for stage in Stage.values],
         "agreement": agreement_table(review, counts),
+        "recall": recall_estimates_get(review),
     }

@@ -60,6 +60,10 @@ class StoppingMethod(models.TextChoices):
         "hypergeometric",
         "Hypergeometric stopping test (Callaghan & Müller-Hansen 2020)",
     )
+    RANDOM_SAMPLE = (
+        "random_sample",
+        "Declared random sample of the records left (hypergeometric bound)",
+    )
 
 
 class RetrievalOutcome(models.TextChoices):

@@ -47,6 +47,11 @@ class StageSettings(TimeStampedModel):
     # committing late could slip under; NewRecords replaced it. Kept because bench/benchdb.py
     # still writes it; drop it with that.
     rows_synced_to = models.BigIntegerField(default=0, editable=False)
+    # A declared random sample the queue serves before the stage's order (stopping.py sets and
+    # clears it); on the settings the queue reads anyway, so no sample costs no query.
+    sample_rule = models.ForeignKey(
+        "StoppingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Not a field: reviewers_required as stored before a save, set by the pre_save signal
     # (reviewapp.screening.signals) for the post_save one to compare.
     _required_before: int | None
@@ -521,6 +526,13 @@ class StoppingRule(models.Model):
     )
     screened_when_declared = models.PositiveIntegerField(default=0)
     declared_at = models.DateTimeField(auto_now_add=True)
+    # A declared random sample (method "random_sample"): the records nobody had voted on when it
+    # was declared (the population), the includes found by then, and the sample itself, drawn
+    # at random from that population before any of it was screened, in the order the queue
+    # serves it. Stored, not recomputed, so records imported later cannot change it.
+    sample_population = models.PositiveIntegerField(null=True, blank=True)
+    found_when_declared = models.PositiveIntegerField(null=True, blank=True)
+    sample_ids = models.JSONField(default=list, blank=True)
 
     objects = StoppingRuleQuerySet.as_manager()
 

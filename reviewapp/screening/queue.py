@@ -5,7 +5,9 @@ The queue is, in this order:
    stays the next one;
 2. records another reviewer has voted on and that wait for this reviewer's vote (dual screening
    never leaves records half-done);
-3. records nobody has voted on, in the order of the stage's QueueOrder strategy.
+3. records of a declared random sample (stopping.py: a stopping rule that screens a random sample
+   of the records left) nobody has voted on, in the sample's order;
+4. records nobody has voted on, in the order of the stage's QueueOrder strategy.
 
 Handing a record out leases it to the reviewer for LEASE, so twenty reviewers working at once are
 not all given the same record. A strategy is any object with `pick(candidates, *, review, stage,
@@ -242,9 +244,16 @@ def _queue_pick(review, stage, user, settings, limit) -> list[int]:
         picked += _claim_ordered(
             stage, {**params, "wanted_state": ScreenState.AWAITING.value}, limit - len(picked)
         )
+    unscreened = {**params, "wanted_state": ScreenState.UNSCREENED.value}
+    if len(picked) < limit and settings.sample_rule_id is not None:
+        # A declared random sample (stopping.py) comes before the stage's order, whatever it is.
+        from reviewapp.screening.stopping import declared_sample_pending
+
+        wanted = limit - len(picked)
+        offered = declared_sample_pending(settings, wanted + 12)
+        picked += _claim_listed(stage, unscreened, offered, wanted)
     if len(picked) < limit:
         strategy = strategy_get(settings.queue_order)
-        unscreened = {**params, "wanted_state": ScreenState.UNSCREENED.value}
         sql_ranges = getattr(strategy, "sql_ranges", None)
         if callable(sql_ranges):
             for extra, extra_params, key in sql_ranges(review=review, user=user):
@@ -277,6 +286,11 @@ def _claim_picked(review, stage, user, strategy, params, wanted) -> list[int]:
     # A few spare candidates: when twenty reviewers ask at once, several race for the head of
     # the queue; the losers take the next spare instead of asking again.
     offered = strategy.pick(candidates, review=review, stage=stage, user=user, limit=wanted + 12)
+    return _claim_listed(stage, params, offered, wanted)
+
+
+def _claim_listed(stage, params, offered: list[int], wanted: int) -> list[int]:
+    """Lease up to `wanted` of the `offered` records that are still free, in the offered order."""
     if not offered:
         return []
     names = {f"rid{i}": rid for i, rid in enumerate(offered)}

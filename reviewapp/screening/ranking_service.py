@@ -363,8 +363,8 @@ class RankedOrder:
 
     Records the ranking does not know (imported or made eligible after it) come after the ranked
     ones, in file order. Without a trained ranking (no include and exclude yet) it is file order.
-    Records waiting for a second vote are put before any of these by the queue itself. At title
-    and abstract, records of the recall sample that are due (stopping.recall_sample_due: one in
+    Records waiting for a second vote are put before any of these by the queue itself. At either
+    stage, records of the recall sample that are due (stopping.recall_sample_due: one in
     ten) come first, so the recall estimate rests on a true random sample.
     """
 

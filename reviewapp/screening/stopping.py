@@ -33,7 +33,7 @@ from reviewapp.screening.constants import (
     Stage,
     StoppingMethod,
 )
-from reviewapp.screening.models import Decision, RecordStageState, StoppingRule
+from reviewapp.screening.models import Decision, RecordStageState, StageSettings, StoppingRule
 from reviewapp.screening.ranking_service import ranking_latest
 from reviewapp.screening.selectors import stage_eligible_ids
 
@@ -53,6 +53,42 @@ _TOKENS = uuid.UUID("6f1c3e0a-53a7-4d53-9a49-2c1c6b1f7a10")
 
 
 @dataclass(frozen=True)
+class DeclaredSample:
+    """A declared random sample of the records left, and what its screening shows so far.
+
+    ``p_value``, ``remaining_high`` and ``recall_low`` (ranking.recall.sample_test and
+    sample_remaining_bound) are those of the records settled so far; they are the rule's answer
+    only once ``done``.
+    """
+
+    rule: StoppingRule
+    size: int
+    population: int
+    settled: int
+    hits: int
+    found_before: int
+    p_value: float
+    remaining_high: int
+    recall_low: float
+
+    @property
+    def pending(self) -> int:
+        return self.size - self.settled
+
+    @property
+    def alpha(self) -> float:
+        return 1 - self.rule.confidence
+
+    @property
+    def done(self) -> bool:
+        return self.settled == self.size
+
+    @property
+    def holds(self) -> bool:
+        return self.done and self.p_value < 1 - self.rule.confidence
+
+
+@dataclass(frozen=True)
 class RecallStatus:
     """Where screening of a stage stands against its stopping rule."""
 
@@ -68,6 +104,9 @@ class RecallStatus:
     rule: StoppingRule | None
     automated: int  # records already excluded by a stopping rule
     unmet: tuple[str, ...]
+    stage: str = Stage.TITLE_ABSTRACT
+    # The declared random sample when the rule in force is one (method "random_sample").
+    sample: DeclaredSample | None = None
 
     @property
     def stopped(self) -> bool:
@@ -117,6 +156,20 @@ def _settled_in_order(review: Review, stage: str, eligible: set[int]) -> list[tu
     ]
 
 
+def _settled_labels(review: Review, stage: str, eligible: set[int]) -> dict[int, int]:
+    """_settled_in_order's records and labels without their order: the state rows alone, not
+    the first vote of each record (the dashboard's estimate needs no order; on a
+    100,000-record review that aggregate over every decision is most of the cost)."""
+    automated = _automated_ids(review, stage)
+    return {
+        rid: 1 if state == ScreenState.INCLUDED else 0
+        for rid, state in RecordStageState.objects.filter(
+            review=review, stage=stage, state__in=[ScreenState.INCLUDED, ScreenState.EXCLUDED]
+        ).values_list("record_id", "state")
+        if rid in eligible and rid not in automated
+    }
+
+
 def _sample_salt(review: Review, stage: str) -> str:
     return f"recall-sample:{review.pk}:{stage}"
 
@@ -131,8 +184,6 @@ def recall_sample_due(review: Review, stage: str) -> list[int]:
     """
     from reviewapp.screening.ranking.recall import sample_order
 
-    if stage != Stage.TITLE_ABSTRACT:
-        return []
     eligible = stage_eligible_ids(review, stage)
     touched = set(
         RecordStageState.objects.filter(review=review, stage=stage)
@@ -144,6 +195,70 @@ def recall_sample_due(review: Review, stage: str) -> list[int]:
         return []
     drawn = sample_order(eligible, _sample_salt(review, stage))[:due]
     return [rid for rid in drawn if rid not in touched]
+
+
+@dataclass(frozen=True)
+class StageRecall:
+    """A stage's recall estimate as the dashboard shows it."""
+
+    stage: str
+    label: str
+    estimate: RecallInterval
+    screened: int
+    n_total: int
+    stopped: bool
+
+
+def recall_estimates_get(review: Review) -> list[StageRecall]:
+    """The recall estimate with its interval for each stage that has one to show: a ranked
+    queue (which serves the random sample) or a declared stopping rule. The estimate is
+    recall_status's (ranking.recall.sample_recall), without the stopping test."""
+    from reviewapp.screening.ranking.recall import sample_order, sample_prefix, sample_recall
+
+    ranked = set(
+        StageSettings.objects.filter(review=review, queue_order="ranked").values_list(
+            "stage", flat=True
+        )
+    )
+    rules = {
+        rule.stage: rule
+        for rule in StoppingRule.objects.filter(review=review)
+        .order_by("id")
+        .only("stage", "confidence")
+    }
+    out = []
+    for stage in Stage.values:
+        if stage not in ranked and stage not in rules:
+            continue
+        rule = rules.get(stage)
+        confidence = rule.confidence if rule else DEFAULT_CONFIDENCE
+        eligible = stage_eligible_ids(review, stage)
+        settled = _settled_labels(review, stage, set(eligible))
+        found = sum(settled.values())
+        size, hits = sample_prefix(
+            sample_order(eligible, _sample_salt(review, stage)),
+            settled,
+            len(settled) // RECALL_SAMPLE_EVERY,
+        )
+        estimate = sample_recall(
+            n_total=len(eligible),
+            found=found,
+            screened=len(settled),
+            sample_size=size,
+            sample_includes=hits,
+            confidence=confidence,
+        )
+        out.append(
+            StageRecall(
+                stage=stage,
+                label=Stage(stage).label,
+                estimate=estimate,
+                screened=len(settled),
+                n_total=len(eligible),
+                stopped=bool(_automated_ids(review, stage)),
+            )
+        )
+    return out
 
 
 def stopping_rule_current(review: Review, stage: str) -> StoppingRule | None:
@@ -194,6 +309,11 @@ def recall_status(review: Review, stage: str) -> RecallStatus:
         sample_includes=hits,
         confidence=confidence,
     )
+    declared = (
+        _declared_sample(rule, dict(settled), sum(labels))
+        if rule is not None and rule.method == StoppingMethod.RANDOM_SAMPLE
+        else None
+    )
     unmet = []
     if rule is None:
         unmet.append("no stopping rule has been declared")
@@ -203,7 +323,19 @@ def recall_status(review: Review, stage: str) -> RecallStatus:
                 f"{len(labels)} records screened, fewer than the {rule.min_screened} the rule "
                 "asks for"
             )
-        if not test.stop:
+        if declared is not None:
+            if not declared.done:
+                unmet.append(
+                    f"{declared.pending} of the {declared.size} records of the declared random "
+                    "sample are not settled yet"
+                )
+            elif not declared.holds:
+                unmet.append(
+                    f"the random sample held {declared.hits} included records, too many to "
+                    f"reject 'recall below {rule.target_recall:.0%}': p = "
+                    f"{declared.p_value:.3f}, not below {1 - rule.confidence:.2f}"
+                )
+        elif not test.stop:
             unmet.append(
                 f"the test cannot yet reject 'recall below {rule.target_recall:.0%}': "
                 f"p = {test.p_value:.3f}, not below {1 - rule.confidence:.2f}"
@@ -219,7 +351,75 @@ def recall_status(review: Review, stage: str) -> RecallStatus:
         rule=rule,
         automated=len(_automated_ids(review, stage)),
         unmet=tuple(unmet),
+        stage=stage,
+        sample=declared,
     )
+
+
+def _declared_sample(rule: StoppingRule, settled: dict[int, int], found: int) -> DeclaredSample:
+    """Where a declared random sample stands: its records settled so far and their includes,
+    with the test and bound of ranking.recall on them. Includes found outside the sample count
+    as found before it (they do not depend on the sample's draw, which keeps the test exact).
+    """
+    from reviewapp.screening.ranking.recall import sample_remaining_bound, sample_test
+
+    sample = [int(rid) for rid in rule.sample_ids]
+    labels = [settled[rid] for rid in sample if rid in settled]
+    hits = sum(labels)
+    population = rule.sample_population or 0
+    found_before = found - hits
+    p = sample_test(
+        unscreened=population,
+        found_before=found_before,
+        draws=len(labels),
+        hits=hits,
+        target=rule.target_recall,
+        confidence=rule.confidence,
+    )
+    remaining = sample_remaining_bound(
+        unscreened=population, draws=len(labels), hits=hits, confidence=rule.confidence
+    )
+    return DeclaredSample(
+        rule=rule,
+        size=len(sample),
+        population=population,
+        settled=len(labels),
+        hits=hits,
+        found_before=found_before,
+        p_value=p,
+        remaining_high=remaining,
+        recall_low=found / (found + remaining) if found + remaining else 1.0,
+    )
+
+
+def declared_sample_pending(settings: StageSettings, limit: int) -> list[int]:
+    """The first ``limit`` records of the stage's declared random sample that nobody has voted
+    on, in the sample's order: what the queue serves before the stage's own order. Empty when
+    no sample is declared (the settings say so without a query).
+    """
+    if settings.sample_rule_id is None:
+        return []
+    sample = (
+        StoppingRule.objects.filter(pk=settings.sample_rule_id)
+        .values_list("sample_ids", flat=True)
+        .first()
+    ) or []
+    pending: list[int] = []
+    # In chunks, in sample order: a sample can hold most of a 100,000-record review.
+    for start in range(0, len(sample), 500):
+        chunk = [int(rid) for rid in sample[start : start + 500]]
+        open_ = set(
+            RecordStageState.objects.filter(
+                review_id=settings.review_id,
+                stage=settings.stage,
+                record_id__in=chunk,
+                state=ScreenState.UNSCREENED,
+            ).values_list("record_id", flat=True)
+        )
+        pending += [rid for rid in chunk if rid in open_]
+        if len(pending) >= limit:
+            break
+    return pending[:limit]
 
 
 @transaction.atomic
@@ -240,12 +440,8 @@ def stopping_rule_declare(
     """
     require(membership, Capability.MANAGE_REVIEW)
     review = membership.review
-    if stage != Stage.TITLE_ABSTRACT:
-        raise ServiceError(
-            "Stopping by rule is for title and abstract screening, where PRISMA counts records "
-            "excluded by automation tools.",
-            field="stage",
-        )
+    if stage not in Stage.values:
+        raise ServiceError(f"'{stage}' is not a screening stage.", field="stage")
     if method not in StoppingMethod.values:
         raise ServiceError(f"'{method}' is not a stopping method.", field="method")
     if not 0.5 <= target_recall < 1:
@@ -257,6 +453,10 @@ def stopping_rule_declare(
     if _automated_ids(review, stage):
         raise ServiceError("Screening of this stage has been stopped; the rule is final.")
     eligible = stage_eligible_ids(review, stage)
+    labels = screened_labels_in_order(review, stage, set(eligible))
+    sample: dict = {}
+    if method == StoppingMethod.RANDOM_SAMPLE:
+        sample = _sample_draw(review, stage, eligible, sum(labels), target_recall, confidence)
     rule = StoppingRule.objects.create(
         review=review,
         stage=stage,
@@ -266,16 +466,56 @@ def stopping_rule_declare(
         min_screened=min_screened,
         note=note.strip()[:2000],
         declared_by=membership.user,
-        screened_when_declared=len(screened_labels_in_order(review, stage, set(eligible))),
+        screened_when_declared=len(labels),
+        **sample,
     )
+    # The queue serves a declared sample first; any other rule ends an earlier sample's turn.
+    StageSettings.objects.filter(review=review, stage=stage).update(
+        sample_rule=rule if sample else None
+    )
+    audited = ["method", "target_recall", "confidence", "min_screened", "note"]
+    if sample:
+        audited += ["sample_population", "found_when_declared"]
     audit_record(
         review=review,
         actor=membership,
         action=Action.STOPPING_RULE_DECLARED,
         target=Target("stage", stage, Stage(stage).label),
-        after=audit_fields(rule, ["method", "target_recall", "confidence", "min_screened", "note"]),
+        after={
+            **audit_fields(rule, audited),
+            **({"sample_size": len(rule.sample_ids)} if sample else {}),
+        },
     )
     return rule
+
+
+def _sample_draw(
+    review: Review,
+    stage: str,
+    eligible: list[int],
+    found: int,
+    target: float,
+    confidence: float,
+) -> dict:
+    """The declared sample's fields: its size from the hypergeometric bound
+    (ranking.recall.sample_size_for_stop: no include in it rejects "recall below target"), and
+    the records, drawn uniformly from those nobody has voted on with the operating system's
+    randomness (unknown in advance to anyone screening)."""
+    import secrets
+
+    from reviewapp.screening.ranking.recall import sample_size_for_stop
+
+    unscreened = _unscreened_ids(review, stage, eligible)
+    if not unscreened:
+        raise ServiceError("Every record has been screened: there is nothing left to sample.")
+    size = sample_size_for_stop(
+        unscreened=len(unscreened), found=found, target=target, confidence=confidence
+    )
+    return {
+        "sample_population": len(unscreened),
+        "found_when_declared": found,
+        "sample_ids": secrets.SystemRandom().sample(unscreened, size),
+    }
 
 
 def screening_stop(*, membership: Membership, stage: str) -> int:
@@ -291,8 +531,8 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
 
     require(membership, Capability.MANAGE_REVIEW)
     review = membership.review
-    if stage != Stage.TITLE_ABSTRACT:
-        raise ServiceError("Stopping by rule is for title and abstract screening.", field="stage")
+    if stage not in Stage.values:
+        raise ServiceError(f"'{stage}' is not a screening stage.", field="stage")
     status = recall_status(review, stage)
     if status.rule is None:
         raise ServiceError("Declare a stopping rule before stopping screening.")
@@ -305,7 +545,7 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
         )
     rule, e, test = status.rule, status.estimate, status.test
     ranking = ranking_latest(review, stage)
-    details = {
+    details: dict[str, object] = {
         "rule": {
             "id": rule.pk,
             "method": rule.method,
@@ -328,7 +568,19 @@ def screening_stop(*, membership: Membership, stage: str) -> int:
         "ranking_id": ranking.pk if ranking else None,
         "stopped_at": timezone.now().isoformat(),
     }
+    if status.sample is not None:
+        d = status.sample
+        details["declared_sample"] = {
+            "size": d.size,
+            "population": d.population,
+            "includes": d.hits,
+            "found_before": d.found_before,
+            "p_value": d.p_value,
+            "remaining_high": d.remaining_high,
+            "recall_low": d.recall_low,
+        }
     ids = _unscreened_ids(review, stage, stage_eligible_ids(review, stage))
+    StageSettings.objects.filter(review=review, stage=stage).update(sample_rule=None)
     return decisions_automation_exclude(
         membership=membership,
         stage=stage,
@@ -368,7 +620,6 @@ def stop_details(review: Review, stage: str) -> dict | None:
 
 def methods_text(review: Review, stage: str) -> str:
     """A paragraph for the methods section: the model, the stopping rule, the numbers, the date."""
-    from reviewapp.screening.models import StageSettings
     from reviewapp.screening.ranking import PRESETS
 
     settings = StageSettings.objects.get(review=review, stage=stage)
@@ -406,6 +657,25 @@ def methods_text(review: Review, stage: str) -> str:
                 else ""
             )
             + "."
+        )
+    d = status.sample
+    if d is not None:
+        rule = d.rule
+        lines.append(
+            f"The team declared a random sample of {d.size} of the {d.population} records nobody "
+            f"had screened ({d.found_before} relevant records found outside it), the size at "
+            f"which a sample holding no relevant record rejects 'recall below "
+            f"{rule.target_recall:.0%}' at {rule.confidence:.0%} confidence by the "
+            "hypergeometric test; the sample was drawn before any of it was screened and was "
+            "screened first."
+            + (
+                f" It held {d.hits} relevant records (p = {d.p_value:.4f}); with "
+                f"{rule.confidence:.0%} confidence at most {d.remaining_high} relevant records "
+                f"remained unscreened, a recall of at least {d.recall_low:.1%}."
+                if d.done
+                else f" {d.settled} of its {d.size} records had been screened by "
+                f"{timezone.now():%Y-%m-%d}."
+            )
         )
     if stopped:
         low, high = stopped["interval"]

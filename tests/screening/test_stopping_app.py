@@ -11,9 +11,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviewapp.core.errors import ServiceError
-from reviewapp.reporting.selectors import prisma_counts_get
+from reviewapp.reporting.selectors import prisma_counts_get, prisma_counts_recount
 from reviewapp.screening.constants import DecisionKind, QueueOrder
-from reviewapp.screening.models import Decision, RecordStageState, StageSettings, StoppingRule
+from reviewapp.screening.models import (
+    Decision,
+    ExclusionReason,
+    RecordStageState,
+    StageSettings,
+    StoppingRule,
+)
 from reviewapp.screening.queue import queue_next
 from reviewapp.screening.ranking import stopping_test
 from reviewapp.screening.ranking.recall import sample_order
@@ -300,3 +306,166 @@ def test_only_owners_and_admins_exclude_by_rule(review, reviewer, records):
     with pytest.raises(PermissionDenied):
         _exclude(reviewer, review, records)
     assert not Decision.objects.filter(kind=DecisionKind.AUTOMATION).exists()
+
+
+def _screen(reviewer, review, record, value, stage="ta", **extra):
+    decision_record(
+        membership=membership_of(reviewer, review), record=record, stage=stage, value=value, **extra
+    )
+
+
+def test_a_declared_random_sample_is_served_first_and_judged_once_done(
+    review, owner, reviewer, screened_50_of_60
+):
+    """The worked example of test_ranking_declared_sample: 5 found, 10 left, target 80% at 90%
+    confidence asks for a sample of 7 (an empty one has p = 6/90 under 2 includes left)."""
+    membership = membership_of(owner, review)
+    rule = stopping_rule_declare(
+        membership=membership,
+        stage="ta",
+        method="random_sample",
+        target_recall=0.8,
+        confidence=0.9,
+    )
+    left = {r.pk for r in screened_50_of_60[50:]}
+    assert (rule.sample_population, rule.found_when_declared) == (10, 5)
+    assert len(rule.sample_ids) == 7 and set(rule.sample_ids) <= left
+    assert StageSettings.objects.get(review=review, stage="ta").sample_rule == rule
+
+    status = recall_status(review, "ta")
+    assert not status.met and "7 of the 7 records of the declared random sample" in status.unmet[0]
+    # The queue serves the sample, in its order, before the stage's own (file) order.
+    served = []
+    for _ in range(7):
+        (rid,) = queue_next(review, "ta", reviewer, limit=1)
+        served.append(rid)
+        _screen(reviewer, review, review.records.get(pk=rid), "exclude")
+    assert served == rule.sample_ids
+
+    status = recall_status(review, "ta")
+    assert status.sample.done and status.sample.holds and status.met
+    assert status.sample.p_value == pytest.approx(6 / 90)
+    assert (status.sample.remaining_high, status.sample.recall_low) == (1, pytest.approx(5 / 6))
+    assert screening_stop(membership=membership, stage="ta") == 3
+    details = Decision.objects.filter(kind=DecisionKind.AUTOMATION).first().details
+    assert details["declared_sample"]["size"] == 7
+    assert details["declared_sample"]["p_value"] == pytest.approx(6 / 90)
+    assert StageSettings.objects.get(review=review, stage="ta").sample_rule is None
+
+
+def test_a_random_sample_holding_includes_does_not_let_the_team_stop(
+    review, owner, reviewer, screened_50_of_60
+):
+    membership = membership_of(owner, review)
+    rule = stopping_rule_declare(
+        membership=membership, stage="ta", method="random_sample", target_recall=0.8, confidence=0.9
+    )
+    records = {r.pk: r for r in screened_50_of_60}
+    for i, rid in enumerate(rule.sample_ids):
+        _screen(reviewer, review, records[rid], "include" if i < 2 else "exclude")
+    status = recall_status(review, "ta")
+    assert status.sample.done and not status.sample.holds and not status.met
+    assert "held 2 included records" in status.unmet[0]
+    with pytest.raises(ServiceError, match="held 2 included"):
+        screening_stop(membership=membership, stage="ta")
+    # Declaring another rule ends the sample's turn at the head of the queue.
+    stopping_rule_declare(membership=membership, stage="ta", target_recall=0.8, confidence=0.9)
+    assert StageSettings.objects.get(review=review, stage="ta").sample_rule is None
+
+
+def test_a_random_sample_cannot_be_declared_with_nothing_left(review, owner, reviewer, records):
+    _single(review)
+    for record in records:
+        _screen(reviewer, review, record, "exclude")
+    with pytest.raises(ServiceError, match="nothing left to sample"):
+        stopping_rule_declare(
+            membership=membership_of(owner, review),
+            stage="ta",
+            method="random_sample",
+            target_recall=0.95,
+            confidence=0.95,
+        )
+
+
+def test_full_text_has_its_own_estimate_rule_and_stop(review, owner, reviewer, client):
+    """Twelve records included at title and abstract reach full text; 4 are screened there (2
+    included), then a declared sample of the 8 left, all excluded, lets the team stop."""
+    _single(review)
+    StageSettings.objects.filter(review=review, stage="ft").update(reviewers_required=1)
+    reason = ExclusionReason.objects.filter(review=review).first()
+    imp = ImportFactory(review=review)
+    records = RecordFactory.create_batch(14, review=review, source_import=imp)
+    for record in records[:12]:
+        _screen(reviewer, review, record, "include")
+    for record in records[12:]:
+        _screen(reviewer, review, record, "exclude")
+    for i, record in enumerate(records[:4]):
+        if i < 2:
+            _screen(reviewer, review, record, "include", stage="ft")
+        else:
+            _screen(reviewer, review, record, "exclude", stage="ft", reason_ids=[reason.pk])
+    membership = membership_of(owner, review)
+    rule = stopping_rule_declare(
+        membership=membership, stage="ft", method="random_sample", target_recall=0.6, confidence=0.8
+    )
+    assert rule.stage == "ft" and rule.sample_population == 8
+    status = recall_status(review, "ft")
+    assert (status.n_total, status.screened, status.found) == (12, 4, 2)
+    assert recall_status(review, "ta").rule is None  # each stage its own rule
+    for rid in rule.sample_ids:
+        (served,) = queue_next(review, "ft", reviewer, limit=1)
+        assert served == rid
+        _screen(
+            reviewer,
+            review,
+            review.records.get(pk=rid),
+            "exclude",
+            stage="ft",
+            reason_ids=[reason.pk],
+        )
+    assert recall_status(review, "ft").met
+    left = 8 - len(rule.sample_ids)
+    assert screening_stop(membership=membership, stage="ft") == left
+    assert Decision.objects.filter(kind=DecisionKind.AUTOMATION, stage="ft").count() == left
+    # PRISMA: the reports the rule excluded are counted, under a reason of their own, by the
+    # kept counts and by the full recount alike.
+    excluded = len(rule.sample_ids) + 2
+    for counts in (prisma_counts_get(review), prisma_counts_recount(review)):
+        assert (counts.dbr_assessed, counts.dbr_excluded) == (12, excluded + left)
+        assert counts.dbr_excluded_reasons == {
+            reason.label: excluded,
+            "Not assessed: excluded by the stopping rule": left,
+        }
+    client.force_login(owner)
+    page = client.get(reverse("screening:prioritisation", args=[review.slug, "ft"]))
+    text = page.content.decode()
+    assert "Screening was stopped" in text and "The sample is done" in text
+    methods = client.get(reverse("screening:prioritisation-methods", args=[review.slug, "ft"]))
+    assert "full text stage" in methods.content.decode()
+
+
+def test_the_dashboard_shows_the_recall_estimate_with_its_interval(
+    client, review, owner, analyst, screened_50_of_60
+):
+    stopping_rule_declare(
+        membership=membership_of(owner, review), stage="ta", target_recall=0.8, confidence=0.9
+    )
+    status = recall_status(review, "ta")
+    client.force_login(analyst)
+    page = client.get(reverse("reviews:review-detail", args=[review.slug])).content.decode()
+    assert 'data-testid="dashboard-recall"' in page
+    assert "Title and abstract: 50 of 60 screened." in page
+    e = status.estimate
+    if e.has_estimate:
+        expected = f"90% interval {round(100 * e.recall_low)}% to {round(100 * e.recall_high)}%"
+    else:
+        expected = f"recall lies between {round(100 * e.recall_low)}% and 100%"
+    assert expected in page
+
+
+def test_a_review_without_ranking_or_rule_shows_no_recall_on_the_dashboard(
+    client, review, owner, records
+):
+    client.force_login(owner)
+    page = client.get(reverse("reviews:review-detail", args=[review.slug])).content.decode()
+    assert 'data-testid="dashboard-recall"' not in page

@@ -38,6 +38,7 @@ Ints = Sequence[int] | np.ndarray
 __all__ = [
     "RecallInterval",
     "budget_stop",
+    "declared_sample_stop",
     "includes_interval",
     "knee_slope_ratio",
     "knee_stop",
@@ -45,7 +46,10 @@ __all__ = [
     "sample_order",
     "sample_prefix",
     "sample_recall",
+    "sample_remaining_bound",
+    "sample_size_for_stop",
     "sample_stop",
+    "sample_test",
     "stop_points",
     "target_size",
     "target_stop",
@@ -390,3 +394,120 @@ def stop_points(order: Ints, labels: Ints, *, seed: int = 0) -> dict[str, tuple[
     hit = target_stop(ranked, y, np.random.default_rng(seed).permutation(n))
     points["target"] = (hit[0], hit[1] / total) if hit else (n, 1.0)
     return points
+
+
+def _includes_allowed(found: int, target: float) -> int:
+    """The most includes that may remain unfound with recall still >= ``target``: R <= found /
+    target, so floor(found / target) - found (float noise at exact ratios rounded away)."""
+    return math.floor(found / target + 1e-9) - found
+
+
+def sample_test(
+    *,
+    unscreened: int,
+    found_before: int,
+    draws: int,
+    hits: int,
+    target: float = 0.95,
+    confidence: float = 0.95,
+) -> float:
+    """p-value of H0 "recall < ``target``" after a simple random sample of ``draws`` of the
+    ``unscreened`` records left when the sample was declared, holding ``hits`` includes, with
+    ``found_before`` includes found before it.
+
+    Callaghan & Müller-Hansen's hypergeometric test (2020, Syst Rev 9:273, eq. 1-3) with a true
+    random sample: H0 needs the urn of ``unscreened`` records to hold at least
+    K0 = floor((found_before + hits) / target) + 1 - found_before includes, and p = P(X <= hits)
+    for X hypergeometric(unscreened, K0, draws). The size is fixed before the sample is drawn
+    (no look after each record), so p is valid as it stands: the stop set {p < alpha} is a
+    down-set in ``hits`` and so is the set where recall falls short, hence P(stop and recall
+    short) <= alpha for every true K.
+    """
+    if not 0 <= hits <= draws <= unscreened:
+        raise ValueError("need 0 <= hits <= draws <= unscreened")
+    k0 = _includes_allowed(found_before + hits, target) + 1 + hits
+    if k0 > unscreened:
+        return 0.0
+    return float(hypergeom.cdf(hits, unscreened, k0, draws))
+
+
+def sample_size_for_stop(
+    *, unscreened: int, found: int, target: float = 0.95, confidence: float = 0.95
+) -> int:
+    """How many of the ``unscreened`` records a random sample must hold so that finding no
+    include in it rejects "recall < ``target``" at ``confidence`` (:func:`sample_test` with no
+    hits): the smallest n with P(X = 0 | unscreened, K0, n) < 1 - confidence. With no include
+    found yet, K0 = 1 and the sample is nearly everything: a rule with no evidence cannot stop.
+    """
+    if found < 0 or unscreened < 0:
+        raise ValueError("counts cannot be negative")
+    if unscreened == 0:
+        return 0
+    k0 = _includes_allowed(found, target) + 1
+    if k0 > unscreened:
+        return 0
+    draws = np.arange(0, unscreened + 1)
+    p = hypergeom.pmf(0, unscreened, k0, draws)
+    # A margin for float noise: at a p of exactly 1 - confidence the size is one short.
+    return int(draws[np.argmax(p < (1 - confidence) * (1 - 1e-9))])
+
+
+def declared_sample_stop(
+    ranked: Ints,
+    labels: Ints,
+    *,
+    target: float = 0.95,
+    confidence: float = 0.95,
+    patience: int | None = None,
+    seed: int = 0,
+) -> tuple[int, int]:
+    """The declared random-sample rule, simulated: screen ``ranked`` until ``patience`` excludes
+    in a row (default max(20, 5% of the records)), then declare a sample of
+    :func:`sample_size_for_stop` of the records left, drawn at random, and screen it. Stop if
+    :func:`sample_test` rejects "recall < target"; otherwise the rule failed and everything left
+    is screened (a second declared sample would be a second look at the same question). Returns
+    (records screened, includes found) at the stop.
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    n_total = y.size
+    wait = max(20, math.ceil(0.05 * n_total)) if patience is None else patience
+    screened: list[int] = []
+    run = found = 0
+    for record in ranked:
+        screened.append(int(record))
+        found += int(y[record])
+        run = 0 if y[record] else run + 1
+        if run >= wait:
+            break
+    left = np.setdiff1d(np.arange(n_total), screened)
+    size = sample_size_for_stop(
+        unscreened=left.size, found=found, target=target, confidence=confidence
+    )
+    draws = np.random.default_rng(seed).permutation(left)[:size]
+    hits = int(y[draws].sum())
+    p = sample_test(
+        unscreened=left.size,
+        found_before=found,
+        draws=size,
+        hits=hits,
+        target=target,
+        confidence=confidence,
+    )
+    if found + hits and p < 1 - confidence:
+        return len(screened) + size, found + hits
+    return n_total, int(y.sum())
+
+
+def sample_remaining_bound(
+    *, unscreened: int, draws: int, hits: int, confidence: float = 0.95
+) -> int:
+    """One-sided upper bound on the includes among the ``unscreened`` records a declared random
+    sample of ``draws`` (holding ``hits``) left unscreened: the largest K with P(X <= hits | K)
+    above 1 - confidence, less the hits (the exact hypergeometric bound that
+    :func:`sample_test` inverts). Recall is then at least found / (found + this).
+    """
+    if not 0 <= hits <= draws <= unscreened:
+        raise ValueError("need 0 <= hits <= draws <= unscreened")
+    candidates = np.arange(hits, unscreened - (draws - hits) + 1)
+    tail = hypergeom.cdf(hits, unscreened, candidates, draws)
+    return int(candidates[tail > 1 - confidence].max()) - hits

@@ -69,7 +69,7 @@ def prioritisation(request, stage: str, *, review, membership):
             messages.error(request, exc.message)
         return redirect("screening:prioritisation", review.slug, stage)
     settings = StageSettings.objects.get(review=review, stage=stage)
-    status = stopping.recall_status(review, stage) if stage == Stage.TITLE_ABSTRACT else None
+    status = stopping.recall_status(review, stage)
     return render(
         request,
         "screening/prioritisation.html",
@@ -96,6 +96,8 @@ def prioritisation(request, stage: str, *, review, membership):
             "stopped": stopping.stop_details(review, stage),
             "methods": StoppingMethod.choices,
             "can_manage": membership.can(Capability.MANAGE_REVIEW),
+            # Analysts reach this page from the dashboard; the screening page is not theirs.
+            "can_screen": membership.can(Capability.SCREEN),
         },
     )
 
