@@ -493,7 +493,10 @@ function openAll(scope) {
     const fold = root.closest("[data-pdf-fold]");
     if (fold && !fold.dataset.foldChecked) {
       fold.dataset.foldChecked = "true";
-      if (window.matchMedia(NARROW).matches) fold.open = false;
+      // ... unless the page was opened to show one of its passages (a value's source link).
+      if (window.matchMedia(NARROW).matches && !/^#annotation-\d+$/.test(window.location.hash)) {
+        fold.open = false;
+      }
     }
     if (fold && !fold.open) {
       fold.addEventListener("toggle", () => { if (fold.open) openAll(fold); });

@@ -123,11 +123,12 @@ def study_with_pdf(review, owner, reviewer):
 
 
 @pytest.mark.parametrize("viewport", ["wide", "phone"])
+@pytest.mark.parametrize("role", ["reviewer", "owner"])
 def test_the_full_text_is_read_beside_the_extraction_form(
-    live_server, login, review, reviewer, study_with_pdf, viewport
+    request, live_server, login, review, study_with_pdf, viewport, role
 ):
     study, form = study_with_pdf
-    page = login(reviewer, viewport=viewport)
+    page = login(request.getfixturevalue(role), viewport=viewport)
     page.goto(
         f"{live_server.url}/reviews/{review.slug}/extraction/forms/{form.pk}/studies/{study.pk}/"
     )
@@ -139,7 +140,7 @@ def test_the_full_text_is_read_beside_the_extraction_form(
     if viewport == "wide":
         # Beside the form: the viewer's left edge is right of the form's.
         assert viewer.bounding_box()["x"] > page.locator("form.extract-form").bounding_box()["x"]
-    look(page, f"extraction-pdf-viewer-{viewport}")
+    look(page, f"extraction-pdf-viewer-{role}-{viewport}")
 
 
 def select_text(page, selector: str, text: str) -> None:
@@ -224,6 +225,13 @@ def test_a_reviewer_comments_on_a_passage_and_links_one_to_a_field_seen_on_the_c
         # Another member's annotations are listed without a Delete button.
         assert other.locator(".pdf-annotation-list button", has_text="Delete").count() == 0
         look(other, f"extraction-compare-sources-{user.username}")
+    # On a phone the link opens the page with the viewer unfolded at the passage.
+    phone = login(analyst, viewport="phone")
+    phone.goto(f"{base}compare/")
+    look(phone, "extraction-compare-sources-phone")
+    phone.locator("a.value-source", has_text="175 patients").click()
+    wait_for(phone, f"document.querySelector('.pdf-viewer').dataset.jumpedTo === '{source.pk}'")
+    look(phone, "extraction-compare-source-opened-phone")
     # The author deletes their comment from the list.
     page.goto(base)
     wait_for(page, "document.querySelectorAll('.pdf-annotation-list li').length === 2")
