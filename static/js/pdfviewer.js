@@ -353,7 +353,7 @@ class Viewer {
     if (!note) return;
     const page = this.pages[note.page - 1];
     if (!page) return;
-    this.scroller.scrollTop = page.box.offsetTop - this.scroller.offsetTop;
+    this.scroller.scrollTop = page.box.offsetTop;
     await this.draw(note.page);
     const first = page.box.querySelector('[data-annotation="' + id + '"]');
     if (first) {

@@ -143,6 +143,18 @@ def test_the_full_text_is_read_beside_the_extraction_form(
     look(page, f"extraction-pdf-viewer-{role}-{viewport}")
 
 
+def in_view(page, selector: str) -> bool:
+    """Whether the element is inside the viewer's visible pages (scrolled to, not just drawn)."""
+    return page.evaluate(
+        """(selector) => {
+          const el = document.querySelector(selector).getBoundingClientRect();
+          const box = document.querySelector('.pdf-pages').getBoundingClientRect();
+          return el.top >= box.top && el.bottom <= box.bottom;
+        }""",
+        selector,
+    )
+
+
 def select_text(page, selector: str, text: str) -> None:
     """Select ``text`` inside the first element matching ``selector`` as a mouse would, and let
     the viewer see the mouse-up (once it has its annotations and listens)."""
@@ -222,6 +234,7 @@ def test_a_reviewer_comments_on_a_passage_and_links_one_to_a_field_seen_on_the_c
         link.click()
         wait_for(other, f"document.querySelector('.pdf-viewer').dataset.jumpedTo === '{source.pk}'")
         assert other.locator(f".pdf-annotation-focus[data-annotation='{source.pk}']").count() >= 1
+        assert in_view(other, f".pdf-annotation-focus[data-annotation='{source.pk}']")
         # Another member's annotations are listed without a Delete button.
         assert other.locator(".pdf-annotation-list button", has_text="Delete").count() == 0
         look(other, f"extraction-compare-sources-{user.username}")
@@ -231,6 +244,7 @@ def test_a_reviewer_comments_on_a_passage_and_links_one_to_a_field_seen_on_the_c
     look(phone, "extraction-compare-sources-phone")
     phone.locator("a.value-source", has_text="175 patients").click()
     wait_for(phone, f"document.querySelector('.pdf-viewer').dataset.jumpedTo === '{source.pk}'")
+    assert in_view(phone, f".pdf-annotation-focus[data-annotation='{source.pk}']")
     look(phone, "extraction-compare-source-opened-phone")
     # The author deletes their comment from the list.
     page.goto(base)
