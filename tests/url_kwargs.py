@@ -102,7 +102,23 @@ def _file_id(review, owner):
     return ReportFile.objects.filter(report__review=review).latest("id").pk
 
 
-URL_KWARGS.update(report_id=_report_id, file_id=_file_id)
+def _annotation_id(review, owner):
+    """An annotation of the file made for file_id (which comes before it in the route)."""
+    from reviewapp.screening.models import Annotation, ReportFile
+
+    version = ReportFile.objects.filter(report__review=review).latest("id")
+    return Annotation.objects.create(
+        review=review,
+        report_file=version,
+        author=owner,
+        page=1,
+        quote="A passage",
+        rects=[[0.1, 0.1, 0.5, 0.02]],
+        comment="A comment",
+    ).pk
+
+
+URL_KWARGS.update(report_id=_report_id, file_id=_file_id, annotation_id=_annotation_id)
 
 
 def _analysis_id(review, owner):

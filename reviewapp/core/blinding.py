@@ -51,7 +51,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
 
 from reviewapp.extraction.constants import ExtractionKind
-from reviewapp.extraction.models import Extraction
+from reviewapp.extraction.models import Extraction, ExtractionForm
 from reviewapp.reviews.constants import Capability, Role
 from reviewapp.reviews.models import Membership
 from reviewapp.screening.constants import DecisionKind, ScreenState, Stage
@@ -241,6 +241,59 @@ def extractions_visible(membership: Membership) -> QuerySet[Extraction]:
     return entries.filter(
         Q(kind=ExtractionKind.CONSENSUS) | Q(extractor_id=reader.user_id) | derived
     )
+
+
+# --- annotations of full texts ---------------------------------------------------------------
+
+# Annotations (reviewapp.screening.models.Annotation) travel with extraction: a passage marked as
+# the source of a value tells what was extracted, and a comment on a study's PDF may as well.
+# So another member's annotation is shown only where their entry would be: one linked to a
+# field of a two-extractor form follows entry_visible for that form; a comment (linked to no
+# field) follows it for every two-extractor form of the review, since it could bear on any.
+# Reports not linked to a study have no extraction to protect. One's own are always shown.
+
+
+def annotations_visible(
+    membership: Membership, annotations: Sequence, study_id: int | None
+) -> list:
+    """Which of these annotations (all of one study's reports, loaded) this member may see."""
+    reader = reader_of(membership)
+    others = [a for a in annotations if a.author_id != reader.user_id]
+    if not others or study_id is None:
+        return list(annotations)
+    dual = dict(
+        ExtractionForm.objects.filter(
+            review_id=membership.review_id, extractors_required__gte=2
+        ).values_list("pk", "extractors_required")
+    )
+    if not dual:
+        return list(annotations)
+    entries: dict[int, dict[int, bool]] = {form_id: {} for form_id in dual}
+    for form_id, extractor_id, submitted_at in Extraction.objects.filter(
+        study_id=study_id, form_id__in=list(dual), kind=ExtractionKind.INDIVIDUAL
+    ).values_list("form_id", "extractor_id", "submitted_at"):
+        entries[form_id][extractor_id] = submitted_at is not None
+
+    def visible_on(form_id: int, author_id: int) -> bool:
+        if form_id not in dual:
+            return True
+        on_form = entries[form_id]
+        own = on_form.get(reader.user_id)
+        mine = NONE if own is None else SUBMITTED if own else DRAFT
+        return entry_visible(
+            reader,
+            required=dual[form_id],
+            submitted=on_form.get(author_id, False),
+            mine=mine,
+            free_place=len(on_form) < dual[form_id],
+        )
+
+    return [
+        a
+        for a in annotations
+        if a.author_id == reader.user_id
+        or all(visible_on(f, a.author_id) for f in ([a.form_id] if a.form_id else dual))
+    ]
 
 
 # --- from a predicate to a filter ---------------------------------------------------------------

@@ -79,6 +79,8 @@ from reviewapp.extraction.validation import entries_compare
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
 from reviewapp.riskofbias.builtin import assessment_read
+from reviewapp.screening.annotations import annotation_sources
+from reviewapp.screening.selectors import study_full_text_file, study_full_texts
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -356,9 +358,33 @@ def study_extract(request, form_id: int, study_id: int, *, review, membership):
             "error": error,
             "revision": mine.revision if mine else 0,
             "rob": assessment_read(form.tool, version.definition, data) if form.tool else None,
+            **_full_text_context(request, review, study, version.definition),
         },
         status=status,
     )
+
+
+def _full_text_context(request, review, study, definition: dict) -> dict:
+    """The study's PDF to read beside the form (?report=<id> picks one of several reports)."""
+    texts = study_full_texts(study)
+    chosen = texts[0] if texts else None
+    wanted = request.GET.get("report", "")
+    for text in texts:
+        if str(text.report_id) == wanted:
+            chosen = text
+    # ?file=<id>: an earlier upload of one of the study's reports (a source passage marked in it).
+    wanted_file = request.GET.get("file", "")
+    if wanted_file.isdigit():
+        earlier = study_full_text_file(study, int(wanted_file))
+        chosen = earlier or chosen
+    return {
+        "full_texts": texts,
+        "full_text": chosen,
+        "field_choices": [
+            (item["key"], f"{section['title']}: {item['label']}")
+            for section, item in items_of(definition)
+        ],
+    }
 
 
 @review_view(Capability.VIEW)
@@ -393,6 +419,9 @@ def study_compare(request, form_id: int, study_id: int, *, review, membership):
     version = consensus.form_version if consensus else form_latest_version(form)
     definition = version.definition if version else {"sections": []}
     compared = entries_compare(definition, entries) if entries else []
+    # Each value's source passages, marked in the PDF by the extractor who entered it.
+    sources = annotation_sources(membership, form, study.pk)
+    cell_entries = list(individual) + ([consensus] if consensus else [])
     submitted = [e for e in individual if e.submitted_at]
     may_decide = (
         len(submitted) >= form.extractors_required
@@ -443,7 +472,10 @@ def study_compare(request, form_id: int, study_id: int, *, review, membership):
                     "section": c.section,
                     "label": c.label,
                     "differs": c.differs,
-                    "values": [value_text(v) for v in c.values],
+                    "cells": [
+                        {"value": value_text(v), "sources": _sources(sources, e, c.key)}
+                        for v, e in zip(c.values, cell_entries, strict=True)
+                    ],
                 }
                 for c in compared
             ],
@@ -462,9 +494,30 @@ def study_compare(request, form_id: int, study_id: int, *, review, membership):
             "rob": assessment_read(form.tool, definition, prefill)
             if form.tool and may_decide
             else None,
+            **_full_text_context(request, review, study, {}),
         },
         status=status,
     )
+
+
+def _sources(sources: dict, entry, key: str) -> list[dict]:
+    """The passages an entry's extractor marked as the source of this input: the field's own, or
+    its table's for a cell of an outcome table (keys group__row__part)."""
+    if entry is None or entry.extractor_id is None:
+        return []
+    found = list(sources.get((entry.extractor_id, key), []))
+    if "__" in key:
+        found += sources.get((entry.extractor_id, key.split("__", 1)[0]), [])
+    return [
+        {
+            "id": a.pk,
+            "page": a.page,
+            "quote": a.quote,
+            "comment": a.comment,
+            "url": f"?file={a.report_file_id}#annotation-{a.pk}",
+        }
+        for a in found
+    ]
 
 
 def _unflatten(definition: dict, flat: dict) -> dict:

@@ -676,3 +676,56 @@ class ReportText(models.Model):
 
     def __str__(self) -> str:
         return f"Text of {self.report_file_id} ({self.pages} pages)"
+
+
+class Annotation(TimeStampedModel):
+    """A passage of one uploaded PDF that a member marked: with a comment, or as the source of a
+    value they extracted (an extraction form's field, in their own entry of the report's study).
+
+    Tied to the upload (ReportFile), not to the report: a new version of the PDF has other pages,
+    and a passage's place is only true of the file it was marked in. Its place is kept as
+    rectangles in fractions of the page (x, y, width, height), so it holds at any zoom. Who may
+    see it follows the blinding of dual extraction (reviewapp.core.blinding.annotations_visible).
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="+")
+    report_file = models.ForeignKey(
+        ReportFile, on_delete=models.CASCADE, related_name="annotations"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    page = models.PositiveIntegerField()
+    quote = models.TextField()
+    rects = models.JSONField(default=list)
+    comment = models.TextField(blank=True)
+    # The value this passage is the source of: a field (or table) of an extraction form, and the
+    # author's own entry of the study when it exists (an entry not started yet gets it later).
+    form = models.ForeignKey(
+        "extraction.ExtractionForm",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="annotations",
+    )
+    field_key = models.CharField(max_length=100, blank=True)
+    extraction = models.ForeignKey(
+        "extraction.Extraction",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="annotations",
+    )
+
+    class Meta:
+        ordering = ["page", "id"]
+        indexes = [models.Index(fields=["report_file", "page"], name="annotation_file_page")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(form__isnull=True, field_key="")
+                | models.Q(form__isnull=False) & ~models.Q(field_key=""),
+                name="annotation_field_with_form",
+            ),
+            models.CheckConstraint(condition=models.Q(page__gte=1), name="annotation_page_from_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Annotation on page {self.page} of file {self.report_file_id}"

@@ -820,3 +820,43 @@ def agreement_table(review: Review, counts: ReviewCounts | None = None) -> list[
                 )
             )
     return rows
+
+
+@dataclass
+class StudyFullText:
+    """A report of a study that has a PDF, as the extraction page's viewer offers it."""
+
+    report_id: int
+    file_id: int
+    name: str
+    record_number: int | None
+
+
+def study_full_texts(study) -> list[StudyFullText]:
+    """The study's reports that have a PDF, each with its current upload, oldest record first."""
+    reports = list(
+        Report.objects.filter(study=study)
+        .exclude(file="")
+        .select_related("record")
+        .order_by("record__number", "record_id")
+    )
+    current = report_files([r.pk for r in reports])
+    out = []
+    for report in reports:
+        files = current.get(report.pk)
+        if files:
+            out.append(StudyFullText(report.pk, files[0].id, files[0].name, report.record.number))
+    return out
+
+
+def study_full_text_file(study, file_id: int) -> StudyFullText | None:
+    """One upload (current or earlier) of one of the study's reports, or None."""
+    version = (
+        ReportFile.objects.filter(pk=file_id, report__study=study)
+        .select_related("report__record")
+        .first()
+    )
+    if version is None:
+        return None
+    name = version.original_filename or version.file.name.rsplit("/", 1)[-1]
+    return StudyFullText(version.report_id, version.pk, name, version.report.record.number)

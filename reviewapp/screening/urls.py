@@ -13,6 +13,21 @@ urlpatterns = [
         views.report_file,
         name="report-file-version",
     ),
+    path(
+        "reports/<int:report_id>/files/<int:file_id>/annotations/",
+        views.report_annotations,
+        name="report-annotations",
+    ),
+    path(
+        "reports/<int:report_id>/files/<int:file_id>/annotations/<int:annotation_id>/",
+        views.annotation_edit,
+        name="annotation-edit",
+    ),
+    path(
+        "reports/<int:report_id>/files/<int:file_id>/annotations/<int:annotation_id>/delete/",
+        views.annotation_remove,
+        name="annotation-delete",
+    ),
     path("fulltext/<int:record_id>/", views.report_update, name="report-update"),
     path("fulltext/retrieve/", views.fulltext_retrieval, name="fulltext-retrieval"),
     path("fulltext/bulk/", views.fulltext_bulk, name="fulltext-bulk"),

@@ -44,6 +44,7 @@ from reviewapp.reviews.constants import Role
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.reviews.services import membership_remove
 from reviewapp.riskofbias.services import rob_form_create
+from reviewapp.screening.annotations import annotation_create
 from reviewapp.screening.constants import DecisionKind, RetrievalStatus, Stage
 from reviewapp.screening.fulltext import report_status_set, report_upload
 from reviewapp.screening.models import Decision, ExclusionReason, Report, StageSettings
@@ -286,6 +287,20 @@ def every_state_world(outsider) -> World:
         raw={"values": {dkeys["Country"]: draft_text, dkeys["Setting"]: draft_text + "S"}},
         expected_revision=0,
     )
+    # ... and rita marked in the study's PDF the passage her unsubmitted Country came from (a
+    # marker too: an annotation is blinded as its author's entry is).
+    annotation_text = "CRAWLMARKERANNOT6W"
+    first_pdf = Report.objects.get(record=on[0]).files.first()
+    annotation = annotation_create(
+        membership=rita,
+        report_file=first_pdf,
+        page=1,
+        quote=annotation_text,
+        rects=[[0.1, 0.1, 0.5, 0.02]],
+        comment=annotation_text + "C",
+        form=dual,
+        field_key=dkeys["Country"],
+    )
     for study in studies[1:]:
         for who, country in ((rita, "Italy"), (rhea, "Spain")):
             extraction_save(
@@ -374,6 +389,13 @@ def every_state_world(outsider) -> World:
         extraction_marker(
             world, text=rob_text, what="unsubmitted RoB 2 assessment", form=rob, study=studies[0]
         ),
+        extraction_marker(
+            world,
+            text=annotation_text,
+            what="annotation linked to an unsubmitted extraction",
+            form=dual,
+            study=studies[0],
+        ),
     ]
     world.forms = [single.pk, dual.pk]
     world.marker_objects = [vote, note, draft, rob_draft, leaver_user]
@@ -394,6 +416,8 @@ def every_state_world(outsider) -> World:
         "form_id": [single.pk, dual.pk],
         "study_id": [studies[0].pk, studies[2].pk],
         "report_id": [Report.objects.get(record=on[0]).pk],
+        "file_id": [first_pdf.pk],
+        "annotation_id": [annotation.pk],
         "analysis_id": [analysis.pk],
         "rob_form_id": [rob.pk],
         "box": ["records_screened", "previous_studies"],

@@ -339,6 +339,7 @@ def test_every_url_as_every_role_on_a_review_in_every_state(db):
         "vote without a note (its author's name), waiting record": everyone_but_the_analyst,
         "unsubmitted extraction": everyone_but_the_analyst,
         "unsubmitted RoB 2 assessment": everyone_but_the_analyst,
+        "annotation linked to an unsubmitted extraction": everyone_but_the_analyst,
     }
     world.htmx = True
     crawl = Crawl(world)

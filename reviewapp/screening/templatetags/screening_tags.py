@@ -1,3 +1,5 @@
+import json
+
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -23,3 +25,16 @@ def highlight(text, review):
         else:
             parts.append(f'<mark class="kw-{kind}">{escape(piece)}</mark>')
     return mark_safe("".join(parts))
+
+
+@register.filter
+def keywords_json(review) -> str:
+    """The review's highlighted words as JSON, for the PDF viewer to mark (static/js/pdfviewer.js).
+
+    Left for the template to escape: it goes into an attribute."""
+    return json.dumps(
+        {
+            "include": list(getattr(review, "keywords_include", None) or []),
+            "exclude": list(getattr(review, "keywords_exclude", None) or []),
+        }
+    )

@@ -1,5 +1,10 @@
 """Screening views: interfaces only; they call services (writes) and selectors (reads)."""
 
+from reviewapp.screening.views.annotations import (
+    annotation_edit,
+    annotation_remove,
+    report_annotations,
+)
 from reviewapp.screening.views.bulk import fulltext_bulk, fulltext_bulk_review
 from reviewapp.screening.views.conflicts import (
     conflict_detail,
@@ -21,6 +26,9 @@ from reviewapp.screening.views.screen import (
 )
 
 __all__ = [
+    "annotation_edit",
+    "annotation_remove",
+    "report_annotations",
     "agreement_csv",
     "conflict_detail",
     "conflict_list",
