@@ -57,6 +57,7 @@ from reviewapp.screening.ranking.features import (  # noqa: E402
     tokens_from_texts,
     tokens_supported,
 )
+from reviewapp.screening.ranking.plots import recall_plot  # noqa: E402
 from reviewapp.screening.ranking.study import (  # noqa: E402
     RULE_NAMES,
     labelled_paths,
@@ -288,6 +289,7 @@ def main() -> None:
 
     rows, mismatches, checked = [], [], 0
     asreview_version = None
+    plotted = []  # the first preset's runs, drawn as recall curves with their stop points
     for path in labelled_paths(args.data):
         data = labelled_csv_read(path)
         per: dict = {
@@ -299,6 +301,8 @@ def main() -> None:
             lists = []
             for name in args.presets:
                 run = study_run(data, seed, preset=name, priors=priors)
+                if name == args.presets[0]:
+                    plotted.append(run)
                 per[name]["wss"].append(run.wss95)
                 per[name]["rrf"].append(run.recall10)
                 per[name]["r25"].append(run.recall25)
@@ -328,6 +332,9 @@ def main() -> None:
         per["words_parity"] = words_parity(data.texts, args.presets)
         rows.append((path.stem, len(data.labels), sum(data.labels), per))
 
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    plot = recall_plot(plotted, Path(args.out).with_suffix(".png"))
+    print(f"recall curves of {args.presets[0]}: {plot}")
     timing = retrain_timing(args.records, args.presets)
     write_results(args, rows, timing, asreview_version, checked, mismatches)
 
