@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/prioritisation_bench.py \
         [--asreview /tmp/asreview-venv/bin/asreview] [--insights-python PY] [--seeds 5] \
+        [--data ../shared/fixtures/labelled] [--presets elas_u4 ...] \
         [--out bench/out/prioritisation.md]
 
 For every dataset and seed the prior rows are one include and one exclude drawn with that seed;
@@ -46,15 +47,22 @@ from reviewapp.screening.ranking import (  # noqa: E402
     PRESETS,
     Ranker,
     labelled_csv_read,
+    recall_at,
     rrf,
-    simulate,
-    stopping_test,
     tfidf_features,
     wss,
 )
 from reviewapp.screening.ranking.features import (  # noqa: E402
     tfidf_from_tokens,
     tokens_from_texts,
+    tokens_supported,
+)
+from reviewapp.screening.ranking.plots import recall_plot  # noqa: E402
+from reviewapp.screening.ranking.study import (  # noqa: E402
+    RULE_NAMES,
+    labelled_paths,
+    priors_draw,
+    study_run,
 )
 
 DATASETS = [
@@ -62,6 +70,7 @@ DATASETS = [
     ROOT / "tests/fixtures/labelled/Cohen_2006_NSAIDS.csv",
 ]
 DEFAULT_ASREVIEW = "/tmp/asreview-venv/bin/asreview"
+DEFAULT_DATA = ROOT.parent.parent / "shared/fixtures/labelled"
 
 # Method notes written under the tables; they describe the set-up, never a measured value.
 NOTES = """
@@ -76,25 +85,22 @@ Notes on method:
   include is found (the rest follows the last ranking). ASReview "loop" is the span of the
   label timestamps in its results table (feature extraction and retrains up to the last
   include, where its simulation stops); "CLI" adds process start-up and project-file I/O.
-- Datasets: only the two Cohen 2006 sets in tests/fixtures/labelled. The `synergy-dataset`
-  package (PyPI) downloads the SYNERGY data from dataverse.nl and OpenAlex at run time; this
-  machine reaches the package registries only, so it was skipped; ASReview's built-in
-  benchmark datasets download likewise.
+- Datasets: every CSV in --data, by default the seven Cohen et al. 2006 drug-class reviews in
+  ../shared/fixtures/labelled (title, abstract, MeSH keywords; labels at full-text level). The
+  `synergy-dataset` package (PyPI) downloads the SYNERGY data at run time; this machine reaches
+  the package registries only, so it was skipped, as were ASReview's built-in benchmark sets.
+- Retrain timing uses the two Cohen sets in tests/fixtures/labelled as its text source.
 - asreview-insights 1.6.1 requires asreview < 3 and cannot read 3.x project files, so the
   metric check calls its functions on label lists instead.
 """
 
 
-def priors_draw(labels: list[int], seed: int) -> list[int]:
-    """One include and one exclude, drawn with ``seed`` (as ``--n-prior-included 1
-    --n-prior-excluded 1`` would), include first."""
-    y = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    return [int(rng.choice(np.flatnonzero(y == 1))), int(rng.choice(np.flatnonzero(y == 0)))]
-
-
 def asreview_run(exe: str, csv_path: Path, priors: list[int], seed: int) -> dict:
-    """Run ``asreview simulate`` and read the screening order from its project file."""
+    """Run ``asreview simulate`` and read the screening order from its project file.
+
+    ASReview 2.x keeps the labels in ``reviews/<id>/results.db`` and the rows in
+    ``data_store.db``; 3.x has one ``results.db`` holding both tables.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "sim.asreview"
         cmd = [exe, "simulate", str(csv_path), "--prior-idx", *map(str, priors)]
@@ -103,10 +109,14 @@ def asreview_run(exe: str, csv_path: Path, priors: list[int], seed: int) -> dict
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - started
         with zipfile.ZipFile(project) as archive:
-            archive.extract("results.db", tmp)
+            archive.extractall(tmp)
             meta = json.loads(archive.read("project.json"))
-        con = sqlite3.connect(Path(tmp) / "results.db")
+        results_db = next(Path(tmp).glob("reviews/*/results.db"), Path(tmp) / "results.db")
+        records_db = Path(tmp) / "data_store.db"
+        con = sqlite3.connect(records_db if records_db.exists() else results_db)
         rows = dict(con.execute("SELECT record_id, dataset_row FROM record"))
+        con.close()
+        con = sqlite3.connect(results_db)
         results = list(con.execute("SELECT record_id, time FROM results ORDER BY rowid"))
         con.close()
     order = [rows[r] for r, _ in results]
@@ -138,22 +148,15 @@ def insights_check(python: str, label_lists: list[list[int]]) -> list[tuple[floa
     return [tuple(v) for v in json.loads(out.stdout)]
 
 
-def stop_point(order: list[int], labels: list[int]) -> tuple[float, float]:
-    """Recall and share screened when the Callaghan & Müller-Hansen test (target 95%,
-    confidence 95%) first says stop, testing after every record."""
-    y = np.asarray([labels[i] for i in order])
-    for n in range(1, len(y) + 1):
-        if stopping_test(y[:n], len(y)).stop:
-            return float(y[:n].sum() / y.sum()), n / len(y)
-    return 1.0, 1.0
-
-
-def words_parity(texts: list[str]) -> dict[str, bool]:
+def words_parity(texts: list[str], presets) -> dict[str, bool]:
     """Per preset: is the TF-IDF matrix the app builds from kept words (tfidf_from_tokens)
     identical, array for array, to scikit-learn's on the texts, which simulate() uses? Then every
     simulation, and its WSS, is the same on either."""
     out = {}
-    for name, preset in PRESETS.items():
+    for name in presets:
+        preset = PRESETS[name]
+        if not tokens_supported(preset.features):
+            continue
         ours = tfidf_from_tokens(tokens_from_texts(texts), preset.features)
         theirs = tfidf_features(texts, preset.features)
         out[name] = ours.shape == theirs.shape and all(
@@ -193,16 +196,16 @@ def synthetic_records(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
     return out, np.asarray(y)
 
 
-def retrain_timing(n: int, repeats: int = 3) -> list[dict]:
+def retrain_timing(n: int, presets, repeats: int = 3) -> list[dict]:
     texts, y = synthetic_records(n)
     rng = np.random.default_rng(1)
     rows = []
-    for name in PRESETS:
+    for name in presets:
         ranker = Ranker(name, seed=0)
         started = time.perf_counter()
         features = ranker.features_fit(texts)
         features_s = time.perf_counter() - started
-        for n_labelled in (2_000, n):
+        for n_labelled in sorted({min(2_000, n), n}):
             idx = rng.choice(n, n_labelled, replace=False)
             idx = idx[np.argsort(-y[idx], kind="stable")]
             pool = np.setdiff1d(np.arange(n), idx)
@@ -256,11 +259,26 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
+# The default's rule (issue 19 point 1): a candidate replaces the parity preset only if its
+# mean WSS@95 over every labelled set beats ASReview's default by this much, and it is worse
+# than ASReview on no set by more than LOSS_MAX.
+GAIN_MIN = 0.02
+LOSS_MAX = 0.01
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--asreview", default=DEFAULT_ASREVIEW, help="asreview executable")
     parser.add_argument("--insights-python", help="Python with asreview-insights, to cross-check")
+    parser.add_argument(
+        "--data",
+        default=str(DEFAULT_DATA),
+        help="folder of labelled CSV files (default: the shared fixtures, all seven sets)",
+    )
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--presets", nargs="+", choices=sorted(PRESETS), default=list(PRESETS), metavar="PRESET"
+    )
     parser.add_argument("--records", type=int, default=20_000, help="records for retrain timing")
     parser.add_argument("--out", default=str(ROOT / "bench/out/prioritisation.md"))
     args = parser.parse_args()
@@ -271,30 +289,37 @@ def main() -> None:
 
     rows, mismatches, checked = [], [], 0
     asreview_version = None
-    for path in DATASETS:
+    plotted = []  # the first preset's runs, drawn as recall curves with their stop points
+    for path in labelled_paths(args.data):
         data = labelled_csv_read(path)
-        per = {name: {"wss": [], "rrf": [], "s": [], "stop": []} for name in PRESETS}
-        per["asreview"] = {"wss": [], "rrf": [], "s": [], "wall": []}
+        per: dict = {
+            name: {"wss": [], "rrf": [], "r25": [], "s": [], "stop": []} for name in args.presets
+        }
+        per["asreview"] = {"wss": [], "rrf": [], "r25": [], "s": [], "wall": []}
         for seed in range(args.seeds):
             priors = priors_draw(data.labels, seed)
             lists = []
-            for name in PRESETS:
-                result = simulate(data.texts, data.labels, priors, preset=name, seed=seed)
-                per[name]["wss"].append(result.wss95)
-                per[name]["rrf"].append(result.rrf10)
-                per[name]["s"].append(result.seconds)
-                per[name]["stop"].append(stop_point(result.order, data.labels))
-                lists.append(labels_after_priors(result.order, data.labels, len(priors)))
-                print(f"{path.stem} seed {seed} {name}: {result.wss95:.3f} {result.rrf10:.3f}")
+            for name in args.presets:
+                run = study_run(data, seed, preset=name, priors=priors)
+                if name == args.presets[0]:
+                    plotted.append(run)
+                per[name]["wss"].append(run.wss95)
+                per[name]["rrf"].append(run.recall10)
+                per[name]["r25"].append(run.recall25)
+                per[name]["s"].append(run.result.seconds)
+                per[name]["stop"].append(run.stops)
+                lists.append(labels_after_priors(run.result.order, data.labels, len(priors)))
+                print(f"{path.stem} seed {seed} {name}: {run.wss95:.3f} {run.recall10:.3f}")
             if exe:
-                run = asreview_run(exe, path, priors, seed)
-                asreview_version = run["version"]
-                after = labels_after_priors(run["order"], data.labels, len(priors))
+                done = asreview_run(exe, path, priors, seed)
+                asreview_version = done["version"]
+                after = labels_after_priors(done["order"], data.labels, len(priors))
                 lists.append(after)
                 per["asreview"]["wss"].append(wss(after, 0.95))
                 per["asreview"]["rrf"].append(rrf(after, 0.10))
-                per["asreview"]["s"].append(run["loop"])
-                per["asreview"]["wall"].append(run["wall"])
+                per["asreview"]["r25"].append(recall_at(after, 0.25))
+                per["asreview"]["s"].append(done["loop"])
+                per["asreview"]["wall"].append(done["wall"])
                 print(f"{path.stem} seed {seed} asreview: {per['asreview']['wss'][-1]:.3f}")
             if args.insights_python:
                 for labels, theirs in zip(
@@ -304,31 +329,62 @@ def main() -> None:
                     ours = (wss(labels, 0.95), rrf(labels, 0.10))
                     if not np.allclose(ours, theirs, rtol=0, atol=1e-12):
                         mismatches.append((path.stem, seed, ours, theirs))
-        per["words_parity"] = words_parity(data.texts)
+        per["words_parity"] = words_parity(data.texts, args.presets)
         rows.append((path.stem, len(data.labels), sum(data.labels), per))
 
-    timing = retrain_timing(args.records)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    plot = recall_plot(plotted, Path(args.out).with_suffix(".png"))
+    print(f"recall curves of {args.presets[0]}: {plot}")
+    timing = retrain_timing(args.records, args.presets)
     write_results(args, rows, timing, asreview_version, checked, mismatches)
+
+
+def verdicts(rows, presets) -> list[str]:
+    """The default's rule for each preset against the reference measured in the same run:
+    ASReview itself when it ran, else our parity preset elas_u4 (equal to it by construction)."""
+    reference = "asreview" if rows and rows[0][3]["asreview"]["wss"] else "elas_u4"
+    if reference == "elas_u4" and "elas_u4" not in presets:
+        return ["- no reference: run ASReview or include the elas_u4 preset."]
+    out = []
+    for model in presets:
+        if model == reference:
+            continue
+        diffs = {
+            name: statistics.mean(per[model]["wss"]) - statistics.mean(per[reference]["wss"])
+            for name, _n, _inc, per in rows
+        }
+        gain = statistics.mean(diffs.values())
+        worst_name, worst = min(diffs.items(), key=lambda item: item[1])
+        met = gain >= GAIN_MIN and worst >= -LOSS_MAX
+        out.append(
+            f"- {model} vs {'ASReview' if reference == 'asreview' else 'elas_u4'}: mean WSS@95 "
+            f"{gain * 100:+.1f} points over {len(rows)} sets (needs ≥ +{GAIN_MIN * 100:.0f}), "
+            f"worst set {worst_name} {worst * 100:+.1f} points (needs ≥ -{LOSS_MAX * 100:.0f}): "
+            + ("rule MET." if met else "rule not met.")
+        )
+    return out
 
 
 def write_results(args, rows, timing, asreview_version, checked, mismatches) -> None:
     today = dt.date.today().isoformat()
+    presets = list(args.presets)
     lines = [
         "## Screening prioritisation (active learning) vs ASReview LAB",
         "",
         f"Run {today} by `bench/prioritisation_bench.py --seeds {args.seeds}` on: {machine()}.",
+        f"Data: every labelled set in `{args.data}` ({len(rows)} sets). "
         f"ASReview LAB: {asreview_version or 'not run (executable absent)'}, its default model "
         "(ELAS u4), in its own virtualenv. Priors per seed: one include and one exclude drawn "
         "with the seed, the same rows for every model. Metrics exclude the priors "
         "(asreview-insights' default). Mean ± SD over seeds.",
         "",
-        "| dataset | records (incl.) | model | WSS@95 | RRF@10 | seconds | ratio vs ASReview |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | records (incl.) | model | WSS@95 | recall@10% | recall@25% | seconds "
+        "| vs ASReview |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    verdicts = []
     for name, n, n_inc, per in rows:
         base = per["asreview"]
-        for model in [*PRESETS, "asreview"]:
+        for model in [*presets, "asreview"]:
             m = per[model]
             if not m["wss"]:
                 continue
@@ -346,46 +402,54 @@ def write_results(args, rows, timing, asreview_version, checked, mismatches) -> 
             label = "ASReview " + (asreview_version or "") if model == "asreview" else model
             lines.append(
                 f"| {name} | {n} ({n_inc}) | {label} | {fmt(m['wss'])} | {fmt(m['rrf'])} "
-                f"| {secs} | {ratio} |"
+                f"| {fmt(m['r25'])} | {secs} | {ratio} |"
             )
-        if base["wss"]:
-            ours = statistics.mean(per["elas_u4"]["wss"])
-            theirs = statistics.mean(base["wss"])
-            verdicts.append(
-                f"- {name}: WSS@95 elas_u4 {ours:.3f} vs ASReview {theirs:.3f}: "
-                + ("target met (at least ASReview's)." if ours >= theirs - 1e-12 else "MISSED.")
-            )
-    lines += ["", "WSS@95 target (mean over seeds at least ASReview's):", *verdicts]
+    lines += ["", "| model | mean WSS@95 over the sets |", "|---|---|"]
+    for model in [*presets, "asreview"]:
+        if rows and rows[0][3][model]["wss"]:
+            mean = statistics.mean(statistics.mean(per[model]["wss"]) for *_, per in rows)
+            label = "ASReview " + (asreview_version or "") if model == "asreview" else model
+            lines.append(f"| {label} | {mean:.3f} |")
     lines += [
         "",
-        "Features from kept words (issue 13: the app builds TF-IDF from each record's stored "
-        "words, not from the texts): matrix identical to scikit-learn's on the texts, so every "
-        "order and WSS above holds for the app's path too:",
-        *(
-            f"- {name}: "
-            + ", ".join(
-                f"{preset} {'identical' if same else 'DIFFERENT'}"
-                for preset, same in per["words_parity"].items()
-            )
-            for name, _n, _inc, per in rows
-        ),
+        f"The default's rule (mean WSS@95 at least +{GAIN_MIN * 100:.0f} points over ASReview's "
+        f"default, no set worse by more than {LOSS_MAX * 100:.0f} point):",
+        *verdicts(rows, presets),
     ]
+    parity = [(name, per["words_parity"]) for name, _n, _inc, per in rows if per["words_parity"]]
+    if parity:
+        lines += [
+            "",
+            "Features from kept words (issue 13: the app builds TF-IDF from each record's stored "
+            "words, not from the texts): matrix identical to scikit-learn's on the texts, so "
+            "every order and WSS above holds for the app's path too:",
+            *(
+                f"- {name}: "
+                + ", ".join(
+                    f"{preset} {'identical' if same else 'DIFFERENT'}"
+                    for preset, same in result.items()
+                )
+                for name, result in parity
+            ),
+        ]
     lines += [
         "",
-        "Stopping test (Callaghan & Müller-Hansen 2020, target recall 95%, confidence 95%, "
-        "tested after every record) on the elas_u4 orders: recall and share screened when it "
-        "first says stop.",
+        "Stopping rules (target recall 95%, confidence 95%; ranking/recall.py `stop_points`) "
+        "on each preset's orders: share of records screened at the stop (mean) and recall "
+        "there (mean / lowest over seeds).",
         "",
-        "| dataset | recall at stop (min / mean) | share screened at stop (mean) |",
-        "|---|---|---|",
+        "| dataset | model | " + " | ".join(RULE_NAMES[r] for r in RULE_NAMES) + " |",
+        "|---|---|" + "---|" * len(RULE_NAMES),
     ]
-    for name, _n, _inc, per in rows:
-        stops = per["elas_u4"]["stop"]
-        lines.append(
-            f"| {name} | {min(r for r, _ in stops):.3f} / "
-            f"{statistics.mean(r for r, _ in stops):.3f} | "
-            f"{statistics.mean(s for _, s in stops):.3f} |"
-        )
+    for name, n, _inc, per in rows:
+        for model in presets:
+            cells = []
+            for rule in RULE_NAMES:
+                points = [stops[rule] for stops in per[model]["stop"]]
+                share = statistics.mean(p[0] / n for p in points)
+                recalls = [p[1] for p in points]
+                cells.append(f"{share:.2f}: {statistics.mean(recalls):.3f} / {min(recalls):.3f}")
+            lines.append(f"| {name} | {model} | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Retraining on {args.records:,} synthetic records (Cohen titles and sentences "
