@@ -32,6 +32,7 @@ class Action(models.TextChoices):
     DUPLICATE_PRIMARY = "duplicate.primary", "Duplicate's primary record changed"
     STUDY_LINKED = "study.linked", "Report linked to a study"
     PRISMA_BOX_CHANGED = "prisma.box.changed", "PRISMA box entered by hand"
+    SEARCH_SCHEDULE_CHANGED = "search.schedule.changed", "Living search schedule changed"
     ANALYSIS_CREATED = "analysis.created", "Analysis created"
     ANALYSIS_CHANGED = "analysis.changed", "Analysis changed"
     ANALYSIS_DELETED = "analysis.deleted", "Analysis deleted"
@@ -56,6 +57,7 @@ ACTION_GROUPS: list[tuple[str, str]] = [
     ("duplicate.", "Duplicates"),
     ("study.", "Studies"),
     ("prisma.", "PRISMA boxes"),
+    ("search.", "Living searches"),
     ("analysis.", "Analyses"),
     ("admin.", "Site admin"),
 ]
