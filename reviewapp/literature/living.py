@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -198,4 +199,40 @@ def living_versions(review: Review) -> list[LivingVersion]:
     """The review's versions, oldest first."""
     return list(
         LivingVersion.objects.filter(review=review).select_related("search").order_by("number")
+    )
+
+
+@dataclass(frozen=True)
+class LivingRun:
+    """One run of a stored search as the search's page lists it."""
+
+    search: Search
+    version: LivingVersion | None
+
+
+@dataclass(frozen=True)
+class LivingSummary:
+    root: Search
+    last_success: datetime | None
+    next_run: datetime | None
+    runs: list[LivingRun]
+
+
+def living_summary(search: Search) -> LivingSummary:
+    """The schedule of a search's lineage, its last and next run, and each run with the version
+    it made (newest first), for the search's page: three queries."""
+    root = living_root(search)
+    runs = list(
+        Search.objects.filter(_lineage(root))
+        .select_related("living_version")
+        .defer("provenance")
+        .order_by("-created_at", "-pk")
+    )
+    done = [run.run_at for run in runs if run.status == JobStatus.DONE and run.run_at]
+    last = max(done, default=None)
+    return LivingSummary(
+        root=root,
+        last_success=last,
+        next_run=living_next_run(root, last=last) if last else None,
+        runs=[LivingRun(run, getattr(run, "living_version", None)) for run in runs],
     )

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.utils import timezone
 
 from reviewapp.audit.constants import Action
@@ -198,3 +199,114 @@ def test_a_monthly_schedule_falls_on_the_same_day_or_the_months_last():
         2027, 1, 5, tzinfo=UTC
     )
     assert _period_after(jan31, "weekly") == datetime(2026, 2, 7, 9, 0, tzinfo=UTC)
+
+
+def test_members_who_asked_hear_of_the_new_records_and_can_turn_it_off(
+    client, settings, review, owner, analyst, fake_eutils, client_for
+):
+    import re
+
+    from reviewapp.mail.models import OutboundEmail
+    from reviewapp.notifications.models import NotificationPreference
+    from reviewapp.notifications.services import digests_send, preference_set
+
+    settings.SITE_URL = "https://reviews.example.org"
+    _first_run(review, owner, fake_eutils, client_for, ran_days_ago=2)
+    # The analyst has nothing to vote on: only the living search can make them hear anything.
+    preference_set(membership=membership_of(analyst, review), frequency="immediate")
+    digests_send()
+    assert not OutboundEmail.objects.filter(to__contains=[analyst.email]).exists()
+
+    _pubmed_adds(fake_eutils, {_today(): 12})
+    run = search_run(search_id=living_due_queue()[0], client=client_for())
+    digests_send()
+    [message] = OutboundEmail.objects.filter(kind="digest", to__contains=[analyst.email])
+    assert "12 new record(s) found by the living search (version 2)" in message.body
+    assert f"/reviews/{review.slug}/sources/searches/{run.pk}/" in message.body
+
+    # The unsubscribe link works as for every other kind of message.
+    path = re.search(r"(/notifications/unsubscribe/\S+/)", message.body).group(1)
+    assert client.post(path).status_code == 200
+    assert NotificationPreference.objects.get(membership__user=analyst).frequency == "off"
+
+
+def test_a_scheduled_update_that_fails_for_good_is_reported_to_the_managers(
+    settings, review, owner, analyst, fake_eutils, client_for
+):
+    from reviewapp.mail.models import OutboundEmail
+    from reviewapp.notifications.services import digests_send, preference_set
+
+    _first_run(review, owner, fake_eutils, client_for, ran_days_ago=2)
+    for member in (owner, analyst):
+        preference_set(membership=membership_of(member, review), frequency="immediate")
+    _pubmed_adds(fake_eutils, {_today(): 12})
+    fake_eutils.inject(Fault.http(500), on=2, utility="efetch", times=1)
+    failed = search_run(search_id=living_due_queue()[0], client=client_for(max_tries=1))
+    assert failed.status == JobStatus.FAILED
+    digests_send()
+    [message] = OutboundEmail.objects.filter(kind="digest", to__contains=[owner.email])
+    assert "1 scheduled update(s) of a living search failed: " + failed.error in message.body
+    assert not OutboundEmail.objects.filter(to__contains=[analyst.email]).exists()
+
+
+def test_the_prisma_page_shows_a_version_with_only_its_records_and_the_previous_boxes(
+    client, review, owner, fake_eutils, client_for
+):
+    from reviewapp.reporting.selectors import prisma_counts_recount
+
+    _first_run(review, owner, fake_eutils, client_for, ran_days_ago=2)
+    prisma_manual_set(
+        membership=membership_of(owner, review),
+        values={ManualPrismaField.OTHER_STUDIES: 4, ManualPrismaField.OTHER_ASSESSED: 5},
+    )
+    _pubmed_adds(fake_eutils, {_today(): 12})
+    search_run(search_id=living_due_queue()[0], client=client_for())
+    two = LivingVersion.objects.get(review=review, number=2)
+
+    counts = prisma_counts_recount(review, version=two)
+    assert counts.databases == {"PubMed": 12}
+    assert (counts.duplicates, counts.records_screened) == (9, 3)
+    assert (counts.previous_studies, counts.previous_reports) == (4, 5)
+    assert (counts.total_studies, counts.total_reports) == (4, 5)  # nothing new included yet
+    assert prisma_counts_recount(review).databases == {"PubMed": 72}
+
+    client.force_login(owner)
+    url = reverse("reporting:prisma-detail", args=[review.slug])
+    page = client.get(url, {"version": 2}).content.decode()
+    assert "Version 2: only its 12 records (numbers 61 to 72)" in page
+    assert "the 4 studies and 5 reports included before this update" in page
+    # The fake's records repeat three articles' DOIs and titles: 9 of the 12 duplicate records
+    # the review holds (found through the update's candidate lookups) and only 3 are screened.
+    assert "Title and abstract: 3 records still being screened" in page
+    assert client.get(url, {"version": 9}).status_code == 404
+    assert client.get(url, {"version": "x"}).status_code == 404
+
+
+def test_the_search_page_sets_the_schedule_and_lists_each_run_with_its_version(
+    client, review, owner, reviewer, fake_eutils, client_for
+):
+    first = _first_run(review, owner, fake_eutils, client_for, ran_days_ago=2)
+    _pubmed_adds(fake_eutils, {_today(): 12})
+    run = search_run(search_id=living_due_queue()[0], client=client_for())
+
+    client.force_login(owner)
+    page_url = reverse("literature:search-detail", args=[review.slug, first.pk])
+    page = client.get(page_url).content.decode()
+    assert "Last good run" in page and "Next run" in page
+    assert '?version=2">version 2</a> (12 records)' in page
+    assert f"#{run.pk}</a>" in page and "scheduled, entered since" in page
+
+    schedule_url = reverse("literature:search-schedule", args=[review.slug, run.pk])
+    response = client.post(schedule_url, {"schedule": "monthly"})
+    assert response.status_code == 302
+    first.refresh_from_db()
+    assert first.schedule == LivingSchedule.MONTHLY  # set on the stored search, from any run
+    assert client.post(schedule_url, {"schedule": "hourly"}).status_code == 302
+    first.refresh_from_db()
+    assert first.schedule == LivingSchedule.MONTHLY
+
+    client.force_login(reviewer)
+    assert "Save schedule" not in client.get(page_url).content.decode()
+    assert client.post(schedule_url, {"schedule": "off"}).status_code == 403
+    first.refresh_from_db()
+    assert first.schedule == LivingSchedule.MONTHLY
