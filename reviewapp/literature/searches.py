@@ -17,7 +17,7 @@ from io import BytesIO
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -155,7 +155,17 @@ def search_retry(*, membership: Membership, search: Search) -> Search:
     waiting = Search.objects.filter(
         pk=search.pk, status=JobStatus.QUEUED, retry_at__isnull=False
     ).update(retry_at=None, note="")
-    if not waiting and not job_requeue(Search, pk=search.pk):
+    try:
+        with transaction.atomic():
+            requeued = waiting or job_requeue(Search, pk=search.pk)
+    except IntegrityError:
+        # living_one_pending_run: the schedule has queued a newer update of the same search,
+        # which asks PubMed for everything this one would have.
+        raise ServiceError(
+            "A newer scheduled update of this search is already queued; it covers what this "
+            "one would have found."
+        ) from None
+    if not requeued:
         raise ServiceError("Only a failed search can be run again.")
     Search.objects.filter(pk=search.pk).update(retry_at=None, error_detail="")
     search.refresh_from_db()

@@ -310,3 +310,21 @@ def test_the_search_page_sets_the_schedule_and_lists_each_run_with_its_version(
     assert client.post(schedule_url, {"schedule": "off"}).status_code == 403
     first.refresh_from_db()
     assert first.schedule == LivingSchedule.MONTHLY
+
+
+def test_retrying_a_failed_update_once_a_newer_one_is_queued_is_refused_with_a_reason(
+    review, owner, fake_eutils, client_for
+):
+    from reviewapp.core.errors import ServiceError
+    from reviewapp.literature.searches import search_retry
+
+    _first_run(review, owner, fake_eutils, client_for, ran_days_ago=2)
+    _pubmed_adds(fake_eutils, {_today(): 12})
+    fake_eutils.inject(Fault.http(500), on=2, utility="efetch", times=1)
+    failed = search_run(search_id=living_due_queue()[0], client=client_for(max_tries=1))
+    assert failed.status == JobStatus.FAILED
+    assert len(living_due_queue()) == 1
+    with pytest.raises(ServiceError, match="A newer scheduled update of this search"):
+        search_retry(membership=membership_of(owner, review), search=failed)
+    failed.refresh_from_db()
+    assert failed.status == JobStatus.FAILED
