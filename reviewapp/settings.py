@@ -584,6 +584,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=5),
         "options": {"expires": 60 * 50},
     },
+    # Living reviews: one entry finds the stored searches whose schedule is due and queues each
+    # one run (idempotent; reviewapp/literature/living.py).
+    "living-searches-due": {
+        "task": "literature.living_due_queue",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 60 * 14},
+    },
     "exports-expire": {
         "task": "extraction.exports_expire",
         "schedule": crontab(hour=3, minute=45),

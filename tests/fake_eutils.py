@@ -22,7 +22,8 @@ Scripting, per test:
   the HTML page, the ERROR reply, a dropped connection, a batch with articles missing.
 
 Emulated NCBI behaviour (from its documentation and reported replies, not recordings): a lone
-mindate or maxdate is ignored; efetch with retstart at or beyond ``max_retrievable`` (9,999) answers
+mindate or maxdate is ignored; datetype pdat, edat or mdat picks the date the limits apply to (a
+scripted day stands for all three: its records were published and entered that day); efetch with retstart at or beyond ``max_retrievable`` (9,999) answers
 with an ERROR element; an unknown WebEnv answers with an ERROR element. A term nobody scripted gets
 HTTP 400, so a test that forgets to script its search fails loudly.
 
@@ -51,6 +52,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "entrez"
 EFETCH_TEMPLATES = ("pubmed1.xml", "pubmed2.xml", "pubmed5.xml")
 PMID_PLACEHOLDER = b"@@PMID@@"
 EUTILS_PATH = "/entrez/eutils/"
+# The datetype values esearch takes, with the field name its translation shows.
+DATE_TYPES = {"pdat": "Date - Publication", "edat": "Date - Entry", "mdat": "Date - Modification"}
 
 ESEARCH_HEAD = (
     b'<?xml version="1.0" encoding="UTF-8" ?>\n'
@@ -335,11 +338,18 @@ class FakeEutils:
         days = list(search.per_day)
         first, last = days[0], days[-1]
         translation = search.translation or f"{term}[All Fields]"
-        # NCBI applies date limits only when both ends are given.
+        # NCBI applies date limits only when both ends are given, to the kind of date named
+        # by datetype (publication when none is). A scripted day is the day its records were
+        # both published and entered, so a living update's entry-date window finds exactly the
+        # days scripted since.
+        datetype = params.get("datetype") or "pdat"
+        if datetype not in DATE_TYPES:
+            return 400, f"fake E-utilities: unknown datetype {datetype!r}".encode(), "text/plain"
         if params.get("mindate") and params.get("maxdate"):
             lo = _parse_date(params["mindate"], end=False)
             hi = _parse_date(params["maxdate"], end=True)
-            translation += f" AND {params['mindate']}:{params['maxdate']}[Date - Publication]"
+            label = DATE_TYPES[datetype]
+            translation += f" AND {params['mindate']}:{params['maxdate']}[{label}]"
         else:
             lo, hi = first, last
         in_range = [day for day in days if lo <= day <= hi]

@@ -34,6 +34,7 @@ class Action(models.TextChoices):
     DUPLICATE_MERGE_UNDONE = "duplicate.merge.undone", "Merge of duplicates undone"
     STUDY_LINKED = "study.linked", "Report linked to a study"
     PRISMA_BOX_CHANGED = "prisma.box.changed", "PRISMA box entered by hand"
+    SEARCH_SCHEDULE_CHANGED = "search.schedule.changed", "Living search schedule changed"
     ANALYSIS_CREATED = "analysis.created", "Analysis created"
     ANALYSIS_CHANGED = "analysis.changed", "Analysis changed"
     ANALYSIS_DELETED = "analysis.deleted", "Analysis deleted"
@@ -60,6 +61,7 @@ ACTION_GROUPS: list[tuple[str, str]] = [
     ("duplicate.", "Duplicates"),
     ("study.", "Studies"),
     ("prisma.", "PRISMA boxes"),
+    ("search.", "Living searches"),
     ("analysis.", "Analyses"),
     ("grade.", "GRADE certainty"),
     ("admin.", "Site admin"),

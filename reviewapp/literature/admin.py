@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from reviewapp.literature.models import DuplicateLink, Import, Record, RecordMerge, Search
+from reviewapp.literature.models import (
+    DuplicateLink,
+    Import,
+    LivingVersion,
+    Record,
+    RecordMerge,
+    Search,
+)
 
 
 @admin.register(Search)
@@ -13,9 +20,15 @@ class SearchAdmin(admin.ModelAdmin):
         "count_retrieved",
         "created_at",
     ]
-    list_filter = ["status", "source_database"]
+    list_filter = ["status", "source_database", "schedule", "scheduled"]
     search_fields = ["query"]
     raw_id_fields = ["review", "rerun_of"]
+
+
+@admin.register(LivingVersion)
+class LivingVersionAdmin(admin.ModelAdmin):
+    list_display = ["review", "number", "first_number", "last_number", "created_at"]
+    raw_id_fields = ["review", "search"]
 
 
 @admin.register(Import)

@@ -45,3 +45,12 @@ class DuplicateStatus(models.TextChoices):
     AUTOMATIC = "automatic", "Automatic"
     NEEDS_REVIEW = "needs_review", "Needs a reviewer's confirmation"
     CONFIRMED = "confirmed", "Confirmed by a reviewer"
+
+
+class LivingSchedule(models.TextChoices):
+    """How often a stored search re-runs by itself (a living review), from its last good run."""
+
+    OFF = "off", "Off"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"

@@ -1,6 +1,6 @@
 from django import forms
 
-from reviewapp.literature.constants import ImportFormat, SourceKind
+from reviewapp.literature.constants import ImportFormat, LivingSchedule, SourceKind
 
 
 class SearchForm(forms.Form):
@@ -31,3 +31,11 @@ class ImportForm(forms.Form):
 class DuplicateMarkForm(forms.Form):
     duplicate = forms.IntegerField(label="Record number of the duplicate", min_value=1)
     primary = forms.IntegerField(label="Record number it duplicates", min_value=1)
+
+
+class ScheduleForm(forms.Form):
+    schedule = forms.ChoiceField(
+        choices=LivingSchedule.choices,
+        label="Run this search again by itself",
+        help_text="From its last good run; each run adds only records PubMed entered since.",
+    )

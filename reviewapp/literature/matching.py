@@ -255,6 +255,9 @@ class DuplicateIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._entries
+
     @staticmethod
     def _entry(record: MatchRecord | tuple) -> _Entry:
         record = record if isinstance(record, MatchRecord) else MatchRecord(*record)

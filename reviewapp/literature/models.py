@@ -8,6 +8,7 @@ from reviewapp.literature.constants import (
     DuplicateStatus,
     ImportFormat,
     JobStatus,
+    LivingSchedule,
     SourceKind,
 )
 from reviewapp.reviews.models import Review
@@ -56,11 +57,33 @@ class Search(TimeStampedModel, JobFields):
     error_detail = models.TextField(blank=True)
     # When a search that failed on something passing (network, a busy PubMed) is tried again.
     retry_at = models.DateTimeField(null=True, blank=True)
+    # Which PubMed date mindate/maxdate limit: publication ("pdat") as a person asks, or entry
+    # date ("edat") for a living update, which asks only for what PubMed added since the last run.
+    datetype = models.CharField(max_length=4, default="pdat")
+    # On the first search of a lineage: how often it re-runs by itself (living review).
+    schedule = models.CharField(
+        max_length=8, choices=LivingSchedule.choices, default=LivingSchedule.OFF
+    )
+    # A run queued by the schedule rather than by a person.
+    scheduled = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "searches"
-        indexes = [models.Index(fields=["review", "status"])]
+        indexes = [
+            models.Index(fields=["review", "status"]),
+            models.Index(
+                fields=["schedule"], condition=~Q(schedule="off"), name="search_scheduled"
+            ),
+        ]
+        constraints = [
+            # Two beats, or a beat and its retry, cannot queue the same update twice.
+            models.UniqueConstraint(
+                fields=["rerun_of"],
+                condition=Q(scheduled=True, status__in=["queued", "running"]),
+                name="living_one_pending_run",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source_database}: {self.query[:60]}"
@@ -70,6 +93,44 @@ class Search(TimeStampedModel, JobFields):
         if self.count_reported is None:
             return 0
         return max(0, self.count_reported - self.count_retrieved)
+
+
+class LivingVersion(models.Model):
+    """One version of a review: the records numbered first_number..last_number.
+
+    Version 1 is everything before the first update that added records; each later version is
+    one update of a stored search (its run) with the records it added. The PRISMA 2020 boxes
+    "studies/reports included in previous version" are the earlier version's totals, taken in
+    the update's transaction so they cannot drift from the records it added.
+    """
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="living_versions")
+    number = models.PositiveIntegerField()
+    search = models.OneToOneField(
+        Search, null=True, blank=True, on_delete=models.PROTECT, related_name="living_version"
+    )
+    first_number = models.PositiveIntegerField()
+    last_number = models.PositiveIntegerField()
+    previous_studies = models.PositiveIntegerField(default=0)
+    previous_reports = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["review", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "number"], name="living_version_once"),
+            models.CheckConstraint(
+                condition=Q(first_number__lte=models.F("last_number") + 1),
+                name="living_version_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"version {self.number}"
+
+    @property
+    def records_count(self) -> int:
+        return self.last_number - self.first_number + 1
 
 
 class Import(TimeStampedModel, JobFields):

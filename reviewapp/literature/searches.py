@@ -17,7 +17,7 @@ from io import BytesIO
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,11 +27,14 @@ from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
 from reviewapp.integrations.entrez import EntrezError, PubMedClient
 from reviewapp.literature.constants import JobStatus, SourceKind
+from reviewapp.literature.living import living_version_add
 from reviewapp.literature.models import Record, Search
 from reviewapp.literature.parsers import FileUnreadable, ParseWarning, Rejection
 from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
 from reviewapp.literature.search_failures import search_failure_explain, search_failure_message
 from reviewapp.literature.services import (
+    duplicate_candidates_add,
+    duplicate_index_candidates,
     duplicate_index_for,
     records_add_parsed,
     records_added_finish,
@@ -152,7 +155,17 @@ def search_retry(*, membership: Membership, search: Search) -> Search:
     waiting = Search.objects.filter(
         pk=search.pk, status=JobStatus.QUEUED, retry_at__isnull=False
     ).update(retry_at=None, note="")
-    if not waiting and not job_requeue(Search, pk=search.pk):
+    try:
+        with transaction.atomic():
+            requeued = waiting or job_requeue(Search, pk=search.pk)
+    except IntegrityError:
+        # living_one_pending_run: the schedule has queued a newer update of the same search,
+        # which asks PubMed for everything this one would have.
+        raise ServiceError(
+            "A newer scheduled update of this search is already queued; it covers what this "
+            "one would have found."
+        ) from None
+    if not requeued:
         raise ServiceError("Only a failed search can be run again.")
     Search.objects.filter(pk=search.pk).update(retry_at=None, error_detail="")
     search.refresh_from_db()
@@ -168,6 +181,18 @@ def _known_pmids(search: Search) -> set[str]:
         .exclude(search_id=search.pk)
         .exclude(pmid="")
         .values_list("pmid", flat=True)
+    )
+
+
+def _pmids_in_review(search: Search, items: list) -> set[str]:
+    """Which PMIDs of a batch the review already holds, from any search or import."""
+    pmids = [item.pmid for item in items if getattr(item, "pmid", "")]
+    if not pmids:
+        return set()
+    return set(
+        Record.objects.filter(review_id=search.review_id, pmid__in=pmids).values_list(
+            "pmid", flat=True
+        )
     )
 
 
@@ -280,7 +305,10 @@ def _search_wait(
 
 def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClaim) -> None:
     plan = client.plan_search(
-        search.query, mindate=search.mindate or None, maxdate=search.maxdate or None
+        search.query,
+        mindate=search.mindate or None,
+        maxdate=search.maxdate or None,
+        datetype=search.datetype or "pdat",
     )
     first = plan.parts[0] if plan.parts else None
     provenance = {
@@ -308,8 +336,13 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
     }
     # After the plan (a few requests), before reading what the review holds: see the lock's note.
     review_records_lock(search.review_id)
-    known = _known_pmids(search)
-    index = duplicate_index_for(search.review)
+    # A scheduled update of a living review reads only what its new records could match, so it
+    # takes time in proportion to what PubMed added, not to the review (BENCHMARKS.md).
+    living = search.scheduled
+    known = set() if living else _known_pmids(search)
+    index = (
+        duplicate_index_candidates(search.review) if living else duplicate_index_for(search.review)
+    )
     retrieved = new = top = 0
     rejections: list[dict] = []
 
@@ -326,7 +359,11 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
             ContentFile(batch.xml),
         )
         parsed = []
-        for item in parse_pubmed_xml(BytesIO(batch.xml)):
+        items = list(parse_pubmed_xml(BytesIO(batch.xml)))
+        if living:
+            known |= _pmids_in_review(search, items)
+            duplicate_candidates_add(index, search.review, items)
+        for item in items:
             if isinstance(item, ParseWarning):
                 # The PubMed XML parser gives none (its structure faults are FileUnreadable).
                 continue
@@ -355,6 +392,8 @@ def _search_fetch(search: Search, client: PubMedClient, progress, claim: JobClai
             top = max(top, ids[-1])
         claim.step()
     records_added_finish(review=search.review, top=top, added=new)
+    if search.rerun_of_id:
+        living_version_add(search=search, added=new)
     provenance["rejections"] = rejections
     claim.finish(
         **planned,

@@ -14,7 +14,7 @@ from itertools import islice
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -251,6 +251,66 @@ def duplicate_index_for(review: Review) -> matching.DuplicateIndex:
     # Read in the same pass, under the review's lock: the numbers the import hands out follow.
     index.last_number = last
     return index
+
+
+def duplicate_index_candidates(review: Review) -> matching.DuplicateIndex:
+    """An empty index that `duplicate_candidates_add` fills, batch by batch, with only the
+    records that new ones could match; numbers follow the review's highest.
+
+    For a living review's scheduled update: reading every record (duplicate_index_for) would
+    make each update cost as much as the review. The candidates are the records with the same
+    PMID, DOI or title key (the exact tiers, each an indexed lookup); a title that differs in
+    more than its normalised key (the fuzzy tier) is not looked for, and is left to the
+    duplicates page, where a reviewer can mark it.
+    """
+    index = matching.DuplicateIndex()
+    index.last_number = (
+        Record.objects.filter(review=review).aggregate(top=Max("number"))["top"] or 0
+    )
+    return index
+
+
+def duplicate_candidates_add(
+    index: matching.DuplicateIndex, review: Review, items: Iterable
+) -> int:
+    """File in `index` the review's records that share a PMID, DOI or title key with `items`
+    (parsed records; rejections are skipped); returns how many were added."""
+    pmids, dois, keys = set(), set(), set()
+    for item in items:
+        if not isinstance(item, ParsedRecord):
+            continue
+        if item.pmid:
+            pmids.add(item.pmid)
+        if item.doi:
+            dois.update({item.doi, item.doi.lower()})
+        key = matching.title_key(item.title)[:TITLE_KEY_LENGTH]
+        if key:
+            keys.add(key)
+    if not (pmids or dois or keys):
+        return 0
+
+    rows = list(
+        Record.objects.filter(
+            Q(pmid__in=pmids) | Q(doi__in=dois) | Q(title_key__in=keys), review=review
+        )
+        .order_by("id")
+        .annotate(lead_author=KT("authors__0"))
+        .values_list("id", "pmid", "doi", "title", "year", "lead_author", "title_key")
+    )
+    rows = [row for row in rows if row[0] not in index]
+    primaries = dict(
+        DuplicateLink.objects.filter(
+            review=review, undone_at__isnull=True, duplicate_id__in=[row[0] for row in rows]
+        ).values_list("duplicate_id", "primary_id")
+    )
+    for rid, pmid, doi, title, year, first_author, key in rows:
+        first = surname_of(first_author) if first_author else ""
+        key = key if len(key) < TITLE_KEY_LENGTH else ""
+        index.add(
+            matching.MatchRecord(rid, pmid, doi, title, year, first, key),
+            primary_id=primaries.get(rid),
+        )
+    return len(rows)
 
 
 def _record_from(

@@ -2,6 +2,7 @@ from celery import shared_task
 
 from reviewapp.core.jobs import task_check_again_if_busy
 from reviewapp.literature.constants import JobStatus
+from reviewapp.literature.living import living_due_queue
 from reviewapp.literature.searches import search_retry_delay, search_run
 from reviewapp.literature.services import import_run
 
@@ -37,3 +38,9 @@ def search_run_task(self, search_id: int) -> int:
         raise self.retry(countdown=retry_in, max_retries=None)
     task_check_again_if_busy(self, search)
     return search.pk
+
+
+@shared_task(name="literature.living_due_queue", soft_time_limit=5 * 60, time_limit=6 * 60)
+def living_due_queue_task() -> list[int]:
+    """Beat's one entry for living reviews: queue a run of every stored search that is due."""
+    return living_due_queue()

@@ -10,6 +10,9 @@ urlpatterns = [
     path("sources/searches/new/", views.search_create, name="search-create"),
     path("sources/searches/<int:search_id>/", views.search_detail, name="search-detail"),
     path("sources/searches/<int:search_id>/rerun/", views.search_rerun, name="search-rerun"),
+    path(
+        "sources/searches/<int:search_id>/schedule/", views.search_schedule, name="search-schedule"
+    ),
     path("sources/searches/<int:search_id>/retry/", views.search_retry, name="search-retry"),
     path("sources/imports/new/", views.import_create, name="import-create"),
     path("sources/imports/<int:import_id>/", views.import_detail, name="import-detail"),

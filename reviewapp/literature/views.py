@@ -14,9 +14,17 @@ from reviewapp.core.jobs import job_enqueue
 from reviewapp.core.permissions import review_view
 from reviewapp.core.progress import progress_read
 from reviewapp.core.spreadsheet import neutralise
-from reviewapp.literature import duplicates, merges, merging, searches, selectors, services
+from reviewapp.literature import (
+    duplicates,
+    living,
+    merges,
+    merging,
+    searches,
+    selectors,
+    services,
+)
 from reviewapp.literature.constants import DuplicateRule, DuplicateStatus, JobStatus
-from reviewapp.literature.forms import DuplicateMarkForm, ImportForm, SearchForm
+from reviewapp.literature.forms import DuplicateMarkForm, ImportForm, ScheduleForm, SearchForm
 from reviewapp.literature.models import DuplicateLink, Import, Record, Search
 from reviewapp.reviews.constants import Capability
 
@@ -151,16 +159,43 @@ def _job_context(kind: str, job) -> dict:
 @review_view()
 def search_detail(request, search_id: int, *, review, membership):
     search = get_object_or_404(Search, pk=search_id, review=review)
+    summary = living.living_summary(search)
     context = {
         "review": review,
         "membership": membership,
         "search": search,
+        "living": summary,
+        "schedule_form": ScheduleForm(initial={"schedule": summary.root.schedule}),
         "can_add": membership.can(Capability.MANAGE_REVIEW),
         **_job_context("search", search),
     }
     return render_page_or_partial(
         request, "literature/search_detail.html", "literature/partials/_search_status.html", context
     )
+
+
+@review_view(Capability.MANAGE_REVIEW)
+@require_POST
+def search_schedule(request, search_id: int, *, review, membership):
+    search = get_object_or_404(Search, pk=search_id, review=review)
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose off, daily, weekly or monthly.")
+        return redirect("literature:search-detail", review.slug, search.pk)
+    try:
+        root = living.search_schedule_set(
+            membership=membership, search=search, schedule=form.cleaned_data["schedule"]
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "The search no longer runs by itself."
+            if root.schedule == "off"
+            else f"The search now runs {root.get_schedule_display().lower()} by itself.",
+        )
+    return redirect("literature:search-detail", review.slug, search.pk)
 
 
 @review_view(Capability.MANAGE_REVIEW)

@@ -1,4 +1,5 @@
-"""What waits for a member of a review, and the emails that tell them (reviewapp/mail sends).
+"""What waits for a member of a review, and the emails that tell them (reviewapp/mail sends):
+records to vote on, conflicts, invitations accepted, and the new records a living search found.
 
 `digests_send` runs every hour from beat: members who chose "immediately" hear when what waits
 for them has changed since their last message; members on the daily digest (the default) hear
@@ -111,6 +112,8 @@ def waiting_items(membership: Membership, *, since: datetime | None) -> list[Ite
                     )
                 )
     items.extend(_consensus_items(membership))
+    if since is not None:
+        items.extend(_living_items(membership, since))
     if membership.can(Capability.ADD_MEMBERS) and since is not None:
         accepted = list(
             Invitation.objects.filter(review=review, accepted_at__gt=since)
@@ -177,6 +180,49 @@ def _consensus_items(membership: Membership) -> list[Item]:
         )
         for form in forms
     ]
+
+
+def _living_items(membership: Membership, since: datetime) -> list[Item]:
+    """New records a living search found since `since` (each update is a version), for every
+    member; and, for those who manage the review, its scheduled runs that failed for good."""
+    from reviewapp.literature.constants import JobStatus
+    from reviewapp.literature.models import LivingVersion, Search
+
+    review = membership.review
+    items: list[Item] = []
+    versions = list(
+        LivingVersion.objects.filter(
+            review=review, search__isnull=False, created_at__gt=since
+        ).order_by("number")
+    )
+    if versions:
+        found = sum(v.records_count for v in versions)
+        latest = versions[-1]
+        numbers = ", ".join(str(v.number) for v in versions)
+        items.append(
+            Item(
+                "living-new-records",
+                f"{found} new record(s) found by the living search (version{'s' if len(versions) > 1 else ''} {numbers})",
+                found,
+                reverse("literature:search-detail", args=[review.slug, latest.search_id]),
+            )
+        )
+    if membership.can(Capability.MANAGE_REVIEW):
+        failed = list(
+            Search.objects.filter(
+                review=review, scheduled=True, status=JobStatus.FAILED, finished_at__gt=since
+            ).order_by("pk")
+        )
+        if failed:
+            items.append(
+                Item(
+                    "living-failed",
+                    f"{len(failed)} scheduled update(s) of a living search failed: {failed[-1].error}",
+                    len(failed),
+                    reverse("literature:search-detail", args=[review.slug, failed[-1].pk]),
+                )
+            )
+    return items
 
 
 def _due(preference: NotificationPreference, now: datetime) -> bool:

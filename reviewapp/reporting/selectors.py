@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection
 
 from reviewapp.literature.constants import SourceKind
-from reviewapp.literature.models import DuplicateLink, Import, Record, Search
+from reviewapp.literature.models import DuplicateLink, Import, LivingVersion, Record, Search
 from reviewapp.reporting.constants import OTHER_EXCLUDED_REASON, ManualPrismaField
 from reviewapp.reporting.models import PrismaManualCount
 from reviewapp.reporting.prisma import ManualEntry, PrismaCounts
@@ -51,11 +51,17 @@ def _source_name(record: Mapping[str, Any]) -> tuple[str, str]:
     )
 
 
-def _identified(review: Review) -> tuple[dict[str, int], dict[str, int], list[int], list[int]]:
-    """Records per database and per register, from completed searches and imports."""
+def _identified(
+    review: Review, numbers: tuple[int, int] | None = None
+) -> tuple[dict[str, int], dict[str, int], list[int], list[int]]:
+    """Records per database and per register, from completed searches and imports (only those
+    numbered within ``numbers``, first and last, when given)."""
     # Searches and imports store their records in one transaction, so every record is from a
     # run that finished: no filter on the run's status is needed (or wanted: screening has none).
-    rows = Record.objects.filter(review=review).values(
+    records = Record.objects.filter(review=review)
+    if numbers is not None:
+        records = records.filter(number__gte=numbers[0], number__lte=numbers[1])
+    rows = records.values(
         "id",
         "search_id",
         "search__source_kind",
@@ -129,14 +135,20 @@ def _meta_analysis_counts(
     return len(studies), len(reports)
 
 
-def prisma_counts_recount(review: Review) -> PrismaCounts:
+def prisma_counts_recount(review: Review, *, version: LivingVersion | None = None) -> PrismaCounts:
     """Every PRISMA 2020 box of the review, from every one of its records, links, decisions and
     reports, with the ids each box counts (so a broken flow names its records).
 
     A pass over every row: seconds on a 100,000-record review. Pages use prisma_counts_get; this
     names the records of a flow that does not add up, and checks the kept counts in the tests.
+
+    With a ``version`` of a living review: the flow of that version's records only, its
+    "previous studies/reports" boxes those the version took from the one before. The boxes
+    entered by hand (other methods) and the meta-analysis boxes belong to the review as a
+    whole, so a version's flow leaves them out.
     """
-    databases, registers, database_ids, register_ids = _identified(review)
+    numbers = (version.first_number, version.last_number) if version else None
+    databases, registers, database_ids, register_ids = _identified(review, numbers)
     identified_ids = set(database_ids) | set(register_ids)
     duplicate_ids = sorted(
         set(
@@ -167,6 +179,8 @@ def prisma_counts_recount(review: Review) -> PrismaCounts:
             review=review, retrieval_status=RetrievalStatus.NOT_RETRIEVED
         ).values_list("record_id", flat=True)
     )
+    if version is not None:
+        not_retrieved &= identified_ids
     ft = stage_states(review, Stage.FULL_TEXT)
     assessed = [rid for rid in sought if rid not in not_retrieved]
     ft_excluded = [rid for rid in assessed if ft.get(rid) == State.EXCLUDED]
@@ -195,6 +209,7 @@ def prisma_counts_recount(review: Review) -> PrismaCounts:
         ft_excluded=len(ft_excluded),
         per_reason=dict(per_reason),
         study_of={rid: study_of.get(rid) for rid in ft_included},
+        version=version,
         record_ids={
             "database_results": sorted(database_ids),
             "register_results": sorted(register_ids),
@@ -226,18 +241,27 @@ def _prisma_counts(
     per_reason: dict[str, int],
     study_of: dict[int, int | None],
     record_ids: dict[str, list[int]] | None = None,
+    version: LivingVersion | None = None,
 ) -> PrismaCounts:
     """The PrismaCounts of the computed boxes given, with the hand-entered ones and the studies.
 
     study_of: each report included at full text (record id) -> its study (None: not grouped).
+    version: a living review's version; its previous boxes replace the hand-entered ones.
     """
-    manual = manual_counts_latest(review)
+    manual = manual_counts_latest(review) if version is None else {}
     ft_included = list(study_of)
-    studies_ma, reports_ma = _meta_analysis_counts(review, ft_included, study_of)
+    if version is None:
+        studies_ma, reports_ma = _meta_analysis_counts(review, ft_included, study_of)
+    else:
+        studies_ma = reports_ma = None
     # A report not yet grouped into a study stands for a study of its own.
     new_studies_db = len({study_of.get(rid) or f"record-{rid}" for rid in ft_included})
 
     def m(field: str) -> int:
+        if version is not None and field == ManualPrismaField.PREVIOUS_STUDIES:
+            return version.previous_studies
+        if version is not None and field == ManualPrismaField.PREVIOUS_REPORTS:
+            return version.previous_reports
         return manual[field].value if field in manual else 0
 
     other_excluded = m(ManualPrismaField.OTHER_EXCLUDED)

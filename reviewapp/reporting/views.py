@@ -7,7 +7,8 @@ from django.urls import reverse
 from reviewapp.core.errors import ServiceError, form_error_add
 from reviewapp.core.permissions import review_view
 from reviewapp.core.svg import svg_for_inline
-from reviewapp.literature.models import Record
+from reviewapp.literature.living import living_versions
+from reviewapp.literature.models import LivingVersion, Record
 from reviewapp.reporting import diagram
 from reviewapp.reporting.exports import CONTENT_TYPES, drawing_cached, prisma_export
 from reviewapp.reporting.forms import ManualCountsForm
@@ -50,20 +51,51 @@ def _box_urls(review, counts) -> dict[str, str]:
     }
 
 
+def _version_chosen(request, review) -> LivingVersion | None:
+    """The living review version named by ?version=N (None: the whole review); 404 if unknown."""
+    number = request.GET.get("version", "")
+    if not number:
+        return None
+    if not number.isdigit():
+        raise Http404("No such version.")
+    found = LivingVersion.objects.filter(review=review, number=int(number)).first()
+    if found is None:
+        raise Http404("No such version.")
+    return found
+
+
+def _version_pending(counts) -> dict[str, int]:
+    """Records of a version still in screening at each stage, from its own flow."""
+    return {
+        Stage.TITLE_ABSTRACT: counts.records_screened
+        - counts.records_excluded
+        - counts.dbr_sought_reports,
+        Stage.FULL_TEXT: counts.dbr_assessed - counts.dbr_excluded - counts.new_reports,
+    }
+
+
 @review_view()
 def prisma_detail(request, *, review, membership):
-    kept = review_counts(review)
-    counts = prisma_counts_get(review, counts=kept)
-    pending = prisma_pending(review, kept)
-    found = violations(counts)
-    if found and not any(pending.values()):
-        # Screening is over and the flow still does not add up: name the records, which takes
-        # a pass over every row (rare: a state written behind the services' back).
-        found = violations(prisma_counts_recount(review)) or found
+    version = _version_chosen(request, review)
+    if version is not None:
+        # Only this version's records: a pass over them and the review's stage states.
+        counts = prisma_counts_recount(review, version=version)
+        pending = _version_pending(counts)
+        found = violations(counts)
+    else:
+        kept = review_counts(review)
+        counts = prisma_counts_get(review, counts=kept)
+        pending = prisma_pending(review, kept)
+        found = violations(counts)
+        if found and not any(pending.values()):
+            # Screening is over and the flow still does not add up: name the records, which
+            # takes a pass over every row (rare: a state written behind the services' back).
+            found = violations(prisma_counts_recount(review)) or found
     svg = None
     if not found:
         # Inline, so the boxes stay links; styles rewritten to satisfy the CSP (core/svg.py).
-        urls = _box_urls(review, counts)
+        # A version's boxes are not links: the box pages list the whole review's records.
+        urls = _box_urls(review, counts) if version is None else {}
         svg = drawing_cached(
             "inline-svg",
             counts,
@@ -104,6 +136,8 @@ def prisma_detail(request, *, review, membership):
             "form": form,
             "can_edit": can_edit,
             "formats": list(CONTENT_TYPES),
+            "versions": living_versions(review),
+            "version": version,
         },
         status=422 if form.errors else 200,
     )
@@ -113,14 +147,19 @@ def prisma_detail(request, *, review, membership):
 def prisma_export_view(request, fmt: str, *, review, membership):
     if fmt not in CONTENT_TYPES:
         raise Http404("No such export format.")
-    counts = prisma_counts_get(review)
+    version = _version_chosen(request, review)
+    if version is not None:
+        counts = prisma_counts_recount(review, version=version)
+    else:
+        counts = prisma_counts_get(review)
     try:
         data = prisma_export(counts, fmt)
     except PrismaInconsistent as exc:
         messages.error(request, f"Nothing was exported. {exc}")
         return redirect("reporting:prisma-detail", review.slug)
     response = HttpResponse(data, content_type=CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{review.slug}-prisma.{fmt}"'
+    name = f"{review.slug}-prisma-v{version.number}" if version else f"{review.slug}-prisma"
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
 

@@ -29,6 +29,7 @@ SCHEDULED = {
     "exports-expire": "extraction.exports_expire",
     "mail-outbox-flush": "mail.outbox_flush",
     "notifications-digests": "notifications.digests_send",
+    "living-searches-due": "literature.living_due_queue",
 }
 
 
@@ -43,6 +44,10 @@ def test_the_schedule_sends_the_heartbeat_recovery_session_and_export_cleanup():
     for name in ("worker-heartbeat", "jobs-recover"):
         assert schedule[name]["schedule"] == 60.0
         assert schedule[name]["options"]["expires"] < 60
+    # Living searches are checked every 15 minutes; the check expires before the next.
+    due = schedule["living-searches-due"]
+    assert due["schedule"].minute == {0, 15, 30, 45}
+    assert due["options"]["expires"] < 15 * 60
 
 
 @pytest.mark.services
@@ -86,6 +91,7 @@ def test_every_scheduled_task_runs_by_name_in_the_real_worker(
     )
     assert run("mail.outbox_flush") == 1
     assert run("notifications.digests_send") >= 0
+    assert run("literature.living_due_queue") == []  # no stored search is on a schedule
     smtp_server[0].wait_for("lost.task@example.org")
 
 
