@@ -9,6 +9,6 @@ class PreferenceForm(forms.Form):
         widget=forms.RadioSelect,
         label="Email me about this review",
         help_text="Records waiting for your vote, conflicts you may resolve, studies whose "
-        "extractions wait for a consensus you may decide, and invitations accepted (for owners "
-        "and admins).",
+        "extractions wait for a consensus you may decide, new records a living search found, and "
+        "invitations accepted (for owners and admins).",
     )

@@ -69,8 +69,9 @@ def unsubscribe_membership(token: str) -> Membership | None:
 
 def waiting_items(membership: Membership, *, since: datetime | None) -> list[Item]:
     """What waits for this member in the review now: records for their vote, conflicts they may
-    resolve, extractions waiting for a consensus they may decide, and invitations accepted since
-    `since` (for those who invite)."""
+    resolve, extractions waiting for a consensus they may decide, and, since `since`, records a
+    living search found, its scheduled runs that failed (for managers) and invitations accepted
+    (for those who invite)."""
     from reviewapp.screening.constants import ScreenState, Stage
     from reviewapp.screening.models import RecordVote
     from reviewapp.screening.selectors import stage_states

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from reviewapp.screening.models import (
+    Annotation,
     BulkMatch,
     BulkUpload,
     BulkUploadFile,
@@ -188,3 +189,12 @@ class ReportTextAdmin(_Derived):
     list_display = ["record", "pages"]
     raw_id_fields = ["review", "record"]
     show_full_result_count = False
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(_ReadOnly):
+    """A reviewer's passage and comment on a PDF, blinded like extraction entries: made, edited and
+    deleted by its author in the viewer (screening.annotations), never here."""
+
+    list_display = ["report_file", "author", "page", "field_key", "created_at"]
+    raw_id_fields = ["review", "report_file", "author", "form", "extraction"]
