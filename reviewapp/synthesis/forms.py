@@ -38,6 +38,7 @@ class AnalysisForm(forms.Form):
 class SubgroupForm(forms.Form):
     by = forms.ChoiceField(
         label="Subgroups by",
+        error_messages={"required": "Choose the field that defines the subgroups."},
         help_text="An extracted field, or the overall risk-of-bias judgement",
     )
 
@@ -49,6 +50,7 @@ class SubgroupForm(forms.Form):
 class MetaRegressionForm(forms.Form):
     moderators = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose one or more moderators."},
         help_text="Number fields enter as they are; other fields as categories against the "
         "first in alphabetical order",
     )
@@ -59,7 +61,10 @@ class MetaRegressionForm(forms.Form):
 
 
 class CumulativeForm(forms.Form):
-    by = forms.ChoiceField(label="Add the studies in the order of")
+    by = forms.ChoiceField(
+        label="Add the studies in the order of",
+        error_messages={"required": "Choose the order to add the studies in."},
+    )
 
     def __init__(self, *args, choices=(), **kwargs):
         super().__init__(*args, prefix="cumulative", **kwargs)

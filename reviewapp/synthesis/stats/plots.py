@@ -149,7 +149,7 @@ class RobColumns:
                 legend.append(text)
         lines = [f"{self.title}: " + ",  ".join(legend)]
         lines += [f"{key}: {name}" for key, name in self.domains]
-        return lines
+        return [*lines, "O: Overall risk of bias"]
 
 
 def forest_plot(
@@ -285,7 +285,7 @@ def forest_plot(
         ax.text(
             rob_x0 + (len(rob_columns) - 1) * rob_dx / 2,
             header_y - 0.9,
-            rob.title,
+            "Risk of bias",
             transform=text_tf,
             ha="center",
             va="center",
@@ -458,10 +458,10 @@ def forest_plot(
             clip_on=False,
             zorder=3,
         )
-        for x, y, j in lights:
+        for light_x, light_y, j in lights:
             ax.text(
-                x,
-                y,
+                light_x,
+                light_y,
                 ROB_SYMBOLS.get(j, ""),
                 transform=text_tf,
                 ha="center",
