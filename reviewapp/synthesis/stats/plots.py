@@ -185,7 +185,8 @@ def forest_plot(
             rows.append(("header", name))
         rows.extend(("study", s) for s in res.studies)
         if name is not None:
-            rows.append(("pooled", (res, f"Subtotal ({res.k} studies)")))
+            studies = "1 study" if res.k == 1 else f"{res.k} studies"
+            rows.append(("pooled", (res, f"Subtotal ({studies})")))
             rows.append(("het", res))
             rows.append(("blank", None))
     rows.append(("pooled", (overall, _model_label(overall))))
@@ -212,13 +213,23 @@ def forest_plot(
             )
     for e in overall.excluded:
         rows.append(("text", f"Not pooled: {e.label} ({e.reason})"))
-    if rob is not None:
-        rows.append(("blank", None))
-        rows.extend(("text", line) for line in rob.key_lines())
+    # The risk-of-bias key goes below the x axis, clear of the plot's reference lines.
+    key = rob.key_lines() if rob is not None else []
+    key_inches = 0.2 * len(key) + (0.25 if key else 0.0)
 
     n = len(rows) + 1
-    fig = _new_figure(11.0, max(2.5, ROW_HEIGHT * n + 1.2))
-    ax = fig.add_axes((0.30, 0.9 / (ROW_HEIGHT * n + 1.2), 0.34, 1 - 1.3 / (ROW_HEIGHT * n + 1.2)))
+    inches = ROW_HEIGHT * n + 1.2 + key_inches
+    fig = _new_figure(11.0, max(2.5, inches))
+    ax = fig.add_axes((0.30, (0.9 + key_inches) / inches, 0.34, 1 - (1.3 + key_inches) / inches))
+    for i, line in enumerate(key):
+        fig.text(
+            0.02,
+            (key_inches + 0.05 - 0.2 * i) / max(2.5, inches),
+            line,
+            ha="left",
+            va="center",
+            fontsize=FONT - 1,
+        )
     ax.set_ylim(n - 0.5, -1.5)
     text_tf = blended_transform_factory(ax.transAxes, ax.transData)
 
