@@ -148,6 +148,9 @@ URL_KWARGS.update(
     analysis_id=_analysis_id,
     what=lambda review, owner: "result.json",
     name=lambda review, owner: "forest.svg",
+    # An analysis added to a pooled outcome (issue 17 point 3): what to add, and which to remove.
+    kind=lambda review, owner: "sensitivity",
+    addition_id=lambda review, owner: 1,
 )
 
 

@@ -1,5 +1,5 @@
 """The demo review's worked example: screening, full texts, extraction, risk of bias (RoB 2) and
-one analysis.
+one analysis, with a subgroup and a sensitivity analysis added to it.
 
 Everything goes through the same services a team uses in the browser, so the demo shows real
 state: a PRISMA flow of 205 records identified and 35 reports included (the ends of Prosperini et
@@ -166,7 +166,7 @@ def demo_extract_and_pool(review: Review, owner: Membership) -> Analysis:
     choice = next(c for c in outcome_choices(review) if c.form_id == form.pk)
     analysis = analysis_create(
         membership=owner,
-        name="Relapse after stopping natalizumab: high prior disease activity (demo)",
+        name=DEMO_ANALYSIS,
         outcome_key=choice.value,
         measure="GEN",
         model="random",
@@ -251,6 +251,34 @@ def demo_risk_of_bias(review: Review, owner: Membership, second: Membership) -> 
         )
 
 
+DEMO_ANALYSIS = "Relapse after stopping natalizumab: high prior disease activity (demo)"
+
+
+def demo_analyses_added(review: Review, owner: Membership) -> bool:
+    """A subgroup analysis by study design and a sensitivity analysis leaving out the study at
+    high risk of bias, added to the demo's pooled outcome and computed (once; False if done)."""
+    from reviewapp.synthesis.services import analysis_addition_add
+
+    analysis = Analysis.objects.filter(review=review, name=DEMO_ANALYSIS).first()
+    form = ExtractionForm.objects.filter(review=review, name=FORM_NAME).first()
+    if analysis is None or form is None or analysis.options.get("additions"):
+        return False
+    version = form.versions.order_by("-number").first()
+    if version is None:
+        return False
+    design = next(
+        item["key"]
+        for section in version.definition["sections"]
+        for item in section["items"]
+        if item["label"] == "Design"
+    )
+    analysis_addition_add(membership=owner, analysis=analysis, kind="subgroup", by=design)
+    analysis_addition_add(membership=owner, analysis=analysis, kind="sensitivity")
+    analysis.refresh_from_db()
+    analysis_run(membership=owner, analysis=analysis)
+    return True
+
+
 def _included_studies(review: Review):
     from reviewapp.extraction.selectors import studies_included
 
@@ -265,11 +293,14 @@ def demo_flow_load(review: Review, owner: Membership, second: Membership) -> boo
     ):
         # A demo loaded before risk of bias existed gets its assessments now, once.
         pooled = ExtractionForm.objects.filter(review=review, name=FORM_NAME).exists()
+        changed = False
         if pooled and not ExtractionForm.objects.filter(review=review, tool="rob2").exists():
             demo_risk_of_bias(review, owner, second)
-            return True
-        return False
+            changed = True
+        # A demo loaded before analyses could be added to an outcome gets them now, once.
+        return demo_analyses_added(review, owner) or changed
     demo_screen(review, owner, second)
     demo_extract_and_pool(review, owner)
     demo_risk_of_bias(review, owner, second)
+    demo_analyses_added(review, owner)
     return True

@@ -33,3 +33,56 @@ class AnalysisForm(forms.Form):
             )
             for c in outcome_choices
         ]
+
+
+class SubgroupForm(forms.Form):
+    by = forms.ChoiceField(
+        label="Subgroups by",
+        error_messages={"required": "Choose the field that defines the subgroups."},
+        help_text="An extracted field, or the overall risk-of-bias judgement",
+    )
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, prefix="subgroup", **kwargs)
+        self.fields["by"].choices = list(choices)
+
+
+class MetaRegressionForm(forms.Form):
+    moderators = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose one or more moderators."},
+        help_text="Number fields enter as they are; other fields as categories against the "
+        "first in alphabetical order",
+    )
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, prefix="metareg", **kwargs)
+        self.fields["moderators"].choices = list(choices)
+
+
+class CumulativeForm(forms.Form):
+    by = forms.ChoiceField(
+        label="Add the studies in the order of",
+        error_messages={"required": "Choose the order to add the studies in."},
+    )
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, prefix="cumulative", **kwargs)
+        self.fields["by"].choices = list(choices)
+
+
+class SensitivityForm(forms.Form):
+    """No choices: leave-one-out, and the pooled result without studies at high risk of bias."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="sensitivity", **kwargs)
+
+
+class RobFormForm(forms.Form):
+    rob_form = forms.TypedChoiceField(
+        label="Risk of bias from", coerce=int, required=False, empty_value=None
+    )
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, prefix="rob", **kwargs)
+        self.fields["rob_form"].choices = [("", "None")] + list(choices)

@@ -11,6 +11,7 @@ import logging
 import time
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,14 +25,27 @@ from reviewapp.extraction.models import ExtractionForm
 from reviewapp.literature.constants import JobStatus
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership
+from reviewapp.synthesis.additions import (
+    REPORT_YEAR,
+    ROB,
+    SPEC_KINDS,
+    Computed,
+    StudyData,
+    additions_compute,
+)
 from reviewapp.synthesis.constants import Method, Model
 from reviewapp.synthesis.inputs import MEASURES_FOR_GROUP, InputError
-from reviewapp.synthesis.models import Analysis, AnalysisResult, AnalysisRun
+from reviewapp.synthesis.models import Analysis, AnalysisResult, AnalysisRun, plot_path
 from reviewapp.synthesis.selectors import (
+    analysis_fields,
     analysis_rows,
     analysis_settings,
+    analysis_study_data,
     inputs_digest,
     outcome_choices,
+    rob_forms_usable,
+    study_data_read,
+    study_data_stored,
 )
 from reviewapp.synthesis.stats.bias import rank_correlation_test, regression_test
 from reviewapp.synthesis.stats.io import PoolingInputError, effects_from_rows
@@ -189,27 +203,44 @@ def _trim_and_fill(effects, analysis: Analysis) -> dict:
     }
 
 
-def _plot_draw(name: str, analysis: Analysis, effects, pooled) -> bytes:
+def rob_columns(data: StudyData):
+    """The risk-of-bias columns of a forest plot, or None when no study has a consensus."""
+    from reviewapp.synthesis.stats.plots import RobColumns
+
+    if not data.rob:
+        return None
+    return RobColumns(
+        domains=data.rob_domains,
+        judgements={
+            label: (rob.get("domains") or [], rob.get("overall")) for label, rob in data.rob.items()
+        },
+        title=f"Risk of bias: {data.rob_form}",
+    )
+
+
+def _plot_draw(name: str, analysis: Analysis, effects, pooled, data: StudyData | None) -> bytes:
     """One plot as stored: SVGs made CSP-safe (reviewapp.core.svg) so they can be served as is."""
     from reviewapp.synthesis.stats.plots import forest_plot, funnel_plot
 
     kind, fmt = name.split(".")
     if kind == "forest":
-        data = forest_plot(pooled, fmt, title=analysis.name)
+        rob = rob_columns(data) if data is not None else None
+        drawn = forest_plot(pooled, fmt, title=analysis.name, rob=rob)
     else:
-        data = funnel_plot(effects, pooled, fmt)
+        drawn = funnel_plot(effects, pooled, fmt)
     if fmt == "svg":
-        return svg_for_inline(data).encode("utf-8")
-    return data
+        return svg_for_inline(drawn).encode("utf-8")
+    return drawn
 
 
 def _plots_store(result: AnalysisResult, names, effects, pooled) -> None:
     """Draw the named plots of a result and record their files on it."""
     analysis = result.analysis
+    study_data = study_data_read(result.inputs.get("study_data"))
     fields = {}
     for name in names:
         field = PLOTS[name]
-        data = _plot_draw(name, analysis, effects, pooled)
+        data = _plot_draw(name, analysis, effects, pooled, study_data)
         getattr(result, field).save(f"result-{result.pk}-{name}", ContentFile(data), save=False)
         fields[field] = getattr(result, field).name
     AnalysisResult.objects.filter(pk=result.pk).update(**fields)
@@ -279,21 +310,38 @@ def _analysis_compute_store(*, membership: Membership, analysis: Analysis, plots
         extra["leave_one_out"] = loo.to_dict()["leave_one_out"]
     clock.append(time.perf_counter())
     settings = analysis_settings(analysis)
+    study_data = analysis_study_data(analysis, rows)
+    computed = additions_compute(
+        effects, analysis.options.get("additions") or [], study_data, settings
+    )
+    if computed:
+        extra["additions"] = {key: c.result for key, c in computed.items()}
+    stored_data = study_data_stored(study_data)
+    clock.append(time.perf_counter())
     stored = AnalysisResult.objects.create(
         analysis=analysis,
-        inputs={"rows": rows, **meta},
-        inputs_digest=inputs_digest(rows, settings),
+        inputs={"rows": rows, **meta, **({"study_data": stored_data} if stored_data else {})},
+        inputs_digest=inputs_digest(rows, settings, stored_data),
         model_settings=settings,
         results={"pooled": result.to_dict(), **extra},
         computed_by=membership.user,
         studies_count=len(rows),
         plots_pending_since=None if plots_now else timezone.now(),
     )
+    _addition_plots_store(stored, computed, study_data)
     clock.append(time.perf_counter())
     if plots_now:
         _plots_store(stored, DRAWN_WITH_RESULT, effects, result)
     clock.append(time.perf_counter())
-    steps = ("rows", "pool", "bias tests", "leave-one-out", "store", "SVG plots")
+    steps = (
+        "rows",
+        "pool",
+        "bias tests",
+        "leave-one-out",
+        "additions",
+        "store and their plots",
+        "SVG plots",
+    )
     logger.info(
         "analysis %s computed from %d studies in %.2f s: %s",
         analysis.pk,
@@ -418,3 +466,182 @@ def _files_delete(results: list[AnalysisResult]) -> None:
             stored = getattr(result, field)
             if stored:
                 stored.delete(save=False)
+        for path in (result.results.get("plots") or {}).values():
+            default_storage.delete(path)
+
+
+def _addition_plots_store(
+    result: AnalysisResult, computed: dict[str, Computed], data: StudyData
+) -> None:
+    """The additions' plots, drawn once with the result and kept beside its own: a subgroup
+    analysis's forest plot in blocks (with the risk-of-bias columns), a cumulative plot."""
+    from reviewapp.synthesis.stats.plots import cumulative_plot, forest_plot
+
+    plots: dict[str, str] = {}
+    for key, c in computed.items():
+        if c.subgroups is not None:
+            name = f"subgroups-{key}.svg"
+            drawn = forest_plot(c.subgroups, "svg", title=c.result["title"], rob=rob_columns(data))
+        elif c.cumulative is not None:
+            name = f"cumulative-{key}.svg"
+            drawn = cumulative_plot(c.cumulative, "svg", title=c.result["title"])
+        else:
+            continue
+        path = plot_path(result, f"result-{result.pk}-{name}")
+        plots[name] = default_storage.save(path, ContentFile(svg_for_inline(drawn).encode("utf-8")))
+    if plots:
+        result.results["plots"] = plots
+        AnalysisResult.objects.filter(pk=result.pk).update(results=result.results)
+
+
+def addition_plot_get(*, result: AnalysisResult, name: str) -> bytes | None:
+    """An addition's stored plot, or None if the result has no such plot."""
+    path = (result.results.get("plots") or {}).get(name)
+    if not path:
+        return None
+    try:
+        with default_storage.open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        logger.warning("plot %s of result %s missing from storage", name, result.pk)
+        return None
+
+
+@transaction.atomic
+def analysis_addition_add(
+    *,
+    membership: Membership,
+    analysis: Analysis,
+    kind: str,
+    by: str = "",
+    moderators: list[str] | tuple[str, ...] = (),
+) -> dict:
+    """Add a subgroup analysis, meta-regression, sensitivity or cumulative analysis to an
+    analysis (kept in its options; the next computation computes it). Returns the addition.
+
+    Refuses a variable the analysis's form does not have, and an addition it already has.
+    """
+    require(membership, Capability.ANALYSE)
+    if analysis.review_id != membership.review_id:
+        raise ServiceError("That analysis belongs to another review.")
+    analysis = Analysis.objects.select_for_update().get(pk=analysis.pk)
+    if kind not in SPEC_KINDS:
+        raise ServiceError("Choose what to add.", field="kind")
+    fields = {f.key: f for f in analysis_fields(analysis)}
+    has_rob = bool(rob_forms_usable(analysis.review))
+    spec: dict = {"kind": kind}
+    if kind == "subgroup":
+        if by == ROB and not has_rob:
+            raise ServiceError("This review has no risk-of-bias form yet.", field="by")
+        if by != ROB and by not in fields:
+            raise ServiceError("Choose the field that defines the subgroups.", field="by")
+        spec["by"] = by
+    elif kind == "cumulative":
+        if by != REPORT_YEAR and (by not in fields or fields[by].type not in ORDER_TYPES):
+            raise ServiceError(
+                "Choose the year of the first report, or a number or date field.", field="by"
+            )
+        spec["by"] = by
+    elif kind == "metareg":
+        chosen = list(dict.fromkeys(m for m in moderators if m))
+        if not chosen:
+            raise ServiceError("Choose one or more moderators.", field="moderators")
+        unknown = [m for m in chosen if m != REPORT_YEAR and m not in fields]
+        if unknown:
+            raise ServiceError("Choose moderators from the list.", field="moderators")
+        spec["moderators"] = chosen
+    elif not has_rob:
+        raise ServiceError(
+            "Excluding studies at high risk of bias needs a risk-of-bias form.", field="kind"
+        )
+    additions = list(analysis.options.get("additions") or [])
+    if any({k: v for k, v in a.items() if k != "id"} == spec for a in additions):
+        raise ServiceError("The analysis has that already.", field="kind")
+    before = audit_fields(analysis, ANALYSIS_AUDITED)
+    spec["id"] = max((a["id"] for a in additions), default=0) + 1
+    analysis.options = {**analysis.options, "additions": [*additions, spec]}
+    _addition_check(analysis, spec)
+    analysis.save(update_fields=["options", "updated_at"])
+    audit_record(
+        review=analysis.review,
+        actor=membership,
+        action=Action.ANALYSIS_CHANGED,
+        target=analysis,
+        before=before,
+        after=audit_fields(analysis, ANALYSIS_AUDITED),
+    )
+    return spec
+
+
+ORDER_TYPES = ("integer", "decimal", "date")
+
+
+def _addition_check(analysis: Analysis, spec: dict) -> None:
+    """Refuse an addition the current data cannot feed, with the computation's own message
+    (which names the studies and the field). Data the main analysis cannot pool are left to
+    its page, which says so."""
+    try:
+        rows, meta = analysis_rows(analysis)
+        effects, _pooled = compute(rows, analysis, ratio=meta["ratio"])
+    except (InputError, PoolingInputError, ValueError):
+        return
+    data = analysis_study_data(analysis, rows)
+    computed = additions_compute(effects, [spec], data, analysis_settings(analysis))
+    error = computed[str(spec["id"])].result.get("error")
+    if error:
+        field = {"metareg": "moderators", "sensitivity": "kind"}.get(spec["kind"], "by")
+        raise ServiceError(error, field=field)
+
+
+@transaction.atomic
+def analysis_addition_remove(
+    *, membership: Membership, analysis: Analysis, addition_id: int
+) -> None:
+    """Take an addition off an analysis (its past results stay with them)."""
+    require(membership, Capability.ANALYSE)
+    if analysis.review_id != membership.review_id:
+        raise ServiceError("That analysis belongs to another review.")
+    analysis = Analysis.objects.select_for_update().get(pk=analysis.pk)
+    additions = list(analysis.options.get("additions") or [])
+    kept = [a for a in additions if a.get("id") != addition_id]
+    if len(kept) == len(additions):
+        raise ServiceError("That addition was already removed.")
+    before = audit_fields(analysis, ANALYSIS_AUDITED)
+    analysis.options = {**analysis.options, "additions": kept}
+    analysis.save(update_fields=["options", "updated_at"])
+    audit_record(
+        review=analysis.review,
+        actor=membership,
+        action=Action.ANALYSIS_CHANGED,
+        target=analysis,
+        before=before,
+        after=audit_fields(analysis, ANALYSIS_AUDITED),
+    )
+
+
+@transaction.atomic
+def analysis_rob_form_set(
+    *, membership: Membership, analysis: Analysis, form_id: int | None
+) -> None:
+    """Which risk-of-bias form the analysis shows beside its studies and uses (None: the
+    review's only one)."""
+    require(membership, Capability.ANALYSE)
+    if analysis.review_id != membership.review_id:
+        raise ServiceError("That analysis belongs to another review.")
+    if form_id is not None and form_id not in {f.pk for f in rob_forms_usable(analysis.review)}:
+        raise ServiceError("Choose one of this review's risk-of-bias forms.", field="rob_form")
+    analysis = Analysis.objects.select_for_update().get(pk=analysis.pk)
+    before = audit_fields(analysis, ANALYSIS_AUDITED)
+    options = {k: v for k, v in analysis.options.items() if k != "rob_form_id"}
+    if form_id is not None:
+        options["rob_form_id"] = form_id
+    analysis.options = options
+    analysis.save(update_fields=["options", "updated_at"])
+    audit_record(
+        review=analysis.review,
+        actor=membership,
+        action=Action.ANALYSIS_CHANGED,
+        target=analysis,
+        before=before,
+        after=audit_fields(analysis, ANALYSIS_AUDITED),
+    )

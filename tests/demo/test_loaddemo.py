@@ -108,7 +108,8 @@ def test_the_demo_carries_the_reference_flow_to_a_forest_plot(client):
     assert counts.new_studies < counts.new_reports  # two later reports of included studies
     assert counts.total_studies_ma == 6
     analysis = Analysis.objects.get(review=review)
-    result = analysis.results.get()
+    # The latest result: computed again once the subgroup and sensitivity analyses were added.
+    result = analysis.results.first()
     assert (analysis.measure, analysis.model, result.results["pooled"]["k"]) == ("GEN", "random", 6)
     patients = sum(
         int(v)
@@ -154,3 +155,27 @@ def test_the_demo_rob_summary_is_weighted_by_the_pooled_analysis(client):
     url = reverse("riskofbias:figure", args=["demo", form.pk, "summary"])
     assert client.get(url, {"analysis": analysis.pk}).status_code == 200
     assert client.get(url, {"analysis": analysis.pk + 999}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_demo_analysis_carries_a_subgroup_and_a_sensitivity_analysis(client):
+    """By design (the registry a subgroup of one study, said so), and without the study judged
+    at high risk of bias in the RoB 2 consensus; the forest plot shows the RoB 2 columns."""
+    from reviewapp.synthesis.selectors import analysis_latest_result, analysis_staleness
+
+    call_command("loaddemo", "--allow-production", stdout=StringIO())
+    call_command("loaddemo", "--allow-production", stdout=StringIO())
+    review = Review.objects.get(slug="demo")
+    analysis = Analysis.objects.get(review=review)
+    assert [a["kind"] for a in analysis.options["additions"]] == ["subgroup", "sensitivity"]
+    result = analysis_latest_result(analysis, with_inputs=True)
+    assert analysis_staleness(analysis, result) == ""
+    subgroup, sensitivity = (result.results["additions"][k] for k in ("1", "2"))
+    assert sorted(subgroup["groups"]) == ["Prospective cohort", "Registry", "Retrospective cohort"]
+    assert "Design = Registry: one study only" in subgroup["warnings"][0]
+    assert len(sensitivity["excluded"]) == 1 and sensitivity["result"]["k"] == 5
+    assert len(result.inputs["study_data"]["rob"]) == 6
+    client.force_login(review.memberships.get(role="analyst").user)
+    page = client.get(reverse("synthesis:analysis-detail", args=["demo", analysis.pk]))
+    html = page.content.decode()
+    assert "Subgroup analysis by Design" in html and "Excluding high risk of bias" in html

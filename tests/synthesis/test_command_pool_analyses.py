@@ -140,3 +140,31 @@ def test_an_empty_moderator_cell_names_its_row(tmp_path):
 def test_the_plain_tool_takes_the_flags(bcg_full, capsys):
     assert main([str(bcg_full), "--measure", "RR", "--model", "fixed", "--subgroup", "alloc"]) == 0
     assert "Test for subgroup differences" in capsys.readouterr().out
+
+
+def test_excluding_high_risk_of_bias_pools_the_rest_as_metafor_does(tmp_path):
+    """Trials not randomly allocated judged at high risk: what is left is metafor's
+    rma(yi, vi, data=dat, subset=alloc=="random") (pooling-bcg.json, subgroups_by_alloc)."""
+    path = tmp_path / "bcg-rob.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["study", "ai", "bi", "ci", "di", "rob"])
+        for s in bcg()["inputs"]["studies"]:
+            writer.writerow(
+                [f"{s['author']} {s['year']}", s["tpos"], s["tneg"], s["cpos"], s["cneg"]]
+                + ["Low" if s["alloc"] == "random" else "High"]
+            )
+    out = json.loads(pool_command(options(path, exclude_high_risk="rob")))
+    sensitivity = out["excluding_high_risk"]
+    assert len(sensitivity["excluded"]) == 6
+    want = next(a for a in bcg()["analyses"] if a["id"] == "subgroups_by_alloc")["expected"]
+    assert_matches(sensitivity["result"], want["REML_random"], tol=1e-4)
+    text = pool_command(options(path, exclude_high_risk="rob", json=False))
+    assert "Excluding high risk of bias (6 studies:" in text
+
+
+def test_excluding_high_risk_names_an_empty_judgement(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("study,yi,vi,rob\nA,0.1,0.02,low\nB,0.3,0.03,\nC,0.2,0.05,high\n")
+    with pytest.raises(PoolCommandError, match="row 3, column 'rob': cell is empty"):
+        pool_command(options(path, measure="GEN", exclude_high_risk="rob", method="DL"))

@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -79,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Trim-and-fill with the L0 (default) or R0 estimator.",
     )
     parser.add_argument("--leave-one-out", action="store_true", help="Leave-one-out analysis.")
+    parser.add_argument(
+        "--exclude-high-risk",
+        metavar="COLUMN",
+        help="Sensitivity analysis: pool again without the studies whose COLUMN (an overall "
+        "risk-of-bias judgement) is high, serious or critical.",
+    )
     parser.add_argument("--plot-forest", metavar="FILE", help="Write a forest plot (.svg/.png).")
     parser.add_argument("--plot-funnel", metavar="FILE", help="Write a funnel plot (.svg/.png).")
 
@@ -113,7 +120,14 @@ def pool_command(options: Mapping[str, Any]) -> str:
 
     moderators = [c.strip() for c in (options.get("moderators") or "").split(",") if c.strip()]
     extras = [
-        name for name in (options.get("subgroup"), *moderators, options.get("cumulative")) if name
+        name
+        for name in (
+            options.get("subgroup"),
+            *moderators,
+            options.get("cumulative"),
+            options.get("exclude_high_risk"),
+        )
+        if name
     ]
     if method in ("MH", "PETO") and moderators:
         raise PoolCommandError(
@@ -257,7 +271,32 @@ def _analyses(
         )
     if options.get("leave_one_out"):
         out["leave_one_out"] = leave_one_out(effects, model=model, method=method, hksj=hksj)
+    if options.get("exclude_high_risk"):
+        judgements = _cells(columns, options["exclude_high_risk"], rows, source)
+        high = np.array([j.strip().lower() in HIGH_RISK for j in judgements])
+        if high.all():
+            raise ValueError("every study is at high risk of bias: none is left to pool.")
+        out["excluding_high_risk"] = ExcludingHighRisk(
+            excluded=tuple(label for label, h in zip(effects.labels, high, strict=True) if h),
+            result=pool(effects.subset(~high), model=model, method=method, hksj=hksj),
+        )
     return out
+
+
+# Overall judgements left out by --exclude-high-risk: RoB 2 and QUADAS-2 "high", ROBINS-I
+# "serious" and "critical" (Cochrane Handbook 7.6.2 and 25.5).
+HIGH_RISK = frozenset({"high", "serious", "critical"})
+
+
+@dataclass(frozen=True)
+class ExcludingHighRisk:
+    """The model refitted without the studies judged at high risk of bias."""
+
+    excluded: tuple[str, ...]
+    result: PoolResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"excluded": list(self.excluded), "result": self.result.to_dict()}
 
 
 def format_analyses(analyses: Mapping[str, Any]) -> list[str]:
@@ -320,6 +359,14 @@ def format_analyses(analyses: Mapping[str, Any]) -> list[str]:
             f"Trim-and-fill ({taf.estimator}): {taf.k0} studies missing on the {taf.side} side "
             f"(SE = {taf.se_k0:.4f}{p_k0}); with them, k = {res.k}, estimate {res.estimate:.4f} "
             f"[{res.ci_lb:.4f}, {res.ci_ub:.4f}], tau² = {res.tau2:.4f}"
+        )
+    high = analyses.get("excluding_high_risk")
+    if high is not None:
+        res = high.result
+        sections.append(
+            f"Excluding high risk of bias ({len(high.excluded)} studies: "
+            f"{', '.join(high.excluded) or 'none'}): k = {res.k}, estimate {res.estimate:.4f} "
+            f"[{res.ci_lb:.4f}, {res.ci_ub:.4f}], tau² = {res.tau2:.4f}, I² = {res.I2:.2f}%"
         )
     loo = analyses.get("leave_one_out")
     if loo is not None:

@@ -8,7 +8,8 @@ text (``svg.fonttype = "none"``, set only for the duration of the save).
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import cast
 
 import matplotlib
@@ -20,12 +21,24 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
+from reviewapp.riskofbias.algorithms import JUDGEMENTS
+from reviewapp.riskofbias.figures import COLOURS as ROB_COLOURS
+from reviewapp.riskofbias.figures import SYMBOLS as ROB_SYMBOLS
 from reviewapp.synthesis.stats.effect_sizes import EffectSizes
 from reviewapp.synthesis.stats.results import PoolResult, StudyRow
+from reviewapp.synthesis.stats.sensitivity import Cumulative
 from reviewapp.synthesis.stats.subgroups import SubgroupResult
 from reviewapp.synthesis.stats.transforms import back_transform
 
-__all__ = ["FORMATS", "axis_label", "forest_plot", "funnel_plot", "heterogeneity_text"]
+__all__ = [
+    "FORMATS",
+    "RobColumns",
+    "axis_label",
+    "cumulative_plot",
+    "forest_plot",
+    "funnel_plot",
+    "heterogeneity_text",
+]
 
 FORMATS = ("svg", "png")
 
@@ -111,6 +124,34 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+@dataclass(frozen=True)
+class RobColumns:
+    """Risk-of-bias judgements to draw beside the studies, as robvis does: one column per domain
+    (``domains``: short key and name) and one for the overall judgement. ``judgements`` maps a
+    study label to its domain judgements and overall one ("low", "some", "high"...)."""
+
+    domains: Sequence[tuple[str, str]]
+    judgements: Mapping[str, tuple[Sequence[str | None], str | None]]
+    title: str = "Risk of bias"
+
+    def key_lines(self) -> list[str]:
+        levels = [
+            j
+            for j in ROB_SYMBOLS
+            if any(j in (*d, o) for d, o in self.judgements.values()) and j in JUDGEMENTS
+        ]
+        seen: set[str] = set()
+        legend = []
+        for j in levels:
+            text = f"{ROB_SYMBOLS[j]} {JUDGEMENTS[j]}"
+            if text not in seen:
+                seen.add(text)
+                legend.append(text)
+        lines = [f"{self.title}: " + ",  ".join(legend)]
+        lines += [f"{key}: {name}" for key, name in self.domains]
+        return [*lines, "O: Overall risk of bias"]
+
+
 def forest_plot(
     result: PoolResult | SubgroupResult,
     fmt: str = "svg",
@@ -118,10 +159,13 @@ def forest_plot(
     title: str | None = None,
     label_treatment: str | None = None,
     label_control: str | None = None,
+    rob: RobColumns | None = None,
 ) -> bytes:
     """Forest plot: one row per study with weight and estimate [CI] columns, pooled diamond,
     prediction interval and heterogeneity line; subgroup blocks with their own diamonds when
     given a :class:`SubgroupResult`. Ratio measures are drawn on a log axis labelled in ratios.
+    With ``rob``, each study's risk-of-bias judgements are drawn to the right as robvis's
+    coloured lights with their symbols (readable without colour), the key below the plot.
     """
     blocks: list[tuple[str | None, PoolResult]]
     if isinstance(result, SubgroupResult):
@@ -141,7 +185,8 @@ def forest_plot(
             rows.append(("header", name))
         rows.extend(("study", s) for s in res.studies)
         if name is not None:
-            rows.append(("pooled", (res, f"Subtotal ({res.k} studies)")))
+            studies = "1 study" if res.k == 1 else f"{res.k} studies"
+            rows.append(("pooled", (res, f"Subtotal ({studies})")))
             rows.append(("het", res))
             rows.append(("blank", None))
     rows.append(("pooled", (overall, _model_label(overall))))
@@ -168,10 +213,23 @@ def forest_plot(
             )
     for e in overall.excluded:
         rows.append(("text", f"Not pooled: {e.label} ({e.reason})"))
+    # The risk-of-bias key goes below the x axis, clear of the plot's reference lines.
+    key = rob.key_lines() if rob is not None else []
+    key_inches = 0.2 * len(key) + (0.25 if key else 0.0)
 
     n = len(rows) + 1
-    fig = _new_figure(11.0, max(2.5, ROW_HEIGHT * n + 1.2))
-    ax = fig.add_axes((0.30, 0.9 / (ROW_HEIGHT * n + 1.2), 0.34, 1 - 1.3 / (ROW_HEIGHT * n + 1.2)))
+    inches = ROW_HEIGHT * n + 1.2 + key_inches
+    fig = _new_figure(11.0, max(2.5, inches))
+    ax = fig.add_axes((0.30, (0.9 + key_inches) / inches, 0.34, 1 - (1.3 + key_inches) / inches))
+    for i, line in enumerate(key):
+        fig.text(
+            0.02,
+            (key_inches + 0.05 - 0.2 * i) / max(2.5, inches),
+            line,
+            ha="left",
+            va="center",
+            fontsize=FONT - 1,
+        )
     ax.set_ylim(n - 0.5, -1.5)
     text_tf = blended_transform_factory(ax.transAxes, ax.transData)
 
@@ -213,6 +271,39 @@ def forest_plot(
         fontweight="bold",
     )
 
+    if rob is not None:
+        # The lights start right of the longest estimate [CI] text (about 0.6 em a character).
+        header = f"{axis_label(overall.measure, transform)} [{overall.level * 100:.0f}% CI]"
+        longest = max(
+            [len(header)]
+            + [len(fmt_ci(s.yi_bt, s.ci_lb_bt, s.ci_ub_bt)) for _, r in blocks for s in r.studies]
+        )
+        axes_inches = 0.34 * 11.0
+        rob_x0 = 1.25 + (longest * 0.6 * FONT / 72) / axes_inches + 0.1
+        rob_dx = 0.3 / axes_inches
+        rob_columns = [key for key, _ in rob.domains] + ["Overall"]
+        for i, name in enumerate(rob_columns):
+            ax.text(
+                rob_x0 + i * rob_dx,
+                header_y,
+                "O" if name == "Overall" else name,
+                transform=text_tf,
+                ha="center",
+                va="center",
+                fontsize=FONT - 1,
+                fontweight="bold",
+            )
+        ax.text(
+            rob_x0 + (len(rob_columns) - 1) * rob_dx / 2,
+            header_y - 0.9,
+            "Risk of bias",
+            transform=text_tf,
+            ha="center",
+            va="center",
+            fontsize=FONT - 1,
+        )
+    lights: list[tuple[float, float, str]] = []
+
     max_weight = max((s.weight for _, r in blocks for s in r.studies), default=1.0) or 1.0
     xs: list[float] = []
     # Study lines and squares are gathered into one collection each, drawn after the loop: a
@@ -237,6 +328,11 @@ def forest_plot(
             squares.append((s.yi_bt, y, 4 + 10 * np.sqrt(s.weight / max_weight)))
             xs += [s.ci_lb_bt, s.ci_ub_bt]
             ax.text(-0.05, y, s.label, transform=text_tf, ha="right", va="center", fontsize=FONT)
+            if rob is not None:
+                domains, overall_j = rob.judgements.get(s.label, ((), None))
+                cells = [*domains, overall_j] if domains else [None] * len(rob_columns)
+                for i, judgement in enumerate(cells):
+                    lights.append((rob_x0 + i * rob_dx, y, judgement or ""))
             ax.text(
                 1.05,
                 y,
@@ -359,6 +455,33 @@ def forest_plot(
             linewidths=0.5,
             zorder=2.1,
         )
+    if lights:
+        lx, ly, lj = zip(*lights, strict=True)
+        ax.scatter(
+            lx,
+            ly,
+            s=110,
+            marker="o",
+            c=[ROB_COLOURS.get(j, "#FFFFFF") for j in lj],
+            edgecolors="#333333",
+            linewidths=0.6,
+            transform=text_tf,
+            clip_on=False,
+            zorder=3,
+        )
+        for light_x, light_y, j in lights:
+            ax.text(
+                light_x,
+                light_y,
+                ROB_SYMBOLS.get(j, ""),
+                transform=text_tf,
+                ha="center",
+                va="center",
+                fontsize=FONT - 2,
+                fontweight="bold",
+                color="white" if j in ("high", "serious", "critical") else "black",
+                zorder=4,
+            )
     finite = [x for x in xs if x is not None and np.isfinite(x) and (not log_axis or x > 0)]
     if log_axis:
         ax.set_xscale("log")
@@ -479,4 +602,99 @@ def funnel_plot(
     ax.tick_params(labelsize=FONT - 1)
     if title:
         ax.set_title(title, fontsize=FONT + 1)
+    return _save(fig, fmt)
+
+
+def cumulative_plot(cum: Cumulative, fmt: str = "svg", *, title: str | None = None) -> bytes:
+    """Cumulative forest plot (metafor ``forest(cumul(res))``): row j is the model pooled on the
+    first j studies, labelled with the study added and its order value (its year)."""
+    results = cum.results
+    if not results:
+        raise ValueError("A cumulative plot needs at least one study.")
+    transform = results[0].transform
+    log_axis = transform == "exp"
+    n = len(results) + 1
+    height = ROW_HEIGHT * n + 1.2
+    fig = _new_figure(10.0, max(2.5, height))
+    ax = fig.add_axes((0.34, 0.9 / height, 0.36, 1 - 1.3 / height))
+    ax.set_ylim(n - 0.5, -1.5)
+    text_tf = blended_transform_factory(ax.transAxes, ax.transData)
+    digits = _digits([r.estimate_bt for r in results])
+    ax.text(
+        -0.05,
+        -1.0,
+        "Added (order)",
+        transform=text_tf,
+        ha="right",
+        va="center",
+        fontsize=FONT,
+        fontweight="bold",
+    )
+    ax.text(
+        1.05,
+        -1.0,
+        f"{axis_label(results[0].measure, transform)} [95% CI]",
+        transform=text_tf,
+        ha="left",
+        va="center",
+        fontsize=FONT,
+        fontweight="bold",
+    )
+    xs: list[float] = []
+    for y, (label, value, res) in enumerate(
+        zip(cum.labels, cum.order_values, results, strict=True)
+    ):
+        est, lb, ub = res.estimate_bt, res.ci_lb_bt, res.ci_ub_bt
+        ax.plot([lb, ub], [y, y], color="black", lw=1)
+        if y == len(results) - 1:
+            ax.add_patch(
+                Polygon(
+                    [(lb, y), (est, y - 0.3), (ub, y), (est, y + 0.3)],
+                    closed=True,
+                    facecolor="#c0392b",
+                    edgecolor="black",
+                    lw=0.6,
+                    zorder=3,
+                )
+            )
+        ax.plot([est], [y], marker="s", color="#4a6fa5", markeredgecolor="black", ms=5)
+        xs += [lb, ub]
+        order = f"{value:g}" if isinstance(value, float) else str(value)
+        ax.text(
+            -0.05,
+            y,
+            f"+ {label} ({order})",
+            transform=text_tf,
+            ha="right",
+            va="center",
+            fontsize=FONT,
+        )
+        ax.text(
+            1.05,
+            y,
+            f"{est:.{digits}f} [{lb:.{digits}f}, {ub:.{digits}f}]  k = {res.k}",
+            transform=text_tf,
+            ha="left",
+            va="center",
+            fontsize=FONT,
+        )
+    finite = [x for x in xs if x is not None and np.isfinite(x) and (not log_axis or x > 0)]
+    lo, hi = min(finite), max(finite)
+    if log_axis:
+        ax.set_xscale("log")
+        ax.set_xlim(lo / 1.3, hi * 1.3)
+        ax.axvline(1.0, color="grey", lw=0.8)
+        _log_ticks(ax, lo / 1.3, hi * 1.3)
+    else:
+        pad = 0.08 * (hi - lo or 1.0)
+        ax.set_xlim(lo - pad, hi + pad)
+        if transform == "none" and results[0].measure not in ("PR",):
+            ax.axvline(0.0, color="grey", lw=0.8)
+    ax.set_xlabel(axis_label(results[0].measure, transform), fontsize=FONT)
+    ax.tick_params(axis="x", labelsize=FONT - 1)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=FONT + 2)
     return _save(fig, fmt)

@@ -30,3 +30,17 @@ SCALES = {"exp": "log", "ilogit": "logit", "ipft": "Freeman-Tukey double arcsine
 @register.filter
 def analysis_scale(transform):
     return SCALES.get(transform, transform)
+
+
+@register.filter
+def back(value, transform):
+    """An analysis-scale value on the scale of the measure (exp for ratios, and so on)."""
+    # The Freeman-Tukey back-transformation needs a sample size the row does not keep.
+    if value is None or value == "" or transform == "ipft":
+        return None
+    from reviewapp.synthesis.stats.transforms import back_transform
+
+    try:
+        return float(back_transform(float(value), transform or "none"))
+    except (TypeError, ValueError):
+        return None
