@@ -16,6 +16,7 @@ from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
 from reviewapp.literature.services import import_create, import_run
 from tests.conftest import membership_of
 from tests.fake_eutils import EFETCH_HEAD, PMID_PLACEHOLDER, spread
+from tests.literature.export_fields import tagged_records
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -44,6 +45,7 @@ def _import(review, user, path: Path, **options) -> Import:
         ("ris/asreview_ovid_zotero.ris", "ris", 6, 0),
         ("ris/asreview_proquest.ris", "ris", 6, 0),
         ("malformed/ebsco_ris.ris", "ris", 2, 0),
+        ("ris/synthesisr_ASP_ris_example.ris", "ris", 4, 0),
         ("ris/rispy_example_extraneous_data.ris", "ris", 2, 0),
         ("malformed/refworks_tagged.txt", "refworks", 2, 0),
         ("malformed/cochrane_central.txt", "cochrane", 2, 1),
@@ -152,3 +154,20 @@ def test_a_pmid_list_when_pubmed_fails_imports_nothing_and_says_why(
     assert imp.status == JobStatus.FAILED
     assert "PubMed could not be asked for the listed records" in imp.error
     assert not Record.objects.exists()
+
+
+def test_a_real_ebscohost_ris_export_is_stored_with_the_fields_the_file_holds(review, owner):
+    path = FIXTURES / "ris/synthesisr_ASP_ris_example.ris"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_rejected == 0, imp.rejections
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    expected = tagged_records(path)
+    assert len(stored) == len(expected) == 4
+    for record, fields in zip(stored, expected, strict=True):
+        assert record.title == fields["T1"][0]
+        assert len(record.authors) == len(fields["AU"])
+        assert record.year == int(fields["Y1"][0][:4])
+        assert record.doi == fields.get("L3", [""])[0]
+        assert record.abstract == fields["AB"][0]
+        assert record.pmid == ""

@@ -13,6 +13,7 @@ from reviewapp.literature.parsers import (
     parse,
 )
 from reviewapp.literature.parsers.idlist import query_terms, read_idlist
+from tests.literature.export_fields import tagged_records
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -43,6 +44,7 @@ def _records(name: str) -> list[ParsedRecord]:
         ("malformed/cochrane_central.txt", "cochrane", 2),
         ("malformed/refworks_tagged.txt", "refworks", 2),
         ("malformed/ebsco_ris.ris", "ris", 2),
+        ("ris/synthesisr_ASP_ris_example.ris", "ris", 4),
         ("ris/asreview_ovid_zotero.ris", "ris", 6),
         ("ris/asreview_ovid_psycinfo.ris", "ris", 6),
         ("ris/asreview_proquest.ris", "ris", 6),
@@ -184,3 +186,21 @@ def test_refworks_doi_from_the_do_field_or_a_doi_url_never_from_a_pdf_link():
     data = b"RT Journal Article\nT1 Only a PDF link\nUL https://x.org/pdf/10.1007/abc.pdf\n"
     (only,) = list(parse(data))
     assert only.doi == ""
+
+
+def test_a_real_ebscohost_ris_export_keeps_title_authors_year_abstract_and_the_doi_in_l3():
+    name = "ris/synthesisr_ASP_ris_example.ris"
+    expected = tagged_records(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(expected) == 4
+    for record, fields in zip(records, expected, strict=True):
+        assert fields["DP"] == ["EBSCOhost"]
+        assert record.title == fields["T1"][0]
+        assert [a.split(",")[0] for a in record.authors] == [a.split(",")[0] for a in fields["AU"]]
+        assert record.year == int(fields["Y1"][0][:4])
+        # EBSCOhost writes the DOI, when it has one, bare in L3.
+        assert record.doi == fields.get("L3", [""])[0]
+        # The first AB is the abstract; the later ones are a translation or the copyright notice.
+        assert record.abstract == fields["AB"][0]
+        assert record.pmid == ""
+    assert [bool(r.doi) for r in records] == [True, False, False, True]

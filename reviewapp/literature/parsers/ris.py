@@ -24,7 +24,7 @@ Field mapping (the first non-empty tag wins):
 | authors        | AU, else A1 (several names in one line split on ";") |
 | journal        | JF, T2, JO, JA, J2 |
 | year           | PY, Y1, DA (first plausible year; see `normalise.parse_year`) |
-| doi            | DO, DI; then a DOI inside M3, N1, AN; then a doi.org link in UR, L1-L4, LK (never a PDF's or publisher's link) |
+| doi            | DO, DI; then a DOI inside M3, N1, AN, or a bare DOI in L3 (EBSCOhost); then a doi.org link in UR, L1-L4, LK (never a PDF's or publisher's link) |
 | pmid           | AN when it says PMID/MEDLINE or DB/DP names MEDLINE or PubMed; C5 in Embase exports; C2 in Scopus exports; "PMID: n" in N1; PubMed or Europe PMC URLs |
 | pmcid          | "PMCn" in N1, C2, C6 or a URL |
 | volume / issue | VL / IS (an IS longer than an issue can be, holding words, is left in `raw`) |
@@ -176,8 +176,8 @@ def _doi(record: dict[str, list[str]]) -> str:
             if doi:
                 return doi
     # In these fields a DOI counts only when the value is the DOI, not a note that cites one
-    # (Scopus N1 holds the reference list).
-    for tag in ("M3", "N1", "AN"):
+    # (Scopus N1 holds the reference list). EBSCOhost writes the DOI bare in L3, its link field.
+    for tag in ("M3", "N1", "AN", "L3"):
         for value in record.get(tag, []):
             stripped = re.sub(
                 r"^(?:doi\s*:?\s*|https?://(?:dx\.)?doi\.org/)", "", value.strip(), flags=re.I
