@@ -1,6 +1,9 @@
 """Expectations read from a real export file itself, without the app's parsers, so that the
 format tests compare the parser with the file rather than with guesses."""
 
+import csv
+import html
+import re
 from pathlib import Path
 
 
@@ -16,3 +19,16 @@ def tagged_records(path: Path) -> list[dict[str, list[str]]]:
         elif value and len(tag) == 2:
             current.setdefault(tag, []).append(value.strip())
     return records
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """A CSV export's rows by its own header, read with the standard library."""
+    with path.open(encoding="utf-8-sig", newline="") as fileobj:
+        return list(csv.DictReader(fileobj))
+
+
+def without_scopus_markup(text: str) -> str:
+    """Scopus writes sub- and superscripts as <inf>/<sup> and "[No abstract available]" for none."""
+    if re.fullmatch(r"\[No [a-z ]+ available\]", text):
+        return ""
+    return " ".join(re.sub(r"</?(?:inf|sup)>", "", html.unescape(text)).split())

@@ -16,7 +16,7 @@ from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
 from reviewapp.literature.services import import_create, import_run
 from tests.conftest import membership_of
 from tests.fake_eutils import EFETCH_HEAD, PMID_PLACEHOLDER, spread
-from tests.literature.export_fields import tagged_records
+from tests.literature.export_fields import csv_rows, tagged_records, without_scopus_markup
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -38,7 +38,7 @@ def _import(review, user, path: Path, **options) -> Import:
         ("wos/synthesisr_WoS_txt_example.txt", "wos", 4, 0),
         ("wos/knh_WoS_r4001-4012.txt", "wos", 12, 0),
         ("malformed/wos_tab_delimited.txt", "csv", 3, 0),
-        ("scopus/amosfigueiredo_scopus.csv", "csv", 13, 0),
+        ("scopus/metaknowledge_scopus_testing.csv", "csv", 17, 0),
         ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2, 0),
         ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4, 0),
         ("malformed/ovid_trailing_text.ris", "ris", 2, 0),
@@ -171,3 +171,20 @@ def test_a_real_ebscohost_ris_export_is_stored_with_the_fields_the_file_holds(re
         assert record.doi == fields.get("L3", [""])[0]
         assert record.abstract == fields["AB"][0]
         assert record.pmid == ""
+
+
+def test_a_real_scopus_csv_export_is_stored_with_the_fields_the_file_holds(review, owner):
+    path = FIXTURES / "scopus/metaknowledge_scopus_testing.csv"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_rejected == 0, imp.rejections
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    rows = csv_rows(path)
+    assert len(stored) == len(rows) == 17
+    for record, row in zip(stored, rows, strict=True):
+        assert record.title == without_scopus_markup(row["Title"])
+        assert record.year == int(row["Year"])
+        assert record.doi == row["DOI"].lower()
+        assert record.pmid == row["PubMed ID"]
+        assert " ".join(record.abstract.split()) == without_scopus_markup(row["Abstract"])
+        assert len(record.authors) == len(row["Authors"].split(", "))

@@ -13,7 +13,7 @@ from reviewapp.literature.parsers import (
     parse,
 )
 from reviewapp.literature.parsers.idlist import query_terms, read_idlist
-from tests.literature.export_fields import tagged_records
+from tests.literature.export_fields import csv_rows, tagged_records, without_scopus_markup
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -37,7 +37,7 @@ def _records(name: str) -> list[ParsedRecord]:
         ("wos/synthesisr_WoS_ciw_example.ciw", "wos", 5),
         ("wos/knh_WoS_r4001-4012.txt", "wos", 12),
         ("malformed/wos_tab_delimited.txt", "csv", 3),
-        ("scopus/amosfigueiredo_scopus.csv", "csv", 13),
+        ("scopus/metaknowledge_scopus_testing.csv", "csv", 17),
         ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2),
         ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4),
         ("malformed/ovid_trailing_text.ris", "ris", 2),
@@ -123,15 +123,11 @@ def test_web_of_science_plain_text_fields():
 
 
 def test_scopus_csv_columns_are_mapped():
-    record = _records("scopus/amosfigueiredo_scopus.csv")[0]
-    assert record.journal == "Journal of Green Engineering"
-    assert (record.year, record.volume, record.issue, record.pages) == (
-        2020,
-        "10",
-        "9",
-        "6541-6560",
-    )
-    assert record.authors[0] == "Unnikrishnan, MA"
+    second = _records("scopus/metaknowledge_scopus_testing.csv")[1]
+    row = csv_rows(FIXTURES / "scopus/metaknowledge_scopus_testing.csv")[1]
+    assert (second.volume, second.issue) == (row["Volume"], row["Issue"])
+    assert second.pages == f"{row['Page start']}-{row['Page end']}"
+    assert second.authors[0] == "Wang, WT"  # "Wang W.T." in the file
 
 
 def test_ovid_tagged_fields():
@@ -204,3 +200,22 @@ def test_a_real_ebscohost_ris_export_keeps_title_authors_year_abstract_and_the_d
         assert record.abstract == fields["AB"][0]
         assert record.pmid == ""
     assert [bool(r.doi) for r in records] == [True, False, False, True]
+
+
+def test_a_real_scopus_csv_export_keeps_every_column_the_file_fills():
+    name = "scopus/metaknowledge_scopus_testing.csv"
+    rows = csv_rows(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(rows) == 17
+    for record, row in zip(records, rows, strict=True):
+        assert record.title == without_scopus_markup(row["Title"])
+        assert record.year == int(row["Year"])
+        assert record.journal == row["Source title"]
+        assert record.doi == row["DOI"].lower()
+        assert record.pmid == row["PubMed ID"]
+        assert " ".join(record.abstract.split()) == without_scopus_markup(row["Abstract"])
+        names = row["Authors"].split(", ")
+        assert len(record.authors) == len(names)
+        assert record.authors[0].startswith(names[0].split()[0])
+    # The file has records with and without a PubMed ID and a DOI.
+    assert {bool(r.pmid) for r in records} == {bool(r.doi) for r in records} == {True, False}
