@@ -32,3 +32,25 @@ def without_scopus_markup(text: str) -> str:
     if re.fullmatch(r"\[No [a-z ]+ available\]", text):
         return ""
     return " ".join(re.sub(r"</?(?:inf|sup)>", "", html.unescape(text)).split())
+
+
+def ovid_expected(fields: dict[str, list[str]]) -> dict:
+    """What an Ovid RIS record holds, read the way Ovid writes it: ID is the PMID when the L2 link
+    points into MEDLINE (D=medp), DO is a dx.doi.org link, CENTRAL puts all authors on one A1
+    line ("Malone TC, Mennenga SE") and a conference name in VL."""
+    link = fields.get("L2", [""])[0]
+    authors = fields.get("A1", [])
+    if len(authors) == 1 and authors[0].count(", ") > 1:
+        surnames = [name.rsplit(" ", 1)[0] for name in authors[0].split(", ")]
+    else:
+        surnames = [name.split(",")[0] for name in authors]
+    volume = fields.get("VL", [""])[0]
+    return {
+        "title": fields["T1"][0],
+        "year": int(fields["Y1"][0][:4]),
+        "surnames": surnames,
+        "pmid": fields["ID"][0] if "D=medp&" in link else "",
+        "doi": fields.get("DO", [""])[0].removeprefix("https://dx.doi.org/").lower(),
+        "abstract": " ".join(fields.get("N2", [""])[0].split()),
+        "volume": "" if " " in volume else volume,
+    }

@@ -16,7 +16,12 @@ from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
 from reviewapp.literature.services import import_create, import_run
 from tests.conftest import membership_of
 from tests.fake_eutils import EFETCH_HEAD, PMID_PLACEHOLDER, spread
-from tests.literature.export_fields import csv_rows, tagged_records, without_scopus_markup
+from tests.literature.export_fields import (
+    csv_rows,
+    ovid_expected,
+    tagged_records,
+    without_scopus_markup,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -46,6 +51,7 @@ def _import(review, user, path: Path, **options) -> Import:
         ("ris/asreview_proquest.ris", "ris", 6, 0),
         ("malformed/ebsco_ris.ris", "ris", 2, 0),
         ("ris/synthesisr_ASP_ris_example.ris", "ris", 4, 0),
+        ("ris/citesource_ovid_medline_central.ris", "ris", 6, 0),
         ("ris/rispy_example_extraneous_data.ris", "ris", 2, 0),
         ("malformed/refworks_tagged.txt", "refworks", 2, 0),
         ("malformed/cochrane_central.txt", "cochrane", 2, 1),
@@ -188,3 +194,18 @@ def test_a_real_scopus_csv_export_is_stored_with_the_fields_the_file_holds(revie
         assert record.pmid == row["PubMed ID"]
         assert " ".join(record.abstract.split()) == without_scopus_markup(row["Abstract"])
         assert len(record.authors) == len(row["Authors"].split(", "))
+
+
+def test_a_real_ovid_ris_export_is_stored_with_pmids_dois_and_every_record(review, owner):
+    path = FIXTURES / "ris/citesource_ovid_medline_central.ris"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_rejected == 0, imp.rejections
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    expected = [ovid_expected(fields) for fields in tagged_records(path)]
+    assert len(stored) == len(expected) == 6
+    for record, want in zip(stored, expected, strict=True):
+        assert (record.title, record.year) == (want["title"], want["year"])
+        assert (record.pmid, record.doi) == (want["pmid"], want["doi"])
+        assert len(record.authors) == len(want["surnames"])
+        assert " ".join(record.abstract.split()) == want["abstract"]

@@ -13,7 +13,12 @@ from reviewapp.literature.parsers import (
     parse,
 )
 from reviewapp.literature.parsers.idlist import query_terms, read_idlist
-from tests.literature.export_fields import csv_rows, tagged_records, without_scopus_markup
+from tests.literature.export_fields import (
+    csv_rows,
+    ovid_expected,
+    tagged_records,
+    without_scopus_markup,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -45,6 +50,7 @@ def _records(name: str) -> list[ParsedRecord]:
         ("malformed/refworks_tagged.txt", "refworks", 2),
         ("malformed/ebsco_ris.ris", "ris", 2),
         ("ris/synthesisr_ASP_ris_example.ris", "ris", 4),
+        ("ris/citesource_ovid_medline_central.ris", "ris", 6),
         ("ris/asreview_ovid_zotero.ris", "ris", 6),
         ("ris/asreview_ovid_psycinfo.ris", "ris", 6),
         ("ris/asreview_proquest.ris", "ris", 6),
@@ -219,3 +225,25 @@ def test_a_real_scopus_csv_export_keeps_every_column_the_file_fills():
         assert record.authors[0].startswith(names[0].split()[0])
     # The file has records with and without a PubMed ID and a DOI.
     assert {bool(r.pmid) for r in records} == {bool(r.doi) for r in records} == {True, False}
+
+
+def test_a_real_ovid_ris_export_of_medline_and_central_records_reads_every_record_whole():
+    name = "ris/citesource_ovid_medline_central.ris"
+    expected = [ovid_expected(fields) for fields in tagged_records(FIXTURES / name)]
+    items = _items(name)
+    assert not [i for i in items if isinstance(i, Rejection)]
+    records = [i for i in items if isinstance(i, ParsedRecord)]
+    assert len(records) == len(expected) == 6
+    for record, want in zip(records, expected, strict=True):
+        assert record.title == want["title"]
+        assert record.year == want["year"]
+        assert [a.split(",")[0] for a in record.authors] == want["surnames"]
+        assert record.pmid == want["pmid"]
+        assert record.doi == want["doi"]
+        assert " ".join(record.abstract.split()) == want["abstract"]
+        assert record.volume == want["volume"]
+    # The MEDLINE records have PMIDs and DOIs; the CENTRAL ones one comma-separated A1 line and,
+    # in the last, a conference name as the volume, kept in raw instead of rejecting the record.
+    assert [bool(r.pmid) for r in records] == [True] * 4 + [False] * 2
+    assert len(records[4].authors) > 1
+    assert records[5].raw["VL"][0].startswith("Conference:")
