@@ -54,3 +54,21 @@ def ovid_expected(fields: dict[str, list[str]]) -> dict:
         "abstract": " ".join(fields.get("N2", [""])[0].split()),
         "volume": "" if " " in volume else volume,
     }
+
+
+def wos_records(path: Path) -> list[dict[str, list[str]]]:
+    """A Web of Science plain-text export's own fields, record by record: "XX value" lines, a
+    continuation line (three spaces) adding one more value to the field above, ER ending a record."""
+    records: list[dict[str, list[str]]] = []
+    current: dict[str, list[str]] = {}
+    tag = ""
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        if line.startswith("   ") and tag:
+            current[tag].append(line.strip())
+        elif line[:2] == "ER":
+            records.append(current)
+            current, tag = {}, ""
+        elif len(line) > 3 and line[2] == " ":
+            tag = line[:2]
+            current.setdefault(tag, []).append(line[3:].strip())
+    return records

@@ -41,7 +41,7 @@ def _import(review, user, path: Path, **options) -> Import:
         ("bibtex/pybibx_scopus_m.bib", "bibtex", 24, 0),
         ("bibtex/pybibx_wos_m.bib", "bibtex", 29, 0),
         ("wos/synthesisr_WoS_txt_example.txt", "wos", 4, 0),
-        ("wos/knh_WoS_r4001-4012.txt", "wos", 12, 0),
+        ("wos/metaknowledge_savedrecs.txt", "wos", 32, 0),
         ("malformed/wos_tab_delimited.txt", "csv", 3, 0),
         ("scopus/metaknowledge_scopus_testing.csv", "csv", 17, 0),
         ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2, 0),

@@ -18,6 +18,7 @@ from tests.literature.export_fields import (
     ovid_expected,
     tagged_records,
     without_scopus_markup,
+    wos_records,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -40,7 +41,7 @@ def _records(name: str) -> list[ParsedRecord]:
         ("bibtex/pybibx_wos_m.bib", "bibtex", 29),
         ("wos/synthesisr_WoS_txt_example.txt", "wos", 4),
         ("wos/synthesisr_WoS_ciw_example.ciw", "wos", 5),
-        ("wos/knh_WoS_r4001-4012.txt", "wos", 12),
+        ("wos/metaknowledge_savedrecs.txt", "wos", 32),
         ("malformed/wos_tab_delimited.txt", "csv", 3),
         ("scopus/metaknowledge_scopus_testing.csv", "csv", 17),
         ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2),
@@ -115,17 +116,24 @@ def test_broken_bibtex_entry_is_rejected_naming_record_and_line_and_the_rest_is_
 
 
 def test_web_of_science_plain_text_fields():
-    record = _records("wos/knh_WoS_r4001-4012.txt")[0]
-    assert record.title.startswith("Caregivers' views on stigmatization")
-    assert record.authors[:2] == ["Asampong, E", "Gyeke, MDP"]
-    assert (record.pmid, record.doi) == ("29377890", "10.1371/journal.pntd.0006219")
-    assert (record.journal, record.year, record.language) == (
-        "PLOS NEGLECTED TROPICAL DISEASES",
-        2018,
-        "English",
-    )
-    assert "STIGMA" in record.keywords
-    assert record.publication_types == ["Article"]
+    name = "wos/metaknowledge_savedrecs.txt"
+    expected = wos_records(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(expected) == 32
+    for record, fields in zip(records, expected, strict=True):
+        assert record.title == " ".join(fields["TI"])
+        assert len(record.authors) == len(fields["AU"])
+        assert record.year == int(fields["PY"][0])
+        assert record.doi == fields.get("DI", [""])[0].lower()
+        assert record.pmid == fields.get("PM", [""])[0]
+        assert record.abstract == " ".join(fields.get("AB", []))
+        assert record.journal == " ".join(fields["SO"])
+    # Records with and without a DOI, a PMID and an abstract (the older ones have none).
+    for field in ("doi", "pmid", "abstract"):
+        assert {bool(getattr(r, field)) for r in records} == {True, False}
+    first_with_pmid = next(r for r in records if r.pmid)
+    assert first_with_pmid.authors[0] == "Pillon, F"
+    assert first_with_pmid.publication_types == ["Article"]
 
 
 def test_scopus_csv_columns_are_mapped():
