@@ -16,6 +16,12 @@ from reviewapp.literature.parsers.pubmed_xml import parse_pubmed_xml
 from reviewapp.literature.services import import_create, import_run
 from tests.conftest import membership_of
 from tests.fake_eutils import EFETCH_HEAD, PMID_PLACEHOLDER, spread
+from tests.literature.export_fields import (
+    csv_rows,
+    ovid_expected,
+    tagged_records,
+    without_scopus_markup,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -35,15 +41,17 @@ def _import(review, user, path: Path, **options) -> Import:
         ("bibtex/pybibx_scopus_m.bib", "bibtex", 24, 0),
         ("bibtex/pybibx_wos_m.bib", "bibtex", 29, 0),
         ("wos/synthesisr_WoS_txt_example.txt", "wos", 4, 0),
-        ("wos/knh_WoS_r4001-4012.txt", "wos", 12, 0),
+        ("wos/metaknowledge_savedrecs.txt", "wos", 32, 0),
         ("malformed/wos_tab_delimited.txt", "csv", 3, 0),
-        ("scopus/amosfigueiredo_scopus.csv", "csv", 13, 0),
+        ("scopus/metaknowledge_scopus_testing.csv", "csv", 17, 0),
         ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2, 0),
         ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4, 0),
         ("malformed/ovid_trailing_text.ris", "ris", 2, 0),
         ("ris/asreview_ovid_zotero.ris", "ris", 6, 0),
         ("ris/asreview_proquest.ris", "ris", 6, 0),
         ("malformed/ebsco_ris.ris", "ris", 2, 0),
+        ("ris/synthesisr_ASP_ris_example.ris", "ris", 4, 0),
+        ("ris/citesource_ovid_medline_central.ris", "ris", 6, 0),
         ("ris/rispy_example_extraneous_data.ris", "ris", 2, 0),
         ("malformed/refworks_tagged.txt", "refworks", 2, 0),
         ("malformed/cochrane_central.txt", "cochrane", 2, 1),
@@ -152,3 +160,52 @@ def test_a_pmid_list_when_pubmed_fails_imports_nothing_and_says_why(
     assert imp.status == JobStatus.FAILED
     assert "PubMed could not be asked for the listed records" in imp.error
     assert not Record.objects.exists()
+
+
+def test_a_real_ebscohost_ris_export_is_stored_with_the_fields_the_file_holds(review, owner):
+    path = FIXTURES / "ris/synthesisr_ASP_ris_example.ris"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_rejected == 0, imp.rejections
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    expected = tagged_records(path)
+    assert len(stored) == len(expected) == 4
+    for record, fields in zip(stored, expected, strict=True):
+        assert record.title == fields["T1"][0]
+        assert len(record.authors) == len(fields["AU"])
+        assert record.year == int(fields["Y1"][0][:4])
+        assert record.doi == fields.get("L3", [""])[0]
+        assert record.abstract == fields["AB"][0]
+        assert record.pmid == ""
+
+
+def test_a_real_scopus_csv_export_is_stored_with_the_fields_the_file_holds(review, owner):
+    path = FIXTURES / "scopus/metaknowledge_scopus_testing.csv"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_rejected == 0, imp.rejections
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    rows = csv_rows(path)
+    assert len(stored) == len(rows) == 17
+    for record, row in zip(stored, rows, strict=True):
+        assert record.title == without_scopus_markup(row["Title"])
+        assert record.year == int(row["Year"])
+        assert record.doi == row["DOI"].lower()
+        assert record.pmid == row["PubMed ID"]
+        assert " ".join(record.abstract.split()) == without_scopus_markup(row["Abstract"])
+        assert len(record.authors) == len(row["Authors"].split(", "))
+
+
+def test_a_real_ovid_ris_export_is_stored_with_pmids_dois_and_every_record(review, owner):
+    path = FIXTURES / "ris/citesource_ovid_medline_central.ris"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert imp.count_rejected == 0, imp.rejections
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    expected = [ovid_expected(fields) for fields in tagged_records(path)]
+    assert len(stored) == len(expected) == 6
+    for record, want in zip(stored, expected, strict=True):
+        assert (record.title, record.year) == (want["title"], want["year"])
+        assert (record.pmid, record.doi) == (want["pmid"], want["doi"])
+        assert len(record.authors) == len(want["surnames"])
+        assert " ".join(record.abstract.split()) == want["abstract"]

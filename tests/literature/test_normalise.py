@@ -100,6 +100,8 @@ def test_years_are_the_first_plausible_four_digit_year(raw, expected):
         ("Müller, Hans-Peter", "Müller, HP"),
         ("Smith, John Jr.", "Smith, J"),
         ("CMS Collaboration", "CMS Collaboration"),
+        ("Fluge Ø.", "Fluge, Ø"),
+        ("Børresen-Dale A.-L.", "Børresen-Dale, AL"),
     ],
 )
 def test_authors_are_surname_comma_initials(raw, expected):
@@ -110,6 +112,20 @@ def test_author_cells_split_on_semicolons_or_between_initialled_names():
     assert split_author_list("Liu R., Adler D.G.") == ["Liu R.", "Adler D.G."]
     assert split_author_list("Wiklund, I") == ["Wiklund, I"]
     assert split_author_list("Kellstein, D E; Waksman, J A") == ["Kellstein, D E", "Waksman, J A"]
+    assert split_author_list("Van Der Berg, Jan Piet") == ["Van Der Berg, Jan Piet"]
+    # Scopus author cells from metaknowledge's real export (tests/fixtures/README.md): initials
+    # beyond ASCII, and a few names whose initials Scopus wrote oddly, still split per author.
+    assert split_author_list("Akslen L.A., Fluge Ø., Lønning P.E.") == [
+        "Akslen L.A.",
+        "Fluge Ø.",
+        "Lønning P.E.",
+    ]
+    assert split_author_list("Davis R.E., Ma Ch.L., Lossos I.S., Hudson Jr. J.") == [
+        "Davis R.E.",
+        "Ma Ch.L.",
+        "Lossos I.S.",
+        "Hudson Jr. J.",
+    ]
 
 
 def test_inline_html_is_removed_but_comparisons_stay():

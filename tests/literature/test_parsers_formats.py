@@ -13,6 +13,13 @@ from reviewapp.literature.parsers import (
     parse,
 )
 from reviewapp.literature.parsers.idlist import query_terms, read_idlist
+from tests.literature.export_fields import (
+    csv_rows,
+    ovid_expected,
+    tagged_records,
+    without_scopus_markup,
+    wos_records,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -34,15 +41,17 @@ def _records(name: str) -> list[ParsedRecord]:
         ("bibtex/pybibx_wos_m.bib", "bibtex", 29),
         ("wos/synthesisr_WoS_txt_example.txt", "wos", 4),
         ("wos/synthesisr_WoS_ciw_example.ciw", "wos", 5),
-        ("wos/knh_WoS_r4001-4012.txt", "wos", 12),
+        ("wos/metaknowledge_savedrecs.txt", "wos", 32),
         ("malformed/wos_tab_delimited.txt", "csv", 3),
-        ("scopus/amosfigueiredo_scopus.csv", "csv", 13),
+        ("scopus/metaknowledge_scopus_testing.csv", "csv", 17),
         ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2),
         ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4),
         ("malformed/ovid_trailing_text.ris", "ris", 2),
         ("malformed/cochrane_central.txt", "cochrane", 2),
         ("malformed/refworks_tagged.txt", "refworks", 2),
         ("malformed/ebsco_ris.ris", "ris", 2),
+        ("ris/synthesisr_ASP_ris_example.ris", "ris", 4),
+        ("ris/citesource_ovid_medline_central.ris", "ris", 6),
         ("ris/asreview_ovid_zotero.ris", "ris", 6),
         ("ris/asreview_ovid_psycinfo.ris", "ris", 6),
         ("ris/asreview_proquest.ris", "ris", 6),
@@ -107,29 +116,32 @@ def test_broken_bibtex_entry_is_rejected_naming_record_and_line_and_the_rest_is_
 
 
 def test_web_of_science_plain_text_fields():
-    record = _records("wos/knh_WoS_r4001-4012.txt")[0]
-    assert record.title.startswith("Caregivers' views on stigmatization")
-    assert record.authors[:2] == ["Asampong, E", "Gyeke, MDP"]
-    assert (record.pmid, record.doi) == ("29377890", "10.1371/journal.pntd.0006219")
-    assert (record.journal, record.year, record.language) == (
-        "PLOS NEGLECTED TROPICAL DISEASES",
-        2018,
-        "English",
-    )
-    assert "STIGMA" in record.keywords
-    assert record.publication_types == ["Article"]
+    name = "wos/metaknowledge_savedrecs.txt"
+    expected = wos_records(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(expected) == 32
+    for record, fields in zip(records, expected, strict=True):
+        assert record.title == " ".join(fields["TI"])
+        assert len(record.authors) == len(fields["AU"])
+        assert record.year == int(fields["PY"][0])
+        assert record.doi == fields.get("DI", [""])[0].lower()
+        assert record.pmid == fields.get("PM", [""])[0]
+        assert record.abstract == " ".join(fields.get("AB", []))
+        assert record.journal == " ".join(fields["SO"])
+    # Records with and without a DOI, a PMID and an abstract (the older ones have none).
+    for field in ("doi", "pmid", "abstract"):
+        assert {bool(getattr(r, field)) for r in records} == {True, False}
+    first_with_pmid = next(r for r in records if r.pmid)
+    assert first_with_pmid.authors[0] == "Pillon, F"
+    assert first_with_pmid.publication_types == ["Article"]
 
 
 def test_scopus_csv_columns_are_mapped():
-    record = _records("scopus/amosfigueiredo_scopus.csv")[0]
-    assert record.journal == "Journal of Green Engineering"
-    assert (record.year, record.volume, record.issue, record.pages) == (
-        2020,
-        "10",
-        "9",
-        "6541-6560",
-    )
-    assert record.authors[0] == "Unnikrishnan, MA"
+    second = _records("scopus/metaknowledge_scopus_testing.csv")[1]
+    row = csv_rows(FIXTURES / "scopus/metaknowledge_scopus_testing.csv")[1]
+    assert (second.volume, second.issue) == (row["Volume"], row["Issue"])
+    assert second.pages == f"{row['Page start']}-{row['Page end']}"
+    assert second.authors[0] == "Wang, WT"  # "Wang W.T." in the file
 
 
 def test_ovid_tagged_fields():
@@ -184,3 +196,62 @@ def test_refworks_doi_from_the_do_field_or_a_doi_url_never_from_a_pdf_link():
     data = b"RT Journal Article\nT1 Only a PDF link\nUL https://x.org/pdf/10.1007/abc.pdf\n"
     (only,) = list(parse(data))
     assert only.doi == ""
+
+
+def test_a_real_ebscohost_ris_export_keeps_title_authors_year_abstract_and_the_doi_in_l3():
+    name = "ris/synthesisr_ASP_ris_example.ris"
+    expected = tagged_records(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(expected) == 4
+    for record, fields in zip(records, expected, strict=True):
+        assert fields["DP"] == ["EBSCOhost"]
+        assert record.title == fields["T1"][0]
+        assert [a.split(",")[0] for a in record.authors] == [a.split(",")[0] for a in fields["AU"]]
+        assert record.year == int(fields["Y1"][0][:4])
+        # EBSCOhost writes the DOI, when it has one, bare in L3.
+        assert record.doi == fields.get("L3", [""])[0]
+        # The first AB is the abstract; the later ones are a translation or the copyright notice.
+        assert record.abstract == fields["AB"][0]
+        assert record.pmid == ""
+    assert [bool(r.doi) for r in records] == [True, False, False, True]
+
+
+def test_a_real_scopus_csv_export_keeps_every_column_the_file_fills():
+    name = "scopus/metaknowledge_scopus_testing.csv"
+    rows = csv_rows(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(rows) == 17
+    for record, row in zip(records, rows, strict=True):
+        assert record.title == without_scopus_markup(row["Title"])
+        assert record.year == int(row["Year"])
+        assert record.journal == row["Source title"]
+        assert record.doi == row["DOI"].lower()
+        assert record.pmid == row["PubMed ID"]
+        assert " ".join(record.abstract.split()) == without_scopus_markup(row["Abstract"])
+        names = row["Authors"].split(", ")
+        assert len(record.authors) == len(names)
+        assert record.authors[0].startswith(names[0].split()[0])
+    # The file has records with and without a PubMed ID and a DOI.
+    assert {bool(r.pmid) for r in records} == {bool(r.doi) for r in records} == {True, False}
+
+
+def test_a_real_ovid_ris_export_of_medline_and_central_records_reads_every_record_whole():
+    name = "ris/citesource_ovid_medline_central.ris"
+    expected = [ovid_expected(fields) for fields in tagged_records(FIXTURES / name)]
+    items = _items(name)
+    assert not [i for i in items if isinstance(i, Rejection)]
+    records = [i for i in items if isinstance(i, ParsedRecord)]
+    assert len(records) == len(expected) == 6
+    for record, want in zip(records, expected, strict=True):
+        assert record.title == want["title"]
+        assert record.year == want["year"]
+        assert [a.split(",")[0] for a in record.authors] == want["surnames"]
+        assert record.pmid == want["pmid"]
+        assert record.doi == want["doi"]
+        assert " ".join(record.abstract.split()) == want["abstract"]
+        assert record.volume == want["volume"]
+    # The MEDLINE records have PMIDs and DOIs; the CENTRAL ones one comma-separated A1 line and,
+    # in the last, a conference name as the volume, kept in raw instead of rejecting the record.
+    assert [bool(r.pmid) for r in records] == [True] * 4 + [False] * 2
+    assert len(records[4].authors) > 1
+    assert records[5].raw["VL"][0].startswith("Conference:")

@@ -120,6 +120,9 @@ ALIASES: dict[str, list[str]] = {
 # The cap is process-wide, and only ever raised here.
 csv.field_size_limit(max(csv.field_size_limit(), 512 * 1024 * 1024))
 
+# Scopus fills an empty cell with "[No abstract available]", "[No author name available]": a
+# placeholder, not an abstract or an author.
+_PLACEHOLDER = re.compile(r"^\[No [a-z ]+ available\]$", re.IGNORECASE)
 _EMBASE_SOURCE = re.compile(
     r"^(?P<journal>.+?)\s+\((?P<year>\d{4})\)\s*"
     r"(?:(?P<volume>[^\s:(]+)(?::(?P<issue>[^\s(]+))?)?\s*"
@@ -193,7 +196,7 @@ def _build(
     def first(field: str) -> str:
         for index in columns.get(field, []):
             text = plain_text(row[index])
-            if text:
+            if text and not _PLACEHOLDER.match(text):
                 return text
         return ""
 

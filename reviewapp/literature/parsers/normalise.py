@@ -227,7 +227,12 @@ def parse_year(value: object) -> int | None:
 
 # --- authors -----------------------------------------------------------------------------------
 
-_INITIALS_RE = re.compile(r"^(?:[A-Z]\.?-?){1,4}$")
+# Capital letters beyond ASCII count too: "Fluge Ø.", "Lønning P.E." (Scopus) must split.
+_INITIALS_RE = re.compile(r"^(?:[^\W\d_]\.?-?){1,4}$")
+
+
+def _is_initials(token: str) -> bool:
+    return bool(_INITIALS_RE.match(token)) and re.sub(r"[.\-]", "", token).isupper()
 
 
 def _initials_of(given: str) -> str:
@@ -261,7 +266,7 @@ def format_author(name: str) -> str:
         given = re.sub(r"\b(?:Jr|Sr|II|III|IV)\b\.?", "", given).strip()
         return f"{surname}, {_initials_of(given)}" if given else surname
     parts = name.split()
-    if len(parts) >= 2 and _INITIALS_RE.match(parts[-1]):
+    if len(parts) >= 2 and _is_initials(parts[-1]):
         return f"{' '.join(parts[:-1])}, {parts[-1].replace('.', '').replace('-', '')}"
     return name
 
@@ -279,10 +284,13 @@ def split_author_list(value: str) -> list[str]:
     if ";" in value:
         return [part.strip() for part in value.split(";") if part.strip()]
     pieces = [part.strip() for part in value.split(",") if part.strip()]
-    # "Liu R., Adler D.G.": every piece ends with initials, so commas separate authors. Otherwise
-    # the comma separates surname and given names of a single author ("Wiklund, I").
-    if len(pieces) > 1 and all(
-        len(p.split()) >= 2 and _INITIALS_RE.match(p.split()[-1]) for p in pieces
+    # "Liu R., Adler D.G.": every piece is a name and most end with initials (Scopus also writes
+    # "Ma Ch.L.", "Hudson Jr. J."), so commas separate authors. Otherwise the comma separates
+    # surname and given names of a single author ("Wiklund, I", "Van Berg, Jan Piet").
+    if (
+        len(pieces) > 1
+        and all(len(p.split()) >= 2 for p in pieces)
+        and 2 * sum(_is_initials(p.split()[-1]) for p in pieces) > len(pieces)
     ):
         return pieces
     return [value]

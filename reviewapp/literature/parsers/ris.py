@@ -21,13 +21,13 @@ Field mapping (the first non-empty tag wins):
 |----------------|------|
 | title          | TI, T1, CT, BT, ST, TT |
 | abstract       | AB, N2 |
-| authors        | AU, else A1 (several names in one line split on ";") |
+| authors        | AU, else A1 (several names in one line split on ";", or on "," between initialled names as Ovid's CENTRAL writes them) |
 | journal        | JF, T2, JO, JA, J2 |
 | year           | PY, Y1, DA (first plausible year; see `normalise.parse_year`) |
-| doi            | DO, DI; then a DOI inside M3, N1, AN; then a doi.org link in UR, L1-L4, LK (never a PDF's or publisher's link) |
-| pmid           | AN when it says PMID/MEDLINE or DB/DP names MEDLINE or PubMed; C5 in Embase exports; C2 in Scopus exports; "PMID: n" in N1; PubMed or Europe PMC URLs |
+| doi            | DO, DI; then a DOI inside M3, N1, AN, or a bare DOI in L3 (EBSCOhost); then a doi.org link in UR, L1-L4, LK (never a PDF's or publisher's link) |
+| pmid           | AN when it says PMID/MEDLINE or DB/DP names MEDLINE or PubMed; the AN of an Ovid link into a MEDLINE database (D=medp, medl, prem...); C5 in Embase exports; C2 in Scopus exports; "PMID: n" in N1; PubMed or Europe PMC URLs |
 | pmcid          | "PMCn" in N1, C2, C6 or a URL |
-| volume / issue | VL / IS (an IS longer than an issue can be, holding words, is left in `raw`) |
+| volume / issue | VL / IS (one longer than a volume or issue can be, holding words, is left in `raw`: Ovid's CENTRAL puts conference names in VL) |
 | pages          | SP and EP ("152-160") |
 | keywords       | KW (split on ";") |
 | language       | LA |
@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
+from urllib.parse import parse_qs, urlsplit
 
 from rispy import TYPE_OF_REFERENCE_MAPPING, RisParser
 
@@ -63,6 +64,7 @@ from .normalise import (
     normalise_pmcid,
     normalise_pmid,
     plain_text,
+    split_author_list,
     split_structured_abstract,
 )
 from .records import check_characters, check_lengths, guarded, no_title, pick_year, reject, where
@@ -176,8 +178,8 @@ def _doi(record: dict[str, list[str]]) -> str:
             if doi:
                 return doi
     # In these fields a DOI counts only when the value is the DOI, not a note that cites one
-    # (Scopus N1 holds the reference list).
-    for tag in ("M3", "N1", "AN"):
+    # (Scopus N1 holds the reference list). EBSCOhost writes the DOI bare in L3, its link field.
+    for tag in ("M3", "N1", "AN", "L3"):
         for value in record.get(tag, []):
             stripped = re.sub(
                 r"^(?:doi\s*:?\s*|https?://(?:dx\.)?doi\.org/)", "", value.strip(), flags=re.I
@@ -220,10 +222,22 @@ def _pmid(record: dict[str, list[str]]) -> str:
             return match.group(1).lstrip("0")
     for tag in URL_TAGS:
         for value in record.get(tag, []):
-            pmid = find_pmid_in_url(value)
+            pmid = find_pmid_in_url(value) or _ovid_medline_accession(value)
             if pmid:
                 return pmid
     return ""
+
+
+def _ovid_medline_accession(url: str) -> str:
+    """The AN of an Ovid link into one of its MEDLINE databases, which is the PMID (Ovid MEDLINE
+    RIS has no DB line; its ID and the L2 link's AN are the PMID)."""
+    if "ovid" not in url.lower():
+        return ""
+    query = parse_qs(urlsplit(url.strip()).query)
+    database = (query.get("D") or [""])[0].lower()
+    if not database.startswith(("med", "prem", "mesz")):
+        return ""
+    return normalise_pmid((query.get("AN") or [""])[0])
 
 
 def _pmcid(record: dict[str, list[str]]) -> str:
@@ -244,6 +258,13 @@ def _pmcid(record: dict[str, list[str]]) -> str:
     return ""
 
 
+def _volume(record: dict[str, list[str]]) -> str:
+    volume = _first(record, ["VL"])
+    # Ovid's CENTRAL writes "Conference: 2016 Annual Meeting of ... 171" as the volume: words no
+    # volume number is made of; rejecting the record for them would lose a real record.
+    return "" if len(volume) > TEXT_MAX["volume"] and " " in volume else volume
+
+
 def _issue(record: dict[str, list[str]]) -> str:
     issue = _first(record, ["IS"])
     # Zotero's RIS of Ovid records can carry a reference of the paper in IS ("Achenbach, T.
@@ -262,7 +283,7 @@ def _pages(record: dict[str, list[str]]) -> str:
 
 def _authors(record: dict[str, list[str]]) -> list[str]:
     names = record.get("AU") or record.get("A1") or []
-    split = [part for name in names for part in name.split(";")]
+    split = [part for name in names for part in split_author_list(name)]
     return format_authors(split)
 
 
@@ -308,7 +329,7 @@ def _build(position: int, line: int, record: dict[str, list[str]], first_tag: st
         authors=_authors(record),
         journal=_first(record, JOURNAL_TAGS),
         year=year,
-        volume=_first(record, ["VL"]),
+        volume=_volume(record),
         issue=_issue(record),
         pages=_pages(record),
         keywords=[
