@@ -173,6 +173,11 @@ def test_an_analyst_adds_a_zcor_analysis_on_the_page(client, molloy_review, anal
     assert "Analysed on the Fisher&#x27;s z scale" in page
     plot = reverse("synthesis:analysis-plot", args=[molloy_review.slug, analysis.pk, "forest.svg"])
     assert b"Correlation" in client.get(plot).content
+    # The funnel stays on the analysis scale, where it is symmetric.
+    funnel = reverse(
+        "synthesis:analysis-plot", args=[molloy_review.slug, analysis.pk, "funnel.svg"]
+    )
+    assert b"Fisher" in client.get(funnel).content
     bundle = reverse(
         "synthesis:analysis-download", args=[molloy_review.slug, analysis.pk, "metafor.zip"]
     )
@@ -181,3 +186,23 @@ def test_an_analyst_adds_a_zcor_analysis_on_the_page(client, molloy_review, anal
     script = archive.read("analysis.R").decode()
     assert 'escalc(measure="ZCOR", ri=ri, ni=ni, data=dat, slab=study)' in script
     assert "transf=transf.ztor" in script
+
+
+def test_the_builder_offers_a_correlation_and_the_entry_form_asks_for_r_and_n(
+    client, review, review_admin
+):
+    from reviewapp.extraction.models import ExtractionForm
+    from tests.extraction.test_builder_views import draft_post
+
+    form = ExtractionForm.objects.create(review=review, name="Correlations")
+    client.force_login(review_admin)
+    edit = reverse("extraction:form-edit", args=[review.slug, form.pk])
+    assert '<option value="correlation">' in client.get(edit).content.decode()
+    data = draft_post([("Outcomes", [{"label": "Adherence", "type": "correlation"}])], op="save")
+    assert client.post(edit, data).status_code == 302
+    (item,) = form.versions.get().definition["sections"][0]["items"]
+    assert (item["key"], item["type"]) == (GROUP, "correlation")
+    preview = reverse("extraction:form-preview", args=[review.slug, form.pk])
+    page = client.post(preview, draft_post([("Outcomes", [dict(item, label="Adherence")])])).content
+    assert f'<label for="id_{GROUP}__0__r">Correlation (r)</label>'.encode() in page
+    assert f'<label for="id_{GROUP}__0__n">N</label>'.encode() in page
