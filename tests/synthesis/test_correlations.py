@@ -178,6 +178,10 @@ def test_an_analyst_adds_a_zcor_analysis_on_the_page(client, molloy_review, anal
         "synthesis:analysis-plot", args=[molloy_review.slug, analysis.pk, "funnel.svg"]
     )
     assert b"Fisher" in client.get(funnel).content
+    # GRADE reads the result too: no correlation (r = z = 0) is the null for imprecision.
+    grade = reverse("grade:assessment", args=[molloy_review.slug, analysis.pk])
+    assert client.get(grade).status_code == 200
+    assert client.get(reverse("grade:sof", args=[molloy_review.slug])).status_code == 200
     bundle = reverse(
         "synthesis:analysis-download", args=[molloy_review.slug, analysis.pk, "metafor.zip"]
     )
