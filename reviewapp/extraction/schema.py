@@ -44,6 +44,7 @@ GROUP_TYPES: dict[str, str] = {
     "continuous": "Effect data: means with SD and N per arm",
     "proportion": "Effect data: single proportion (events and total)",
     "estimate": "Effect data: estimate with its 95% CI or SE",
+    "correlation": "Effect data: correlation coefficient (r and N)",
 }
 
 MEASURES: dict[str, str] = {
@@ -93,6 +94,10 @@ GROUP_PARTS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("ci_upper", "95% CI upper", "decimal"),
         ("se", "SE", "decimal"),
     ),
+    "correlation": (
+        ("r", "Correlation (r)", "decimal"),
+        ("n", "N", "integer"),
+    ),
 }
 # Exported with every estimate row, from the definition of the entry's own version.
 ESTIMATE_META_PARTS: tuple[tuple[str, str, str], ...] = (
@@ -106,6 +111,7 @@ COMPLETE_PARTS: dict[str, tuple[str, ...]] = {
     "continuous": ("arm1_mean", "arm1_sd", "arm1_n", "arm2_mean", "arm2_sd", "arm2_n"),
     "proportion": ("events", "total"),
     "estimate": ("estimate",),
+    "correlation": ("r", "n"),
 }
 
 # The export's own columns; no field may take one of these names.

@@ -294,11 +294,27 @@ def _estimate(row, item) -> list[tuple[str, str]]:
     return out
 
 
+# escalc's Fisher z (ZCOR) has variance 1 / (n - 3), so a correlation from fewer than 4 people
+# cannot be pooled on that scale; asking for 4 at extraction keeps both COR and ZCOR open.
+CORRELATION_MIN_N = 4
+
+
+def _correlation(row, item) -> list[tuple[str, str]]:
+    out = []
+    r, n = row.get("r"), row.get("n")
+    if r is not None and not -1 <= r <= 1:
+        out.append(("r", f"Correlation (r) must be between -1 and 1 (got {_show(r)})."))
+    if n is not None and n < CORRELATION_MIN_N:
+        out.append(("n", f"N must be at least {CORRELATION_MIN_N} for a correlation (got {n})."))
+    return out
+
+
 _PLAUSIBILITY = {
     "dichotomous": _dichotomous,
     "continuous": _continuous,
     "proportion": _proportion,
     "estimate": _estimate,
+    "correlation": _correlation,
 }
 
 

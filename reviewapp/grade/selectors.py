@@ -84,7 +84,8 @@ def numbers_of(result: AnalysisResult, assessment: Assessment) -> Numbers:
     pooled = result.results["pooled"]
     rows = result.inputs.get("rows") or []
     ratio = pooled.get("transform") == "exp"
-    if pooled["measure"] in ("OR", "RR", "RD", "MD", "SMD", "GEN"):
+    # No correlation (r = 0, z = 0) is the null of COR and ZCOR alike.
+    if pooled["measure"] in ("OR", "RR", "RD", "MD", "SMD", "GEN", "COR", "ZCOR"):
         null = 1.0 if ratio else 0.0
     else:
         # A single-group proportion has no 'no effect': nothing is on either side of it.

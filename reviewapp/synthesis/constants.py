@@ -10,6 +10,8 @@ class Measure(models.TextChoices):
     PR = "PR", "Proportion (raw)"
     PLO = "PLO", "Proportion (logit)"
     PFT = "PFT", "Proportion (Freeman-Tukey)"
+    COR = "COR", "Correlation (raw r)"
+    ZCOR = "ZCOR", "Correlation (Fisher's z)"
     GEN = "GEN", "Generic inverse variance"
 
 

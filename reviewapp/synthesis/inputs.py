@@ -21,6 +21,7 @@ MEASURES_FOR_GROUP = {
     "continuous": ("MD", "SMD"),
     "proportion": ("PR", "PLO", "PFT"),
     "estimate": ("GEN",),
+    "correlation": ("COR", "ZCOR"),
 }
 
 
@@ -38,6 +39,7 @@ COLUMN_ORDER = (
     "sd2i",
     "n2i",
     "xi",
+    "ri",
     "ni",
     "yi",
     "sei",
@@ -77,7 +79,7 @@ def _text(value: float) -> str:
 def stats_row(group_type: str, measure: str, study: str, parts: Mapping) -> dict[str, str]:
     """One study's row for `effects_from_rows`: the `study` column and the measure's columns."""
     if measure not in MEASURES_FOR_GROUP.get(group_type, ()):
-        raise InputError(f"{measure} cannot be computed from {group_type} effect data.")
+        raise InputError(f"{study}: {measure} cannot be computed from {group_type} effect data.")
     row = {"study": study}
     if group_type == "dichotomous":
         e1, n1 = _number(parts, "arm1_events", study), _number(parts, "arm1_total", study)
@@ -92,6 +94,8 @@ def stats_row(group_type: str, measure: str, study: str, parts: Mapping) -> dict
         row.update(
             xi=_text(_number(parts, "events", study)), ni=_text(_number(parts, "total", study))
         )
+    elif group_type == "correlation":
+        row.update(ri=_text(_number(parts, "r", study)), ni=_text(_number(parts, "n", study)))
     else:
         estimate = _number(parts, "estimate", study)
         if parts.get("se") not in (None, ""):

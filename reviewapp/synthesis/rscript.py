@@ -10,8 +10,9 @@ from __future__ import annotations
 BINARY = ("OR", "RR", "RD")
 MEANS = ("MD", "SMD")
 PROPORTIONS = ("PR", "PLO", "PFT")
+CORRELATIONS = ("COR", "ZCOR")
 RATIO = ("OR", "RR")
-TRANSFORMS = {"PLO": "transf.ilogit", "PFT": "transf.ipft.hm"}
+TRANSFORMS = {"PLO": "transf.ilogit", "PFT": "transf.ipft.hm", "ZCOR": "transf.ztor"}
 
 
 def _escalc(measure: str, ratio_gen: bool, columns: set[str]) -> str:
@@ -30,6 +31,8 @@ def _escalc(measure: str, ratio_gen: bool, columns: set[str]) -> str:
         )
     if measure in PROPORTIONS:
         return f'dat <- escalc(measure="{measure}", xi=xi, ni=ni, data=dat, slab=study)'
+    if measure in CORRELATIONS:
+        return f'dat <- escalc(measure="{measure}", ri=ri, ni=ni, data=dat, slab=study)'
     if {"estimate", "lower", "upper"} <= columns:
         log = "log" if ratio_gen else ""
         return "\n".join(

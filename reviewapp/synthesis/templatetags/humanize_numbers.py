@@ -24,7 +24,12 @@ def pvalue(value):
 
 
 # The back-transformation named, and the scale the analysis ran on.
-SCALES = {"exp": "log", "ilogit": "logit", "ipft": "Freeman-Tukey double arcsine"}
+SCALES = {
+    "exp": "log",
+    "ilogit": "logit",
+    "ipft": "Freeman-Tukey double arcsine",
+    "ztor": "Fisher's z",
+}
 
 
 @register.filter
