@@ -22,10 +22,15 @@ from reviewapp.screening.models import (
 )
 from reviewapp.screening.queue import queue_next
 from reviewapp.screening.ranking import stopping_test
-from reviewapp.screening.ranking.recall import sample_order
+from reviewapp.screening.ranking.recall import sample_order, sample_recall
 from reviewapp.screening.services import decision_record, decisions_automation_exclude
 from reviewapp.screening.state import stage_states_rebuild
-from reviewapp.screening.stopping import recall_status, screening_stop, stopping_rule_declare
+from reviewapp.screening.stopping import (
+    DEFAULT_CONFIDENCE,
+    recall_status,
+    screening_stop,
+    stopping_rule_declare,
+)
 from tests.conftest import membership_of
 from tests.factories import ImportFactory, RecordFactory
 
@@ -207,8 +212,10 @@ def test_on_a_simulated_review_the_queue_draws_the_recall_sample_and_its_interva
     answering for the reviewer. Deterministic: fixed model seed, file order at cold start.
 
     The ranked queue serves the recall sample: after t records, the first t // 10 of the stage's
-    random sample order have been screened, and the estimate rests on exactly them. Its interval
-    must cover the true recall (its calibration over many runs is in BENCHMARKS.md), and the
+    random sample order have been screened, and the estimate is the exact interval computed from
+    exactly them. Whether one such interval covers the truth depends on which records the sample
+    drew, which depends on database ids; a 95% interval misses now and then by design, so its
+    coverage is measured over many simulated reviews in BENCHMARKS.md, not asserted here. The
     stopping test must never say "stop" while true recall is below its target.
     """
     _single(review, queue_order=QueueOrder.RANKED, retrain_every=10)
@@ -241,14 +248,18 @@ def test_on_a_simulated_review_the_queue_draws_the_recall_sample_and_its_interva
         if stopping_test(order, len(truth), target=0.95, confidence=0.95).stop:
             assert true_recall >= 0.95, len(order)
         if len(order) in (30, 100, 160):
-            checks[len(order)] = (true_recall, recall_status(review, "ta").estimate)
-    for n, (true_recall, estimate) in checks.items():
-        assert set(sample[: n // 10]) <= set(served[:n]), n
-        assert (estimate.sample_size, estimate.sample_includes) == (
-            n // 10,
-            sum(truth[rid] for rid in sample[: n // 10]),
-        )
-        assert estimate.recall_low <= true_recall <= estimate.recall_high, n
+            checks[len(order)] = recall_status(review, "ta").estimate
+    for n, estimate in checks.items():
+        drawn = sample[: n // 10]
+        assert set(drawn) <= set(served[:n]), n
+        assert estimate == sample_recall(
+            n_total=len(truth),
+            found=sum(order[:n]),
+            screened=n,
+            sample_size=len(drawn),
+            sample_includes=sum(truth[rid] for rid in drawn),
+            confidence=DEFAULT_CONFIDENCE,
+        ), n
         assert estimate.recall_low <= estimate.recall <= estimate.recall_high, n
     # The ranking still does its job with one record in ten drawn at random.
     assert sum(order[:100]) >= 35, sum(order[:100])
