@@ -80,6 +80,7 @@ PAGES: list[Page] = [
     Page("PRISMA export csv", "reporting:prisma-export", ("csv",), roles=("owner",), review="done"),
     Page("PRISMA export json", "reporting:prisma-export", ("json",), roles=("owner",), review="done"),
     Page("PRISMA box: excluded at ft, finished review", "reporting:prisma-box", ("dbr_excluded",), roles=("owner",), review="done"),
+    Page("PRISMA page, living version (500 records)", "reporting:prisma-detail", query="version=2"),
     Page("PRISMA box: records screened", "reporting:prisma-box", ("records_screened",)),
     Page("PRISMA box: screened, later page", "reporting:prisma-box", ("records_screened",), "after=@mid"),
     Page("PRISMA box: excluded at t/a", "reporting:prisma-box", ("records_excluded",)),
@@ -187,6 +188,23 @@ def _done_review():
     raise SystemExit("no review of the database has a PRISMA flow that adds up")
 
 
+def _living_version(review) -> None:
+    """The bench review's last 500 records as version 2 of a living review, as a scheduled
+    update leaves them (the template has no living search); version 1 is everything before.
+    Idempotent: both children of a run call it on the same clone."""
+    from django.db.models import Max
+
+    from reviewapp.literature.models import LivingVersion
+
+    last = review.records.aggregate(n=Max("number"))["n"]
+    LivingVersion.objects.get_or_create(
+        review=review, number=1, defaults={"first_number": 1, "last_number": last - 500}
+    )
+    LivingVersion.objects.get_or_create(
+        review=review, number=2, defaults={"first_number": last - 499, "last_number": last}
+    )
+
+
 def _paths() -> dict:
     """Each page's path; "@mid" in a query is a record id halfway through the review; and the
     username of each role on each review."""
@@ -196,6 +214,8 @@ def _paths() -> dict:
     from reviewapp.reviews.models import Review
 
     reviews = {"bench": Review.objects.get(slug=SLUG)}
+    if any("version=" in page.query for page in PAGES):
+        _living_version(reviews["bench"])
     users = {"bench": dict(USERS)}
     if any(page.review == "done" for page in PAGES):
         done, owner = _done_review()

@@ -20,6 +20,7 @@ from reviewapp.synthesis.stats.effect_sizes import EffectSizes
 from reviewapp.synthesis.stats.pooling import pool
 from reviewapp.synthesis.stats.results import PoolResult, clean
 from reviewapp.synthesis.stats.sensitivity import Cumulative, cumulative
+from reviewapp.synthesis.stats.tau2 import ConvergenceError
 from reviewapp.synthesis.stats.subgroups import SubgroupResult, meta_regression, subgroup_analysis
 
 SPEC_KINDS = {
@@ -334,7 +335,7 @@ def additions_compute(
             computed = COMPUTE[spec["kind"]](effects, spec, data, settings)
         except AdditionError as exc:
             computed = Computed({"error": str(exc)})
-        except (ValueError, np.linalg.LinAlgError) as exc:
+        except (ValueError, np.linalg.LinAlgError, ConvergenceError) as exc:
             computed = Computed({"error": f"It cannot be computed from these data: {exc}"})
         computed.result = {**base, **computed.result}
         out[str(spec["id"])] = computed

@@ -53,6 +53,7 @@ from reviewapp.synthesis.stats.pooling import pool
 from reviewapp.synthesis.stats.results import clean
 from reviewapp.synthesis.stats.sensitivity import trim_and_fill
 from reviewapp.synthesis.stats.subgroups import leave_one_out
+from reviewapp.synthesis.stats.tau2 import ConvergenceError
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,9 @@ def _trim_and_fill(effects, analysis: Analysis) -> dict:
         )
     except ValueError:
         return {}
+    except ConvergenceError as exc:
+        # metafor's trimfill() stops here too; the main result stands, the page says why.
+        return {"trim_and_fill_error": f"Trim-and-fill could not be computed: {exc}"}
     filled = taf.result
     return {
         "trim_and_fill": clean(
@@ -292,22 +296,37 @@ def _analysis_compute_store(*, membership: Membership, analysis: Analysis, plots
         raise ServiceError(str(exc)) from None
     except ValueError as exc:
         raise ServiceError(f"The data cannot be pooled as set up: {exc}") from None
+    except ConvergenceError as exc:
+        raise ServiceError(
+            f"The data cannot be pooled as set up: {exc} Another estimator of tau² "
+            "(DL, PM or ML) may converge on these studies."
+        ) from None
     clock.append(time.perf_counter())
     extra: dict = {}
+    # The parts below refit the model on other data (weighted regression, trimmed or
+    # leave-one-out subsets). An iterative estimator can fail there though it converged on all
+    # the studies; the main result stands and the page says which part is missing and why.
     if effects.k >= 3 and analysis.method not in ("MH", "PETO"):
         method = "FE" if analysis.model == Model.FIXED else analysis.method
-        extra["egger"] = regression_test(effects, method=method, hksj=analysis.hksj).to_dict()
+        try:
+            extra["egger"] = regression_test(effects, method=method, hksj=analysis.hksj).to_dict()
+        except ConvergenceError as exc:
+            extra["egger_error"] = f"Egger's regression test could not be computed: {exc}"
         extra["rank_test"] = rank_correlation_test(effects).to_dict()
         extra.update(_trim_and_fill(effects, analysis))
     clock.append(time.perf_counter())
     if effects.k >= 3:
-        loo = leave_one_out(
-            effects,
-            model=analysis.model,
-            method=None if analysis.model == Model.FIXED else analysis.method,
-            hksj=analysis.hksj,
-        )
-        extra["leave_one_out"] = loo.to_dict()["leave_one_out"]
+        try:
+            loo = leave_one_out(
+                effects,
+                model=analysis.model,
+                method=None if analysis.model == Model.FIXED else analysis.method,
+                hksj=analysis.hksj,
+            )
+        except ConvergenceError as exc:
+            extra["leave_one_out_error"] = f"Leave-one-out could not be computed: {exc}"
+        else:
+            extra["leave_one_out"] = loo.to_dict()["leave_one_out"]
     clock.append(time.perf_counter())
     settings = analysis_settings(analysis)
     study_data = analysis_study_data(analysis, rows)

@@ -158,6 +158,12 @@ def _detail(request, review, membership, analysis, *, forms=None, status=200):
         "studies": studies,
         "loo": loo,
         "extra": result.results if result else {},
+        # Parts of the result that could not be computed (a refit that did not converge).
+        "extra_errors": [
+            result.results[key]
+            for key in ("egger_error", "trim_and_fill_error", "leave_one_out_error")
+            if result and result.results.get(key)
+        ],
         "additions": additions,
         "has_sensitivity": any(a.get("kind") == "sensitivity" for a in additions),
         # The plots in words (their text alternatives), from the same stored result.
