@@ -20,8 +20,8 @@ from reviewapp.synthesis.stats.effect_sizes import EffectSizes
 from reviewapp.synthesis.stats.pooling import pool
 from reviewapp.synthesis.stats.results import PoolResult, clean
 from reviewapp.synthesis.stats.sensitivity import Cumulative, cumulative
-from reviewapp.synthesis.stats.tau2 import ConvergenceError
 from reviewapp.synthesis.stats.subgroups import SubgroupResult, meta_regression, subgroup_analysis
+from reviewapp.synthesis.stats.tau2 import ConvergenceError
 
 SPEC_KINDS = {
     "subgroup": "Subgroup analysis",
