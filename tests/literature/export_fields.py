@@ -72,3 +72,35 @@ def wos_records(path: Path) -> list[dict[str, list[str]]]:
             tag = line[:2]
             current.setdefault(tag, []).append(line[3:].strip())
     return records
+
+
+def tab_rows(path: Path) -> list[dict[str, str]]:
+    """A Web of Science tab-delimited export's rows by its own header (no quoting: a tab never
+    occurs inside a WoS value)."""
+    with path.open(encoding="utf-8-sig", newline="") as fileobj:
+        return list(csv.DictReader(fileobj, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def refworks_records(path: Path) -> list[dict[str, list[str]]]:
+    """A RefWorks tagged export's own "XX value" lines, record by record (an RT line starts one)."""
+    records: list[dict[str, list[str]]] = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        tag, _, value = line.partition(" ")
+        if tag == "RT":
+            records.append({})
+        if records and len(tag) == 2 and value.strip():
+            records[-1].setdefault(tag, []).append(value.strip())
+    return records
+
+
+def ovid_tagged_records(path: Path) -> list[dict[str, list[str]]]:
+    """An Ovid tagged export's own "XX  - value" lines, record by record ("<12. >" starts one)."""
+    records: list[dict[str, list[str]]] = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        if re.fullmatch(r"<\d+\. >", line.strip()):
+            records.append({})
+            continue
+        tag, _, value = line.partition("  - ")
+        if records and value and 2 <= len(tag) <= 4 and tag.isupper():
+            records[-1].setdefault(tag, []).append(value.strip())
+    return records

@@ -19,6 +19,9 @@ from tests.fake_eutils import EFETCH_HEAD, PMID_PLACEHOLDER, spread
 from tests.literature.export_fields import (
     csv_rows,
     ovid_expected,
+    ovid_tagged_records,
+    refworks_records,
+    tab_rows,
     tagged_records,
     without_scopus_markup,
 )
@@ -43,8 +46,10 @@ def _import(review, user, path: Path, **options) -> Import:
         ("wos/synthesisr_WoS_txt_example.txt", "wos", 4, 0),
         ("wos/metaknowledge_savedrecs.txt", "wos", 32, 0),
         ("malformed/wos_tab_delimited.txt", "csv", 3, 0),
+        ("wos/scientopy_wos_tab_delimited.txt", "csv", 12, 0),
         ("scopus/metaknowledge_scopus_testing.csv", "csv", 17, 0),
-        ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2, 0),
+        ("ovid/zotero_ovid_biosis.txt", "ovid", 4, 0),
+        ("ovid/zotero_ovid_journals.txt", "ovid", 4, 0),
         ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4, 0),
         ("malformed/ovid_trailing_text.ris", "ris", 2, 0),
         ("ris/asreview_ovid_zotero.ris", "ris", 6, 0),
@@ -54,6 +59,7 @@ def _import(review, user, path: Path, **options) -> Import:
         ("ris/citesource_ovid_medline_central.ris", "ris", 6, 0),
         ("ris/rispy_example_extraneous_data.ris", "ris", 2, 0),
         ("malformed/refworks_tagged.txt", "refworks", 2, 0),
+        ("refworks/citationjs_refworks_tagged.txt", "refworks", 6, 0),
         ("malformed/cochrane_central.txt", "cochrane", 2, 1),
     ],
 )
@@ -209,3 +215,57 @@ def test_a_real_ovid_ris_export_is_stored_with_pmids_dois_and_every_record(revie
         assert (record.pmid, record.doi) == (want["pmid"], want["doi"])
         assert len(record.authors) == len(want["surnames"])
         assert " ".join(record.abstract.split()) == want["abstract"]
+
+
+def test_a_real_web_of_science_tab_delimited_export_is_stored_column_by_column(review, owner):
+    path = FIXTURES / "wos/scientopy_wos_tab_delimited.txt"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert (imp.format, imp.count_rejected) == ("csv", 0)
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    rows = tab_rows(path)
+    assert len(stored) == len(rows) == 12
+    for record, row in zip(stored, rows, strict=True):
+        assert record.title == row["TI"]
+        assert record.year == int(row["PY"])
+        assert record.doi == row["DI"].lower()  # "10.1109/ICRERA52334..." stored lower-case
+        assert record.pmid == row["PM"]
+        assert record.abstract == row["AB"]
+        assert len(record.authors) == len(row["AU"].split("; "))
+    assert stored[4].doi == "10.1109/icrera52334.2021.9598622"
+
+
+def test_real_ovid_tagged_exports_are_stored_with_years_dois_and_clean_author_names(review, owner):
+    stored = []
+    for name in ("ovid/zotero_ovid_journals.txt", "ovid/zotero_ovid_biosis.txt"):
+        imp = _import(review, owner, FIXTURES / name)
+        assert imp.status == JobStatus.DONE, imp.error
+        assert (imp.format, imp.count_rejected) == ("ovid", 0)
+        records = list(Record.objects.filter(source_import=imp).order_by("number"))
+        expected = ovid_tagged_records(FIXTURES / name)
+        # Journals@Ovid's appended article type ("  [Article]") is dropped from the title.
+        assert [r.title for r in records] == [f["TI"][0].split("  [")[0] for f in expected]
+        stored += records
+    assert [r.year for r in stored] == [2010, 2011, 2010, 2011, 2004, 2004, 2004, 2004]
+    assert [r.doi for r in stored[:4]] == [
+        "10.1249/fit.0b013e3181c6723d",
+        "10.1093/abbs/gmr050",
+        "",
+        "10.1097/dad.0b013e31820d9c0e",
+    ]
+    assert stored[1].authors[:2] == ["Zhang, W", "Ding, W"]
+    assert stored[5].authors == ["Werner, SM", "Nordheim, EV", "Raffa, KF"]
+
+
+def test_real_refworks_tagged_records_are_stored_without_a_doi_from_a_link(review, owner):
+    path = FIXTURES / "refworks/citationjs_refworks_tagged.txt"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert (imp.format, imp.count_rejected) == ("refworks", 0)
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    expected = refworks_records(path)
+    assert [r.title for r in stored] == [f["T1"][0] for f in expected]
+    assert [r.year for r in stored] == [2002, 2000, 2002, 2001, 2002, None]
+    assert {r.doi for r in stored} == {""}
+    assert stored[0].journal == "Personality & Individual Differences"
+    assert stored[0].authors == ["Allan, S", "Gilbert, P"]

@@ -1,5 +1,6 @@
-"""BibTeX, Web of Science, Ovid, Cochrane, Scopus CSV and PMID/DOI lists, read from real exports
-(tests/fixtures/README.md names each file's origin), and text outside records never rejected."""
+"""BibTeX, Web of Science, Ovid, Cochrane, RefWorks, Scopus CSV and PMID/DOI lists, read from real
+exports (tests/fixtures/README.md names each file's origin; Cochrane Library plain text has only a
+hand-written file), and text outside records never rejected."""
 
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from reviewapp.literature.parsers.idlist import query_terms, read_idlist
 from tests.literature.export_fields import (
     csv_rows,
     ovid_expected,
+    ovid_tagged_records,
+    refworks_records,
+    tab_rows,
     tagged_records,
     without_scopus_markup,
     wos_records,
@@ -43,12 +47,15 @@ def _records(name: str) -> list[ParsedRecord]:
         ("wos/synthesisr_WoS_ciw_example.ciw", "wos", 5),
         ("wos/metaknowledge_savedrecs.txt", "wos", 32),
         ("malformed/wos_tab_delimited.txt", "csv", 3),
+        ("wos/scientopy_wos_tab_delimited.txt", "csv", 12),
         ("scopus/metaknowledge_scopus_testing.csv", "csv", 17),
-        ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid", 2),
+        ("ovid/zotero_ovid_biosis.txt", "ovid", 4),
+        ("ovid/zotero_ovid_journals.txt", "ovid", 4),
         ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4),
         ("malformed/ovid_trailing_text.ris", "ris", 2),
         ("malformed/cochrane_central.txt", "cochrane", 2),
         ("malformed/refworks_tagged.txt", "refworks", 2),
+        ("refworks/citationjs_refworks_tagged.txt", "refworks", 6),
         ("malformed/ebsco_ris.ris", "ris", 2),
         ("ris/synthesisr_ASP_ris_example.ris", "ris", 4),
         ("ris/citesource_ovid_medline_central.ris", "ris", 6),
@@ -144,13 +151,136 @@ def test_scopus_csv_columns_are_mapped():
     assert second.authors[0] == "Wang, WT"  # "Wang W.T." in the file
 
 
-def test_ovid_tagged_fields():
-    record = _records("ovid/knh_Embase_citavi_r3001-3002.ovd")[0]
-    assert record.doi == "10.1186/s12919-018-0099-8"
-    assert record.pmid == ""  # Embase's UI is not a PMID
-    assert record.year == 2018
-    assert "Kartagener syndrome" in record.mesh_terms
-    assert record.publication_types == ["Conference Abstract"]
+def test_a_real_journals_at_ovid_export_takes_year_volume_issue_pages_from_the_citation():
+    name = "ovid/zotero_ovid_journals.txt"
+    expected = ovid_tagged_records(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(expected) == 4
+    for record, fields in zip(records, expected, strict=True):
+        assert fields["DB"][0].endswith("Journals@Ovid")
+        # The article type Journals@Ovid appends ("  [Article]") is not part of the title.
+        title, _, kind = fields["TI"][0].rpartition("  [")
+        assert kind.endswith("]") and record.title == title
+        # Journals@Ovid has no YR line: the year is in SO, "Journal Month Year;Vol(Issue):Pages".
+        journal_and_date, _, citation = fields["SO"][0].partition(";")
+        assert record.year == int(journal_and_date[-4:])
+        assert record.journal in journal_and_date
+        assert citation.endswith(record.pages)
+        assert record.doi == fields.get("DI", [""])[0].lower()
+        assert record.pmid == ""
+        # Names carry affiliation marks and degrees ("Zhang, Weijia 1,2,+", "Gazic, Barbara MD,
+        # PhD *"): the surname and given names are kept, the rest dropped.
+        assert [a.split(",")[0] for a in record.authors] == [a.split(",")[0] for a in fields["AU"]]
+    assert [r.doi for r in records] == [
+        "10.1249/fit.0b013e3181c6723d",
+        "10.1093/abbs/gmr050",
+        "",
+        "10.1097/dad.0b013e31820d9c0e",
+    ]
+    assert records[0].title == "Take Ten: Need-to-Know Facts About Breast Cancer."
+    assert records[0].authors == ["Peterson, JA"]  # "Peterson, James A. Ph.D., FACSM"
+    assert records[1].authors[0] == "Zhang, W"  # "Zhang, Weijia 1,2,+"
+    assert records[3].authors == ["Gazic, B", "Pizem, J"]
+    assert (records[1].journal, records[1].volume, records[1].issue, records[1].pages) == (
+        "Acta Biochimica et Biophysica Sinica",
+        "43",
+        "8",
+        "647-653",
+    )
+
+
+def test_a_real_biosis_ovid_export_keeps_names_without_roles_and_books_without_editors():
+    name = "ovid/zotero_ovid_biosis.txt"
+    expected = ovid_tagged_records(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(expected) == 4
+    for record, fields in zip(records, expected, strict=True):
+        assert record.title == fields["TI"][0]
+        assert record.year == int(fields["YR"][0])
+        assert record.publication_types == fields["PT"]
+        # "Werner, S. M. [Author, Reprint Author; E-mail: ...]": one author, not two.
+        assert [a.split(",")[0] for a in record.authors] == [a.split(",")[0] for a in fields["AU"]]
+        assert not any("mail" in a or "[" in a for a in record.authors)
+        assert (record.doi, record.pmid) == ("", "")
+    assert records[1].authors == ["Werner, SM", "Nordheim, EV", "Raffa, KF"]
+    assert (records[1].journal, records[1].volume, records[1].issue, records[1].pages) == (
+        "Forest Ecology & Management",
+        "201",
+        "2-3",
+        "327-334",
+    )
+    # A book chapter's SO names the editors first; the book is the source, not "Kamp, Roza".
+    assert records[2].journal == records[3].journal == "Methods in proteome and protein analysis"
+    assert (records[2].pages, records[3].pages) == ("371-397", "359-370")
+
+
+def test_an_embase_record_through_ovid_keeps_its_doi_link_and_its_ui_is_not_a_pmid():
+    # Hand-written in the shape of Ovid Embase's tagged export (no licensed real one was found).
+    data = (
+        b"<1. >\r\nVN  - Ovid Technologies\r\nDB  - Embase\r\nUI  - 621381829\r\n"
+        b"TI  - Quality of life in primary ciliary dyskinesia\r\n"
+        b"SO  - BMC Proceedings. Conference: 2nd BEAT-PCD Conference. Spain. 12 (Supplement 3) "
+        b"(no pagination), 2018.\r\nAU  - Behan L.\r\nAU  - Lucas J.S.\r\n"
+        b"MH  - *Kartagener syndrome\r\nPT  - Conference Abstract\r\nYR  - 2018\r\n"
+        b"DO  - http://dx.doi.org/10.1186/s12919-018-0099-8\r\n"
+    )
+    (record,) = list(parse(data))
+    assert (record.doi, record.pmid, record.year) == ("10.1186/s12919-018-0099-8", "", 2018)
+    assert record.authors == ["Behan, L", "Lucas, JS"]
+    assert record.mesh_terms == ["Kartagener syndrome"]
+    # "Conference: 2nd ..." after the journal is not a volume, an issue or pages.
+    assert (record.journal, record.volume, record.issue, record.pages) == (
+        "BMC Proceedings",
+        "",
+        "",
+        "",
+    )
+
+
+def test_a_real_web_of_science_tab_delimited_export_is_read_column_by_column():
+    name = "wos/scientopy_wos_tab_delimited.txt"
+    rows = tab_rows(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(rows) == 12
+    for record, row in zip(records, rows, strict=True):
+        assert record.title == row["TI"]
+        assert record.year == int(row["PY"])
+        assert record.journal == row["SO"]
+        assert record.doi == row["DI"].lower()
+        assert record.pmid == row["PM"]
+        assert record.abstract == row["AB"]
+        assert len(record.authors) == len(row["AU"].split("; "))
+        # The document type, as the plain-text export gives it, not the one-letter PT code.
+        assert record.publication_types == [row["DT"]]
+    assert records[0].authors[:2] == ["Prakash, KS", "Andersen, E"]
+    assert (records[1].volume, records[1].issue, records[1].pmid) == ("4", "2", "27106171")
+    assert {bool(r.doi) for r in records} == {bool(r.pmid) for r in records} == {True, False}
+
+
+def test_real_refworks_tagged_records_are_read_and_a_publisher_link_gives_no_doi():
+    name = "refworks/citationjs_refworks_tagged.txt"
+    expected = refworks_records(FIXTURES / name)
+    records = _records(name)
+    assert len(records) == len(expected) == 6
+    for record, fields in zip(records, expected, strict=True):
+        assert record.title == fields["T1"][0]
+        assert record.publication_types == fields["RT"]
+        assert len(record.authors) == len(fields.get("A1", []))
+        assert record.year == (int(fields["YR"][0]) if "YR" in fields else None)
+        assert record.doi == ""  # none has a DO field; LK is a bmj.com page
+    article = records[0]
+    assert article.authors == ["Allan, S", "Gilbert, P"]
+    assert (article.journal, article.volume, article.issue, article.pages) == (
+        "Personality & Individual Differences",
+        "32",
+        "3",
+        "551-565",
+    )
+    assert article.keywords[:2] == ["Anger", "Self Report"]
+    assert article.language == "English"
+    # A book section's book is its T2; its A2 (the editor) is not an author.
+    assert records[4].journal.startswith("Stress and the heart")
+    assert records[4].authors == ["Stansfeld, S", "Fuhrer, R"]
 
 
 def test_cochrane_central_fields():
@@ -168,12 +298,12 @@ def test_a_pmid_list_is_read_with_lines_and_queried_by_uid_and_doi():
     assert query_terms(ids) == [
         '30668574[uid] OR 30235242[uid] OR "10.1371/journal.pntd.0006219"[doi]'
     ]
-    assert detect_format((FIXTURES / "idlist/knh_pmid.txt").read_bytes()) == "idlist"
+    assert detect_format((FIXTURES / "idlist/ncbi_esearch2_pmids.txt").read_bytes()) == "idlist"
 
 
 def test_a_pmid_list_without_pubmed_is_unreadable_with_the_reason():
     with pytest.raises(FileUnreadable, match="fetched from PubMed"):
-        _items("idlist/knh_pmid.txt")
+        _items("idlist/ncbi_esearch2_pmids.txt")
 
 
 def test_zotero_ris_of_an_ovid_record_with_a_reference_in_is_keeps_the_record():

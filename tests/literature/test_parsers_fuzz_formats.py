@@ -61,10 +61,13 @@ FIXTURE_FILES = [
     ("bibtex/pybibx_scopus_m.bib", "bibtex"),
     ("wos/synthesisr_WoS_txt_example.txt", "wos"),
     ("wos/metaknowledge_savedrecs.txt", "wos"),
-    ("ovid/knh_Embase_citavi_r3001-3002.ovd", "ovid"),
+    ("ovid/zotero_ovid_biosis.txt", "ovid"),
+    ("ovid/zotero_ovid_journals.txt", "ovid"),
     ("malformed/cochrane_central.txt", "cochrane"),
     ("malformed/refworks_tagged.txt", "refworks"),
+    ("refworks/citationjs_refworks_tagged.txt", "refworks"),
     ("malformed/wos_tab_delimited.txt", "csv"),
+    ("wos/scientopy_wos_tab_delimited.txt", "csv"),
     ("scopus/metaknowledge_scopus_testing.csv", "csv"),
     ("csv/embase.csv", "csv"),
     ("ris/synthesisr_Ovid_ris_example.ris", "ris"),
@@ -77,7 +80,7 @@ FIXTURE_FILES = [
     ("medline/pubmed_result2.txt", "medline"),
     ("entrez/pubmed2.xml", "pubmed-xml"),
     ("malformed/endnote.xml", "endnote-xml"),
-    ("idlist/knh_pmid.txt", "idlist"),
+    ("idlist/ncbi_esearch2_pmids.txt", "idlist"),
 ]
 SAMPLE_BYTES = 24 * 1024
 _FILES = {name: (FIXTURES / name).read_bytes()[:SAMPLE_BYTES] for name, _fmt in FIXTURE_FILES}
@@ -273,9 +276,11 @@ RECORD_STARTS = {
     "ris/citesource_ovid_medline_central.ris": rb"^\d+\. $",
     "ris/asreview_proquest.ris": rb"^TY  - ",
     "wos/metaknowledge_savedrecs.txt": rb"^PT ",
-    "ovid/knh_Embase_citavi_r3001-3002.ovd": rb"^<\d+\. >",
+    "ovid/zotero_ovid_biosis.txt": rb"^<\d+\. >",
+    "ovid/zotero_ovid_journals.txt": rb"^<\d+\. >",
     "malformed/cochrane_central.txt": rb"^Record #",
     "malformed/refworks_tagged.txt": rb"^RT ",
+    "refworks/citationjs_refworks_tagged.txt": rb"^RT ",
     "bibtex/synthesisr_Scopus_bib_example.bib": rb"^@",
 }
 BANNERS = st.one_of(

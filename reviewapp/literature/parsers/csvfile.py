@@ -107,8 +107,10 @@ ALIASES: dict[str, list[str]] = {
     "publication_types": [
         "Publication Type",
         "Document Type",
-        "PT",
+        # Web of Science tab-delimited: DT is the document type ("Article", "Review"), as in its
+        # plain-text export; PT is only a one-letter code (J, C, B, S) and is read when DT is absent.
         "DT",
+        "PT",
         "Item Type",
         "Reference Type",
     ],

@@ -72,6 +72,10 @@ class Dialect:
     pmid_rule: Callable[[Fields], str] | None = None
     # Reads journal, volume, issue, pages, year from a one-line citation (Ovid and Cochrane SO).
     source_rule: Callable[[Fields], dict[str, str]] | None = None
+    # Cleans one author line before it is split into names (Ovid adds roles and footnote marks).
+    author_rule: Callable[[str], str] | None = None
+    # Cleans the title read from `title` (Journals@Ovid appends the article type).
+    title_rule: Callable[[Fields, str], str] | None = None
 
 
 def read_records(text, dialect: Dialect) -> Iterator[tuple[int, Fields]]:
@@ -147,10 +151,11 @@ def _all(record: Fields, tags: list[str], split: str = ";") -> list[str]:
     return items
 
 
-def _names(record: Fields, tags: list[str]) -> list[str]:
+def _names(record: Fields, tags: list[str], clean: Callable[[str], str] | None = None) -> list[str]:
     """The authors under the first of `tags` that has any; one line may list several by ";"."""
     for tag in tags:
-        names = [part for value in record.get(tag, []) for part in value.split(";")]
+        values = [clean(value) for value in record.get(tag, [])] if clean else record.get(tag, [])
+        names = [part for value in values for part in value.split(";")]
         names = [name.strip() for name in names if name.strip()]
         if names:
             return names
@@ -163,6 +168,8 @@ def build(position: int, line: int, record: Fields, dialect: Dialect):
     if problem:
         return problem
     title = _first(record, dialect.title)
+    if title and dialect.title_rule:
+        title = dialect.title_rule(record, title)
     if not title:
         return no_title(position, line, dialect.title)
     source = dialect.source_rule(record) if dialect.source_rule else {}
@@ -198,7 +205,7 @@ def build(position: int, line: int, record: Fields, dialect: Dialect):
         doi=doi,
         abstract=flatten_abstract(sections),
         abstract_sections=sections,
-        authors=format_authors(_names(record, dialect.authors)),
+        authors=format_authors(_names(record, dialect.authors, dialect.author_rule)),
         journal=_first(record, dialect.journal) or source.get("journal", ""),
         year=year,
         volume=_first(record, dialect.volume) or source.get("volume", ""),
@@ -279,12 +286,96 @@ def _ovid_pmid(record: Fields) -> str:
     return ""
 
 
+# Journals@Ovid writes "Journal Month Year;Volume(Issue):Pages" ("Acta Biochimica et Biophysica
+# Sinica August 2011;43(8):647-653") and gives the year nowhere else.
+_OVID_JOURNALS_SOURCE = re.compile(
+    r"^(?P<journal>.+?)\s+(?:[A-Z][a-z]+(?:/[A-Z][a-z]+)?\s+)?(?:\d{1,2},?\s+)?(?P<year>\d{4});"
+    r"\s*(?P<volume>[\w-]+)?\s*(?:\((?P<issue>[^)]*)\))?\s*(?::\s*(?P<pages>[\w-]+))?"
+)
+# BIOSIS names a book chapter's editors before the book: "Kamp, Roza Maria [Editor, Reprint
+# Author], Calvete, Juan J. [Editor]. Methods in proteome and protein analysis.:371-397, 2004."
+_OVID_EDITORS = re.compile(r"^.*\[Editor[^\]]*\]\.\s*")
+
+
 def _ovid_source(record: Fields) -> dict[str, str]:
-    source = _first(record, ["SO"])
-    match = _OVID_SOURCE.match(source) if source else None
+    source = _OVID_EDITORS.sub("", _first(record, ["SO"]))
+    match = (_OVID_JOURNALS_SOURCE.match(source) or _OVID_SOURCE.match(source)) if source else None
     if not match:
         return {}
-    return {k: (v or "").strip() for k, v in match.groupdict().items()}
+    parts = {k: (v or "").strip() for k, v in match.groupdict().items()}
+    # Embase puts a conference after the journal ("BMC Proceedings. Conference: 2nd ..."): a
+    # volume without a digit is a word of that text, and what follows it is no issue or pages.
+    if parts["volume"] and not re.search(r"\d", parts["volume"]):
+        parts.update(volume="", issue="", pages="")
+    return parts
+
+
+# Journals@Ovid ends a title with the article's type, "Take Ten: ... Breast Cancer.  [Miscellaneous]",
+# which would keep it from matching the same title from another database. Only there: in Ovid
+# MEDLINE a title wholly in brackets is a translated one and stays as it is.
+_JOURNALS_TYPE_SUFFIX = re.compile(r"(?<=\S)\s+\[[^\[\]]+\]\.?$")
+
+
+def _ovid_title(record: Fields, title: str) -> str:
+    if not any(db.strip().endswith("Journals@Ovid") for db in record.get("DB", [])):
+        return title
+    return _JOURNALS_TYPE_SUFFIX.sub("", title) or title
+
+
+# BIOSIS follows a name with its roles, which may hold a ";" ("Werner, S. M. [Author, Reprint
+# Author; E-mail: ...]"); Journals@Ovid with degrees and affiliation marks ("Zhang, Weijia 1,2,+",
+# "Gazic, Barbara MD, PhD *", "Peterson, James A. Ph.D., FACSM"). None of it is part of the name.
+_OVID_ROLES = re.compile(r"\s*\[[^\]]*\]?\s*$")
+_OVID_MARKS = re.compile(r"(?:\s+[\d,+*\u2020\u2021\u00a7]+)+\s*$")
+_DEGREES = frozenset(
+    [
+        "MD",
+        "PHD",
+        "MPH",
+        "MS",
+        "MSC",
+        "MSN",
+        "BSC",
+        "BSN",
+        "RN",
+        "DRPH",
+        "MBBS",
+        "MBCHB",
+        "DDS",
+        "DMD",
+        "PHARMD",
+        "DVM",
+        "FACSM",
+        "FACS",
+        "FACP",
+        "FRCP",
+        "FRCS",
+        "FRCPC",
+        "FAAP",
+        "FACC",
+        "CNM",
+        "NP",
+        "PA-C",
+        "OTR",
+        "PT",
+        "DPT",
+        "ATC",
+        "CSCS",
+        "EDD",
+        "PSYD",
+    ]
+)
+
+
+def _ovid_author(value: str) -> str:
+    name = _OVID_MARKS.sub("", _OVID_ROLES.sub("", value))
+    surname, comma, given = name.partition(",")
+    if not comma:
+        return name
+    words = given.replace(",", " ").split()
+    # The first given name stays even if it looks like a degree ("Smith, MD" may be initials).
+    kept = words[:1] + [w for w in words[1:] if w.replace(".", "").upper() not in _DEGREES]
+    return f"{surname}, {' '.join(kept)}" if kept else surname
 
 
 OVID = Dialect(
@@ -312,6 +403,8 @@ OVID = Dialect(
     language=["LG", "LA"],
     pmid_rule=_ovid_pmid,
     source_rule=_ovid_source,
+    author_rule=_ovid_author,
+    title_rule=_ovid_title,
 )
 
 
