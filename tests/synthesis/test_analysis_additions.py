@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.demo.flow import ROB2_LOW_ANSWERS as LOW
 from reviewapp.extraction.services import (
     consensus_save,
     extraction_form_create,
@@ -36,21 +37,6 @@ from tests.synthesis.reference import analyses, assert_matches, bcg, expected, t
 
 TRIALS = bcg()["inputs"]["studies"]
 LABELS = [f"{t['author']} {t['year']}" for t in TRIALS]
-LOW = {
-    "d1_1_1": "Yes",
-    "d1_1_2": "Yes",
-    "d1_1_3": "No",
-    "d2_2_1": "No",
-    "d2_2_2": "No",
-    "d2_2_6": "Yes",
-    "d3_3_1": "Yes",
-    "d4_4_1": "No",
-    "d4_4_2": "No",
-    "d4_4_3": "No",
-    "d5_5_1": "Yes",
-    "d5_5_2": "No",
-    "d5_5_3": "No",
-}
 # Outcome assessors aware of the intervention whose judgement it could sway: D4 (and so the
 # trial) at high risk of bias.
 HIGH = LOW | {"d4_4_3": "Yes", "d4_4_4": "Yes", "d4_4_5": "Probably yes"}
