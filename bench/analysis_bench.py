@@ -31,29 +31,33 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import json
 import os
-import platform
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench import common  # noqa: E402
+from bench.common import (  # noqa: E402  (machine: fulltext_bench imports it from here)
+    PASSWORD,
+    free_port,
+    gunicorn_argv,
+    machine,
+    server_env,
+    wait_until_up,
+)
 from bench.screening_bench import pg_url  # noqa: E402  (one way to name a database)
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 DB = "reviewapp_synth_bench"
-PASSWORD = "bench-password-not-secret"
 SLUG = "synth-bench"
 
 NUMPY_REFERENCE = r"""
@@ -99,19 +103,6 @@ if FULL:
                       for crit in (lo_c, hi_c)]
 print(json.dumps(out))
 """
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    ram = "?"
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            ram = f"{int(line.split()[1]) / 1048576:.0f} GiB"
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, {ram} RAM, Python {platform.python_version()}"
 
 
 def database(stats: str, own: bool, env: dict) -> str:
@@ -298,41 +289,10 @@ def write_csv(analysis_id: int, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-class Client:
-    def __init__(self, port: int):
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, body: dict | None = None):
-        headers = {}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        data = None
-        if body is not None:
-            data = urlencode(body)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Referer"] = f"http://127.0.0.1:{self.port}{path}"
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
-        payload = response.read()
-        for value in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = value.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return response.status, payload
-
-    def login(self, username: str) -> None:
-        assert self.request("GET", "/accounts/login/")[0] == 200
-        status, _ = self.request(
-            "POST",
-            "/accounts/login/",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": self.cookies["csrftoken"],
-            },
-        )
-        assert status == 302, status
+class Client(common.Client):
+    # As this bench has always asked: a 60 s timeout, no second attempt on a dropped connection.
+    timeout = 60
+    attempts = 1
 
 
 def pct(values: list[float], p: float) -> float:
@@ -490,18 +450,11 @@ def main() -> int:
 
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_HSTS_SECONDS": "0",
-        "STATIC_ROOT": str(out_dir / "static"),
-        "MEDIA_ROOT": str(out_dir / "media-synth"),
-        "REDIS_URL": args.redis_url,
-    }
+    env = server_env(
+        static_root=out_dir / "static",
+        media_root=out_dir / "media-synth",
+        REDIS_URL=args.redis_url,
+    )
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()
@@ -562,24 +515,15 @@ def main() -> int:
             env=env,
             check=True,
         )
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         gunicorn_log = open(out_dir / "analysis-gunicorn.log", "w")  # noqa: SIM115
         gunicorn = subprocess.Popen(
-            [str(Path(PY).parent / "gunicorn"), "--config", "python:reviewapp.gunicorn_conf",
-             "reviewapp.wsgi", "--bind", f"127.0.0.1:{port}"],
+            gunicorn_argv(port, bin_dir=Path(PY).parent),
             cwd=ROOT, env=env, stdout=gunicorn_log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         children.append(gunicorn)
-        for _ in range(150):
-            try:
-                if Client(port).request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
+        wait_until_up(Client, port, "/healthz", tries=150)
         client = Client(port)
         client.login("synth-bench-owner")
         page = f"/reviews/{SLUG}/analyses/{analysis_id}/"

@@ -569,28 +569,6 @@ def _record_row(article: Article, kind: str) -> dict:
     }
 
 
-RECORD_FIELDS = [
-    "pmid",
-    "doi",
-    "pmcid",
-    "title",
-    "title_key",
-    "abstract",
-    "abstract_sections",
-    "authors",
-    "journal",
-    "year",
-    "volume",
-    "issue",
-    "pages",
-    "keywords",
-    "mesh_terms",
-    "publication_types",
-    "language",
-    "raw",
-]
-
-
 @dataclass
 class Built:
     """What later steps need of one review's records (ids in file order)."""
@@ -612,6 +590,7 @@ def records_write(cursor, *, review, plan: Plan, seed: int, corpus, owner_id: in
         JobStatus,
         SourceKind,
     )
+    from reviewapp.literature.copyrows import RECORD_CONTENT_COLUMNS
     from reviewapp.literature.models import DuplicateLink, Import, Record, Search
     from reviewapp.literature.parsers.normalise import surname_of
     from reviewapp.literature.services import AUTOMATIC_RULES, TITLE_KEY_LENGTH
@@ -631,7 +610,7 @@ def records_write(cursor, *, review, plan: Plan, seed: int, corpus, owner_id: in
         "search_id",
         "source_import_id",
         "source_position",
-        *RECORD_FIELDS,
+        *RECORD_CONTENT_COLUMNS,
         "created_at",
     ]
     copier = Copier(cursor, record_table, columns)
@@ -724,7 +703,7 @@ def records_write(cursor, *, review, plan: Plan, seed: int, corpus, owner_id: in
                     source["search_id"],
                     source["source_import_id"],
                     position,
-                    *(row[f] for f in RECORD_FIELDS),
+                    *(row[f] for f in RECORD_CONTENT_COLUMNS),
                     at,
                 ]
             )

@@ -33,12 +33,8 @@ import base64
 import datetime as dt
 import http.client
 import json
-import os
-import platform
 import re
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +46,16 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-BIN = Path(sys.executable).parent
+from bench.common import (  # noqa: E402
+    BIN,
+    free_port,
+    gunicorn_argv,
+    machine,
+    server_env,
+    stop,
+    wait_until_up,
+)
+
 OUT = ROOT / "bench" / "out"
 DB = "reviewapp_lists_bench"
 SLUG = "bench"
@@ -100,12 +105,6 @@ class Client:
         }
         status, *_ = self.request("POST", "/accounts/login/", fields)
         assert status == 302, f"login of {username} answered {status}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -353,17 +352,6 @@ def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:
     )
 
 
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 # --- a run ------------------------------------------------------------------------------------
 
 
@@ -470,17 +458,10 @@ def run_mode(stats: str, args, env_base: dict) -> dict:
         )  # fmt: skip
         web = start(
             f"gunicorn-{stats}",
-            [str(BIN / "gunicorn"), "--config", "python:reviewapp.gunicorn_conf",
-             "reviewapp.wsgi", "--bind", f"127.0.0.1:{port}"],
+            gunicorn_argv(port),
             env,
         )  # fmt: skip
-        for _ in range(300):
-            try:
-                if Client(port).request("GET", "/healthz/live")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
+        wait_until_up(Client, port, "/healthz/live")
         queries = count_queries(env, urls) if not args.skip_pages else {}
         pages = measure_pages(port, PASSWORD, urls, args.repeat) if not args.skip_pages else {}
         exports = [
@@ -488,8 +469,8 @@ def run_mode(stats: str, args, env_base: dict) -> dict:
             for kind in args.exports
         ]
     finally:
-        stop(web)
-        stop(worker)
+        stop(web, timeout=30)
+        stop(worker, timeout=30)
         if not args.keep:
             drop(DB)
     return {
@@ -504,19 +485,6 @@ def run_mode(stats: str, args, env_base: dict) -> dict:
 
 
 # --- report -----------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    ram = "?"
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            ram = f"{int(line.split()[1]) / 1048576:.0f} GiB"
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, {ram} RAM, Python {platform.python_version()}"
 
 
 def report(runs: list[dict], started: str, target_ms: float) -> str:
@@ -622,21 +590,14 @@ def main() -> int:
         print(summary(json.loads(Path(args.summary).read_text()), args.target_ms))
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_HSTS_SECONDS": "0",
-        "STATIC_ROOT": str(OUT / "static"),
-        "MEDIA_ROOT": str(OUT / "media"),
-        "REDIS_URL": args.redis_url,
+    env = server_env(
+        static_root=OUT / "static",
+        media_root=OUT / "media",
+        REDIS_URL=args.redis_url,
         # The bench asks the API hundreds of times an hour per user: the production default
         # (2000/hour) would answer 429 to the bench, not to a person.
-        "API_RATE_USER": "1000000/hour",
-    }
+        API_RATE_USER="1000000/hour",
+    )
     started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     runs = []
     for stats in args.stats:

@@ -27,12 +27,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import json
 import os
-import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,12 +36,19 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from bench.screening_bench import machine  # noqa: E402  (the same machine line)
+from bench.common import (  # noqa: E402
+    Client,
+    free_port,
+    gunicorn_argv,
+    machine,
+    server_env,
+    stop,
+    wait_until_up,
+)
 
 PY = sys.executable
 BIN = Path(PY).parent
@@ -100,56 +103,7 @@ REFERENCE = "/healthz/live"
 
 SLUG = "bench"
 USERS = {"owner": "bench-owner", "reviewer": "bench-r0", "analyst": "bench-analyst"}
-PASSWORD = "bench-password-not-secret"
 HTMX = {"screening:screen-progress"}  # asked for by the page's htmx poll
-
-
-class Client:
-    """One member's browser: a session cookie, a CSRF token, one keep-alive connection."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, body: dict | None = None, headers=None):
-        headers = dict(headers or {})
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        data = None
-        if body is not None:
-            data = urlencode(body, doseq=True)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Referer"] = f"http://127.0.0.1:{self.port}{path}"
-        for attempt in range(2):
-            try:
-                self.conn.request(method, path, body=data, headers=headers)
-                response = self.conn.getresponse()
-                payload = response.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-                if attempt:
-                    raise
-        for value in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = value.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return response.status, payload
-
-    def login(self, username: str) -> None:
-        status, _ = self.request("GET", "/accounts/login/")
-        assert status == 200, status
-        status, _ = self.request(
-            "POST",
-            "/accounts/login/",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": self.cookies["csrftoken"],
-            },
-        )
-        assert status == 302, f"login of {username} answered {status}"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -281,22 +235,6 @@ def _child(kind: str, env: dict) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def measure(stats: str, args, template: str | None) -> dict:
     from bench import benchdb
 
@@ -308,19 +246,13 @@ def measure(stats: str, args, template: str | None) -> dict:
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": args.redis_url,
-        "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_HSTS_SECONDS": "0",
-        "STATIC_ROOT": str(OUT / "static"),
-        "MEDIA_ROOT": str(OUT / "media"),
-    }
+    env = server_env(
+        static_root=OUT / "static",
+        media_root=OUT / "media",
+        allowed_hosts="127.0.0.1,localhost,testserver",
+        DATABASE_URL=url,
+        REDIS_URL=args.redis_url,
+    )
     gunicorn = worker = None
     samples: dict[str, list[float]] = {p.label: [] for p in PAGES}
     first: dict[str, float] = {}
@@ -336,19 +268,11 @@ def measure(stats: str, args, template: str | None) -> dict:
             env=env,
             check=True,
         )
-        port = _free_port()
+        port = free_port()
         log = open(OUT / f"pages-gunicorn-{stats}.log", "w")  # noqa: SIM115
         gunicorn = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--config",
-                "python:reviewapp.gunicorn_conf",
-                "reviewapp.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                # Other benches may run a gunicorn of their own: no shared control socket.
-                "--no-control-socket",
-            ],  # fmt: skip
+            # Other benches may run a gunicorn of their own: no shared control socket.
+            gunicorn_argv(port, "--no-control-socket"),
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -373,13 +297,7 @@ def measure(stats: str, args, template: str | None) -> dict:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        for _ in range(300):
-            try:
-                if Client(port).request("GET", REFERENCE)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
+        wait_until_up(Client, port, REFERENCE)
         clients: dict[str, Client] = {}
         for users in found["users"].values():
             for username in users.values():
@@ -405,8 +323,8 @@ def measure(stats: str, args, template: str | None) -> dict:
                 ref_client.request("GET", REFERENCE)
                 reference.append(1000 * (time.perf_counter() - t))
     finally:
-        _stop(gunicorn)
-        _stop(worker)
+        stop(gunicorn)
+        stop(worker)
     queries = _child("queries", env)
     if not args.keep:
         benchdb.drop(db)

@@ -38,14 +38,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import os
-import platform
 import random
 import re
-import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,12 +50,22 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench import common  # noqa: E402
+from bench.common import (  # noqa: E402  (PASSWORD and machine: other benches import them from here)
+    PASSWORD,
+    free_port,
+    gunicorn_argv,
+    machine,
+    server_env,
+    wait_until_up,
+)
+
 PY = sys.executable
 DB = "reviewapp_screening_bench"
-PASSWORD = "bench-password-not-secret"  # bench/benchdb.py's, for every user
 SLUG = "bench"
 
 
@@ -79,25 +85,6 @@ def admin_sql(*statements: str) -> None:
         for statement in statements:
             cur.execute(statement)
     conn.close()
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1048576:.0f} GiB"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, {ram} RAM, Python {platform.python_version()}"
 
 
 def build(env: dict, n_records: int, n_reviewers: int) -> None:
@@ -146,52 +133,14 @@ print(f"state rows for {{Record.objects.filter(review=review).count()}} records 
     )
 
 
-class Client:
-    """One reviewer's browser: a session cookie, a CSRF token, one keep-alive connection."""
+class Client(common.Client):
+    """One reviewer's browser; its answers are read as text (the screening pages' HTML)."""
 
-    def __init__(self, port: int):
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookies: dict[str, str] = {}
+    timeout = 30
 
     def request(self, method: str, path: str, body: dict | None = None, headers=None):
-        headers = dict(headers or {})
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        data = None
-        if body is not None:
-            data = urlencode(body, doseq=True)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Referer"] = f"http://127.0.0.1:{self.port}{path}"
-        for attempt in range(2):
-            try:
-                self.conn.request(method, path, body=data, headers=headers)
-                response = self.conn.getresponse()
-                payload = response.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                if attempt:
-                    raise
-        for value in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = value.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return response.status, payload.decode("utf-8", "replace")
-
-    def login(self, username: str) -> None:
-        status, _ = self.request("GET", "/accounts/login/")
-        assert status == 200, status
-        status, _ = self.request(
-            "POST",
-            "/accounts/login/",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": self.cookies["csrftoken"],
-            },
-        )
-        assert status == 302, f"login of {username} answered {status}"
+        status, payload = super().request(method, path, body, headers)
+        return status, payload.decode("utf-8", "replace")
 
 
 RECORD = re.compile(r'class="screen-current">\s*<div class="record-panel" data-record-id="(\d+)"')
@@ -451,20 +400,16 @@ def serve(env: dict, args, port: int) -> tuple[subprocess.Popen, subprocess.Pope
     """gunicorn with the production settings, and a Celery worker, as a real server runs them."""
     out = ROOT / "bench" / "out"
     gunicorn = subprocess.Popen(
-        [
-            str(Path(PY).parent / "gunicorn"),
-            "--config",
-            "python:reviewapp.gunicorn_conf",
-            "reviewapp.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
+        gunicorn_argv(
+            port,
             "--workers",
             str(args.workers),
             "--worker-class",
             args.worker_class,
             "--threads",
             str(args.threads),
-        ],  # fmt: skip
+            bin_dir=Path(PY).parent,
+        ),
         cwd=ROOT,
         env=env,
         stdout=open(out / "gunicorn.log", "a"),  # noqa: SIM115
@@ -505,14 +450,7 @@ def serve(env: dict, args, port: int) -> tuple[subprocess.Popen, subprocess.Pope
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    for _ in range(300):
-        try:
-            if Client(port).request("GET", "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(0.2)
-    else:
+    if not wait_until_up(Client, port, "/healthz"):
         raise RuntimeError("gunicorn and the worker were not healthy within a minute")
     return gunicorn, worker
 
@@ -543,9 +481,7 @@ def condition_run(stats: str, args, base_env: dict) -> dict:
             import redis
 
             redis.Redis.from_url(args.redis_url).flushdb()
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         gunicorn, worker = serve(env, args, port)
         users = [f"bench-r{i}" for i in range(args.reviewers)]
         results = [
@@ -675,17 +611,7 @@ def main() -> int:
     args = parser.parse_args()
 
     static_root = ROOT / "bench" / "out" / "static"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_HSTS_SECONDS": "0",
-        "STATIC_ROOT": str(static_root),
-        "MEDIA_ROOT": str(ROOT / "bench" / "out" / "media"),
-    }
+    env = server_env(static_root=static_root, media_root=ROOT / "bench" / "out" / "media")
     if args.redis_url:
         # As in production (docker-compose.yml): sessions, the cache and the broker in Redis. A
         # database of its own, emptied first, so nothing of a developer's or CI's is read or lost.

@@ -178,11 +178,9 @@ def demo_extract_and_pool(review: Review, owner: Membership) -> Analysis:
 
 
 ROB_RESULT = "Relapse within 12 months (demo)"
-# Illustrative RoB 2 answers for the six pooled studies, in the order of EXTRACTED: three
-# judged low overall, two with some concerns (no pre-registered analysis plan; missing outcome
-# data that could depend on relapse), one high (assessors who knew the treatment judged
-# relapses). The analyst's sensitivity analysis can leave out the high-risk study.
-_LOW = {
+# Answers RoB 2's algorithm judges at low risk of bias in every domain. The tests of risk of
+# bias and of analyses by risk of bias start from them too.
+ROB2_LOW_ANSWERS = {
     "d1_1_1": "Yes",
     "d1_1_2": "Yes",
     "d1_1_3": "No",
@@ -197,10 +195,15 @@ _LOW = {
     "d5_5_2": "No",
     "d5_5_3": "No",
 }
+# Illustrative RoB 2 answers for the six pooled studies, in the order of EXTRACTED: three
+# judged low overall, two with some concerns (no pre-registered analysis plan; missing outcome
+# data that could depend on relapse), one high (assessors who knew the treatment judged
+# relapses). The analyst's sensitivity analysis can leave out the high-risk study.
 ROB_ANSWERS: list[dict[str, str]] = [
-    _LOW,
-    _LOW | {"d5_5_1": "No information", "d5_support": "No analysis plan was registered."},
-    _LOW
+    ROB2_LOW_ANSWERS,
+    ROB2_LOW_ANSWERS
+    | {"d5_5_1": "No information", "d5_support": "No analysis plan was registered."},
+    ROB2_LOW_ANSWERS
     | {
         "d3_3_1": "No",
         "d3_3_2": "No",
@@ -208,15 +211,15 @@ ROB_ANSWERS: list[dict[str, str]] = [
         "d3_3_4": "Probably no",
         "d3_support": "18% lost to follow-up; reasons reported and similar across groups.",
     },
-    _LOW,
-    _LOW
+    ROB2_LOW_ANSWERS,
+    ROB2_LOW_ANSWERS
     | {
         "d4_4_3": "Yes",
         "d4_4_4": "Yes",
         "d4_4_5": "Probably yes",
         "d4_support": "Treating neurologists, aware of the treatment, confirmed relapses.",
     },
-    _LOW,
+    ROB2_LOW_ANSWERS,
 ]
 # The second assessor first read study 2's missing data differently; the consensus settles it.
 SECOND_DIFFERS = {

@@ -57,6 +57,20 @@ def _locked_assessment(membership: Membership, analysis: Analysis) -> Assessment
     return assessment
 
 
+def _assessment_changed_audit(
+    membership: Membership, analysis: Analysis, assessment: Assessment, before: dict
+) -> None:
+    # Every service that changes the assessment audits the same fields under the same action.
+    audit_record(
+        review=analysis.review,
+        actor=membership,
+        action=Action.GRADE_ASSESSMENT_CHANGED,
+        target=assessment,
+        before=before,
+        after=audit_fields(assessment, ASSESSMENT_AUDITED),
+    )
+
+
 def _number(
     value: float | str | None,
     field: str,
@@ -141,14 +155,7 @@ def assessment_settings_save(
     assessment.participants = int(people) if people is not None else None
     assessment.comments = comments.strip()
     assessment.save()
-    audit_record(
-        review=analysis.review,
-        actor=membership,
-        action=Action.GRADE_ASSESSMENT_CHANGED,
-        target=assessment,
-        before=before,
-        after=audit_fields(assessment, ASSESSMENT_AUDITED),
-    )
+    _assessment_changed_audit(membership, analysis, assessment, before)
     return assessment
 
 
@@ -170,14 +177,7 @@ def assessment_baseline_set(
     assessment.baseline_per_1000 = baseline
     assessment.baseline_source = baseline_source.strip()[:200]
     assessment.save(update_fields=["baseline_per_1000", "baseline_source", "updated_at"])
-    audit_record(
-        review=analysis.review,
-        actor=membership,
-        action=Action.GRADE_ASSESSMENT_CHANGED,
-        target=assessment,
-        before=before,
-        after=audit_fields(assessment, ASSESSMENT_AUDITED),
-    )
+    _assessment_changed_audit(membership, analysis, assessment, before)
     return assessment
 
 

@@ -581,6 +581,16 @@ def analysis_addition_add(
     analysis.options = {**analysis.options, "additions": [*additions, spec]}
     _addition_check(analysis, spec)
     analysis.save(update_fields=["options", "updated_at"])
+    _analysis_changed_audit(membership, analysis, before)
+    return spec
+
+
+ORDER_TYPES = ("integer", "decimal", "date")
+
+
+def _analysis_changed_audit(membership: Membership, analysis: Analysis, before: dict) -> None:
+    # The settings services all audit the same fields under the same action: one place, so
+    # that a field added to ANALYSIS_AUDITED is compared in every one of them.
     audit_record(
         review=analysis.review,
         actor=membership,
@@ -589,10 +599,6 @@ def analysis_addition_add(
         before=before,
         after=audit_fields(analysis, ANALYSIS_AUDITED),
     )
-    return spec
-
-
-ORDER_TYPES = ("integer", "decimal", "date")
 
 
 def _addition_check(analysis: Analysis, spec: dict) -> None:
@@ -628,14 +634,7 @@ def analysis_addition_remove(
     before = audit_fields(analysis, ANALYSIS_AUDITED)
     analysis.options = {**analysis.options, "additions": kept}
     analysis.save(update_fields=["options", "updated_at"])
-    audit_record(
-        review=analysis.review,
-        actor=membership,
-        action=Action.ANALYSIS_CHANGED,
-        target=analysis,
-        before=before,
-        after=audit_fields(analysis, ANALYSIS_AUDITED),
-    )
+    _analysis_changed_audit(membership, analysis, before)
 
 
 @transaction.atomic
@@ -656,11 +655,4 @@ def analysis_rob_form_set(
         options["rob_form_id"] = form_id
     analysis.options = options
     analysis.save(update_fields=["options", "updated_at"])
-    audit_record(
-        review=analysis.review,
-        actor=membership,
-        action=Action.ANALYSIS_CHANGED,
-        target=analysis,
-        before=before,
-        after=audit_fields(analysis, ANALYSIS_AUDITED),
-    )
+    _analysis_changed_audit(membership, analysis, before)

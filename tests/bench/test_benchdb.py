@@ -14,7 +14,6 @@ from bench.benchdb import (
     BENCH_REVIEWERS,
     BENCH_SLUG,
     PASSWORD,
-    RECORD_FIELDS,
     _record_row,
     check,
     fill,
@@ -22,6 +21,7 @@ from bench.benchdb import (
 )
 from bench.import_bench import Generator, corpus_load, pubmed_xml
 from reviewapp.literature.constants import DuplicateStatus
+from reviewapp.literature.copyrows import RECORD_CONTENT_COLUMNS as RECORD_FIELDS
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.parsers import parse_pubmed_xml
 from reviewapp.reviews.models import Membership, Review

@@ -10,6 +10,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from reviewapp.literature.bulk import BulkWriter
+from reviewapp.literature.copyrows import RECORD_CONTENT_COLUMNS
 from reviewapp.literature.models import DuplicateLink, Import, Record
 from reviewapp.literature.parsers import ParsedRecord, parse
 from reviewapp.literature.services import _record_from, import_create, import_run
@@ -21,27 +22,7 @@ pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="COPY is used on PostgreSQL only"
 )
 
-FIELDS = [
-    "source_position",
-    "pmid",
-    "doi",
-    "pmcid",
-    "title",
-    "title_key",
-    "abstract",
-    "abstract_sections",
-    "authors",
-    "journal",
-    "year",
-    "volume",
-    "issue",
-    "pages",
-    "keywords",
-    "mesh_terms",
-    "publication_types",
-    "language",
-    "raw",
-]
+FIELDS = ["source_position", *RECORD_CONTENT_COLUMNS]
 
 
 def _parsed(name: str) -> list[ParsedRecord]:

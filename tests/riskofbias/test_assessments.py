@@ -12,6 +12,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.demo.flow import ROB2_LOW_ANSWERS as LOW_ANSWERS
 from reviewapp.extraction.services import (
     EntryInvalid,
     consensus_save,
@@ -24,21 +25,6 @@ from tests.conftest import membership_of
 from tests.extraction.helpers import study_included
 
 SUPPORT_MARK = "ROBMARKERSUPPORT9X"
-LOW_ANSWERS = {
-    "d1_1_1": "Yes",
-    "d1_1_2": "Yes",
-    "d1_1_3": "No",
-    "d2_2_1": "No",
-    "d2_2_2": "No",
-    "d2_2_6": "Yes",
-    "d3_3_1": "Yes",
-    "d4_4_1": "No",
-    "d4_4_2": "No",
-    "d4_4_3": "No",
-    "d5_5_1": "Yes",
-    "d5_5_2": "No",
-    "d5_5_3": "No",
-}
 
 
 @pytest.fixture

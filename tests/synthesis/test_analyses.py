@@ -16,23 +16,17 @@ import pytest
 from django.urls import reverse
 
 from reviewapp.core.errors import ServiceError
-from reviewapp.extraction.services import (
-    extraction_form_create,
-    extraction_save,
-    form_version_save,
-)
 from reviewapp.screening.models import Study
 from reviewapp.synthesis.models import Analysis, AnalysisResult
 from reviewapp.synthesis.selectors import analysis_staleness, outcome_choices
 from reviewapp.synthesis.services import analysis_create, analysis_run
 from tests.conftest import membership_of
-from tests.extraction.helpers import study_included
+from tests.synthesis.helpers import bcg_trials_extract
 
 REFERENCE = json.loads(
     (Path(__file__).resolve().parents[1] / "fixtures/reference/pooling-bcg.json").read_text()
 )
 BCG = REFERENCE["datasets"][0]
-TRIALS = BCG["inputs"]["studies"]
 EXPECTED = next(a for a in BCG["analyses"] if a["id"] == "logRR_REML")["expected"]
 TOLERANCE = 1e-4  # the file's default_abs
 
@@ -40,38 +34,7 @@ TOLERANCE = 1e-4  # the file's default_abs
 @pytest.fixture
 def bcg_review(review, owner):
     """The BCG trials extracted by one extractor (so the submitted entry is final)."""
-    me = membership_of(owner, review)
-    form = extraction_form_create(membership=me, name="Trial data")
-    form_version_save(
-        membership=me,
-        form=form,
-        items=[
-            {"section": "Design", "label": "Allocation", "type": "text"},
-            {"section": "Outcomes", "label": "Tuberculosis", "type": "dichotomous"},
-        ],
-    )
-    for trial in TRIALS:
-        study = study_included(review, owner, label=f"{trial['author']} {trial['year']}")
-        extraction_save(
-            membership=me,
-            form=form,
-            study=study,
-            raw={
-                "values": {"design_allocation": trial["alloc"]},
-                "outcomes": [
-                    {
-                        "group": "outcomes_tuberculosis",
-                        "outcome": "Tuberculosis",
-                        "arm1_events": str(trial["tpos"]),
-                        "arm1_total": str(trial["tpos"] + trial["tneg"]),
-                        "arm2_events": str(trial["cpos"]),
-                        "arm2_total": str(trial["cpos"] + trial["cneg"]),
-                    }
-                ],
-            },
-            expected_revision=0,
-            submit=True,
-        )
+    bcg_trials_extract(review, owner)
     return review
 
 

@@ -13,9 +13,9 @@ import pytest
 from django.urls import reverse
 
 from reviewapp.core.errors import ServiceError
+from reviewapp.demo.flow import ROB2_LOW_ANSWERS as LOW
 from reviewapp.extraction.services import (
     consensus_save,
-    extraction_form_create,
     extraction_save,
     form_version_save,
 )
@@ -31,26 +31,11 @@ from reviewapp.synthesis.services import (
 )
 from reviewapp.synthesis.stats import plots
 from tests.conftest import membership_of
-from tests.extraction.helpers import study_included
+from tests.synthesis.helpers import bcg_trials_extract
 from tests.synthesis.reference import analyses, assert_matches, bcg, expected, tolerance
 
 TRIALS = bcg()["inputs"]["studies"]
 LABELS = [f"{t['author']} {t['year']}" for t in TRIALS]
-LOW = {
-    "d1_1_1": "Yes",
-    "d1_1_2": "Yes",
-    "d1_1_3": "No",
-    "d2_2_1": "No",
-    "d2_2_2": "No",
-    "d2_2_6": "Yes",
-    "d3_3_1": "Yes",
-    "d4_4_1": "No",
-    "d4_4_2": "No",
-    "d4_4_3": "No",
-    "d5_5_1": "Yes",
-    "d5_5_2": "No",
-    "d5_5_3": "No",
-}
 # Outcome assessors aware of the intervention whose judgement it could sway: D4 (and so the
 # trial) at high risk of bias.
 HIGH = LOW | {"d4_4_3": "Yes", "d4_4_4": "Yes", "d4_4_5": "Probably yes"}
@@ -65,45 +50,9 @@ def _keys(form):
 def bcg_review(review, owner):
     """The BCG trials extracted with allocation, year and latitude; RoB 2 in consensus."""
     me = membership_of(owner, review)
-    form = extraction_form_create(membership=me, name="Trial data")
-    form_version_save(
-        membership=me,
-        form=form,
-        items=[
-            {"section": "Design", "label": "Allocation", "type": "text"},
-            {"section": "Design", "label": "Year", "type": "integer"},
-            {"section": "Design", "label": "Latitude", "type": "integer"},
-            {"section": "Outcomes", "label": "Tuberculosis", "type": "dichotomous"},
-        ],
-    )
-    keys = _keys(form)
+    keys, extracted = bcg_trials_extract(review, owner, moderators=True)
     rob = rob_form_create(membership=me, tool="rob2", result="Tuberculosis", assessors=1)
-    for trial, label in zip(TRIALS, LABELS, strict=True):
-        study = study_included(review, owner, label=label)
-        extraction_save(
-            membership=me,
-            form=form,
-            study=study,
-            raw={
-                "values": {
-                    keys["Allocation"]: trial["alloc"],
-                    keys["Year"]: str(trial["year"]),
-                    keys["Latitude"]: str(trial["ablat"]),
-                },
-                "outcomes": [
-                    {
-                        "group": keys["Tuberculosis"],
-                        "outcome": "Tuberculosis",
-                        "arm1_events": str(trial["tpos"]),
-                        "arm1_total": str(trial["tpos"] + trial["tneg"]),
-                        "arm2_events": str(trial["cpos"]),
-                        "arm2_total": str(trial["cpos"] + trial["cneg"]),
-                    }
-                ],
-            },
-            expected_revision=0,
-            submit=True,
-        )
+    for trial, study in extracted:
         answers = LOW if trial["alloc"] == "random" else HIGH
         extraction_save(
             membership=me,

@@ -320,6 +320,25 @@ def target_stop(
     return len(seen), found
 
 
+def _screen_until_dry(
+    ranked: Ints, y: np.ndarray, patience: int | None
+) -> tuple[int, int, np.ndarray]:
+    """The first phase of the rank-then-sample rules: screen ``ranked`` until ``patience``
+    excludes in a row (default max(20, 5% of the records)) suggest the ranking has run dry.
+    Returns (records screened, includes found among them, the ids of the records left).
+    """
+    wait = max(20, math.ceil(0.05 * y.size)) if patience is None else patience
+    screened: list[int] = []
+    run = found = 0
+    for record in ranked:
+        screened.append(int(record))
+        found += int(y[record])
+        run = 0 if y[record] else run + 1
+        if run >= wait:
+            break
+    return len(screened), found, np.setdiff1d(np.arange(y.size), screened)
+
+
 def sample_stop(
     ranked: Ints,
     labels: Ints,
@@ -341,16 +360,7 @@ def sample_stop(
     """
     y = np.asarray(labels, dtype=np.int64)
     n_total = y.size
-    wait = max(20, math.ceil(0.05 * n_total)) if patience is None else patience
-    screened: list[int] = []
-    run = found = 0
-    for record in ranked:
-        screened.append(int(record))
-        found += int(y[record])
-        run = 0 if y[record] else run + 1
-        if run >= wait:
-            break
-    left = np.setdiff1d(np.arange(n_total), screened)
+    n_screened, found, left = _screen_until_dry(ranked, y, patience)
     rng = np.random.default_rng(seed)
     draws = rng.permutation(left)
     found_at_switch, urn = found, left.size
@@ -361,7 +371,7 @@ def sample_stop(
         k_h0 = math.floor(found / target) + 1 - found_at_switch
         p = 0.0 if k_h0 > urn else float(hypergeom.cdf(hits, urn, k_h0, n))
         if found and p < 1 - confidence:
-            return len(screened) + n, found
+            return n_screened + n, found
     return n_total, int(y.sum())
 
 
@@ -470,16 +480,7 @@ def declared_sample_stop(
     """
     y = np.asarray(labels, dtype=np.int64)
     n_total = y.size
-    wait = max(20, math.ceil(0.05 * n_total)) if patience is None else patience
-    screened: list[int] = []
-    run = found = 0
-    for record in ranked:
-        screened.append(int(record))
-        found += int(y[record])
-        run = 0 if y[record] else run + 1
-        if run >= wait:
-            break
-    left = np.setdiff1d(np.arange(n_total), screened)
+    n_screened, found, left = _screen_until_dry(ranked, y, patience)
     size = sample_size_for_stop(
         unscreened=left.size, found=found, target=target, confidence=confidence
     )
@@ -494,7 +495,7 @@ def declared_sample_stop(
         confidence=confidence,
     )
     if found + hits and p < 1 - confidence:
-        return len(screened) + size, found + hits
+        return n_screened + size, found + hits
     return n_total, int(y.sum())
 
 
