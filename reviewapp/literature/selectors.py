@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -540,17 +541,17 @@ def merged_apply(record: Record, values: dict[str, Any] | None = None) -> Record
     return record
 
 
-def records_merged(review: Review, records):
+def records_merged(review: Review, records: Iterable[Record | None]) -> list[Record]:
     """Records as every page, download and export shows them: a merged cluster's primary with
     the cluster's merged metadata (richest abstract, every identifier and term), any other
     record with its own values. Takes records already fetched (a page, a select_related
     record); one query. Returns the records."""
-    records = [r for r in records if r is not None]
-    pending = [r for r in records if not getattr(r, "merged", False)]
+    shown = [r for r in records if r is not None]
+    pending = [r for r in shown if not getattr(r, "merged", False)]
     merged = merged_values(review, [r.pk for r in pending]) if pending else {}
     for record in pending:
         merged_apply(record, merged.get(record.pk) or {})
-    return records
+    return shown
 
 
 RULE_TEXT = {

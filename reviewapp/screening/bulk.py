@@ -55,12 +55,14 @@ def _max_total() -> int:
 def bulk_candidates(review: Review) -> list[Candidate]:
     """The records at the full-text stage, as the matcher sees them."""
     ids = stage_eligible_ids(review, Stage.FULL_TEXT)
-    rows = Record.objects.filter(pk__in=ids).only(
-        "pk", "number", "doi", "pmid", "title", "authors", "year", "review_id"
-    )
     # A merged cluster's primary is matched on the cluster's identifiers: a PDF carrying the DOI
     # a duplicate brought finds the record screened.
-    rows = records_merged(review, list(rows))
+    rows = records_merged(
+        review,
+        Record.objects.filter(pk__in=ids).only(
+            "pk", "number", "doi", "pmid", "title", "authors", "year", "review_id"
+        ),
+    )
     out = []
     for r in rows:
         author = (r.first_author or "").strip()
