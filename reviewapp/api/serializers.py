@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from reviewapp.extraction.models import Extraction, ExtractionForm, FormVersion
 from reviewapp.literature.models import Record
+from reviewapp.literature.selectors import merged_apply
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.models import Decision, ExclusionReason
@@ -62,6 +63,10 @@ class RecordSerializer(serializers.ModelSerializer):
             "ta_state",
             "ft_state",
         ]
+
+    def to_representation(self, instance):
+        # The values merged_annotate read with the record (RecordList), as every page shows it.
+        return super().to_representation(merged_apply(instance))
 
     def _states(self, record) -> dict:
         # Derived from the columns the view joins in (``records_with_states``).

@@ -32,6 +32,7 @@ from reviewapp.core.rows import in_review
 from reviewapp.extraction.models import ExtractionForm
 from reviewapp.extraction.selectors import decisions_visible, extractions_visible
 from reviewapp.literature.models import Record
+from reviewapp.literature.selectors import merged_annotate
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.selectors import records_with_states
@@ -92,7 +93,11 @@ class RecordList(ReadOnly, generics.ListAPIView):
     def get_queryset(self):
         # Each page reads only its own records' states, duplicate links and studies (one row
         # each, by unique index): the cost of a page does not grow with the review.
-        return records_with_states(Record.objects.filter(in_review(self.membership.review_id)))
+        # A merged cluster's primary with the cluster's merged metadata, read in the same
+        # statement (the serializer applies it).
+        return merged_annotate(
+            records_with_states(Record.objects.filter(in_review(self.membership.review_id)))
+        )
 
 
 @extend_schema(

@@ -256,8 +256,11 @@ def decisions_long_rows(review: Review, membership: Membership) -> Iterator[dict
         .values(*values)
         .iterator(chunk_size=CHUNK)
     )
+    # Decisions on a merged cluster's primary carry the cluster's merged metadata, as the wide
+    # export and every page show it.
+    merged = merged_values(review)
     for d, reasons in _with_reasons(rows):
-        yield {
+        row = {
             "decision_id": d["id"],
             "record_id": d["record_id"],
             "record_number": d["record__number"],
@@ -274,6 +277,9 @@ def decisions_long_rows(review: Review, membership: Membership) -> Iterator[dict
             "year": d["record__year"],
             "title": d["record__title"],
         }
+        if d["record_id"] in merged:
+            row |= {k: v for k, v in _merged_columns(merged[d["record_id"]]).items() if k in row}
+        yield row
 
 
 def records_wide_header(review: Review, membership: Membership) -> list[str]:

@@ -82,7 +82,7 @@ def _merge_retire(membership: Membership, *, primary_id: int, leaving_id: int) -
         action=Action.DUPLICATE_MERGE_UNDONE,
         target=Target("record", primary_id, f"Record {merge.primary.number} and its duplicates"),
         before={"merged": True},
-        after={"merged": False, "left": leaving_id},
+        after={"merged": False, "left": _numbers(leaving_id)[leaving_id]},
     )
 
 
@@ -97,7 +97,9 @@ def duplicate_mark(*, membership: Membership, duplicate_id: int, primary_id: int
     if duplicate_id == primary_id or len(records) != 2:
         raise ServiceError("Choose two different records of this review.")
     if DuplicateLink.objects.filter(duplicate_id=duplicate_id, undone_at__isnull=True).exists():
-        raise ServiceError(f"Record {duplicate_id} is already marked as a duplicate.")
+        raise ServiceError(
+            f"Record {records[duplicate_id].number} is already marked as a duplicate."
+        )
     primary_id = (
         DuplicateLink.objects.filter(duplicate_id=primary_id, undone_at__isnull=True)
         .values_list("primary_id", flat=True)
@@ -120,8 +122,16 @@ def duplicate_mark(*, membership: Membership, duplicate_id: int, primary_id: int
     return link
 
 
+def _numbers(*record_ids: int) -> dict[int, int]:
+    """The records' numbers in their review: what people see and cite, never the database id."""
+    return dict(Record.objects.filter(pk__in=record_ids).values_list("pk", "number"))
+
+
 def _audit(membership: Membership, action: str, link: DuplicateLink, before, after) -> None:
-    label = f"Record {link.duplicate_id} as a duplicate of record {link.primary_id}"
+    numbers = _numbers(link.duplicate_id, link.primary_id)
+    label = (
+        f"Record {numbers[link.duplicate_id]} as a duplicate of record {numbers[link.primary_id]}"
+    )
     audit_record(
         review=membership.review,
         actor=membership,

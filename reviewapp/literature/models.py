@@ -300,6 +300,10 @@ class Record(models.Model):
         return self.title[:80]
 
     def save(self, *args, **kwargs):
+        if getattr(self, "merged", False):
+            # Showing its cluster's merged values (literature.selectors.merged_apply): saving
+            # would write them over the values its source gave.
+            raise ValueError(f"Record {self.number} shows merged values and is not saved.")
         if self.number is not None:
             super().save(*args, **kwargs)
             return

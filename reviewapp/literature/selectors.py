@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
     Exists,
     IntegerField,
+    JSONField,
     Max,
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
     Window,
@@ -460,42 +464,74 @@ def duplicate_sources(review: Review) -> list[tuple[str, str]]:
 # --- merged duplicate clusters ----------------------------------------------------------------
 
 
-def merged_values(review: Review, record_ids=None) -> dict[int, dict[str, Any]]:
-    """The merged metadata in effect for the primaries among ``record_ids`` (every primary of the
-    review when None): record id -> field -> value (merging.FIELD_NAMES and companions).
+def _merge_in_effect(merged_ids: list[int], member_ids, demoted: bool) -> bool:
+    """A merge is in effect while its primary is still a primary and every record merged into it
+    is still its duplicate: after a record left, the merge may hold values taken from it, so the
+    primary shows its own values until the cluster is merged again (a record that joined only
+    adds nothing yet). The one statement of that rule, for every reader below."""
+    return not demoted and set(merged_ids[1:]) <= set(member_ids or ())
 
-    A merge is in effect while its primary is still a primary and every record merged into it is
-    still its duplicate; after a record left the cluster the primary shows its own values until
-    the cluster is merged again (a record that joined only adds nothing yet). Three queries.
-    """
+
+def _active_duplicates(primary_ref: str) -> ArraySubquery:
+    return ArraySubquery(
+        DuplicateLink.objects.filter(primary_id=OuterRef(primary_ref), undone_at__isnull=True)
+        .order_by()
+        .values("duplicate_id")
+    )
+
+
+def _demoted(record_ref: str) -> Exists:
+    return Exists(
+        DuplicateLink.objects.filter(duplicate_id=OuterRef(record_ref), undone_at__isnull=True)
+    )
+
+
+def merged_values(review: Review, record_ids=None) -> dict[int, dict[str, Any]]:
+    """The merged metadata in effect (``_merge_in_effect``) for the primaries among
+    ``record_ids`` (every primary of the review when None): record id -> field -> value
+    (merging.FIELD_NAMES and companions). For readers of rows rather than records (exports).
+    One query."""
     if record_ids is not None and not record_ids:
         return {}
     merges = RecordMerge.objects.filter(review=review, current=True)
     if record_ids is not None:
         merges = merges.filter(primary_id__in=list(record_ids))
-    current = {m.primary_id: m for m in merges.only("primary_id", "records", "values")}
-    if not current:
-        return {}
-    members: dict[int, set[int]] = {pid: set() for pid in current}
-    for pid, did in DuplicateLink.objects.filter(
-        review=review, undone_at__isnull=True, primary_id__in=list(current)
-    ).values_list("primary_id", "duplicate_id"):
-        members[pid].add(did)
-    demoted = set(
-        DuplicateLink.objects.filter(
-            review=review, undone_at__isnull=True, duplicate_id__in=list(current)
-        ).values_list("duplicate_id", flat=True)
-    )
+    rows = merges.annotate(
+        members=_active_duplicates("primary_id"), demoted=_demoted("primary_id")
+    ).values_list("primary_id", "records", "values", "members", "demoted")
     return {
-        pid: merge.values
-        for pid, merge in current.items()
-        if pid not in demoted and set(merge.records[1:]) <= members[pid]
+        pid: values
+        for pid, merged_ids, values, members, demoted in rows
+        if _merge_in_effect(merged_ids, members, demoted)
     }
 
 
-def merged_apply(record: Record, values: dict[str, Any] | None) -> Record:
+def merged_annotate(records: QuerySet[Record]) -> QuerySet[Record]:
+    """Records with their cluster's current merge read in the same statement, for the hot
+    readers that must not add a query (the screening panels, the API's pages): pass each record
+    through ``merged_apply`` once fetched."""
+    current = RecordMerge.objects.filter(primary_id=OuterRef("pk"), current=True)
+    return records.annotate(
+        merge_values=Subquery(current.values("values")[:1], output_field=JSONField()),
+        merge_records=Subquery(current.values("records")[:1], output_field=JSONField()),
+        merge_members=_active_duplicates("pk"),
+        merge_demoted=_demoted("pk"),
+    )
+
+
+def merged_apply(record: Record, values: dict[str, Any] | None = None) -> Record:
     """The record showing its cluster's merged values (not saved: each record keeps its own in
-    the database). ``record.merged`` says whether it does."""
+    the database). ``values`` from ``merged_values``; without them, the ones ``merged_annotate``
+    read with the record. ``record.merged`` says whether it shows a merge. Applying twice
+    changes nothing."""
+    if getattr(record, "merged", False):
+        return record
+    read = vars(record)  # what merged_annotate read, if it did
+    if values is None and read.get("merge_records") is not None:
+        in_effect = _merge_in_effect(
+            read["merge_records"], read["merge_members"], read["merge_demoted"]
+        )
+        values = read["merge_values"] if in_effect else None
     record.merged = bool(values)  # type: ignore[attr-defined]
     for name, value in (values or {}).items():
         if name != "sources" and name in record.__dict__:
@@ -503,6 +539,19 @@ def merged_apply(record: Record, values: dict[str, Any] | None) -> Record:
     if values:
         record.merged_sources = values.get("sources") or []  # type: ignore[attr-defined]
     return record
+
+
+def records_merged(review: Review, records: Iterable[Record | None]) -> list[Record]:
+    """Records as every page, download and export shows them: a merged cluster's primary with
+    the cluster's merged metadata (richest abstract, every identifier and term), any other
+    record with its own values. Takes records already fetched (a page, a select_related
+    record); one query. Returns the records."""
+    shown = [r for r in records if r is not None]
+    pending = [r for r in shown if not getattr(r, "merged", False)]
+    merged = merged_values(review, [r.pk for r in pending]) if pending else {}
+    for record in pending:
+        merged_apply(record, merged.get(record.pk) or {})
+    return shown
 
 
 RULE_TEXT = {

@@ -45,10 +45,7 @@ def record_list(request, *, review, membership):
         before=_id_param(request, "before"),
         in_full_text=in_full_text,
     )
-    # A merged cluster's primary is listed with the cluster's merged metadata.
-    merged = selectors.merged_values(review, [r.pk for r in page.rows])
-    for row in page.rows:
-        selectors.merged_apply(row, merged.get(row.pk))
+    selectors.records_merged(review, page.rows)
     return render(
         request,
         "literature/record_list.html",
@@ -80,11 +77,12 @@ def record_detail(request, record_id: int, *, review, membership):
         .only("id", "primary_id", "rule", "status", "primary__id", "primary__number")
         .first()
     )
-    # A duplicate shows its own values; a merged cluster's primary, the cluster's merged ones.
-    merged = None if link else selectors.merged_values(review, [record.pk]).get(record.pk)
+    # A duplicate shows its own values (it has no merge); a merged cluster's primary, the
+    # cluster's merged ones.
+    if link is None:
+        selectors.records_merged(review, [record])
     merged_from = []
-    if merged:
-        selectors.merged_apply(record, merged)
+    if getattr(record, "merged", False):
         merged_from = list(
             DuplicateLink.objects.filter(primary=record, undone_at__isnull=True)
             .order_by("duplicate__number")

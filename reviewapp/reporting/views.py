@@ -9,6 +9,7 @@ from reviewapp.core.permissions import review_view
 from reviewapp.core.svg import svg_for_inline
 from reviewapp.literature.living import living_versions
 from reviewapp.literature.models import LivingVersion, Record
+from reviewapp.literature.selectors import records_merged
 from reviewapp.reporting import diagram
 from reviewapp.reporting.exports import CONTENT_TYPES, drawing_cached, prisma_export
 from reviewapp.reporting.forms import ManualCountsForm
@@ -180,8 +181,9 @@ def prisma_box(request, box: str, *, review, membership):
     records = list(
         Record.objects.filter(pk__in=ids[:BOX_PAGE])
         .order_by("id")
-        .only("id", "review_id", "title", "authors", "year")
+        .only("id", "review_id", "number", "title", "authors", "year")
     )
+    records_merged(review, records)
     return render(
         request,
         "reporting/prisma_box.html",

@@ -26,6 +26,7 @@ from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_read, progress_write
 from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.models import Record
+from reviewapp.literature.selectors import records_merged
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.bulk_match import (
@@ -54,8 +55,13 @@ def _max_total() -> int:
 def bulk_candidates(review: Review) -> list[Candidate]:
     """The records at the full-text stage, as the matcher sees them."""
     ids = stage_eligible_ids(review, Stage.FULL_TEXT)
-    rows = Record.objects.filter(pk__in=ids).only(
-        "pk", "doi", "pmid", "title", "authors", "year", "review_id"
+    # A merged cluster's primary is matched on the cluster's identifiers: a PDF carrying the DOI
+    # a duplicate brought finds the record screened.
+    rows = records_merged(
+        review,
+        Record.objects.filter(pk__in=ids).only(
+            "pk", "number", "doi", "pmid", "title", "authors", "year", "review_id"
+        ),
     )
     out = []
     for r in rows:

@@ -7,6 +7,7 @@ never deleted or overwritten: a re-upload adds a version (ReportFile) and become
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -24,6 +25,7 @@ from reviewapp.core.errors import ServiceError
 from reviewapp.core.filenames import upload_name_clean
 from reviewapp.core.permissions import require
 from reviewapp.literature.models import Record
+from reviewapp.literature.selectors import records_merged
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import RetrievalStatus, Stage
@@ -163,6 +165,9 @@ def report_status_set(*, membership: Membership, record: Record, status: str) ->
 def study_label_free(review: Review, record: Record) -> str:
     """ "Surname Year" for a record, particles kept ("van Laarhoven 2020", see
     screening.study_labels), with a letter added (2015b) if a study already has it."""
+    # The cluster's merged authors and year where the primary's own lack them (on a copy: the
+    # caller's record keeps its own values).
+    (record,) = records_merged(review, [copy.copy(record)])
     base = study_label_base(record.first_author, record.year, fallback=f"Record {record.number}")
     taken = set(
         Study.objects.filter(review=review, label__startswith=base).values_list("label", flat=True)

@@ -45,6 +45,7 @@ from reviewapp.integrations.entrez import (
 from reviewapp.integrations.openaccess import FetchError, HttpClient, Lookup
 from reviewapp.literature.constants import JobStatus
 from reviewapp.literature.models import Record
+from reviewapp.literature.selectors import records_merged
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import RetrievalOutcome, RetrievalSource, Stage
@@ -224,7 +225,9 @@ def _retrieve_all(retrieval: Retrieval, membership: Membership, claim) -> None:
     reported = set(retrieval.items.values_list("record_id", flat=True))
     # Records that got a PDF meanwhile (by hand, or by a bulk upload) are not fetched again.
     todo_ids = [pk for pk in retrieval_candidates(review) if pk not in reported]
-    records = list(Record.objects.filter(pk__in=todo_ids).order_by("pk"))
+    # A merged cluster's primary is looked up by the cluster's identifiers: the DOI or PMCID a
+    # duplicate brought finds the PDF its own record lacks.
+    records = records_merged(review, list(Record.objects.filter(pk__in=todo_ids).order_by("pk")))
     total = len(reported) + len(records)
     Retrieval.objects.filter(pk=retrieval.pk).update(total=total)
     done = len(reported)

@@ -14,11 +14,16 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from reviewapp.core.blinding import others_votes_visible, reader_of
-from reviewapp.literature.models import DuplicateLink, Record, RecordMerge
-from reviewapp.literature.selectors import merged_apply, records_unique
+from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.literature.selectors import (
+    merged_annotate,
+    merged_apply,
+    records_merged,
+    records_unique,
+)
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import (
     DecisionKind,
@@ -370,12 +375,9 @@ def record_panels(
     user = membership.user
     # A merged cluster's primary is screened with the cluster's merged metadata (the richest
     # abstract, every identifier and term), read with the records: no query more.
-    merge = RecordMerge.objects.filter(primary=OuterRef("pk"), current=True).values("values")
-    records = Record.objects.annotate(
-        merge_values=Subquery(merge[:1], output_field=JSONField())
-    ).in_bulk(record_ids)
+    records = merged_annotate(Record.objects.all()).in_bulk(record_ids)
     for record in records.values():
-        merged_apply(record, record.merge_values)
+        merged_apply(record)
     states: dict[int, str] = {}
     votes: dict[int, list[PanelVote]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)
@@ -542,8 +544,8 @@ def conflicts_list(
     """Records in conflict (and, in single screening, in the maybe queue) in id order, `limit`
     of them after record id `after` (a page; the next starts after its last id).
 
-    Three queries whatever the number of conflicts. Votes are shown only to those allowed to
-    see them (see votes_visible).
+    Four queries whatever the number of conflicts (the fourth, the merges their records show).
+    Votes are shown only to those allowed to see them (see votes_visible).
     """
     settings = stage_settings_get(review, stage)
     rows = list(
@@ -554,6 +556,7 @@ def conflicts_list(
         .defer(*(f"record__{name}" for name in RECORD_HEAVY))
         .order_by("record_id")[:limit]
     )
+    records_merged(review, [row.record for row in rows])
     votes: dict[int, list[RecordVote]] = defaultdict(list)
     for vote in (
         RecordVote.objects.filter(record_id__in=[r.record_id for r in rows], stage=stage)
@@ -688,8 +691,9 @@ def conflict_focus(
             report = row.record.report
         except Report.DoesNotExist:
             report = None
+    (record,) = records_merged(review, [row.record])
     return ConflictFocus(
-        record=row.record,
+        record=record,
         report=report,
         state=row.state,
         votes_visible=visible,
@@ -717,12 +721,14 @@ def conflict_resolver(review: Review, stage: str, record_id: int):
 
 def resolutions_recent(review: Review, stage: str, *, limit: int = 50):
     """The latest adjudications: which record, what was decided, by whom and when."""
-    return list(
+    decisions = list(
         Decision.objects.filter(review=review, stage=stage, kind=DecisionKind.ADJUDICATION)
         .select_related("reviewer", "record")
         .prefetch_related("reasons")
         .order_by("-created_at", "-id")[:limit]
     )
+    records_merged(review, [d.record for d in decisions])
+    return decisions
 
 
 def record_history(review: Review, stage: str, record: Record, membership: Membership):

@@ -206,7 +206,8 @@ def test_duplicate_links_made_confirmed_and_undone_are_logged(review, me):
         {"linked": False},
         {"linked": True},
     )
-    assert event.target_label == f"Record {b.pk} as a duplicate of record {a.pk}"
+    # By the records' numbers in the review, as users see and cite them (not database ids).
+    assert event.target_label == f"Record {b.number} as a duplicate of record {a.number}"
     found = DuplicateLink.objects.create(
         review=review, duplicate=c, primary=a, rule="title", score=0.9, status="pending"
     )

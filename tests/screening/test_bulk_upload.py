@@ -230,6 +230,29 @@ def test_a_batch_is_staged_matched_and_attached_in_one_go(review, reviewer, at_f
         bulk_confirm(membership=membership, batch=batch)
 
 
+def test_a_merged_primary_is_matched_by_its_duplicates_doi_and_listed_merged(
+    client, review, reviewer, at_full_text
+):
+    from reviewapp.literature import merges
+    from reviewapp.literature.models import DuplicateLink
+
+    _a, _b, c = at_full_text
+    duplicate = RecordFactory(
+        review=review, doi="10.1000/gamma.3", title="Rituximab exit strategy (Embase)"
+    )
+    DuplicateLink.objects.create(review=review, primary=c, duplicate=duplicate, rule="manual")
+    membership = membership_of(reviewer, review)
+    merges.cluster_merge(membership=membership, primary_id=c.pk, choices={"title": duplicate.pk})
+    batch = bulk_stage(
+        membership=membership, uploads=[_upload("three.pdf", pdf_bytes("doi: 10.1000/gamma.3"))]
+    )
+    (matched,) = batch.files.all()
+    assert (matched.record_id, matched.method) == (c.pk, "doi")
+    client.force_login(reviewer)
+    page = client.get(reverse("screening:fulltext-bulk-review", args=[review.slug, batch.pk]))
+    assert "Rituximab exit strategy (Embase)" in page.content.decode()
+
+
 def test_a_failure_at_confirm_attaches_nothing_and_names_the_file(
     settings, review, reviewer, at_full_text
 ):

@@ -264,6 +264,38 @@ def test_the_page_starts_a_run_and_shows_the_report(client, world, review, revie
     assert "Find open-access PDFs</button>" not in client.get(url).content.decode()
 
 
+def test_a_merged_primary_is_found_by_its_duplicates_doi_and_listed_merged(
+    client, settings, review, reviewer, fake_openaccess
+):
+    """The primary has no identifier of its own; its merged cluster has the duplicate's DOI."""
+    from reviewapp.literature import merges
+    from reviewapp.literature.models import DuplicateLink
+
+    review.stage_settings.update(reviewers_required=1)
+    for name, value in fake_openaccess.settings.items():
+        setattr(settings, name, value)
+    settings.UNPAYWALL_EMAIL = "team@example.org"
+    primary = _at_full_text(review, reviewer, pmid="", doi="", title="Stopping natalizumab")
+    duplicate = RecordFactory(
+        review=review, doi="10.1000/two", title="Stopping natalizumab (Embase)"
+    )
+    DuplicateLink.objects.create(
+        review=review, primary=primary, duplicate=duplicate, rule="title_year_author"
+    )
+    membership = membership_of(reviewer, review)
+    merges.cluster_merge(
+        membership=membership, primary_id=primary.pk, choices={"title": duplicate.pk}
+    )
+    fake_openaccess.unpaywall("10.1000/two", "pdf", file="b.pdf")
+    fake_openaccess.file("b.pdf", PDF_B)
+    run = _run(membership)
+    assert _items(run)[primary.pk].outcome == "found"
+    assert Report.objects.get(record=primary).file.read() == PDF_B
+    client.force_login(reviewer)
+    page = client.get(reverse("screening:fulltext-retrieval", args=[review.slug]))
+    assert "Stopping natalizumab (Embase)" in page.content.decode()
+
+
 # --- through a real worker ---------------------------------------------------------------------
 
 

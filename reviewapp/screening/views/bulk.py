@@ -11,6 +11,7 @@ from reviewapp.core.errors import ServiceError
 from reviewapp.core.htmx import is_htmx
 from reviewapp.core.permissions import require, review_view
 from reviewapp.literature.constants import JobStatus
+from reviewapp.literature.selectors import records_merged
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening import bulk as service
 from reviewapp.screening.bulk_match import MAX_MEMBERS
@@ -112,6 +113,7 @@ def fulltext_bulk_review(request, batch_id: int, *, review, membership):
             message = exc.message if isinstance(exc, ServiceError) else "Choose a file."
             errors[request.POST.get("file") or "batch"] = message
     files = list(batch.files.select_related("record"))
+    records_merged(review, [f.record for f in files])
     for f in files:
         f.error = errors.get(str(f.pk), "")  # type: ignore[attr-defined]
     matched = [f for f in files if not f.refused and not f.discarded and f.record_id]

@@ -37,7 +37,8 @@ def record_history(request, stage: str, record_id: int, *, review, membership):
             "membership": membership,
             "stage": stage,
             "stage_label": Stage(stage).label,
-            "record": record,
+            # As the panel read it: a merged cluster's primary with the cluster's merged values.
+            "record": panel.record,
             "state": state,
             "votes_visible": visible,
             "events": events,

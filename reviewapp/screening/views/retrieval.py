@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.htmx import is_htmx
 from reviewapp.core.permissions import require, review_view
+from reviewapp.literature.selectors import records_merged
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening import retrieval as service
 from reviewapp.screening.models import Retrieval
@@ -56,6 +57,7 @@ def fulltext_retrieval(request, *, review, membership):
     items = []
     if run is not None and not context["polling"]:
         items = list(run.items.select_related("record").order_by("outcome", "record_id"))
+        records_merged(review, [item.record for item in items])
     context.update(
         items=items,
         missing=len(service.retrieval_candidates(review)),
