@@ -187,7 +187,7 @@ def _gamma_tails(a: float, y: float) -> tuple[float, float]:
 
 
 def _check_df(df: float) -> float:
-    if not (df >= 1 and df == math.floor(df)) or math.isinf(df):
+    if math.isinf(df) or not (df >= 1 and df == math.floor(df)):
         raise ValueError(f"chi² degrees of freedom must be a whole number >= 1 (got {df}).")
     return df
 
@@ -234,12 +234,13 @@ def _chi2_quantile(p: float, df: float, upper: bool) -> float:
     for _ in range(200):
         value = _gamma_tails(a, x / 2)[tail]
         if value == 0:
-            # Underflow: far out in the upper tail, or far in for the lower one.
+            # The tail underflowed: x is far beyond the quantile (upper) or far short of it.
             if upper:
                 high = x
+                x = x / 2
             else:
                 low = x
-            x = x / 2 if upper else 2 * x if math.isinf(high) else (low + high) / 2
+                x = 2 * x if math.isinf(high) else (low + high) / 2
             continue
         g = math.log(value) - log_p
         if g == 0:
@@ -273,12 +274,12 @@ def _chi2_isf(q: float, df: float) -> float:
 
 
 def _chi2_ppf(q: float, df: float) -> float:
-    return _chi2_isf(1 - q, df) if q in (0.0, 1.0) else _chi2_isf_lower(q, df)
-
-
-def _chi2_isf_lower(q: float, df: float) -> float:
     if math.isnan(q) or not 0 <= q <= 1:
         return math.nan
+    if q == 0:
+        return 0.0
+    if q == 1:
+        return math.inf
     return _chi2_quantile(q, df, upper=False)
 
 
