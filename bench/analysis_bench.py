@@ -20,8 +20,9 @@
    the forest-plot image it links, the same.
 5. ``manage.py pool`` on the same studies as a CSV, against a direct numpy computation of the same
    REML pool in a fresh interpreter (the script in NUMPY_REFERENCE) and ``python -c pass``, each
-   run 7 times in this run; medians compared. A second reference also imports scipy (p-values and
-   the Q-profile interval of tau², as ``pool`` prints them, need its special functions and Brent).
+   run 7 times in this run; medians compared. A second reference also computes, with scipy, the
+   p-value of Q and the Q-profile interval of tau² that ``pool`` prints (``pool`` computes them
+   without scipy, whose import alone took more than three numpy references: distributions.py).
    ``--pool-only`` runs this part alone, on the same studies generated without a database.
 
 Measured runs go under ``flock /work/wt/bench.lock`` (see BENCHMARKS.md).
@@ -316,16 +317,13 @@ import io, json, sys, time
 t = [time.perf_counter()]
 import numpy
 t.append(time.perf_counter())
-from scipy import special
-t.append(time.perf_counter())
-from scipy import optimize
-t.append(time.perf_counter())
 from reviewapp.synthesis.stats.cli import fast_main
 t.append(time.perf_counter())
 assert fast_main(sys.argv[1:], io.StringIO().write)
 t.append(time.perf_counter())
-names = ["import numpy", "import scipy.special", "import scipy.optimize",
-         "import the rest of the pool command line", "read, pool and format the result"]
+assert not any(m.startswith("scipy") for m in sys.modules), "pool imported scipy"
+names = ["import numpy", "import the rest of the pool command line",
+         "read, pool and format the result"]
 print(json.dumps({n: b - a for n, a, b in zip(names, t, t[1:])}))
 """
 

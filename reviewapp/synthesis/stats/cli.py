@@ -225,23 +225,21 @@ def _analyses(
     moderators: list[str],
 ) -> dict[str, Any]:
     """The analyses asked for beside the pooled result, by JSON key."""
-    from reviewapp.synthesis.stats.sensitivity import cumulative, trim_and_fill
-    from reviewapp.synthesis.stats.subgroups import (
-        factor_design,
-        leave_one_out,
-        meta_regression,
-        subgroup_analysis,
-    )
-
     source = str(options["csv_file"])
     n_rows = len(next(iter(columns.values()))) if columns else effects.k
     rows = _file_rows(effects, n_rows)
     hksj = options["hksj"]
     out: dict[str, Any] = {}
+    # Each analysis imports its module only when asked for: subgroups.py imports scipy.stats,
+    # which takes several times longer than a plain pool (issue 13 item 7).
     if options.get("subgroup"):
+        from reviewapp.synthesis.stats.subgroups import subgroup_analysis
+
         groups = _cells(columns, options["subgroup"], rows, source)
         out["subgroups"] = subgroup_analysis(effects, groups, model=model, method=method, hksj=hksj)
     if moderators:
+        from reviewapp.synthesis.stats.subgroups import factor_design, meta_regression
+
         blocks, names = [np.ones((effects.k, 1))], ["intrcpt"]
         for name in moderators:
             numbers = _numbers(columns, name, rows, source)
@@ -257,12 +255,16 @@ def _analyses(
             effects, np.hstack(blocks), names, method=method, hksj=hksj
         )
     if options.get("cumulative"):
+        from reviewapp.synthesis.stats.sensitivity import cumulative
+
         name = options["cumulative"]
         order: list[Any] | None = _numbers(columns, name, rows, source)
         if order is None:
             order = _cells(columns, name, rows, source)
         out["cumulative"] = cumulative(effects, order, model=model, method=method, hksj=hksj)
     if options.get("trim_and_fill"):
+        from reviewapp.synthesis.stats.sensitivity import trim_and_fill
+
         out["trim_and_fill"] = trim_and_fill(
             effects,
             model=model,
@@ -270,6 +272,8 @@ def _analyses(
             estimator=options["trim_and_fill"],
         )
     if options.get("leave_one_out"):
+        from reviewapp.synthesis.stats.subgroups import leave_one_out
+
         out["leave_one_out"] = leave_one_out(effects, model=model, method=method, hksj=hksj)
     if options.get("exclude_high_risk"):
         judgements = _cells(columns, options["exclude_high_risk"], rows, source)

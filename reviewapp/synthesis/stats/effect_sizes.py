@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
+
+from reviewapp.synthesis.stats.distributions import norm_ppf
 
 __all__ = [
     "BINARY_MEASURES",
@@ -233,7 +234,10 @@ def escalc_binary(
 
 def _cmi(mi: np.ndarray) -> np.ndarray:
     """Exact small-sample correction of Hedges (1981): c(m) = G(m/2) / (sqrt(m/2) G((m-1)/2))."""
-    return np.exp(special.gammaln(mi / 2) - np.log(np.sqrt(mi / 2)) - special.gammaln((mi - 1) / 2))
+    # math.lgamma rather than scipy.special.gammaln: scipy.special's import costs more than a pool
+    # of 1,000 studies (see distributions.py).
+    gammaln = np.vectorize(math.lgamma, otypes=[float])
+    return np.exp(gammaln(mi / 2) - np.log(np.sqrt(mi / 2)) - gammaln((mi - 1) / 2))
 
 
 def escalc_means(
@@ -366,7 +370,7 @@ def escalc_generic(
         est = _as_float(estimate, "estimate", labels)
         lo = _as_float(lower, "lower", labels)
         hi = _as_float(upper, "upper", labels)
-        z = special.ndtri(0.5 + level / 2)
+        z = float(norm_ppf(0.5 + level / 2))
         for i, lab in enumerate(labels):
             if ratio:
                 for name, arr in (("estimate", est), ("lower", lo), ("upper", hi)):

@@ -24,9 +24,9 @@ every estimator against ``pool`` on each subset).
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
 
 from reviewapp.synthesis.stats import distributions as dist
+from reviewapp.synthesis.stats.brent import brent_root
 from reviewapp.synthesis.stats.effect_sizes import EffectSizes
 from reviewapp.synthesis.stats.results import PoolResult
 from reviewapp.synthesis.stats.tau2 import (
@@ -155,8 +155,12 @@ def _tau2(rows: _Rows, method: str) -> tuple[np.ndarray, np.ndarray]:
             tau2_max = max(100.0, 10 * mad**2)
             if _generalised_q(tau2_max, ymc, v) > df:
                 raise ConvergenceError("Paule-Mandel: tau² above the search limit.")
-            tau2[i] = optimize.brentq(
-                lambda t, ymc=ymc, v=v: _generalised_q(t, ymc, v) - df,
+
+            def gap(t: float, ymc: np.ndarray = ymc, v: np.ndarray = v) -> float:
+                return _generalised_q(t, ymc, v) - df
+
+            tau2[i] = brent_root(
+                gap,
                 0.0,
                 tau2_max,
                 xtol=UNIROOT_TOL,

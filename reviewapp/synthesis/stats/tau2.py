@@ -4,8 +4,8 @@ Each estimator follows metafor ``rma.uni()`` (version 3.8/4.x source, R/rma.uni.
 numerical conventions: estimates truncated at 0; Fisher scoring for ML/REML/EB started from the
 Hedges estimate, step-halving at the boundary, stopping when the change is below 1e-5 (at most
 100 iterations); Paule-Mandel and the Q-profile bounds found with Brent's method on
-[0, tau2.max] with uniroot's tolerance ``.Machine$double.eps^0.25``. scipy's ``brentq`` with that
-tolerance reproduces metafor's stopping points.
+[0, tau2.max] with uniroot's tolerance ``.Machine$double.eps^0.25`` (``brent.py``, the same
+method as R's uniroot and scipy's brentq, which agree with it to rounding).
 
 All functions take a model matrix ``X`` (k x p) so that the same code serves meta-regression
 and Egger's test; pass a column of ones for an ordinary meta-analysis.
@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
+from reviewapp.synthesis.stats.brent import brent_root
 from reviewapp.synthesis.stats.distributions import chi2_isf, chi2_ppf, mad_normal
 
 __all__ = [
@@ -134,7 +134,7 @@ def estimate_tau2(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str) ->
             tau2_max = max(100.0, 10 * _mad(yi) ** 2)
             if generalised_q(tau2_max, ymc, vi, X) > target:
                 raise ConvergenceError("Paule-Mandel: tau² above the search limit.")
-            tau2 = optimize.brentq(
+            tau2 = brent_root(
                 lambda t: generalised_q(t, ymc, vi, X) - target,
                 0.0,
                 tau2_max,
@@ -222,7 +222,7 @@ def q_profile_ci(
 
     def root(target: float) -> float:
         return float(
-            optimize.brentq(
+            brent_root(
                 lambda t: q(t) - target,
                 tau2_min,
                 tau2_max,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 __all__ = ["back_transform", "harmonic_mean", "ipft", "pft"]
 
@@ -50,7 +49,9 @@ def back_transform(values, transform: str, n: float | np.ndarray | None = None) 
     if transform == "exp":
         return np.exp(values)
     if transform == "ilogit":
-        return special.expit(values)
+        # scipy.special.expit's formula without scipy's import cost (see distributions.py).
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-values))
     if transform == "ztor":
         return np.tanh(values)
     if transform == "ipft":
