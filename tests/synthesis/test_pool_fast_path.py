@@ -176,3 +176,20 @@ def test_fast_main_writes_what_call_command_writes(bcg_csv, tmp_path):
     django = io.StringIO()
     call_command("pool", *args, stdout=django)
     assert fast.getvalue() == django.getvalue()
+
+
+def test_an_estimator_that_does_not_converge_is_an_error_naming_the_file_both_ways(tmp_path):
+    """REML does not converge on these five trials (tests/synthesis/test_convergence.py): a
+    message with the way out, as a CommandError, not a traceback."""
+    from tests.synthesis.test_convergence import POOL_FAILS
+
+    path = tmp_path / "trials.csv"
+    rows = [f"T{i},{a},{n1 - a},{c},{n2 - c}" for i, ((a, n1), (c, n2)) in enumerate(POOL_FAILS)]
+    path.write_text("study,ai,bi,ci,di\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    django, fast = both_ways(path, "--measure", "RR", "--model", "random")
+    assert django.returncode == fast.returncode == 1
+    assert django.stderr.startswith(f"CommandError: {path}: Fisher scoring for REML did not")
+    assert "Another --method (DL, PM or ML) may converge." in django.stderr
+    assert "Traceback" not in django.stderr + fast.stderr
+    ok, _ = both_ways(path, "--measure", "RR", "--model", "random", "--method", "DL")
+    assert ok.returncode == 0, ok.stderr

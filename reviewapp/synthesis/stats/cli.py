@@ -27,7 +27,7 @@ from reviewapp.synthesis.stats.io import (
 )
 from reviewapp.synthesis.stats.pooling import pool
 from reviewapp.synthesis.stats.results import PoolResult
-from reviewapp.synthesis.stats.tau2 import TAU2_METHODS
+from reviewapp.synthesis.stats.tau2 import TAU2_METHODS, ConvergenceError
 
 FIXED_METHODS = ("FE", "MH", "PETO")
 HELP = "Pool the studies of a CSV file (column 'study' plus the measure's data columns)."
@@ -146,6 +146,11 @@ def pool_command(options: Mapping[str, Any]) -> str:
         raise PoolCommandError(str(exc)) from exc
     except ValueError as exc:
         raise PoolCommandError(f"{options['csv_file']}: {exc}") from exc
+    except ConvergenceError as exc:
+        # As metafor: an iterative estimator may not converge on some data; say which way out.
+        raise PoolCommandError(
+            f"{options['csv_file']}: {exc} Another --method (DL, PM or ML) may converge."
+        ) from exc
 
     if plots:
         # matplotlib takes longer to import than pooling takes: only when a plot is asked for.
