@@ -47,5 +47,5 @@ def review_dashboard(review) -> dict:
         "imports": Import.objects.filter(review=review).order_by("-created_at")[:10],
         "stages": [counts.stage(stage) for stage in Stage.values],
         "agreement": agreement_table(review, counts),
-        "recall": recall_estimates_get(review),
+        "recall": recall_estimates_get(review, counts),
     }

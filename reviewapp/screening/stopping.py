@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -181,7 +182,24 @@ def recall_sample_due(review: Review, stage: str) -> list[int]:
     records of the sample order are due: the ranked queue serves them first. A due record the
     ranking already served is a free draw. The count due depends on no label, which keeps the
     sample a simple random sample (ranking.recall.sample_interleave is the simulated twin).
+
+    Every ranked pick asks this, so it reads no row per record of the review: t comes from the
+    kept counts and only the first records of the sample order are looked at
+    (recall_sample_due_recount is the same from every row, for the tests).
     """
+    from reviewapp.screening.counts import review_counts
+
+    counts = review_counts(review)
+    touched = sum(counts.states[stage].values())
+    due = (touched + 1) // RECALL_SAMPLE_EVERY
+    if not due:
+        return []
+    drawn = list(_sample_walk(review, stage, due, counts.records))
+    return [rid for rid, state, _automated in drawn if state in (None, ScreenState.UNSCREENED)]
+
+
+def recall_sample_due_recount(review: Review, stage: str) -> list[int]:
+    """recall_sample_due from every eligible record and state row (slow on a big review)."""
     from reviewapp.screening.ranking.recall import sample_order
 
     eligible = stage_eligible_ids(review, stage)
@@ -197,6 +215,86 @@ def recall_sample_due(review: Review, stage: str) -> list[int]:
     return [rid for rid in drawn if rid not in touched]
 
 
+# The review's records in the sample's random order, by review, stage, highest record id and
+# the kept count of records: a record added has a higher id, or, committed late by a concurrent
+# writer, changes the count; one deleted since is skipped by the walk. The order depends on the
+# ids alone, so a key that survives a database restore still names the same order. Shared by
+# the web processes through the cache.
+_ORDER_LRU: dict[tuple[int, str, int, int], array] = {}
+_ORDER_LRU_MAX = 8
+_ORDER_CACHE_SECONDS = 24 * 3600
+
+
+def _records_in_sample_order(review: Review, stage: str, records: int) -> array:
+    from django.core.cache import cache
+    from django.db.models import Max
+
+    from reviewapp.literature.models import Record
+    from reviewapp.screening.ranking.recall import sample_order
+
+    top = Record.objects.filter(review=review).aggregate(top=Max("id"))["top"] or 0
+    key = (review.pk, stage, top, records)
+    order = _ORDER_LRU.get(key)
+    if order is None:
+        cache_key = f"recall-order:{review.pk}:{stage}:{top}:{records}"
+        stored = cache.get(cache_key)
+        if stored is not None:
+            order = array("q")
+            order.frombytes(stored)
+        else:
+            ids = list(Record.objects.filter(review=review).values_list("id", flat=True))
+            order = array("q", sample_order(ids, _sample_salt(review, stage)))
+            cache.set(cache_key, order.tobytes(), _ORDER_CACHE_SECONDS)
+        _ORDER_LRU[key] = order
+        while len(_ORDER_LRU) > _ORDER_LRU_MAX:
+            _ORDER_LRU.pop(next(iter(_ORDER_LRU)))
+    return order
+
+
+def _sample_walk(review: Review, stage: str, limit: int, records: int):
+    """The first ``limit`` records of the stage's sample order (the eligible records in their
+    random order, as ranking.recall.sample_order gives them) with their state (None without a
+    row) and whether a stopping rule excluded them, read a chunk of the order at a time."""
+    from reviewapp.literature.models import DuplicateLink, Record
+    from reviewapp.screening.selectors import _ta_included
+
+    order = _records_in_sample_order(review, stage, records)
+    start, given = 0, 0
+    size = max(2 * limit, 500)
+    while given < limit and start < len(order):
+        chunk = order[start : start + size].tolist()
+        start += size
+        size = min(2 * size, 20000)
+        eligible = set(
+            Record.objects.filter(review=review, id__in=chunk).values_list("id", flat=True)
+        )
+        eligible -= set(
+            DuplicateLink.objects.filter(
+                duplicate_id__in=chunk, undone_at__isnull=True
+            ).values_list("duplicate_id", flat=True)
+        )
+        if stage == Stage.FULL_TEXT:
+            eligible &= set(
+                _ta_included(review).filter(record_id__in=chunk).values_list("record_id", flat=True)
+            )
+        states = dict(
+            RecordStageState.objects.filter(
+                review=review, stage=stage, record_id__in=chunk
+            ).values_list("record_id", "state")
+        )
+        automated = set(
+            Decision.objects.filter(
+                review=review, stage=stage, kind=DecisionKind.AUTOMATION, record_id__in=chunk
+            ).values_list("record_id", flat=True)
+        )
+        for rid in chunk:
+            if rid in eligible:
+                yield rid, states.get(rid), rid in automated
+                given += 1
+                if given == limit:
+                    return
+
+
 @dataclass(frozen=True)
 class StageRecall:
     """A stage's recall estimate as the dashboard shows it."""
@@ -209,10 +307,80 @@ class StageRecall:
     stopped: bool
 
 
-def recall_estimates_get(review: Review) -> list[StageRecall]:
+def recall_estimates_get(review: Review, counts=None) -> list[StageRecall]:
     """The recall estimate with its interval for each stage that has one to show: a ranked
     queue (which serves the random sample) or a declared stopping rule. The estimate is
-    recall_status's (ranking.recall.sample_recall), without the stopping test."""
+    recall_status's (ranking.recall.sample_recall), without the stopping test.
+
+    The dashboard shows it, so it reads no row per record of the review: the totals come from
+    the kept counts (``counts``, screening.counts.review_counts, when the caller has them) and
+    the sample from the first records of its order (recall_estimates_recount is the same from
+    every row, for the tests).
+    """
+    from reviewapp.screening.counts import review_counts
+    from reviewapp.screening.ranking.recall import sample_recall
+
+    stages = _recall_stages(review)
+    if not stages:
+        return []
+    counts = counts or review_counts(review)
+    out = []
+    for stage, confidence in stages:
+        n_total = counts.stage(stage).eligible
+        states = counts.states[stage]
+        found = states[(ScreenState.INCLUDED.value, False)]
+        screened = found + states[(ScreenState.EXCLUDED.value, False)]
+        size = hits = 0
+        for _rid, state, automated in _sample_walk(
+            review, stage, screened // RECALL_SAMPLE_EVERY, counts.records
+        ):
+            if automated or state not in (ScreenState.INCLUDED, ScreenState.EXCLUDED):
+                break
+            size += 1
+            hits += state == ScreenState.INCLUDED
+        out.append(
+            StageRecall(
+                stage=stage,
+                label=Stage(stage).label,
+                estimate=sample_recall(
+                    n_total=n_total,
+                    found=found,
+                    screened=screened,
+                    sample_size=size,
+                    sample_includes=hits,
+                    confidence=confidence,
+                ),
+                screened=screened,
+                n_total=n_total,
+                stopped=bool(sum(n for (_state, automated), n in states.items() if automated)),
+            )
+        )
+    return out
+
+
+def _recall_stages(review: Review) -> list[tuple[str, float]]:
+    """The stages with an estimate to show and the confidence of each."""
+    ranked = set(
+        StageSettings.objects.filter(review=review, queue_order="ranked").values_list(
+            "stage", flat=True
+        )
+    )
+    rules = {
+        rule.stage: rule
+        for rule in StoppingRule.objects.filter(review=review)
+        .order_by("id")
+        .only("stage", "confidence")
+    }
+    return [
+        (stage, rules[stage].confidence if stage in rules else DEFAULT_CONFIDENCE)
+        for stage in Stage.values
+        if stage in ranked or stage in rules
+    ]
+
+
+def recall_estimates_recount(review: Review) -> list[StageRecall]:
+    """recall_estimates_get from every eligible record and state row (slow on a big
+    review): what it must always equal, for the tests."""
     from reviewapp.screening.ranking.recall import sample_order, sample_prefix, sample_recall
 
     ranked = set(
