@@ -74,6 +74,32 @@ def _json_sections(parsed: ParsedRecord) -> str:
     return copy_text_field(text)
 
 
+def _json_raw(raw: dict) -> str:
+    # What parsers keep (`{"article_ids": {type: id}}` and the like: string keys and values)
+    # without the general encoder's per-call set-up; it does anything else, and the same text.
+    try:
+        text = (
+            "{"
+            + ", ".join(
+                f"{encode_basestring(key)}: "
+                + (
+                    encode_basestring(value)
+                    if value.__class__ is str
+                    else "{"
+                    + ", ".join(
+                        f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in value.items()
+                    )
+                    + "}"
+                )
+                for key, value in raw.items()
+            )
+            + "}"
+        )
+    except (TypeError, AttributeError):
+        text = _dumps(raw)
+    return copy_text_field(text)
+
+
 def record_line(
     parsed: ParsedRecord,
     *,
@@ -112,7 +138,7 @@ def record_line(
             _json_strings(parsed.mesh_terms),
             _json_strings(parsed.publication_types),
             text(parsed.language[:50]),
-            text(_dumps(raw)),
+            _json_raw(raw),
             created_at,
         )
     )

@@ -7,8 +7,10 @@ reported with its place in the file) or not at all. Records stream through in ba
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 
 from django.conf import settings
@@ -499,6 +501,23 @@ def records_counted(*, review: Review, n: int, search=None, source_import=None) 
     tally_add(review.pk, {key: n})
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Run the block without Python's cyclic garbage collector.
+
+    An import makes millions of short-lived objects (elements, parsed records, COPY lines) and
+    keeps a growing duplicate index; the collector's passes over them found no cycles to free,
+    and cost several percent of the import. Reference counting still frees everything at once.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> dict:
     review_records_lock(imp.review_id)
     index = duplicate_index_for(imp.review)
@@ -507,7 +526,7 @@ def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> 
     warnings: list[dict] = []
     count_warnings = 0
     # The writer sends one batch to the database while the parser reads the next.
-    with BulkWriter() as writer:
+    with _collector_paused(), BulkWriter() as writer:
         for batch in _batches(items, BATCH_SIZE):
             parsed = [item for item in batch if isinstance(item, ParsedRecord)]
             if len(parsed) != len(batch):

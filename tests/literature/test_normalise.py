@@ -4,6 +4,7 @@ import pytest
 
 from reviewapp.literature.parsers.base import AbstractSection
 from reviewapp.literature.parsers.normalise import (
+    bad_character,
     doi_from_url,
     find_doi,
     flatten_abstract,
@@ -171,3 +172,21 @@ def test_a_pdf_ending_is_never_part_of_a_doi():
     assert normalise_doi("10.1000/xyz.pdf") == "10.1000/xyz"
     assert normalise_doi("doi: 10.1000/xyz.PDF.") == "10.1000/xyz"
     assert normalise_doi("10.1000/pdf-guide") == "10.1000/pdf-guide"
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Aspirin in adults", ""),
+        ("", ""),
+        ("Tab\tand newline\n are allowed", ""),
+        ("No\u00a0break space and soft\u00adhyphen", ""),
+        ("Lost \ufffd character", "U+FFFD"),
+        ("Bell \x07", "U+0007"),
+        ("C1 control \x86 here", "U+0086"),
+        ("Delete \x7f", "U+007F"),
+    ],
+)
+def test_bad_characters_are_controls_and_the_replacement_character(text, found):
+    problem = bad_character(text)
+    assert (found in problem) if found else problem == ""

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from reviewapp.literature.parsers import FileUnreadable, parse_pubmed_xml
+from reviewapp.literature.parsers import FileUnreadable, Rejection, parse_pubmed_xml
 from tests.literature.helpers import fixture_bytes, parse_fixture
 
 
@@ -122,3 +122,72 @@ def test_an_empty_article_set_yields_nothing():
         parse_pubmed_xml(io.BytesIO(b"<?xml version='1.0'?><PubmedArticleSet></PubmedArticleSet>"))
     )
     assert items == []
+
+
+def test_mesh_terms_are_every_descriptor_of_the_first_heading_list_in_order():
+    records, _ = parse_fixture(parse_pubmed_xml, "entrez/pubmed1.xml")
+    assert records[1].mesh_terms == [
+        "Binding Sites",
+        "Chromatium",
+        "Cytochrome c Group",
+        "Electron Spin Resonance Spectroscopy",
+        "Flavins",
+        "Heme",
+        "Hydrogen-Ion Concentration",
+        "Iron",
+        "Magnetics",
+        "Oxidation-Reduction",
+        "Protein Binding",
+        "Protein Conformation",
+        "Temperature",
+    ]
+
+
+def test_mesh_terms_skip_qualifiers_later_heading_lists_and_empty_descriptors():
+    xml = b"""<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID>
+    <Article><ArticleTitle>A trial of aspirin in adults</ArticleTitle></Article>
+    <MeshHeadingList>
+      <MeshHeading><DescriptorName>Aspirin</DescriptorName>
+        <QualifierName>therapeutic use</QualifierName></MeshHeading>
+      <MeshHeading><QualifierName>adverse effects</QualifierName>
+        <DescriptorName>Hemorrhage</DescriptorName><DescriptorName>Stroke</DescriptorName>
+      </MeshHeading>
+      <MeshHeading><DescriptorName> </DescriptorName></MeshHeading>
+      <DescriptorName>Not in a heading</DescriptorName>
+      <MeshHeading><DescriptorName>CO<sub>2</sub></DescriptorName></MeshHeading>
+    </MeshHeadingList>
+    <MeshHeadingList><MeshHeading><DescriptorName>Second list</DescriptorName></MeshHeading>
+    </MeshHeadingList>
+    </MedlineCitation></PubmedArticle></PubmedArticleSet>"""
+    (record,) = list(parse_pubmed_xml(io.BytesIO(xml)))
+    assert record.mesh_terms == ["Aspirin", "Hemorrhage", "Stroke", "CO₂"]
+
+
+@pytest.mark.parametrize(
+    ("element", "text", "field"),
+    [
+        ("ArticleTitle", "Aspirin\x86 in adults", "ArticleTitle"),
+        ("LastName", "Sm\ufffdth", "AuthorList"),
+        ("Title", "Lancet\x7f", "Journal"),
+    ],
+)
+def test_a_control_or_lost_character_rejects_the_record_naming_its_field(element, text, field):
+    author = (
+        "<AuthorList><Author><LastName>Smith</LastName><Initials>J</Initials></Author></AuthorList>"
+    )
+    fields = {
+        "ArticleTitle": "Aspirin in adults",
+        "LastName": "Smith",
+        "Title": "Lancet",
+    }
+    fields[element] = text
+    xml = (
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article>"
+        f"<Journal><Title>{fields['Title']}</Title></Journal>"
+        f"<ArticleTitle>{fields['ArticleTitle']}</ArticleTitle>"
+        + author.replace("Smith", fields["LastName"])
+        + "</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"
+    ).encode()
+    (item,) = list(parse_pubmed_xml(io.BytesIO(xml)))
+    assert isinstance(item, Rejection)
+    assert item.field == field

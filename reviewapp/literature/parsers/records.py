@@ -47,6 +47,24 @@ def _strings(value: object) -> Iterable[str]:
         yield str(value)
 
 
+def _joined(fields: list[tuple[str, object]]) -> str:
+    """The fields' texts joined by spaces, as `_strings` lists them."""
+    # Fields are nearly always strings and lists of strings: joined directly, without walking
+    # every value through the generators, unless a list holds something else (join refuses it).
+    parts: list[str] = []
+    for _name, value in fields:
+        if value.__class__ is str:
+            parts.append(value)  # type: ignore[arg-type]
+        elif value.__class__ is list:
+            parts.extend(value)  # type: ignore[arg-type]
+        else:
+            parts.extend(_strings(value))
+    try:
+        return " ".join(parts)
+    except TypeError:
+        return " ".join(text for _name, value in fields for text in _strings(value))
+
+
 def check_characters(
     position: int, line: int | None, fields: Iterable[tuple[str, object]]
 ) -> Rejection | None:
@@ -54,7 +72,7 @@ def check_characters(
     fields = list(fields)
     # One search over all the text first: almost every record is clean, and only a record with
     # a bad character needs the field-by-field search that names the field.
-    if not bad_character(" ".join(text for _name, value in fields for text in _strings(value))):
+    if not bad_character(_joined(fields)):
         return None
     for name, value in fields:
         for text in _strings(value):
