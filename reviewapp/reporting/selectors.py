@@ -135,6 +135,19 @@ def _meta_analysis_counts(
     return len(studies), len(reports)
 
 
+def _states(review: Review, stage: str, ids: list[int] | None) -> dict[int, State]:
+    """stage_states of the whole review (``ids`` None), or of the records ``ids``, which must
+    all be eligible at the stage, from their own rows."""
+    if ids is None:
+        return stage_states(review, stage)
+    stored = dict(
+        RecordStageState.objects.filter(review=review, stage=stage, record_id__in=ids).values_list(
+            "record_id", "state"
+        )
+    )
+    return {rid: State(stored.get(rid, State.UNSCREENED)) for rid in ids}
+
+
 def prisma_counts_recount(review: Review, *, version: LivingVersion | None = None) -> PrismaCounts:
     """Every PRISMA 2020 box of the review, from every one of its records, links, decisions and
     reports, with the ids each box counts (so a broken flow names its records).
@@ -159,12 +172,15 @@ def prisma_counts_recount(review: Review, *, version: LivingVersion | None = Non
     )
     unique_ids = sorted(identified_ids - set(duplicate_ids))
 
-    ta = stage_states(review, Stage.TITLE_ABSTRACT)
-    automation_ids = set(
-        Decision.objects.filter(
-            review=review, stage=Stage.TITLE_ABSTRACT, kind=DecisionKind.AUTOMATION
-        ).values_list("record_id", flat=True)
+    # A version's flow reads the rows of its own records only: a few hundred records of a
+    # 100,000-record review must not cost a pass over the whole review's states.
+    ta = _states(review, Stage.TITLE_ABSTRACT, unique_ids if version is not None else None)
+    automations = Decision.objects.filter(
+        review=review, stage=Stage.TITLE_ABSTRACT, kind=DecisionKind.AUTOMATION
     )
+    if version is not None:
+        automations = automations.filter(record_id__in=unique_ids)
+    automation_ids = set(automations.values_list("record_id", flat=True))
     automated = sorted(
         rid for rid in unique_ids if rid in automation_ids and ta.get(rid) == State.EXCLUDED
     )
@@ -181,7 +197,7 @@ def prisma_counts_recount(review: Review, *, version: LivingVersion | None = Non
     )
     if version is not None:
         not_retrieved &= identified_ids
-    ft = stage_states(review, Stage.FULL_TEXT)
+    ft = _states(review, Stage.FULL_TEXT, sought if version is not None else None)
     assessed = [rid for rid in sought if rid not in not_retrieved]
     ft_excluded = [rid for rid in assessed if ft.get(rid) == State.EXCLUDED]
     ft_included = [rid for rid in assessed if ft.get(rid) == State.INCLUDED]
