@@ -18,6 +18,11 @@ beside it) before it may become the default. Candidates:
 - ``title2``: the title counted twice (title weighting).
 - ``ens``: rank average of u4's SVM and a logistic regression (C=10, balanced) on u4's features.
 - ``lr``: that logistic regression alone.
+- ``bal``: u4 with balance ratio 1 (scikit-learn's class_weight="balanced") instead of 9.8.
+- ``kwlow``: ``kw`` with the keyword block weighted 0.25 instead of 0.7.
+- ``mindf2``: u4 with min_df 2 (terms seen in one record only dropped).
+- ``nbsvm``: rank average of u4's SVM and ASReview's naive Bayes (alpha 3.822, balance ratio
+  1.2, the ``nb`` preset's classifier) on u4's features.
 Names combine: ``charkw`` is both blocks.
 """
 
@@ -39,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.naive_bayes import MultinomialNB  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
 from reviewapp.screening.ranking import rrf, wss  # noqa: E402
@@ -56,7 +62,8 @@ def features(rows: list[dict], kind: str) -> sp.csr_matrix:
         words = [f"{t} {t} {a}" for t, a in zip(titles, abstracts, strict=True)]
     else:
         words = texts
-    blocks = [TfidfVectorizer(**U4).fit_transform(words)]
+    params = {**U4, "min_df": 2} if "mindf2" in kind else U4
+    blocks = [TfidfVectorizer(**params).fit_transform(words)]
     if "char" in kind:
         char = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, max_df=0.95
@@ -69,7 +76,8 @@ def features(rows: list[dict], kind: str) -> sp.csr_matrix:
         ]
         if any(keywords):
             vectoriser = TfidfVectorizer(analyzer=lambda x: x, sublinear_tf=True, max_df=0.95)
-            blocks.append(vectoriser.fit_transform(keywords) * 0.7)
+            weight = 0.25 if "kwlow" in kind else 0.7
+            blocks.append(vectoriser.fit_transform(keywords) * weight)
     if len(blocks) == 1:
         return blocks[0].tocsr()
     matrix = sp.hstack(blocks).tocsr()
@@ -79,21 +87,33 @@ def features(rows: list[dict], kind: str) -> sp.csr_matrix:
 
 
 def scorer(kind: str, seed: int):
+    ratio = 1.0 if "bal" in kind else 9.8
+
     def svm(x, idx, y):
         model = LinearSVC(C=0.11, random_state=seed)
-        model.fit(x[idx], y, sample_weight=balanced_sample_weight(y, 9.8))
+        model.fit(x[idx], y, sample_weight=balanced_sample_weight(y, ratio))
         return np.asarray(x @ model.coef_.ravel()).ravel()
+
+    def nb(x, idx, y):
+        model = MultinomialNB(alpha=3.822)
+        model.fit(x[idx], y, sample_weight=balanced_sample_weight(y, 1.2))
+        return model.predict_proba(x)[:, 1]
 
     def lr(x, idx, y):
         model = LogisticRegression(C=10, solver="liblinear", random_state=seed)
         model.fit(x[idx], y, sample_weight=balanced_sample_weight(y, 1.0))
         return np.asarray(x @ model.coef_.ravel()).ravel()
 
-    def rank_mean(x, idx, y):
-        return sum(np.argsort(np.argsort(s)) for s in (svm(x, idx, y), lr(x, idx, y))) / 2
+    def rank_mean(*parts):
+        def score(x, idx, y):
+            return sum(np.argsort(np.argsort(part(x, idx, y))) for part in parts) / len(parts)
+
+        return score
 
     if "ens" in kind:
-        return rank_mean
+        return rank_mean(svm, lr)
+    if "nbsvm" in kind:
+        return rank_mean(svm, nb)
     return lr if "lr" in kind else svm
 
 
