@@ -32,11 +32,12 @@ PAGES = [
 ]
 # Queries a page runs only when there is something to show, whatever its amount: the conflicts
 # page reads the votes of the conflicts listed only when there are some, and the reasons of the
-# latest resolutions only when there are some; a box's page reads its ids and their records only
-# when the box is not empty. The conflicts page also shows its first conflict in full when there
+# latest resolutions only when there are some; a box's page reads its ids, their records and
+# the merged values of those records (one query for the page) only when the box is not empty. The conflicts page also shows its first conflict in full when there
 # is one (its record with its neighbours, its events, their reasons, its notes, the reasons a
-# resolver may give). Random writes may leave none at one size.
-OPTIONAL = {"screening:conflict-list": 7, "reporting:prisma-box": 2}
+# resolver may give), and the merged values of the records of the list, of the one shown in full
+# and of the latest resolutions (one query each). Random writes may leave none at one size.
+OPTIONAL = {"screening:conflict-list": 9, "reporting:prisma-box": 3}
 # Generous caps: what matters is that the number does not grow; these catch a page gone wild.
 MAX_QUERIES = 25
 
