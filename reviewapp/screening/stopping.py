@@ -260,7 +260,8 @@ def _sample_walk(review: Review, stage: str, limit: int, records: int):
 
     order = _records_in_sample_order(review, stage, records)
     start, given = 0, 0
-    size = max(2 * limit, 500)
+    # Enough ids for ``limit`` eligible ones when a few are duplicates; another chunk if not.
+    size = limit + limit // 8 + 100
     while given < limit and start < len(order):
         chunk = order[start : start + size].tolist()
         start += size
