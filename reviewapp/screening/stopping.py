@@ -384,23 +384,8 @@ def recall_estimates_recount(review: Review) -> list[StageRecall]:
     review): what it must always equal, for the tests."""
     from reviewapp.screening.ranking.recall import sample_order, sample_prefix, sample_recall
 
-    ranked = set(
-        StageSettings.objects.filter(review=review, queue_order="ranked").values_list(
-            "stage", flat=True
-        )
-    )
-    rules = {
-        rule.stage: rule
-        for rule in StoppingRule.objects.filter(review=review)
-        .order_by("id")
-        .only("stage", "confidence")
-    }
     out = []
-    for stage in Stage.values:
-        if stage not in ranked and stage not in rules:
-            continue
-        rule = rules.get(stage)
-        confidence = rule.confidence if rule else DEFAULT_CONFIDENCE
+    for stage, confidence in _recall_stages(review):
         eligible = stage_eligible_ids(review, stage)
         settled = _settled_labels(review, stage, set(eligible))
         found = sum(settled.values())

@@ -58,3 +58,36 @@ def bcg_trials_extract(review, owner, *, moderators: bool = False) -> tuple[dict
         )
         extracted.append((trial, study))
     return keys, extracted
+
+
+def trials_extract(review, owner, trials) -> None:
+    """Two-arm trials ((events, total) in arm 1, (events, total) in arm 2) extracted on a form
+    "Trials" with one dichotomous outcome "Death" by one extractor (final data); the studies are
+    labelled "Trial 001", "Trial 002"..."""
+    me = membership_of(owner, review)
+    form = extraction_form_create(membership=me, name="Trials")
+    form_version_save(
+        membership=me,
+        form=form,
+        items=[{"section": "Outcomes", "label": "Death", "type": "dichotomous"}],
+    )
+    for i, ((a, n1), (c, n2)) in enumerate(trials):
+        extraction_save(
+            membership=me,
+            form=form,
+            study=study_included(review, owner, label=f"Trial {i + 1:03d}"),
+            raw={
+                "outcomes": [
+                    {
+                        "group": "outcomes_death",
+                        "outcome": "Death",
+                        "arm1_events": str(a),
+                        "arm1_total": str(n1),
+                        "arm2_events": str(c),
+                        "arm2_total": str(n2),
+                    }
+                ]
+            },
+            expected_revision=0,
+            submit=True,
+        )

@@ -17,7 +17,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from reviewapp.extraction.services import extraction_form_create, extraction_save, form_version_save
 from reviewapp.literature.constants import JobStatus
 from reviewapp.synthesis import services
 from reviewapp.synthesis.models import AnalysisResult, AnalysisRun
@@ -26,43 +25,18 @@ from reviewapp.synthesis.services import analysis_compute_request, analysis_crea
 from reviewapp.synthesis.stats import plots
 from tests.celery_worker import celery_worker  # noqa: F401  (fixture)
 from tests.conftest import membership_of
-from tests.extraction.helpers import study_included
 from tests.factories import review_make
+from tests.synthesis.helpers import trials_extract
 
 
 def extract_trials(review, owner, k: int, seed: int = 5) -> None:
-    """k two-arm trials with event counts, extracted by one extractor (final data)."""
-    me = membership_of(owner, review)
-    form = extraction_form_create(membership=me, name="Trials")
-    form_version_save(
-        membership=me,
-        form=form,
-        items=[{"section": "Outcomes", "label": "Death", "type": "dichotomous"}],
-    )
+    """k two-arm trials with random event counts, extracted by one extractor (final data)."""
     rng = np.random.default_rng(seed)
-    for i in range(k):
+    trials = []
+    for _ in range(k):
         n1, n2 = (int(n) for n in rng.integers(40, 200, 2))
-        a, c = int(rng.binomial(n1, 0.2)), int(rng.binomial(n2, 0.3))
-        study = study_included(review, owner, label=f"Trial {i + 1:03d}")
-        extraction_save(
-            membership=me,
-            form=form,
-            study=study,
-            raw={
-                "outcomes": [
-                    {
-                        "group": "outcomes_death",
-                        "outcome": "Death",
-                        "arm1_events": str(a),
-                        "arm1_total": str(n1),
-                        "arm2_events": str(c),
-                        "arm2_total": str(n2),
-                    }
-                ]
-            },
-            expected_revision=0,
-            submit=True,
-        )
+        trials.append(((int(rng.binomial(n1, 0.2)), n1), (int(rng.binomial(n2, 0.3)), n2)))
+    trials_extract(review, owner, trials)
 
 
 def create(review, owner, name="Deaths"):

@@ -14,11 +14,10 @@ import pytest
 from django.urls import reverse
 
 from reviewapp.core.errors import ServiceError
-from reviewapp.extraction.services import extraction_form_create, extraction_save, form_version_save
 from reviewapp.synthesis.models import AnalysisResult
 from reviewapp.synthesis.services import analysis_run
 from tests.conftest import membership_of
-from tests.extraction.helpers import study_included
+from tests.synthesis.helpers import trials_extract
 from tests.synthesis.test_analysis_page import create
 
 # (events, total) in arm 1 and arm 2 per trial. REML converges on all five; leaving out
@@ -30,38 +29,8 @@ POOL_FAILS = [((181, 253), (118, 314)), ((2, 176), (6, 47)), ((88, 207), (119, 3
               ((233, 305), (125, 187)), ((113, 255), (54, 182))]  # fmt: skip
 
 
-def extract(review, owner, trials) -> None:
-    me = membership_of(owner, review)
-    form = extraction_form_create(membership=me, name="Trials")
-    form_version_save(
-        membership=me,
-        form=form,
-        items=[{"section": "Outcomes", "label": "Death", "type": "dichotomous"}],
-    )
-    for i, ((a, n1), (c, n2)) in enumerate(trials):
-        extraction_save(
-            membership=me,
-            form=form,
-            study=study_included(review, owner, label=f"Trial {i + 1}"),
-            raw={
-                "outcomes": [
-                    {
-                        "group": "outcomes_death",
-                        "outcome": "Death",
-                        "arm1_events": str(a),
-                        "arm1_total": str(n1),
-                        "arm2_events": str(c),
-                        "arm2_total": str(n2),
-                    }
-                ]
-            },
-            expected_revision=0,
-            submit=True,
-        )
-
-
 def test_a_refit_that_does_not_converge_keeps_the_result_and_says_why(client, review, owner):
-    extract(review, owner, LOO_FAILS)
+    trials_extract(review, owner, LOO_FAILS)
     analysis = create(review, owner)
     result = analysis_run(membership=membership_of(owner, review), analysis=analysis)
     assert result.results["pooled"]["k"] == 5
@@ -76,7 +45,7 @@ def test_a_refit_that_does_not_converge_keeps_the_result_and_says_why(client, re
 
 
 def test_a_pool_that_does_not_converge_is_refused_naming_the_cause(review, owner):
-    extract(review, owner, POOL_FAILS)
+    trials_extract(review, owner, POOL_FAILS)
     analysis = create(review, owner)
     with pytest.raises(ServiceError, match="Fisher scoring for REML did not converge") as caught:
         analysis_run(membership=membership_of(owner, review), analysis=analysis)
