@@ -61,6 +61,9 @@ def _import(review, user, path: Path, **options) -> Import:
         ("malformed/refworks_tagged.txt", "refworks", 2, 0),
         ("refworks/citationjs_refworks_tagged.txt", "refworks", 6, 0),
         ("malformed/cochrane_central.txt", "cochrane", 2, 1),
+        ("ris/asreview_cff_cochrane_endnote.ris", "ris", 3, 0),
+        ("ris/asreview_cff_cochrane_refman.ris", "ris", 3, 0),
+        ("csv/asreview_cff_cochrane.csv", "csv", 3, 0),
     ],
 )
 def test_each_format_imports_through_the_service_with_the_right_counts(
@@ -269,3 +272,60 @@ def test_real_refworks_tagged_records_are_stored_without_a_doi_from_a_link(revie
     assert {r.doi for r in stored} == {""}
     assert stored[0].journal == "Personality & Individual Differences"
     assert stored[0].authors == ["Allan, S", "Gilbert, P"]
+
+
+@pytest.mark.parametrize(
+    ("name", "author_tag", "title_tag", "abstract_tag"),
+    [
+        ("ris/asreview_cff_cochrane_endnote.ris", "AU", "TI", "AB"),
+        ("ris/asreview_cff_cochrane_refman.ris", "A1", "T1", "N2"),
+    ],
+)
+def test_a_real_cochrane_library_ris_export_is_stored_with_its_pmids_dois_and_cn_numbers(
+    review, owner, name, author_tag, title_tag, abstract_tag
+):
+    # Cochrane Library, "Export selected citation(s)", RIS (EndNote) and RIS (Reference Manager):
+    # each record behind a "Record #3 of 18 / Provider: John Wiley & Sons" banner.
+    path = FIXTURES / name
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert (imp.format, imp.count_rejected, imp.warnings) == ("ris", 0, [])
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    expected = tagged_records(path)
+    assert len(stored) == len(expected) == 3
+    for record, fields in zip(stored, expected, strict=True):
+        assert record.title == fields[title_tag][0]
+        assert record.authors == fields[author_tag]
+        assert record.year == int(fields["PY"][0])
+        assert record.journal == fields["JA"][0]
+        assert record.doi == fields["DO"][0].lower()
+        # A structured abstract (BACKGROUND: ... METHODS/DESIGN: ...) is stored in paragraphs.
+        assert " ".join(record.abstract.split()) == fields[abstract_tag][0]
+        # "PUBMED 38407106,EMBASE 643589775": the PubMed entry is the PMID, the rest is not.
+        assert record.pmid == fields["C3"][0].split(",")[0].removeprefix("PUBMED ")
+        assert record.raw["AN"] == fields["AN"]
+    assert [r.raw["AN"][0] for r in stored] == ["CN-00778158", "CN-02677909", "CN-02575572"]
+    assert stored[2].authors == ["Arruabarrena, I", "Rivas, GR", "Cañas, M", "Paúl, J"]
+
+
+def test_a_real_cochrane_library_csv_export_is_stored_like_its_ris_export(review, owner):
+    path = FIXTURES / "csv/asreview_cff_cochrane.csv"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert (imp.format, imp.count_rejected) == ("csv", 0)
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    rows = csv_rows(path)
+    assert len(stored) == len(rows) == 3
+    for record, row in zip(stored, rows, strict=True):
+        assert record.title == row["Title"]
+        assert record.authors == row["Author(s)"].split("; ")
+        assert record.year == int(row["Year"])
+        assert record.journal == row["Source"]
+        assert record.doi == row["DOI"].lower()
+        assert record.pmid == row["PubMed ID"].removeprefix("PUBMED ")
+        assert record.raw["CENTRAL ID"] == row["CENTRAL ID"]
+    ris = _import(review, owner, FIXTURES / "ris/asreview_cff_cochrane_endnote.ris")
+    from_ris = Record.objects.filter(source_import=ris).order_by("number")
+    assert [(r.title, r.pmid, r.doi, r.journal, r.year) for r in from_ris] == [
+        (r.title, r.pmid, r.doi, r.journal, r.year) for r in stored
+    ]

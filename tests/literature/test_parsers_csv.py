@@ -5,7 +5,7 @@ import io
 import pytest
 
 from reviewapp.literature.parsers import FileUnreadable, parse_csv
-from tests.literature.helpers import parse_fixture
+from tests.literature.helpers import parse_fixture, split
 
 
 def test_embase_csv_reads_source_authors_and_doi_from_the_link():
@@ -75,3 +75,23 @@ def test_semicolon_separated_files_with_other_header_names_are_read():
 def test_a_header_without_title_column_is_unreadable_and_lists_accepted_names():
     with pytest.raises(FileUnreadable, match="Article Title"):
         list(parse_csv(io.BytesIO(b"name,when\nx,2001\n")))
+
+
+def test_a_cochrane_library_csv_takes_its_source_column_for_the_journal():
+    # Cochrane Library's CSV has no journal column; its Source is the journal's name alone and
+    # was dropped because it is not Embase's "Journal (2014) 3:3 (152-160)" citation.
+    records, rejections = parse_fixture(parse_csv, "csv/asreview_cff_cochrane.csv")
+    assert rejections == []
+    assert [r.journal for r in records] == [
+        "Trials",
+        "Developmental psychology",
+        "Psychosocial intervention = intervencion psicosocial",
+    ]
+    assert [r.raw["CENTRAL ID"] for r in records] == ["CN-00778158", "CN-02677909", "CN-02575572"]
+    assert [r.pmid for r in records] == ["21314913", "38407106", "37362617"]
+
+
+def test_a_source_column_naming_a_database_is_not_taken_for_the_journal():
+    text = b"Title,Year,Source\nA trial,2020,Scopus\n"
+    records, _ = split(parse_csv(io.BytesIO(text)))
+    assert (records[0].journal, records[0].year) == ("", 2020)

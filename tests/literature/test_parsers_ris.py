@@ -184,3 +184,24 @@ def test_a_doi_comes_from_a_doi_org_link_never_from_a_pdf_or_publisher_link():
         "10.5555/12345678",
     ]
     assert not any(r.doi.endswith(".pdf") for r in records)
+
+
+def test_a_cochrane_library_ris_export_gives_the_pmid_from_c3_and_keeps_the_cn_accession():
+    # Cochrane Library's RIS writes "C3  -  PUBMED 38407106,EMBASE 643589775": the PMID was
+    # lost before, so the record could not be matched with its PubMed copy.
+    records, rejections = parse_fixture(parse_ris, "ris/asreview_cff_cochrane_endnote.ris")
+    assert rejections == []
+    assert [r.pmid for r in records] == ["21314913", "38407106", "37362617"]
+    assert [r.raw["AN"] for r in records] == [["CN-00778158"], ["CN-02677909"], ["CN-02575572"]]
+    # The Cochrane Library link in UR is CENTRAL's own DOI, never taken for the article's.
+    assert [r.doi for r in records] == [
+        "10.1186/1745-6215-12-39",
+        "10.1037/dev0001710",
+        "10.5093/pi2022a2",
+    ]
+
+
+def test_an_embase_number_in_c3_is_not_taken_for_a_pmid():
+    text = b"TY  -  JOUR\nTI  -  A trial\nC3  -  EMBASE 643589775\nER  -  \n"
+    records, _ = split(parse_ris(io.BytesIO(text)))
+    assert records[0].pmid == ""

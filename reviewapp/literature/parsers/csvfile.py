@@ -12,7 +12,7 @@ aliases; when several columns map to one field the first alias listed wins (keyw
 | authors    | Authors, Author, Author Names (Embase), AU, Author Full Names, AF, Creators |
 | year       | Year, Publication Year, PY, Pub Year, Year Published, Date, Publication Date, PD, Date of Publication; else the year in Embase's Source |
 | journal    | Journal, Journal Title, Source Title (Scopus), Publication Title (Zotero), SO, Secondary Title, T2; else Embase's Source |
-| source     | Source (Embase: "Endoscopic Ultrasound (2014) 3:3 (152-160). Date of Publication: 2014" gives journal, year, volume, issue, pages) |
+| source     | Source (Embase: "Endoscopic Ultrasound (2014) 3:3 (152-160). Date of Publication: 2014" gives journal, year, volume, issue, pages; Cochrane Library, whose header has "CENTRAL ID": the journal's name alone) |
 | doi        | DOI, DI; else a DOI in a URL column |
 | pmid       | PMID, PubMed ID (Scopus), PubmedID, Medline PMID (Embase), PM; else a PubMed URL |
 | pmcid      | PMCID, PMC ID, PMC |
@@ -136,6 +136,9 @@ def _key(header: str) -> str:
     return re.sub(r"[^0-9a-z]", "", header.casefold())
 
 
+_CENTRAL_ID = "centralid"  # the `_key` of Cochrane Library CSV's "CENTRAL ID" header
+
+
 _ALIAS_INDEX = {
     _key(alias): (field, rank)
     for field, aliases in ALIASES.items()
@@ -208,6 +211,12 @@ def _build(
         if match:
             source = {k: (v or "").strip() for k, v in match.groupdict().items()}
             break
+    if not source and columns.get("source") and _CENTRAL_ID in map(_key, header):
+        # Cochrane Library's CSV has no journal column: its Source is the journal's name alone
+        # ("Trials"), with year, volume and pages in their own columns. Elsewhere a Source
+        # that is not Embase's citation may name a database ("Scopus"), so only here is it
+        # taken for the journal.
+        source = {"journal": first("source")}
     title = first("title")
     if not title:
         return no_title(position, line, [header[i] for i in columns.get("title", [])])

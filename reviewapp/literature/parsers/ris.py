@@ -25,7 +25,7 @@ Field mapping (the first non-empty tag wins):
 | journal        | JF, T2, JO, JA, J2 |
 | year           | PY, Y1, DA (first plausible year; see `normalise.parse_year`) |
 | doi            | DO, DI; then a DOI inside M3, N1, AN, or a bare DOI in L3 (EBSCOhost); then a doi.org link in UR, L1-L4, LK (never a PDF's or publisher's link) |
-| pmid           | AN when it says PMID/MEDLINE or DB/DP names MEDLINE or PubMed; the AN of an Ovid link into a MEDLINE database (D=medp, medl, prem...); C5 in Embase exports; C2 in Scopus exports; "PMID: n" in N1; PubMed or Europe PMC URLs |
+| pmid           | AN when it says PMID/MEDLINE or DB/DP names MEDLINE or PubMed; the AN of an Ovid link into a MEDLINE database (D=medp, medl, prem...); C5 in Embase exports; C2 in Scopus exports; "PUBMED n" in C3 (Cochrane Library); "PMID: n" in N1; PubMed or Europe PMC URLs |
 | pmcid          | "PMCn" in N1, C2, C6 or a URL |
 | volume / issue | VL / IS (one longer than a volume or issue can be, holding words, is left in `raw`: Ovid's CENTRAL puts conference names in VL) |
 | pages          | SP and EP ("152-160") |
@@ -79,6 +79,9 @@ URL_TAGS = ["UR", "L1", "L2", "L3", "L4", "LK"]
 _TAG_LINE = re.compile(r"^\ufeff?(?:\d+\.\s*)?([A-Z][A-Z0-9]) {1,2}-(?: (.*)|\s*)$")
 _PMID_NOTE = re.compile(r"\bPMID\s*:?\s*(\d{1,9})\b", re.IGNORECASE)
 _PMCID_NOTE = re.compile(r"\bPMCID\b", re.IGNORECASE)
+# Cochrane Library's RIS names the record's entries in other databases in C3, each prefixed by
+# the database: "PUBMED 38407106,EMBASE 643589775". Only the PUBMED one is a PMID.
+_CENTRAL_PUBMED = re.compile(r"(?:^|[,;\s])PUBMED\s+(\d{1,9})\b", re.IGNORECASE)
 
 
 class DialectRisParser(RisParser):
@@ -216,6 +219,10 @@ def _pmid(record: dict[str, list[str]]) -> str:
         for value in record.get("C2", []):
             if normalise_pmid(value):
                 return normalise_pmid(value)
+    for value in record.get("C3", []):
+        match = _CENTRAL_PUBMED.search(value)
+        if match and normalise_pmid(match.group(1)):
+            return normalise_pmid(match.group(1))
     for value in record.get("N1", []):
         match = _PMID_NOTE.search(value)
         if match:
