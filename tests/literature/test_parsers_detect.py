@@ -103,3 +103,14 @@ def test_the_registry_names_every_format_and_the_import_choices_match_it():
         "wos",
     ]
     assert sorted(ImportFormat.values) == sorted(PARSERS)
+
+
+def test_a_cochrane_plain_text_export_with_lines_ended_by_cr_alone_is_detected_and_read():
+    # A saved Cochrane Library plain-text export (citation-export.txt, 271 records, in a public
+    # repository without a licence, so not copied here) has a BOM and CR line ends; detection
+    # matched no line after the first and refused it. The project's own file, ends changed:
+    data = b"\xef\xbb\xbf" + fixture_bytes("malformed/cochrane_central.txt").replace(b"\n", b"\r")
+    assert detect_format(data, "citation-export.txt") == "cochrane"
+    records, rejections = split(parse(io.BytesIO(data), filename="citation-export.txt"))
+    assert [r.title[:20] for r in records] == ["Quality of life in p", "Nasal nitric oxide i"]
+    assert len(rejections) == 1

@@ -92,6 +92,11 @@ def detect_format(head: bytes, filename: str = "") -> str:
 def _detect_format(head: bytes, filename: str) -> str:
     check_head(head)
     text = decode_head(head).lstrip("\ufeff")
+    if "\r" in text and "\n" not in text:
+        # Lines ended by CR alone (as in a saved Cochrane Library plain-text export): the
+        # parsers read them as lines, so detection must too, or no "^" pattern matches past
+        # the first line. A lone CR in a file that also has LF ends stays as it is.
+        text = text.replace("\r", "\n")
     stripped = text.lstrip()
     lower_name = filename.lower()
     if stripped.startswith("<") and not tagged_dialect(text):
