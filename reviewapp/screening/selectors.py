@@ -19,9 +19,8 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from reviewapp.core.blinding import others_votes_visible, reader_of
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.selectors import (
-    merged_annotate,
-    merged_apply,
     records_merged,
+    records_merged_by_id,
     records_unique,
 )
 from reviewapp.reviews.models import Membership, Review
@@ -375,9 +374,7 @@ def record_panels(
     user = membership.user
     # A merged cluster's primary is screened with the cluster's merged metadata (the richest
     # abstract, every identifier and term), read with the records: no query more.
-    records = merged_annotate(Record.objects.all()).in_bulk(record_ids)
-    for record in records.values():
-        merged_apply(record)
+    records = records_merged_by_id(record_ids)
     states: dict[int, str] = {}
     votes: dict[int, list[PanelVote]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)
