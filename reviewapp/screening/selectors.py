@@ -114,9 +114,16 @@ def stage_eligible_ids(review: Review, stage: str) -> list[int]:
     return list(unique.values_list("id", flat=True))
 
 
-def record_eligible(review: Review, record_id: int, stage: str) -> bool:
-    """Whether one record belongs in a stage (the one-record form of stage_eligible_ids)."""
-    if DuplicateLink.objects.filter(duplicate_id=record_id, undone_at__isnull=True).exists():
+def record_eligible(
+    review: Review, record_id: int, stage: str, *, duplicate: bool | None = None
+) -> bool:
+    """Whether one record belongs in a stage (the one-record form of stage_eligible_ids).
+    duplicate: whether it is an active duplicate, when the caller has read it already."""
+    if duplicate is None:
+        duplicate = DuplicateLink.objects.filter(
+            duplicate_id=record_id, undone_at__isnull=True
+        ).exists()
+    if duplicate:
         return False
     if stage == Stage.FULL_TEXT:
         return _ta_included(review).filter(record_id=record_id).exists()

@@ -26,13 +26,13 @@ SESSION = 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1
 # records), my leases (the prefetched record and the one after it), the records shown, their
 # state/votes/tags/notes in one, my count and previous record in one, reasons
 NEXT_RECORD = SESSION + 8
-# user, membership, record, stage settings, token check, duplicate check, the locked write
+# user, membership, record, stage settings, token and duplicate checks (one), the locked write
 # (savepoint, lock, the events so far, which the refusal and repeat checks read too, the new
 # event, votes, vote, state, the kept counts (core.tally: one upsert), release), my leases, lease
 # an awaiting record, lease an unscreened one, the one record rendered (the browser shows the
 # other) and its state/votes/tags/notes, my count and previous record, reasons. (The ranking
 # check runs after the commit, and only for a ranked queue.)
-DECISION = SESSION + 22
+DECISION = SESSION + 21
 
 
 @pytest.fixture
