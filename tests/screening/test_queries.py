@@ -67,6 +67,27 @@ def test_recording_a_decision_runs_a_fixed_number_of_queries(
         assert response.status_code == 200
 
 
+def test_a_decision_as_the_page_sends_it_runs_the_same_number_of_queries(
+    screening, review, django_assert_num_queries
+):
+    # As static/js/screening.js sends it: the prefetched record already on screen, so the
+    # answer renders only the record after it.
+    screen = reverse("screening:screen", args=[review.slug, "ta"])
+    for _ in range(3):
+        html = screening.get(screen, **HX).content.decode()
+        current, upcoming = dict.fromkeys(re.findall(r'data-record-id="(\d+)"', html))
+        url = reverse("screening:screen-decide", args=[review.slug, "ta", current])
+        with django_assert_num_queries(DECISION):
+            response = screening.post(
+                url,
+                {"value": "include", "client_token": str(uuid.uuid4())},
+                HTTP_X_SCREEN_SHOWING=str(upcoming),
+                **HX,
+            )
+        assert response.status_code == 200
+        assert f'data-record-id="{upcoming}" data-shown="true"' in response.content.decode()
+
+
 def test_the_record_the_browser_already_shows_is_sent_as_an_id_only(screening, review):
     html = screening.get(reverse("screening:screen", args=[review.slug, "ta"]), **HX)
     current, upcoming = dict.fromkeys(re.findall(r'data-record-id="(\d+)"', html.content.decode()))
