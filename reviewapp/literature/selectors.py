@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from typing import Any
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
@@ -25,6 +28,7 @@ from django.db.models import (
     When,
     Window,
 )
+from django.db.models.expressions import RawSQL
 
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.rows import in_review, row_after, row_before
@@ -517,6 +521,35 @@ def merged_annotate(records: QuerySet[Record]) -> QuerySet[Record]:
         merge_members=_active_duplicates("pk"),
         merge_demoted=_demoted("pk"),
     )
+
+
+@functools.cache
+def _merged_by_id_statement() -> tuple[str, tuple, int]:
+    """merged_annotate's statement for records by id, compiled once per process: (SQL, its
+    parameters, the position of the parameter that takes the ids as one array)."""
+    ids: list[int] = []  # a marker: found again among the compiled parameters by identity
+    where = RawSQL(f'"{Record._meta.db_table}"."id" = ANY(%s)', [ids], output_field=BooleanField())
+    sql, params = merged_annotate(Record.objects.filter(where)).query.sql_with_params()
+    return sql, tuple(params), next(i for i, p in enumerate(params) if p is ids)
+
+
+def records_merged_by_id(record_ids: list[int]) -> dict[int, Record]:
+    """Records by id, each through ``merged_apply``: what ``merged_annotate(...).in_bulk(ids)``
+    gives, for the screening panels, which read one or two records on every request of every
+    screener. Building and compiling that queryset took most of the Python time of reading
+    them (about 2 of 2.7 ms); the statement is compiled once and only the ids change."""
+    sql, params, at = _merged_by_id_statement()
+    bound = list(params)
+    bound[at] = list(record_ids)
+    records = {}
+    for record in Record.objects.raw(sql, bound):
+        # A raw query hands annotations over as the driver reads them: JSON as text.
+        for name in ("merge_values", "merge_records"):
+            value = record.__dict__.get(name)
+            if isinstance(value, str):
+                record.__dict__[name] = json.loads(value)
+        records[record.pk] = merged_apply(record)
+    return records
 
 
 def merged_apply(record: Record, values: dict[str, Any] | None = None) -> Record:

@@ -19,9 +19,8 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from reviewapp.core.blinding import others_votes_visible, reader_of
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.selectors import (
-    merged_annotate,
-    merged_apply,
     records_merged,
+    records_merged_by_id,
     records_unique,
 )
 from reviewapp.reviews.models import Membership, Review
@@ -115,9 +114,16 @@ def stage_eligible_ids(review: Review, stage: str) -> list[int]:
     return list(unique.values_list("id", flat=True))
 
 
-def record_eligible(review: Review, record_id: int, stage: str) -> bool:
-    """Whether one record belongs in a stage (the one-record form of stage_eligible_ids)."""
-    if DuplicateLink.objects.filter(duplicate_id=record_id, undone_at__isnull=True).exists():
+def record_eligible(
+    review: Review, record_id: int, stage: str, *, duplicate: bool | None = None
+) -> bool:
+    """Whether one record belongs in a stage (the one-record form of stage_eligible_ids).
+    duplicate: whether it is an active duplicate, when the caller has read it already."""
+    if duplicate is None:
+        duplicate = DuplicateLink.objects.filter(
+            duplicate_id=record_id, undone_at__isnull=True
+        ).exists()
+    if duplicate:
         return False
     if stage == Stage.FULL_TEXT:
         return _ta_included(review).filter(record_id=record_id).exists()
@@ -375,9 +381,7 @@ def record_panels(
     user = membership.user
     # A merged cluster's primary is screened with the cluster's merged metadata (the richest
     # abstract, every identifier and term), read with the records: no query more.
-    records = merged_annotate(Record.objects.all()).in_bulk(record_ids)
-    for record in records.values():
-        merged_apply(record)
+    records = records_merged_by_id(record_ids)
     states: dict[int, str] = {}
     votes: dict[int, list[PanelVote]] = defaultdict(list)
     tags: dict[int, list[str]] = defaultdict(list)

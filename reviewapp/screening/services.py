@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from reviewapp.audit.constants import Action
@@ -19,7 +19,7 @@ from reviewapp.core.db import ANALYZE_AFTER_ROWS, tables_analyze
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.permissions import require
 from reviewapp.core.tally import state_key, tally_add
-from reviewapp.literature.models import Record
+from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import (
@@ -77,6 +77,33 @@ def _token_existing(user, client_token: uuid.UUID | None) -> Decision | None:
     # At most one (unique per reviewer): no ordering to add.
     found = list(Decision.objects.filter(reviewer=user, client_token=client_token).order_by()[:1])
     return found[0] if found else None
+
+
+# A decision's first two checks, which every decision request makes, in one statement: the
+# decision this reviewer's client token already made (a retried request), and whether the record
+# is an active duplicate of another (not screened). Each was an ORM query of its own.
+_TOKEN_AND_DUPLICATE = """
+SELECT
+    (SELECT d.id FROM {decision} d WHERE d.reviewer_id = %(user)s AND d.client_token = %(token)s
+        LIMIT 1),
+    EXISTS (SELECT 1 FROM {link} l WHERE l.duplicate_id = %(record)s AND l.undone_at IS NULL)
+"""
+
+
+def _token_existing_and_duplicate(
+    user, client_token: uuid.UUID | None, record_id: int
+) -> tuple[Decision | None, bool]:
+    """(the decision this client token already made, whether the record is an active duplicate)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TOKEN_AND_DUPLICATE.format(
+                decision=Decision._meta.db_table, link=DuplicateLink._meta.db_table
+            ),
+            {"user": user.pk, "token": client_token, "record": record_id},
+        )
+        existing_id, duplicate = cursor.fetchone()
+    existing = Decision.objects.get(pk=existing_id) if existing_id is not None else None
+    return existing, bool(duplicate)
 
 
 def _refusal_message(refusal: Refusal, *, record_number: int, state: str, required: int) -> str:
@@ -243,17 +270,22 @@ def decision_record(
         )
     if record.review_id != review.pk:
         raise ServiceError("That record belongs to another review.", field="record")
-    existing = _token_existing(membership.user, client_token)
+    existing, duplicate = _token_existing_and_duplicate(membership.user, client_token, record.pk)
     if existing is not None:
         return existing, False
-    if not record_eligible(review, record.pk, stage):
+    if duplicate or not record_eligible(review, record.pk, stage, duplicate=False):
         raise ServiceError(
             f"Record {record.number} is not waiting for screening at the {Stage(stage).label.lower()} "
             "stage (it is a duplicate, or was not included at the stage before).",
             field="record",
         )
     reason_ids = list(dict.fromkeys(reason_ids or []))
-    reasons = list(ExclusionReason.objects.filter(review=review, pk__in=reason_ids, active=True))
+    # Most votes name no reason: no queryset to build for them.
+    reasons = (
+        list(ExclusionReason.objects.filter(review=review, pk__in=reason_ids, active=True))
+        if reason_ids
+        else []
+    )
     if len(reasons) != len(reason_ids):
         raise ServiceError(
             "One of the exclusion reasons is not in this review's list.", field="reasons"

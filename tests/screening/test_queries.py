@@ -26,13 +26,13 @@ SESSION = 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1
 # records), my leases (the prefetched record and the one after it), the records shown, their
 # state/votes/tags/notes in one, my count and previous record in one, reasons
 NEXT_RECORD = SESSION + 8
-# user, membership, record, stage settings, token check, duplicate check, the locked write
+# user, membership, record, stage settings, token and duplicate checks (one), the locked write
 # (savepoint, lock, the events so far, which the refusal and repeat checks read too, the new
 # event, votes, vote, state, the kept counts (core.tally: one upsert), release), my leases, lease
 # an awaiting record, lease an unscreened one, the one record rendered (the browser shows the
 # other) and its state/votes/tags/notes, my count and previous record, reasons. (The ranking
 # check runs after the commit, and only for a ranked queue.)
-DECISION = SESSION + 22
+DECISION = SESSION + 21
 
 
 @pytest.fixture
@@ -65,6 +65,27 @@ def test_recording_a_decision_runs_a_fixed_number_of_queries(
                 url, {"value": "exclude", "client_token": str(uuid.uuid4())}, **HX
             )
         assert response.status_code == 200
+
+
+def test_a_decision_as_the_page_sends_it_runs_the_same_number_of_queries(
+    screening, review, django_assert_num_queries
+):
+    # As static/js/screening.js sends it: the prefetched record already on screen, so the
+    # answer renders only the record after it.
+    screen = reverse("screening:screen", args=[review.slug, "ta"])
+    for _ in range(3):
+        html = screening.get(screen, **HX).content.decode()
+        current, upcoming = dict.fromkeys(re.findall(r'data-record-id="(\d+)"', html))
+        url = reverse("screening:screen-decide", args=[review.slug, "ta", current])
+        with django_assert_num_queries(DECISION):
+            response = screening.post(
+                url,
+                {"value": "include", "client_token": str(uuid.uuid4())},
+                HTTP_X_SCREEN_SHOWING=str(upcoming),
+                **HX,
+            )
+        assert response.status_code == 200
+        assert f'data-record-id="{upcoming}" data-shown="true"' in response.content.decode()
 
 
 def test_the_record_the_browser_already_shows_is_sent_as_an_id_only(screening, review):

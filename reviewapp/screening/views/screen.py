@@ -7,8 +7,8 @@ import uuid
 from django.conf import settings as django_settings
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -134,6 +134,22 @@ def screen_context(
     }
 
 
+def _record_brief_or_404(review, record_id: int) -> Record:
+    """The review's record with only its id, review and number (what deciding on it or renewing
+    its lease needs), or Http404. Plain SQL: read on every decision, where the queryset's
+    building took more Python time than PostgreSQL took to answer."""
+    found = list(
+        Record.objects.raw(
+            f"SELECT id, review_id, number FROM {Record._meta.db_table} "
+            "WHERE id = %s AND review_id = %s",
+            [record_id, review.pk],
+        )
+    )
+    if not found:
+        raise Http404("No such record in this review.")
+    return found[0]
+
+
 def record_label(record) -> str:
     """How a record is named to people: its number in the review (its id until it has one)."""
     return str(getattr(record, "number", None) or record.pk)
@@ -206,9 +222,7 @@ def screen_renew(request, stage: str, record_id: int, *, review, membership):
     """The page still shows this record (screening.js asks every few minutes while it is in
     view): keep it leased. 409 with the reason when the lease was lost."""
     stage = stage_or_404(stage)
-    record = get_object_or_404(
-        Record.objects.only("id", "review_id", "number"), pk=record_id, review=review
-    )
+    record = _record_brief_or_404(review, record_id)
     lost = lease_renew(review, stage, membership.user, record.pk)
     if not lost:
         return HttpResponse(status=204)
@@ -262,9 +276,7 @@ def screen_progress(request, stage: str, *, review, membership):
 def screen_decide(request, stage: str, record_id: int, *, review, membership):
     stage = stage_or_404(stage)
     # Only its id and review are needed to decide; the answer renders other records.
-    record = get_object_or_404(
-        Record.objects.only("id", "review_id", "number"), pk=record_id, review=review
-    )
+    record = _record_brief_or_404(review, record_id)
     settings = stage_settings_get(review, stage)
     try:
         decision_record(
