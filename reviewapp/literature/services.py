@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from itertools import islice
 
 from django.conf import settings
-from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.db.models.fields.json import KT
@@ -27,6 +26,7 @@ from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
 from reviewapp.core.tally import source_key, tally_add
+from reviewapp.core.uploads import disk_copy
 from reviewapp.literature import copyrows, matching
 from reviewapp.literature.bulk import BulkWriter
 from reviewapp.literature.constants import (
@@ -111,7 +111,8 @@ def import_create(
         source_kind=source_kind,
         created_by=membership.user,
     )
-    record.file.save(file_name, File(fileobj, name=file_name), save=False)
+    with disk_copy(record.file.storage, fileobj, file_name) as content:
+        record.file.save(file_name, content, save=False)
     record.save()
     return record
 
