@@ -27,6 +27,9 @@ from django.db import connections, models
 
 # Batches waiting for the writer thread: enough to keep it busy, few enough to bound memory.
 QUEUE_BATCHES = 2
+# From the second reservation of a model's ids on, this many times the ids asked for are taken
+# at once (see `reserve_ids`).
+RESERVE_AHEAD = 8
 
 
 def _escaped(text: str) -> str:
@@ -96,6 +99,8 @@ class BulkWriter:
         # could slip into the middle of a COPY; both threads take this lock to use it.
         self._lock = threading.Lock()
         self._sequences: dict[type[models.Model], str] = {}
+        # Ids taken from a sequence and not handed out yet, ascending.
+        self._spare: dict[type[models.Model], list[int]] = {}
 
     def __enter__(self) -> BulkWriter:
         if self.copy and self.connection.in_atomic_block:
@@ -174,6 +179,20 @@ class BulkWriter:
     # --- internals --------------------------------------------------------------------------
 
     def _reserve_ids(self, model: type[models.Model], count: int) -> list[int]:
+        # Asking the sequence waits for the COPY under way (the connection is shared), which
+        # kept this thread and the database taking turns, batch after batch. A writer asked a
+        # second time is writing a large batch stream: it takes several batches' ids at once,
+        # and the batches in between go on without waiting. Ids left over when the writer ends
+        # are a gap in the sequence, as a rolled-back insert leaves.
+        spare = self._spare.get(model)
+        if spare is None:
+            spare = self._spare[model] = self._next_ids(model, count)
+        elif len(spare) < count:
+            spare += self._next_ids(model, count * RESERVE_AHEAD - len(spare))
+        ids, self._spare[model] = spare[:count], spare[count:]
+        return ids
+
+    def _next_ids(self, model: type[models.Model], count: int) -> list[int]:
         table, column = model._meta.db_table, model._meta.pk.column
         with self._lock, self.connection.cursor() as cursor:
             if model not in self._sequences:

@@ -16,7 +16,7 @@ from reviewapp.literature.bulk import copy_field, copy_text_field
 from reviewapp.literature.parsers import ParsedRecord
 
 NULL = "\\N"
-# The columns a parsed record's content fills, in the order record_line writes them; the bench
+# The columns a parsed record's content fills, in the order record_content writes them; the bench
 # database and the tests that compare COPY with bulk_create use the same list.
 RECORD_CONTENT_COLUMNS = (
     "pmid",
@@ -38,7 +38,7 @@ RECORD_CONTENT_COLUMNS = (
     "language",
     "raw",
 )
-# Record's columns in the order record_line writes them.
+# Record's columns in the order record_row writes them.
 RECORD_COLUMNS = (
     "id",
     "number",
@@ -100,26 +100,14 @@ def _json_raw(raw: dict) -> str:
     return copy_text_field(text)
 
 
-def record_line(
-    parsed: ParsedRecord,
-    *,
-    record_id: int,
-    number: int,
-    title_key: str,
-    prefix: str,
-    created_at: str,
-) -> str:
-    """One Record row in COPY's text format, in RECORD_COLUMNS order.
-
-    `prefix`: the review, search and import columns, already as COPY text and joined by tabs.
-    """
+def record_content(parsed: ParsedRecord, *, title_key: str) -> str:
+    """The columns a record's content fills (source_position, then RECORD_CONTENT_COLUMNS) in
+    COPY's text format: everything of the row but its id, number, owners and time, so a parser
+    process can make it before the ids exist (reviewapp.literature.parseproc)."""
     raw = parsed.raw if isinstance(parsed.raw, dict) else {"source": parsed.raw}
     text = copy_text_field
     return "\t".join(
         (
-            str(record_id),
-            str(number),
-            prefix,
             str(parsed.position),
             text(parsed.pmid),
             text(parsed.doi),
@@ -139,9 +127,17 @@ def record_line(
             _json_strings(parsed.publication_types),
             text(parsed.language[:50]),
             _json_raw(raw),
-            created_at,
         )
     )
+
+
+def record_row(*, record_id: int, number: int, prefix: str, content: str, created_at: str) -> str:
+    """One Record row in COPY's text format, in RECORD_COLUMNS order, from `record_content`.
+
+    `prefix`: the review, search and import columns, already as COPY text and joined by tabs
+    (`record_prefix`).
+    """
+    return f"{record_id}\t{number}\t{prefix}\t{content}\t{created_at}"
 
 
 def record_prefix(*, review_id: int, search_id: int | None, import_id: int | None) -> str:

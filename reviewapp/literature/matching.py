@@ -60,9 +60,11 @@ __all__ = [
     "MAX_BLOCK",
     "DuplicateIndex",
     "DuplicateLink",
+    "MatchKeys",
     "MatchRecord",
     "author_key",
     "find_duplicates",
+    "match_keys",
     "normalise_doi",
     "normalise_pmcid",
     "normalise_pmid",
@@ -188,19 +190,45 @@ def _significant(words: list[str]) -> list[str]:
     return [w for w in words if w not in _STOPWORDS]
 
 
-def _block_keys(title: str) -> list[str]:
+def _block_keys(title: str) -> tuple[str, ...]:
     words = _significant(title.split())
     if not words:
-        return []
+        return ()
     # Longest first, alphabetical among equals: the sort is stable, reversed or not.
     by_length = sorted(set(words))
     by_length.sort(key=len, reverse=True)
     longest = sorted(by_length[:3])
-    return [
+    return (
         "p:" + " ".join(words[:4]),
         "s:" + " ".join(words[-4:]),
         "l:" + " ".join(longest),
-    ]
+    )
+
+
+class MatchKeys(NamedTuple):
+    """A record as the index compares it: identifiers normalised, the title key, the author key
+    and the blocking keys."""
+
+    pmid: int
+    doi: str
+    title: str
+    year: int | None
+    author: str
+    blocks: tuple[str, ...]
+
+
+def match_keys(record: MatchRecord) -> MatchKeys:
+    """The keys `DuplicateIndex` files and matches `record` under (the per-record text work)."""
+    pmid = normalise_pmid(record.pmid)
+    title = record.title_key or title_key(record.title or "")
+    return MatchKeys(
+        pmid=int(pmid) if pmid else 0,
+        doi=normalise_doi(record.doi),
+        title=title,
+        year=record.year,
+        author=author_key(record.first_author_surname or ""),
+        blocks=_block_keys(title),
+    )
 
 
 def _long_enough(title: str) -> bool:
@@ -259,15 +287,14 @@ class DuplicateIndex:
         return record_id in self._entries
 
     @staticmethod
-    def _entry(record: MatchRecord | tuple) -> _Entry:
-        record = record if isinstance(record, MatchRecord) else MatchRecord(*record)
+    def _entry(record_id: int, keys: MatchKeys) -> _Entry:
         return _Entry(
-            id=record.id,
-            pmid=int(pmid) if (pmid := normalise_pmid(record.pmid)) else 0,
-            doi=(hash(doi) or 1) if (doi := normalise_doi(record.doi)) else 0,
-            title=record.title_key or title_key(record.title or ""),
-            year=_share(record.year),
-            author=_share(author_key(record.first_author_surname or "")),
+            id=record_id,
+            pmid=keys.pmid,
+            doi=(hash(keys.doi) or 1) if keys.doi else 0,
+            title=keys.title,
+            year=_share(keys.year),
+            author=_share(keys.author),
         )
 
     def primary_of(self, record_id: int) -> int:
@@ -280,12 +307,14 @@ class DuplicateIndex:
 
     def add(self, record: MatchRecord | tuple, *, primary_id: int | None = None) -> None:
         """File a record without matching it; pass `primary_id` if it is a known duplicate."""
-        entry = self._entry(record)
-        self._file(entry, _block_keys(entry.title))
+        record = record if isinstance(record, MatchRecord) else MatchRecord(*record)
+        keys = match_keys(record)
+        entry = self._entry(record.id, keys)
+        self._file(entry, keys.blocks)
         if primary_id is not None and primary_id != entry.id:
             self._primary[entry.id] = primary_id
 
-    def _file(self, entry: _Entry, block_keys: list[str]) -> None:
+    def _file(self, entry: _Entry, block_keys: tuple[str, ...]) -> None:
         self._entries[entry.id] = entry
         if entry.pmid:
             self._by_pmid.setdefault(entry.pmid, entry.id)
@@ -318,7 +347,9 @@ class DuplicateIndex:
                     self._saturated.add(block_key)
                     del self._blocks[block_key]
 
-    def _candidates(self, entry: _Entry, block_keys: list[str]) -> Iterator[tuple[str, float, int]]:
+    def _candidates(
+        self, entry: _Entry, block_keys: tuple[str, ...]
+    ) -> Iterator[tuple[str, float, int]]:
         """(rule, score, matched id) in tier order; the caller takes the first."""
         if entry.pmid and entry.pmid in self._by_pmid:
             yield "pmid", 100.0, self._by_pmid[entry.pmid]
@@ -350,7 +381,7 @@ class DuplicateIndex:
             yield "doi_other_pmid", 100.0, other_id
 
     def _title_tiers(
-        self, entry: _Entry, block_keys: list[str]
+        self, entry: _Entry, block_keys: tuple[str, ...]
     ) -> Iterator[tuple[str, float, int]]:
         if entry.year is not None and entry.author:
             exact_id = self._by_exact.get(_key(entry.title, entry.year, entry.author))
@@ -364,7 +395,9 @@ class DuplicateIndex:
                 yield "title_year_author", 100.0, exact.id
         yield from self._fuzzy(entry, block_keys)
 
-    def _fuzzy(self, entry: _Entry, block_keys: list[str]) -> Iterator[tuple[str, float, int]]:
+    def _fuzzy(
+        self, entry: _Entry, block_keys: tuple[str, ...]
+    ) -> Iterator[tuple[str, float, int]]:
         years: list[int | None] = (
             [None] if entry.year is None else [entry.year - 1, entry.year, entry.year + 1]
         )
@@ -398,10 +431,11 @@ class DuplicateIndex:
 
     def match(self, record: MatchRecord | tuple) -> DuplicateLink | None:
         """The link for `record` against the records filed so far, or None; files nothing."""
-        entry = self._entry(record)
-        return self._match(entry, _block_keys(entry.title))
+        record = record if isinstance(record, MatchRecord) else MatchRecord(*record)
+        keys = match_keys(record)
+        return self._match(self._entry(record.id, keys), keys.blocks)
 
-    def _match(self, entry: _Entry, block_keys: list[str]) -> DuplicateLink | None:
+    def _match(self, entry: _Entry, block_keys: tuple[str, ...]) -> DuplicateLink | None:
         for rule, score, other_id in self._candidates(entry, block_keys):
             primary = self.primary_of(other_id)
             if primary == entry.id:
@@ -414,10 +448,11 @@ class DuplicateIndex:
 
     def check(self, record: MatchRecord | tuple) -> DuplicateLink | None:
         """Match `record`, then file it (as a duplicate if it matched) and return the link."""
-        entry = self._entry(record)
-        block_keys = _block_keys(entry.title)
-        link = self._match(entry, block_keys)
-        self._file(entry, block_keys)
+        record = record if isinstance(record, MatchRecord) else MatchRecord(*record)
+        keys = match_keys(record)
+        entry = self._entry(record.id, keys)
+        link = self._match(entry, keys.blocks)
+        self._file(entry, keys.blocks)
         if link is not None:
             self._primary[link.duplicate_id] = link.primary_id
         return link

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 
 from django.conf import settings
-from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.db.models.fields.json import KT
 from django.utils import timezone
@@ -27,6 +26,7 @@ from reviewapp.core.jobs import JobClaim, JobLost, job_claim, job_requeue
 from reviewapp.core.permissions import require
 from reviewapp.core.progress import progress_write
 from reviewapp.core.tally import source_key, tally_add
+from reviewapp.core.uploads import disk_copy
 from reviewapp.literature import copyrows, matching
 from reviewapp.literature.bulk import BulkWriter
 from reviewapp.literature.constants import (
@@ -42,6 +42,13 @@ from reviewapp.literature.models import (
     Record,
     Search,
     review_records_lock,
+)
+from reviewapp.literature.parseproc import (
+    PROCESS_MIN_BYTES,
+    TITLE_KEY_LENGTH,
+    PreparedRecord,
+    batches_in_process,
+    prepare_record,
 )
 from reviewapp.literature.parsers import (
     FileUnreadable,
@@ -62,8 +69,6 @@ from reviewapp.screening.state import queue_key, state_rows_added
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-# Record.title_key's max_length: a key this long may have been cut, so it is worked out again.
-TITLE_KEY_LENGTH = 255
 # Exact identifiers are safe to remove automatically; a similar title waits for a person.
 AUTOMATIC_RULES = {DuplicateRule.PMID, DuplicateRule.DOI, DuplicateRule.TITLE_YEAR_AUTHOR}
 # A file whose every record lacks its end line would give one warning per record; the first
@@ -106,7 +111,8 @@ def import_create(
         source_kind=source_kind,
         created_by=membership.user,
     )
-    record.file.save(file_name, File(fileobj, name=file_name), save=False)
+    with disk_copy(record.file.storage, fileobj, file_name) as content:
+        record.file.save(file_name, content, save=False)
     record.save()
     return record
 
@@ -177,18 +183,8 @@ def import_run(*, import_id: int, progress: Callable[[int], None] | None = None)
                 imp.format = detect_format(fileobj.read(64 * 1024), imp.file_name)
                 fileobj.seek(0)
                 Import.objects.filter(pk=imp.pk).update(format=imp.format)
-            with transaction.atomic():
-                _records_add(
-                    imp=imp,
-                    items=parse(
-                        fileobj,
-                        format=imp.format,
-                        filename=imp.file_name,
-                        fetch=_pubmed_fetch if imp.format == ImportFormat.IDLIST else None,
-                    ),
-                    progress=progress,
-                    claim=claim,
-                )
+            with transaction.atomic(), _import_batches(imp, fileobj) as batches:
+                _records_add(imp=imp, batches=batches, progress=progress, claim=claim)
     except JobLost:
         logger.warning(
             "import %s was taken over by a later attempt; this one wrote nothing", imp.pk
@@ -221,6 +217,43 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def _local_path(fieldfile) -> str | None:
+    """The stored upload's path on this machine, or None (storage without local files)."""
+    try:
+        return fieldfile.path
+    except NotImplementedError:
+        return None
+
+
+@contextmanager
+def _import_batches(imp: Import, fileobj) -> Iterator[Iterable[list]]:
+    """The import's items in batches of BATCH_SIZE, in file order.
+
+    A large file on PostgreSQL is parsed in a second process while this one matches and writes
+    (reviewapp.literature.parseproc); its records come prepared. A small file, a PMID/DOI list
+    (fetched through Entrez by this process) or a development database read it here.
+    """
+    path = _local_path(imp.file)
+    if (
+        path is not None
+        and imp.format != ImportFormat.IDLIST
+        and connection.vendor == "postgresql"
+        and imp.file.size >= PROCESS_MIN_BYTES
+    ):
+        with batches_in_process(
+            path, format=imp.format, filename=imp.file_name, batch_size=BATCH_SIZE
+        ) as batches:
+            yield batches
+        return
+    items = parse(
+        fileobj,
+        format=imp.format,
+        filename=imp.file_name,
+        fetch=_pubmed_fetch if imp.format == ImportFormat.IDLIST else None,
+    )
+    yield _batches(items, BATCH_SIZE)
 
 
 def duplicate_index_for(review: Review) -> matching.DuplicateIndex:
@@ -348,7 +381,7 @@ def _record_from(
 def records_add_parsed(
     *,
     review: Review,
-    parsed: list[ParsedRecord],
+    parsed: Sequence[ParsedRecord | PreparedRecord],
     index: matching.DuplicateIndex,
     writer: BulkWriter | None = None,
     search: Search | None = None,
@@ -375,7 +408,9 @@ def records_add_parsed(
         return added
     if not parsed:
         return [], []
-    keys = [matching.title_key(p.title)[:TITLE_KEY_LENGTH] for p in parsed]
+    # The per-record text work (row text, match keys): done already when the records come
+    # from a parser process (reviewapp.literature.parseproc).
+    prepared = [p if isinstance(p, PreparedRecord) else prepare_record(p) for p in parsed]
     if index.last_number is None:
         # An index not built by duplicate_index_for: ask once, then count on from it.
         top = Record.objects.filter(review=review).aggregate(top=Max("number"))["top"]
@@ -383,24 +418,20 @@ def records_add_parsed(
     first_number = index.last_number + 1
     index.last_number += len(parsed)
     if writer.copy:
-        ids = _records_copy(review, parsed, keys, writer, search, source_import, first_number)
+        ids = _records_copy(review, prepared, writer, search, source_import, first_number)
     else:
-        ids = _records_create(review, parsed, keys, writer, search, source_import, first_number)
-    links = []
-    for record_id, p, key in zip(ids, parsed, keys, strict=True):
-        first = surname_of(p.authors[0]) if p.authors else ""
-        found = index.check(
-            matching.MatchRecord(
-                record_id,
-                p.pmid,
-                p.doi,
-                p.title,
-                p.year,
-                first,
-                # A key this long may have been cut: the index works it out again.
-                key if len(key) < TITLE_KEY_LENGTH else "",
-            )
+        ids = _records_create(
+            review,
+            parsed,
+            [p.match.title_key[:TITLE_KEY_LENGTH] for p in prepared],
+            writer,
+            search,
+            source_import,
+            first_number,
         )
+    links = []
+    for record_id, p in zip(ids, prepared, strict=True):
+        found = index.check(p.match._replace(id=record_id))
         if found is not None:
             links.append(
                 DuplicateLink(
@@ -420,20 +451,19 @@ def records_add_parsed(
     return ids, links
 
 
-def _records_copy(review, parsed, keys, writer, search, source_import, first_number) -> list[int]:
+def _records_copy(review, prepared, writer, search, source_import, first_number) -> list[int]:
     """PostgreSQL: the records and their screening rows as COPY text, made without models."""
-    ids = writer.reserve_ids(Record, len(parsed))
+    ids = writer.reserve_ids(Record, len(prepared))
     now = timezone.now().isoformat()
     prefix = copyrows.record_prefix(
         review_id=review.pk,
         search_id=search.pk if search else None,
         import_id=source_import.pk if source_import else None,
     )
+    row = copyrows.record_row
     lines = [
-        copyrows.record_line(
-            p, record_id=rid, number=number, title_key=key, prefix=prefix, created_at=now
-        )
-        for number, (rid, p, key) in enumerate(zip(ids, parsed, keys, strict=True), first_number)
+        row(record_id=rid, number=number, prefix=prefix, content=p.content, created_at=now)
+        for number, (rid, p) in enumerate(zip(ids, prepared, strict=True), first_number)
     ]
     lines.append("")
     writer.send(writer.copy_statement(Record, copyrows.RECORD_COLUMNS), "\n".join(lines).encode())
@@ -450,6 +480,8 @@ def _records_copy(review, parsed, keys, writer, search, source_import, first_num
 
 def _records_create(review, parsed, keys, writer, search, source_import, first_number) -> list[int]:
     """Other databases (SQLite in development): the same rows through the ORM."""
+    if not all(isinstance(p, ParsedRecord) for p in parsed):
+        raise TypeError("prepared records are written with COPY (PostgreSQL) only")
     records = [
         _record_from(
             p,
@@ -518,7 +550,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> dict:
+def _records_add(*, imp: Import, batches: Iterable[list], progress, claim: JobClaim) -> dict:
     review_records_lock(imp.review_id)
     index = duplicate_index_for(imp.review)
     read = imported = duplicates = rejected_before = top = 0
@@ -527,8 +559,8 @@ def _records_add(*, imp: Import, items: Iterable, progress, claim: JobClaim) -> 
     count_warnings = 0
     # The writer sends one batch to the database while the parser reads the next.
     with _collector_paused(), BulkWriter() as writer:
-        for batch in _batches(items, BATCH_SIZE):
-            parsed = [item for item in batch if isinstance(item, ParsedRecord)]
+        for batch in batches:
+            parsed = [item for item in batch if isinstance(item, ParsedRecord | PreparedRecord)]
             if len(parsed) != len(batch):
                 for item in batch:
                     if isinstance(item, Rejection):
