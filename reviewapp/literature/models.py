@@ -411,4 +411,5 @@ class RecordMerge(models.Model):
         indexes = [models.Index(fields=["review", "current"])]
 
     def __str__(self) -> str:
-        return f"Merge of record {self.primary_id} ({len(self.records)} records)"
+        # By the record's number in its review, as every page shows it, not its database id.
+        return f"Merge of record {self.primary.number} ({len(self.records)} records)"

@@ -117,8 +117,10 @@ def records_page(
     in_full_text: bool = False,
 ) -> KeysetPage:
     """A page of the records list, in record order, optionally those matching a title word, a
-    PMID, a DOI or the record's number ("#17", or a bare 17, which also finds PMID 17). Only the columns the list shows are read (not abstracts nor the source's raw
-    record), and the page is found by key from the (review, id) index, never by OFFSET."""
+    PMID, a DOI or the record's number ("#17", or a bare 17, which also finds PMID 17). A PMID or
+    DOI also finds the merged primary that shows it, taken from a duplicate. Only the columns the
+    list shows are read (not abstracts nor the source's raw record), and the page is found by
+    key from the (review, id) index, never by OFFSET."""
     by_key = not query
     records = (
         Record.objects.filter(in_review(review.pk) if by_key else Q(review=review))
@@ -145,9 +147,14 @@ def records_page(
         records = records.filter(number=int(number.group(1)))
     elif PMID_QUERY.match(query):
         # A bare number is a PMID or a record's number; both are found by index.
-        records = records.filter(Q(pmid=query) | Q(number=int(query)))
+        records = records.filter(
+            Q(pmid=query)
+            | Q(number=int(query))
+            | Q(pk__in=_merged_showing(review, "pmid", {query}))
+        )
     elif DOI_QUERY.match(query):
-        records = records.filter(doi__in={query, query.lower()})
+        dois = {query, query.lower()}
+        records = records.filter(Q(doi__in=dois) | Q(pk__in=_merged_showing(review, "doi", dois)))
     elif query:
         # The stored normalised title (casefolded, no accents nor punctuation) with a plain
         # LIKE: half the time of a case-insensitive match on the title over 100,000 records,
@@ -155,6 +162,22 @@ def records_page(
         words = matching.title_key(query)
         records = records.filter(title_key__contains=words) if words else records.none()
     return _keyset(records, review, after=after, before=before, size=size, by_key=by_key)
+
+
+def _merged_showing(review: Review, name: str, values: set[str]) -> list[int]:
+    """The primaries whose merge in effect shows one of ``values`` as ``name`` (a DOI or PMID
+    taken from a duplicate): the list shows them with it, so a search for it finds them too.
+    One query, on the review's current merges only."""
+    rows = (
+        RecordMerge.objects.filter(review=review, current=True, **{f"values__{name}__in": values})
+        .annotate(members=_active_duplicates("primary_id"), demoted=_demoted("primary_id"))
+        .values_list("primary_id", "records", "members", "demoted")
+    )
+    return [
+        pid
+        for pid, merged_ids, members, demoted in rows
+        if _merge_in_effect(merged_ids, members, demoted)
+    ]
 
 
 COUNT_CACHE_SECONDS = 3600
@@ -585,6 +608,64 @@ def records_merged(review: Review, records: Iterable[Record | None]) -> list[Rec
     for record in pending:
         merged_apply(record, merged.get(record.pk) or {})
     return shown
+
+
+# The fields the citation shows (literature/partials/_record_citation.html), in its order.
+CITATION_FIELDS = (
+    "title",
+    "authors",
+    "journal",
+    "year",
+    "volume",
+    "issue",
+    "pages",
+    "pmid",
+    "doi",
+    "pmcid",
+    "abstract",
+    "keywords",
+    "mesh_terms",
+)
+
+
+@dataclass(frozen=True)
+class MergedFrom:
+    """Values a merged primary shows that came from its duplicates: the fields (as the merge
+    view names them) and the numbers of the records they came from."""
+
+    labels: tuple[str, ...]
+    numbers: tuple[int, ...]
+
+
+def merged_from(review: Review, record: Record) -> list[MergedFrom]:
+    """Which values of its citation a record shows from the duplicates merged into it, grouped
+    by the records they came from (empty for a record showing only its own values). Two
+    queries for a merged record, none for another (``record`` as ``records_merged`` or
+    ``merged_apply`` left it)."""
+    from reviewapp.literature.merges import merging_label
+
+    if not getattr(record, "merged", False):
+        return []
+    merge = (
+        RecordMerge.objects.filter(review=review, primary_id=record.pk, current=True)
+        .annotate(members=_active_duplicates("primary_id"), demoted=_demoted("primary_id"))
+        .first()
+    )
+    if merge is None or not _merge_in_effect(merge.records, merge.members, merge.demoted):
+        return []
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for name in CITATION_FIELDS:
+        others = tuple(pk for pk in merge.origins.get(name, []) if pk != record.pk)
+        if others and merge.values.get(name):
+            groups.setdefault(others, []).append(merging_label(name))
+    if not groups:
+        return []
+    ids = {pk for others in groups for pk in others}
+    numbers = dict(Record.objects.filter(pk__in=ids).values_list("pk", "number"))
+    return [
+        MergedFrom(tuple(labels), tuple(numbers.get(pk) or pk for pk in others))
+        for others, labels in groups.items()
+    ]
 
 
 RULE_TEXT = {

@@ -287,7 +287,8 @@ def bulk_assign(
     record_ref: str = "",
     discard: bool = False,
 ) -> BulkUploadFile:
-    """Assign a staged file to a record (by its number or id), leave it unassigned, or discard it."""
+    """Assign a staged file to a record (by its number in the review, "#17" or "17", as the
+    picker and every page show it), leave it unassigned, or discard it."""
     _staged(membership, batch)
     row = batch.files.filter(pk=file_id, refused="").first()
     if row is None:
@@ -304,7 +305,13 @@ def bulk_assign(
         return row
     match = re.match(r"^#?\s*(\d+)", ref)
     eligible = set(stage_eligible_ids(batch.review, Stage.FULL_TEXT))
-    record_id = int(match.group(1)) if match else None
+    record_id = (
+        Record.objects.filter(review=batch.review, number=int(match.group(1)))
+        .values_list("pk", flat=True)
+        .first()
+        if match
+        else None
+    )
     if record_id not in eligible:
         raise ServiceError(
             f"'{ref[:40]}' is not a record at the full-text stage; pick one from the list.",

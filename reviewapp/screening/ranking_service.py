@@ -22,7 +22,7 @@ from reviewapp.audit.services import Target, audit_fields, audit_record
 from reviewapp.core.errors import ServiceError
 from reviewapp.core.jobs import JobLost, job_claim, job_enqueue, stale_running
 from reviewapp.core.permissions import require
-from reviewapp.literature.selectors import records_unique
+from reviewapp.literature.selectors import merged_values, records_unique
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
 from reviewapp.screening.constants import (
@@ -212,7 +212,9 @@ def _ranking_compute(ranking: Ranking) -> dict:
 
     preset = preset_get(ranking.preset)
     review, stage = ranking.review, ranking.stage
-    ids, features, tokenised = _stage_features(_stage_records(review, stage), preset)
+    ids, features, tokenised = _stage_features(
+        _stage_records(review, stage), preset, merged=_merged_texts(review)
+    )
     automated = set(
         Decision.objects.filter(
             review=review, stage=stage, kind=DecisionKind.AUTOMATION
@@ -261,17 +263,35 @@ _FEATURES: OrderedDict[tuple, object] = OrderedDict()
 _FEATURES_MAX = 2
 
 
-def _stage_features(records: QuerySet, preset) -> tuple[list[int], object, int]:
+def _merged_texts(review: Review) -> dict[int, str]:
+    """The text each merged cluster's primary is ranked on: the cluster's merged title and
+    abstract (ranking.record_text), as the reviewer reads the record (one query). Other records
+    are ranked on their own, exactly as before (ASReview's title and abstract; keywords are not
+    part of the ranked text for any record, merged or not)."""
+    from reviewapp.screening.ranking import record_text
+
+    return {
+        pid: record_text(values.get("title"), values.get("abstract"))
+        for pid, values in merged_values(review).items()
+    }
+
+
+def _stage_features(
+    records: QuerySet, preset, *, merged: dict[int, str] | None = None
+) -> tuple[list[int], object, int]:
     """(record ids, TF-IDF matrix, records tokenised now) of the records a stage ranks, ordered
     by id. The matrix is built from the words each record keeps (ranking_words), equal to the
     one scikit-learn fits on the texts; a preset whose settings need the texts gets that.
+    ``merged``: record id -> text for merged primaries (``_merged_texts``), used instead of
+    their own title and abstract.
     """
     from reviewapp.screening.ranking import record_text, tfidf_features
     from reviewapp.screening.ranking.features import tfidf_from_tokens, tokens_supported
     from reviewapp.screening.ranking_words import stage_words
 
+    merged = merged or {}
     if tokens_supported(preset.features):
-        kept = stage_words(records)
+        kept = stage_words(records, merged)
         key = (kept.key, repr(sorted(preset.features.items())))
         if key not in _FEATURES:
             _FEATURES[key] = tfidf_from_tokens(kept.docs(), preset.features)
@@ -280,7 +300,10 @@ def _stage_features(records: QuerySet, preset) -> tuple[list[int], object, int]:
         _FEATURES.move_to_end(key)
         return kept.record_ids, _FEATURES[key], kept.tokenised
     rows = list(records.order_by("id").values_list("id", "title", "abstract"))
-    texts = [record_text(title, abstract) for _, title, abstract in rows]
+    texts = [
+        merged[rid] if rid in merged else record_text(title, abstract)
+        for rid, title, abstract in rows
+    ]
     return [rid for rid, _, _ in rows], tfidf_features(texts, preset.features), len(rows)
 
 

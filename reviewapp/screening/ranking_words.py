@@ -128,6 +128,18 @@ def _words_store(rows: Sequence[tuple[int, str, str]]) -> dict[int, np.ndarray]:
     return out
 
 
+def _text_words(texts: dict[int, str]) -> dict[int, np.ndarray]:
+    """Dictionary ids of the words of `texts` (record id -> text), not kept for the records."""
+    from reviewapp.screening.ranking.features import word_tokens
+
+    tokens = {rid: word_tokens(text) for rid, text in texts.items()}
+    ids_of = _word_ids(set(chain.from_iterable(tokens.values()))).__getitem__
+    return {
+        rid: np.fromiter(map(ids_of, words), dtype=_ID, count=len(words))
+        for rid, words in tokens.items()
+    }
+
+
 def _word_ids(words: set[str]) -> dict[str, int]:
     """Dictionary ids of `words`, adding the new ones in sorted key order, so two fills adding
     overlapping words at once wait for each other instead of deadlocking (and then both find
@@ -196,16 +208,28 @@ class KeptWords:
         return TokenDocs(local[global_ids], self.indptr, _words_of(used))
 
 
-def stage_words(records: QuerySet[Record]) -> KeptWords:
+def stage_words(records: QuerySet[Record], texts: dict[int, str] | None = None) -> KeptWords:
     """The words of `records` (ordered by id), tokenising and storing those of records that have
     none (new, or their text changed); one query when every record has its words.
+
+    `texts`: record id -> the text to rank that record on instead of its own title and abstract
+    (a merged cluster's primary, on the cluster's merged ones). Those are tokenised on each call
+    and not kept: a merge, its undoing or a duplicate leaving changes them without touching the
+    record, so no trigger could tell their words stale; clusters are few, so it is cheap.
     """
     rows = list(records.order_by("id").values_list("id", "ranking_words__ids"))
-    missing = [rid for rid, kept in rows if kept is None]
+    texts = texts or {}
+    missing = [rid for rid, kept in rows if kept is None and rid not in texts]
     fresh: dict[int, np.ndarray] = {}
     for start in range(0, len(missing), FILL_BATCH):
         fresh.update(_words_fill(missing[start : start + FILL_BATCH]))
-    blobs = [bytes(kept) if kept is not None else fresh[rid].tobytes() for rid, kept in rows]
+    shown = {rid for rid, _ in rows} & texts.keys()
+    if shown:
+        fresh.update(_text_words({rid: texts[rid] for rid in shown}))
+    blobs = [
+        bytes(kept) if kept is not None and rid not in shown else fresh[rid].tobytes()
+        for rid, kept in rows
+    ]
     lengths = np.fromiter((len(b) // 4 for b in blobs), dtype=np.int64, count=len(blobs))
     indptr = np.zeros(len(blobs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])

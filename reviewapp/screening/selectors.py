@@ -19,6 +19,8 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from reviewapp.core.blinding import others_votes_visible, reader_of
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.selectors import (
+    MergedFrom,
+    merged_from,
     records_merged,
     records_merged_by_id,
     records_unique,
@@ -622,6 +624,8 @@ class ConflictFocus:
     next_id: int | None
     # At full text: the record's report (its PDF or link), None without one.
     report: Report | None = None
+    # Values the record shows from the duplicates merged into it, and which records they are.
+    merged_from: list[MergedFrom] = field(default_factory=list)
 
 
 def conflict_next_id(review: Review, stage: str, *, after: int) -> int | None:
@@ -707,6 +711,7 @@ def conflict_focus(
         hidden_notes=len(notes) - len(shown_notes),
         previous_id=row.previous_id,
         next_id=row.next_id,
+        merged_from=merged_from(review, record),
     )
 
 

@@ -97,7 +97,7 @@ def test_a_bulk_upload_is_reviewed_assigned_and_attached_in_the_browser(
     assert "not a record at the full-text stage" in page.inner_text("main")
     look(page, f"fulltext-bulk-review-error-{viewport}")
     row = page.locator("tr", has_text="scan-0042.pdf")
-    row.locator("input[name=record]").fill(f"#{three.pk} Rituximab")
+    row.locator("input[name=record]").fill(f"#{three.number} Rituximab")
     row.locator("button", has_text="Assign").click()
     page.wait_for_load_state()
     assert "Matched (2)" in page.inner_text("main")

@@ -6,13 +6,14 @@ saved; duplicate links are audited by the records' numbers in the review."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from reviewapp.audit.constants import Action
 from reviewapp.audit.models import AuditEvent
 from reviewapp.extraction.selectors import decisions_long_rows
 from reviewapp.literature import duplicates, merges, selectors
-from reviewapp.literature.models import DuplicateLink, Record
+from reviewapp.literature.models import DuplicateLink, Record, RecordMerge
 from reviewapp.screening.models import RecordNote, Study
 from reviewapp.screening.services import conflict_resolve, decision_record
 from tests.conftest import membership_of
@@ -221,3 +222,74 @@ def test_the_decisions_export_carries_the_merged_metadata(analyst, reviewer, rev
     (row,) = decisions_long_rows(review, membership_of(analyst, review))
     assert (row["record_number"], row["doi"], row["pmid"]) == (a.number, DOI, "31000001")
     assert (row["title"], row["first_author"]) == (EMBASE_TITLE, "Prosperini, L")
+
+
+# --- issue 16 point 3: searching by a merged identifier, and saying where a value came from ---
+
+
+def _listed(client, review, query) -> str:
+    return client.get(
+        reverse("literature:record-list", args=[review.slug]), {"q": query}
+    ).content.decode()
+
+
+def test_searching_a_duplicates_doi_also_finds_the_primary_that_shows_it(
+    client, owner, review, cluster
+):
+    a, b = cluster
+    found = selectors.records_page(review, query=DOI).rows
+    assert {r.pk for r in found} == {a.pk, b.pk}
+    assert {r.pk for r in selectors.records_page(review, query=DOI.upper()).rows} == {a.pk, b.pk}
+    client.force_login(owner)
+    page = _listed(client, review, DOI)
+    assert f">{a.number}<" in page and f">{b.number}<" in page
+
+
+def test_searching_a_duplicates_pmid_also_finds_the_primary_that_shows_it(owner, review):
+    primary = RecordFactory(review=review, title="Rebound after natalizumab", doi="10.1000/x.9")
+    duplicate = RecordFactory(review=review, title="Rebound after natalizumab", pmid="32000002")
+    DuplicateLink.objects.create(
+        review=review, primary=primary, duplicate=duplicate, rule="title_year_author"
+    )
+    assert {r.pk for r in selectors.records_page(review, query="32000002").rows} == {duplicate.pk}
+    merges.cluster_merge(membership=membership_of(owner, review), primary_id=primary.pk)
+    found = {r.pk for r in selectors.records_page(review, query="32000002").rows}
+    assert found == {primary.pk, duplicate.pk}
+    # Once the duplicate leaves, the primary shows its own values and is no longer found by it.
+    DuplicateLink.objects.filter(duplicate=duplicate).update(undone_at=timezone.now())
+    assert {r.pk for r in selectors.records_page(review, query="32000002").rows} == {duplicate.pk}
+
+
+def test_the_record_history_says_which_values_came_from_the_merged_duplicate(
+    client, reviewer, review, cluster
+):
+    a, b = cluster
+    client.force_login(reviewer)
+    page = client.get(reverse("screening:record-history", args=[review.slug, "ta", a.pk]))
+    note = page.content.decode()
+    assert f"Title, Authors, DOI, Abstract: merged from record #{b.number}." in note
+    # The duplicate's own history shows its own values: no note.
+    page = client.get(reverse("screening:record-history", args=[review.slug, "ta", b.pk]))
+    assert "merged from record" not in page.content.decode()
+
+
+def test_the_conflict_shown_says_which_values_came_from_the_merged_duplicate(
+    client, owner, reviewer, reviewer2, review, cluster
+):
+    a, b = cluster
+    _conflict_on(review, reviewer, reviewer2, a)
+    client.force_login(owner)
+    for page in (
+        client.get(reverse("screening:conflict-list", args=[review.slug, "ta"])),
+        client.get(
+            reverse("screening:conflict-detail", args=[review.slug, "ta", a.pk]),
+            HTTP_HX_REQUEST="true",
+        ),
+    ):
+        assert f"merged from record #{b.number}." in page.content.decode()
+
+
+def test_a_merge_is_named_by_its_primarys_number_in_the_review(review, cluster):
+    a, _b = cluster
+    merge = RecordMerge.objects.get(primary=a, current=True)
+    assert str(merge) == f"Merge of record {a.number} (2 records)"

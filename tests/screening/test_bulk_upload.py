@@ -30,7 +30,7 @@ from reviewapp.screening.bulk_match import Candidate, Matcher, ZipRefused, zip_m
 from reviewapp.screening.models import BulkMatch, BulkUpload, Report
 from reviewapp.screening.services import decision_record
 from tests.conftest import membership_of
-from tests.factories import RecordFactory
+from tests.factories import RecordFactory, review_make
 from tests.pdf_builder import encrypted, pdf_bytes
 
 MB = 1024 * 1024
@@ -220,7 +220,7 @@ def test_a_batch_is_staged_matched_and_attached_in_one_go(review, reviewer, at_f
         membership=membership,
         batch=batch,
         file_id=files["papers.zip/mystery.pdf"].pk,
-        record_ref=f"#{c.pk} Rituximab",
+        record_ref=f"#{c.number} Rituximab",
     )
     assert bulk_confirm(membership=membership, batch=batch) == 3
     assert {r.record_id for r in Report.objects.exclude(file="")} == {a.pk, b.pk, c.pk}
@@ -308,8 +308,40 @@ def test_assigning_a_record_outside_full_text_is_refused(review, reviewer, at_fu
             membership=membership,
             batch=batch,
             file_id=batch.files.get().pk,
-            record_ref=str(outside.pk),
+            record_ref=str(outside.number),
         )
+
+
+def test_the_record_picker_offers_and_takes_record_numbers_not_database_ids(
+    client, owner, review, reviewer, at_full_text
+):
+    # Records of another review come first, so this one's database id is not its number.
+    RecordFactory.create_batch(5, review=review_make(owner=owner, slug="other-review"))
+    record = RecordFactory(review=review, title="Ocrelizumab after natalizumab")
+    decision_record(
+        membership=membership_of(reviewer, review), record=record, stage="ta", value="include"
+    )
+    assert record.pk != record.number
+    client.force_login(reviewer)
+    response = client.post(
+        reverse("screening:fulltext-bulk", args=[review.slug]),
+        {"files": [_upload("mystery.pdf", pdf_bytes("?"))]},
+    )
+    page = client.get(response["Location"]).content.decode()
+    assert f'<option value="#{record.number} Ocrelizumab after natalizumab">' in page
+    assert f'value="#{record.pk} ' not in page
+    batch = BulkUpload.objects.get()
+    membership = membership_of(reviewer, review)
+    file_id = batch.files.get().pk
+    with pytest.raises(ServiceError, match="not a record at the full-text stage"):
+        bulk_assign(membership=membership, batch=batch, file_id=file_id, record_ref=f"#{record.pk}")
+    row = bulk_assign(
+        membership=membership,
+        batch=batch,
+        file_id=file_id,
+        record_ref=f"#{record.number} Ocrelizumab after natalizumab",
+    )
+    assert row.record_id == record.pk
 
 
 def test_a_discarded_upload_attaches_nothing(review, reviewer, at_full_text):

@@ -222,3 +222,36 @@ def test_a_ranking_is_trained_in_a_real_worker_process(celery_worker, review, re
     # A redelivered task finds the row claimed and does nothing.
     ranking_train_task.apply_async(args=[ranking.pk], queue=queue).get(timeout=120)
     assert Ranking.objects.get(pk=ranking.pk).finished_at == ranking.finished_at
+
+
+def test_a_merged_primary_is_ranked_on_its_clusters_merged_abstract(
+    review, owner, reviewer, topical, vote
+):
+    from reviewapp.literature import merges
+    from reviewapp.literature.models import DuplicateLink
+
+    off, on = topical
+    _settings(review, reviewers_required=1)
+    plain = "Registry report, cohort"
+    # The same title and no abstract: only the merge tells the primary apart from `alone`.
+    alone = RecordFactory(review=review, title=plain, abstract="")
+    primary = RecordFactory(review=review, title=plain, abstract="")
+    duplicate = RecordFactory(review=review, title=plain, abstract=ON_TOPIC)
+    DuplicateLink.objects.create(
+        review=review, primary=primary, duplicate=duplicate, rule="title_year_author"
+    )
+    vote(reviewer, on[0], "include")
+    vote(reviewer, off[0], "exclude")
+
+    def order():
+        ranking = ranking_train(ranking_id=ranking_request(review=review, stage="ta").pk)
+        assert ranking.status == RankingStatus.DONE and ranking.trained, ranking.error
+        assert duplicate.pk not in ranking.record_ids  # a duplicate is not screened
+        return ranking.record_ids
+
+    before = order()
+    merges.cluster_merge(membership=membership_of(owner, review), primary_id=primary.pk)
+    after = order()
+    assert after.index(primary.pk) < after.index(alone.pk)
+    assert after.index(primary.pk) < min(after.index(r.pk) for r in off[1:])
+    assert before.index(primary.pk) > after.index(primary.pk)

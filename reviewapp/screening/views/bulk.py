@@ -133,7 +133,7 @@ def fulltext_bulk_review(request, batch_id: int, *, review, membership):
             "unmatched": unmatched,
             "refused": [f for f in files if f.refused],
             "discarded": [f for f in files if f.discarded],
-            "candidates": sorted(candidates, key=lambda c: c.id),
+            "candidates": sorted(candidates, key=lambda c: int(c.label)),
             "errors": errors,
             "batch_error": errors.get("batch", ""),
         },

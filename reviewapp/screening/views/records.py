@@ -11,6 +11,7 @@ from reviewapp.core.errors import ServiceError
 from reviewapp.core.htmx import is_htmx
 from reviewapp.core.permissions import review_view
 from reviewapp.literature.models import Record
+from reviewapp.literature.selectors import merged_from
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening.constants import Stage
 from reviewapp.screening.selectors import record_history as history_get
@@ -43,6 +44,7 @@ def record_history(request, stage: str, record_id: int, *, review, membership):
             "votes_visible": visible,
             "events": events,
             "panel": panel,
+            "merged_from": merged_from(review, panel.record),
         },
     )
 
