@@ -54,7 +54,15 @@ from .normalise import (
     split_author_list,
     split_structured_abstract,
 )
-from .records import check_characters, check_lengths, guarded, no_title, pick_year, reject
+from .records import (
+    check_characters,
+    check_lengths,
+    guarded,
+    no_title,
+    number_or_blank,
+    pick_year,
+    reject,
+)
 from .stream import text_stream
 
 ALIASES: dict[str, list[str]] = {
@@ -177,6 +185,24 @@ def _choose_delimiter(first_line: str) -> str:
     return best
 
 
+# Embase writes its search above the header ("SEARCH QUERY","dinosaur:ti", a line of dashes, a
+# blank line), and keeps it when the file is saved again from Excel. A few lines are enough.
+_PREAMBLE_LINES = 10
+
+
+def _header_index(lines: list[str]) -> int | None:
+    """Which of the first `lines` is the header: the first with a title column, provided every
+    line above it is a banner (at most two filled cells). None when there is no such line."""
+    for index, line in enumerate(lines[:_PREAMBLE_LINES]):
+        cells = _first_row(line, _choose_delimiter(line))
+        if "title" in _column_map(cells):
+            return index
+        if sum(1 for cell in cells if cell.strip()) > 2:
+            # A table row, not a banner: a header further down would be a guess.
+            return None
+    return None
+
+
 def _split_list(value: str) -> list[str]:
     separator = ";" if ";" in value else ","
     return [plain_text(part) for part in value.split(separator) if plain_text(part)]
@@ -251,8 +277,8 @@ def _build(
         authors=format_authors(split_author_list(first("authors"))),
         journal=first("journal") or source.get("journal", ""),
         year=year,
-        volume=first("volume") or source.get("volume", ""),
-        issue=first("issue") or source.get("issue", ""),
+        volume=number_or_blank(first("volume"), "volume") or source.get("volume", ""),
+        issue=number_or_blank(first("issue"), "issue") or source.get("issue", ""),
         pages=pages or source.get("pages", ""),
         keywords=keywords,
         mesh_terms=_split_list(first("mesh_terms")),
@@ -274,9 +300,12 @@ def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWar
     """
     with text_stream(fileobj, newline="", line_ends=False) as (text, warnings):
         start = text.tell()
-        first_line = text.readline()
+        head = [text.readline() for _ in range(_PREAMBLE_LINES)]
+        skipped = _header_index(head) or 0
         text.seek(start)
-        delimiter = _choose_delimiter(first_line)
+        for _ in range(skipped):
+            text.readline()
+        delimiter = _choose_delimiter(head[skipped])
         reader = csv.reader(text, delimiter=delimiter)
         position = 0
         try:
@@ -294,9 +323,19 @@ def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWar
             yield from warnings
             last_line = reader.line_num
             for row in reader:
-                line = last_line + 1
+                line = skipped + last_line + 1
                 last_line = reader.line_num
                 if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) == 1 < len(header) and columns["title"][0] != 0:
+                    # A line with no delimiter at all between rows: a heading, such as
+                    # abstrackr's "citations that are not yet labeled by anyone" above its
+                    # unscreened records, not a record without a title.
+                    yield ParseWarning(
+                        reason=f"line {line} holds only {row[0].strip()[:80]!r} and no "
+                        f"columns, so it was read as a heading between rows, not as a record",
+                        line=line,
+                    )
                     continue
                 position += 1
                 if row[0].strip().lstrip("\ufeff") == header[0] and _repeats(row, header):
@@ -310,9 +349,10 @@ def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWar
                 yield _build(position, line, header, row, columns)
         except csv.Error as error:
             raise FileUnreadable(
-                f"the CSV file breaks at line {reader.line_num} (after record {position}): {error}",
+                f"the CSV file breaks at line {skipped + reader.line_num} (after record "
+                f"{position}): {error}",
                 position=position + 1,
-                line=reader.line_num,
+                line=skipped + reader.line_num,
             ) from error
         if position == 0:
             raise FileUnreadable(
@@ -326,8 +366,8 @@ def _repeats(row: list[str], header: list[str]) -> bool:
 
 
 def looks_like_csv(text: str) -> bool:
-    """True when the first line of `text` reads as a header with a title column."""
-    # The header line as parse_csv reads it: a lone CR ends it too.
-    first_line = io.StringIO(text, newline="").readline()
-    header = _first_row(first_line, _choose_delimiter(first_line))
-    return "title" in _column_map(header)
+    """True when the first line of `text`, or the first below a banner such as Embase's search,
+    reads as a header with a title column."""
+    # The lines as parse_csv reads them: a lone CR ends one too.
+    stream = io.StringIO(text, newline="")
+    return _header_index([stream.readline() for _ in range(_PREAMBLE_LINES)]) is not None
