@@ -103,6 +103,9 @@ def test_years_are_the_first_plausible_four_digit_year(raw, expected):
         ("CMS Collaboration", "CMS Collaboration"),
         ("Fluge Ø.", "Fluge, Ø"),
         ("Børresen-Dale A.-L.", "Børresen-Dale, AL"),
+        # Lens.org's placeholder for an unknown given name, kept by Citavi, EndNote and RefWorks.
+        ("van den Hoven, null", "van den Hoven"),
+        ("van den Hoven,null", "van den Hoven"),
     ],
 )
 def test_authors_are_surname_comma_initials(raw, expected):

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from reviewapp.literature.parsers import FileUnreadable, detect_format, parse_csv
-from tests.literature.helpers import parse_fixture, split, split3
+from tests.literature.helpers import fixture_bytes, parse_fixture, split, split3
 
 
 def test_embase_csv_reads_source_authors_and_doi_from_the_link():
@@ -153,3 +153,28 @@ def test_a_line_of_one_cell_between_rows_is_a_heading_not_a_rejected_record():
 def test_a_row_of_one_cell_is_a_record_when_the_title_is_the_first_column():
     records, rejections, warnings = split3(parse_csv(io.BytesIO(b"Title,Year\nOnly a title\n")))
     assert ([r.title for r in records], rejections, warnings) == (["Only a title"], [], [])
+
+
+def test_a_refworks_tab_delimited_export_is_read_by_its_own_column_names():
+    # Lens.org's 100 records as RefWorks writes them tab-delimited: "Authors, Primary" as
+    # "Surname,Given;..." with Lens's "null" for an unknown given name, the journal in
+    # "Periodical Full", the only page in "Other Pages" when "Start Page" is blank (" ").
+    path = "cff/_baseline_refworks.tsv"
+    assert detect_format(fixture_bytes(path), path) == "csv"
+    records, rejections = parse_fixture(parse_csv, path)
+    assert (len(records), rejections) == (100, [])
+    first = records[0]
+    assert first.title.startswith("The effect of intra-arterial angiotensin II on the hepatic")
+    assert first.authors[:3] == ["van den Hoven", "Smits, MLJ", "Rosenbaum, CENM"]
+    assert (first.journal, first.year, first.volume, first.issue) == (
+        "Journal of Vascular and Interventional Radiology",
+        2014,
+        "25",
+        "3",
+    )
+    assert (first.pages, first.doi, first.publication_types) == (
+        "S105",
+        "10.1016/j.jvir.2013.12.293",
+        ["Journal Article"],
+    )
+    assert (records[1].pmid, records[1].pages) == ("32240769", "69-79")

@@ -1,5 +1,5 @@
 """CSV (or semicolon/tab separated) tables of records: Embase, Scopus, Web of Science, Zotero,
-PubMed's CSV, and hand-made spreadsheets.
+PubMed's CSV, RefWorks' tab-delimited export, and hand-made spreadsheets.
 
 The first row is the header. Headers are matched case-insensitively, ignoring spaces and
 punctuation ("Author Names", "author_names" and "AUTHORNAMES" are the same), against these
@@ -7,18 +7,18 @@ aliases; when several columns map to one field the first alias listed wins (keyw
 
 | field      | accepted headers |
 |------------|------------------|
-| title      | Title, Article Title, TI, Primary Title, Document Title, Original Title (Embase) |
+| title      | Title, Article Title, TI, Primary Title, Document Title, Original Title (Embase), Title Primary (RefWorks) |
 | abstract   | Abstract, AB, Abstract Note (Zotero), Original Abstract (Embase) |
-| authors    | Authors, Author, Author Names (Embase), AU, Author Full Names, AF, Creators |
+| authors    | Authors, Author, Author Names (Embase), AU, Author Full Names, AF, Creators, Authors, Primary (RefWorks) |
 | year       | Year, Publication Year, PY, Pub Year, Year Published, Date, Publication Date, PD, Date of Publication; else the year in Embase's Source |
-| journal    | Journal, Journal Title, Source Title (Scopus), Publication Title (Zotero), SO, Secondary Title, T2; else Embase's Source |
+| journal    | Journal, Journal Title, Source Title (Scopus), Publication Title (Zotero), SO, Secondary Title, T2, Periodical Full, Periodical Abbrev (RefWorks); else Embase's Source |
 | source     | Source (Embase: "Endoscopic Ultrasound (2014) 3:3 (152-160). Date of Publication: 2014" gives journal, year, volume, issue, pages; Cochrane Library, whose header has "CENTRAL ID": the journal's name alone) |
 | doi        | DOI, DI; else a DOI in a URL column |
 | pmid       | PMID, PubMed ID (Scopus), PubmedID, Medline PMID (Embase), PM; else a PubMed URL |
 | pmcid      | PMCID, PMC ID, PMC |
 | volume     | Volume, VL, Vol |
 | issue      | Issue, Number, IS, No |
-| pages      | Pages, Page Range, PG, PP; else Page Start/BP/SP + Page End/EP |
+| pages      | Pages, Page Range, PG, PP; else Page Start/BP/SP + Page End/EP/Other Pages (RefWorks) |
 | keywords   | Keywords, Author Keywords, Index Keywords, Manual Tags, KW, DE, Emtree Medical Index Terms, Emtree Drug Index Terms (with or without "(Major Focus)") |
 | mesh_terms | MeSH Terms, MeSH, MH, MeSH Headings |
 | language   | Language, Language of Original Document, Language of Article, LA |
@@ -66,9 +66,26 @@ from .records import (
 from .stream import text_stream
 
 ALIASES: dict[str, list[str]] = {
-    "title": ["Title", "Article Title", "TI", "Primary Title", "Document Title", "Original Title"],
+    "title": [
+        "Title",
+        "Article Title",
+        "TI",
+        "Primary Title",
+        "Document Title",
+        "Original Title",
+        "Title Primary",
+    ],
     "abstract": ["Abstract", "AB", "Abstract Note", "Original Abstract"],
-    "authors": ["Authors", "Author", "Author Names", "AU", "Author Full Names", "AF", "Creators"],
+    "authors": [
+        "Authors",
+        "Author",
+        "Author Names",
+        "AU",
+        "Author Full Names",
+        "AF",
+        "Creators",
+        "Authors, Primary",
+    ],
     "year": [
         "Year",
         "Publication Year",
@@ -88,6 +105,8 @@ ALIASES: dict[str, list[str]] = {
         "SO",
         "Secondary Title",
         "T2",
+        "Periodical Full",
+        "Periodical Abbrev",
     ],
     "source": ["Source"],
     "doi": ["DOI", "DI"],
@@ -97,7 +116,7 @@ ALIASES: dict[str, list[str]] = {
     "issue": ["Issue", "Number", "IS", "No"],
     "pages": ["Pages", "Page Range", "PG", "PP"],
     "page_start": ["Page Start", "Start Page", "BP", "SP"],
-    "page_end": ["Page End", "End Page", "EP"],
+    "page_end": ["Page End", "End Page", "EP", "Other Pages"],
     "keywords": [
         "Keywords",
         "Author Keywords",
@@ -258,7 +277,8 @@ def _build(
     pages = first("pages")
     if not pages:
         start, end = first("page_start"), first("page_end")
-        pages = f"{start}-{end}" if start and end else start
+        # RefWorks' "Other Pages" holds the end page, or the only page when Start Page is empty.
+        pages = f"{start}-{end}" if start and end else start or end
     keywords: list[str] = []
     for index in columns.get("keywords", []):
         for keyword in _split_list(row[index]):

@@ -264,6 +264,10 @@ def format_author(name: str) -> str:
     if "," in name:
         surname, _, given = name.partition(",")
         surname, given = surname.strip(), given.strip()
+        if given == "null":
+            # Lens.org writes an unknown given name as "null" ("van den Hoven, null"), and the
+            # tools its exports pass through keep it: a placeholder, not the initial N.
+            given = ""
         if not given:
             return surname
         # Suffixes such as "Jr" are not initials.
