@@ -5,7 +5,8 @@ import io
 import pytest
 
 from reviewapp.literature.parsers import FileUnreadable, detect_format, parse_csv
-from tests.literature.helpers import fixture_bytes, parse_fixture, split, split3
+from tests.literature.export_fields import table_rows
+from tests.literature.helpers import FIXTURES, fixture_bytes, parse_fixture, split, split3
 
 
 def test_embase_csv_reads_source_authors_and_doi_from_the_link():
@@ -178,3 +179,15 @@ def test_a_refworks_tab_delimited_export_is_read_by_its_own_column_names():
         ["Journal Article"],
     )
     assert (records[1].pmid, records[1].pages) == ("32240769", "69-79")
+
+
+def test_covidence_and_rayyan_csv_exports_give_years_and_each_author():
+    # The same Embase records: Covidence names its year column "Published Year", Rayyan writes
+    # its authors as BibTeX does ("Yang, Z. and Jiang, B. and ...").
+    covidence, rejections = parse_fixture(parse_csv, "cff/_baseline_covidence.csv")
+    assert rejections == []
+    rows = table_rows(FIXTURES / "cff/_baseline_covidence.csv", "Title")
+    assert [r.year for r in covidence] == [int(row["Published Year"]) for row in rows]
+    rayyan, rejections = parse_fixture(parse_csv, "cff/_baseline_rayyan.csv")
+    assert rejections == []
+    assert rayyan[0].authors == ["Yang, Z", "Jiang, B", "Xu, J", "McNamara, ME"]

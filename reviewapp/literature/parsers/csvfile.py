@@ -10,7 +10,7 @@ aliases; when several columns map to one field the first alias listed wins (keyw
 | title      | Title, Article Title, TI, Primary Title, Document Title, Original Title (Embase), Title Primary (RefWorks) |
 | abstract   | Abstract, AB, Abstract Note (Zotero), Original Abstract (Embase) |
 | authors    | Authors, Author, Author Names (Embase), AU, Author Full Names, AF, Creators, Authors, Primary (RefWorks) |
-| year       | Year, Publication Year, PY, Pub Year, Year Published, Date, Publication Date, PD, Date of Publication; else the year in Embase's Source |
+| year       | Year, Publication Year, PY, Pub Year, Year Published, Date, Publication Date, PD, Date of Publication, Published Year (Covidence); else the year in Embase's Source |
 | journal    | Journal, Journal Title, Source Title (Scopus), Publication Title (Zotero), SO, Secondary Title, T2, Periodical Full, Periodical Abbrev (RefWorks); else Embase's Source |
 | source     | Source (Embase: "Endoscopic Ultrasound (2014) 3:3 (152-160). Date of Publication: 2014" gives journal, year, volume, issue, pages; Cochrane Library, whose header has "CENTRAL ID": the journal's name alone) |
 | doi        | DOI, DI; else a DOI in a URL column |
@@ -96,6 +96,7 @@ ALIASES: dict[str, list[str]] = {
         "Publication Date",
         "PD",
         "Date of Publication",
+        "Published Year",
     ],
     "journal": [
         "Journal",
