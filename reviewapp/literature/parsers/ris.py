@@ -219,7 +219,9 @@ def _pmid(record: dict[str, list[str]]) -> str:
             pmid = normalise_pmid(value)
             if pmid:
                 return pmid
-    if "embase" in databases:
+    # Embase marks a record it holds only from MEDLINE "DB  - Medline" alone, without
+    # "DB  - Embase"; its embase.com link still says whose export it is, and C5 is the PMID.
+    if "embase" in databases or any("embase.com/" in url for url in record.get("UR", [])):
         for value in record.get("C5", []):
             if normalise_pmid(value):
                 return normalise_pmid(value)
