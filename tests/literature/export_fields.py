@@ -8,12 +8,13 @@ from pathlib import Path
 
 
 def tagged_records(path: Path) -> list[dict[str, list[str]]]:
-    """A RIS file's own "XX  - value" lines, record by record (a record ends at its ER line)."""
+    """A RIS file's own "XX  - value" lines, record by record (a record ends at its ER line,
+    written "ER  - " or, trailing space trimmed, "ER  -")."""
     records: list[dict[str, list[str]]] = []
     current: dict[str, list[str]] = {}
     for line in path.read_text(encoding="utf-8-sig").splitlines():
         tag, _, value = line.partition("  - ")
-        if tag == "ER":
+        if tag == "ER" or line.rstrip() == "ER  -":
             records.append(current)
             current = {}
         elif value and len(tag) == 2:
@@ -104,3 +105,30 @@ def ovid_tagged_records(path: Path) -> list[dict[str, list[str]]]:
         if records and value and 2 <= len(tag) <= 4 and tag.isupper():
             records[-1].setdefault(tag, []).append(value.strip())
     return records
+
+
+def medline_records(path: Path) -> list[dict[str, list[str]]]:
+    """A MEDLINE (PubMed format) export's own fields, record by record: "TAG - value" lines, a
+    line starting with six spaces continuing the value above, a "PMID- " line starting a record."""
+    records: list[dict[str, list[str]]] = []
+    tag = ""
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        if line.startswith("      ") and tag and records:
+            records[-1][tag][-1] += " " + line.strip()
+        elif len(line) > 6 and line[4:6] == "- ":
+            tag = line[:4].strip()
+            if tag == "PMID":
+                records.append({})
+            if records:
+                records[-1].setdefault(tag, []).append(line[6:].strip())
+    return records
+
+
+def table_rows(path: Path, title: str, delimiter: str = ",") -> list[dict[str, str]]:
+    """A CSV or TSV export's rows by its own header, read with the standard library: the header
+    is the first row holding a `title` column (Embase writes its search above it), and a row of
+    one cell only (abstrackr's "citations that are not yet labeled by anyone") is no record."""
+    with path.open(encoding="utf-8-sig", newline="") as fileobj:
+        rows = csv.reader(fileobj, delimiter=delimiter)
+        header = next(row for row in rows if title in row)
+        return [dict(zip(header, row, strict=False)) for row in rows if len(row) > 1]

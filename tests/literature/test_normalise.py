@@ -103,6 +103,13 @@ def test_years_are_the_first_plausible_four_digit_year(raw, expected):
         ("CMS Collaboration", "CMS Collaboration"),
         ("Fluge Ø.", "Fluge, Ø"),
         ("Børresen-Dale A.-L.", "Børresen-Dale, AL"),
+        # Lens.org's placeholder for an unknown given name, kept by Citavi, EndNote and RefWorks.
+        ("van den Hoven, null", "van den Hoven"),
+        ("van den Hoven,null", "van den Hoven"),
+        # EPPI-Reviewer's RIS spaces the initials out.
+        ("Brownstein C D", "Brownstein, CD"),
+        ("de Hoon M J", "de Hoon, MJ"),
+        ("NG Y", "NG, Y"),
     ],
 )
 def test_authors_are_surname_comma_initials(raw, expected):
@@ -190,3 +197,19 @@ def test_a_pdf_ending_is_never_part_of_a_doi():
 def test_bad_characters_are_controls_and_the_replacement_character(text, found):
     problem = bad_character(text)
     assert (found in problem) if found else problem == ""
+
+
+def test_bibtex_style_author_cells_split_on_and_between_whole_names():
+    # Rayyan's CSV writes BibTeX's list; abstrackr's breaks the line after each name.
+    assert split_author_list("Yang, Z. and Jiang, B. and McNamara, M.E.") == [
+        "Yang, Z.",
+        "Jiang, B.",
+        "McNamara, M.E.",
+    ]
+    assert split_author_list("Longrich, N.R.\n and Pereda-Suberbiola, X.\n") == [
+        "Longrich, N.R.",
+        "Pereda-Suberbiola, X.",
+    ]
+    # Not every part a "Surname, Given" name: an organisation's "and" stays inside one author.
+    assert split_author_list("Smith, J and Jones") == ["Smith, J and Jones"]
+    assert split_author_list("Research and Development Group") == ["Research and Development Group"]

@@ -4,8 +4,9 @@ import io
 
 import pytest
 
-from reviewapp.literature.parsers import FileUnreadable, parse_csv
-from tests.literature.helpers import parse_fixture, split
+from reviewapp.literature.parsers import FileUnreadable, detect_format, parse_csv
+from tests.literature.export_fields import table_rows
+from tests.literature.helpers import FIXTURES, fixture_bytes, parse_fixture, split, split3
 
 
 def test_embase_csv_reads_source_authors_and_doi_from_the_link():
@@ -95,3 +96,98 @@ def test_a_source_column_naming_a_database_is_not_taken_for_the_journal():
     text = b"Title,Year,Source\nA trial,2020,Scopus\n"
     records, _ = split(parse_csv(io.BytesIO(text)))
     assert (records[0].journal, records[0].year) == ("", 2020)
+
+
+# Embase writes its search, a line of dashes and a blank line above the header; Excel keeps them
+# when the file is saved again (then with a BOM and semicolons).
+EMBASE_BANNER = (
+    '"SEARCH QUERY","dinosaur:ti"\n-------------------------------------\n\n'
+    '"Title","Publication Year","DOI"\n"Dinosaur scales",2024,"10.1038/X"\n'
+)
+EXCEL_BANNER = (
+    "\ufeffSEARCH QUERY;dinosaur:ti;;\n-------------------------------------;;;\n;;;\n"
+    "Title;Publication Year;DOI;Issue\nDinosaur scales;2024;10.1038/X;1\n"
+)
+
+
+@pytest.mark.parametrize("text", [EMBASE_BANNER, EXCEL_BANNER], ids=["embase", "excel"])
+def test_an_embase_csv_with_its_search_above_the_header_is_detected_and_read(text):
+    data = text.encode("utf-8")
+    assert detect_format(data, "records.csv") == "csv"
+    records, rejections, warnings = split3(parse_csv(io.BytesIO(data)))
+    assert (rejections, warnings) == ([], [])
+    assert [(r.title, r.year, r.doi, r.position, r.line) for r in records] == [
+        ("Dinosaur scales", 2024, "10.1038/x", 1, 5)
+    ]
+
+
+def test_a_header_below_a_table_row_is_not_looked_for():
+    # Three filled cells is a row of a table without a title column, not a banner.
+    with pytest.raises(FileUnreadable, match="no title column"):
+        list(parse_csv(io.BytesIO(b"name,when,where\nTitle,Year,DOI\nA,2001,x\n")))
+
+
+def test_an_affiliation_in_the_issue_column_is_left_in_raw_and_the_record_kept():
+    # Embase writes affiliations in RIS M1, which Zotero and Covidence export as the issue.
+    affiliation = "(Boisvert C.) Brigham Young University, Provo, UT, United States"
+    text = f'Title,Issue,Volume\nA,"{affiliation}",12\nB,1 January,3\n'.encode()
+    records, rejections = split(parse_csv(io.BytesIO(text)))
+    assert rejections == []
+    assert [(r.issue, r.volume) for r in records] == [("", "12"), ("1 January", "3")]
+    assert records[0].raw["Issue"] == affiliation
+
+
+def test_a_line_of_one_cell_between_rows_is_a_heading_not_a_rejected_record():
+    # abstrackr puts "citations that are not yet labeled by anyone" above its unscreened
+    # records, and writes those rows with fewer columns.
+    text = (
+        b"(internal) id,title,journal,consensus\n1,First,J,o\n"
+        b"citations that are not yet labeled by anyone\n2,Second,J\n"
+    )
+    records, rejections, warnings = split3(parse_csv(io.BytesIO(text)))
+    assert rejections == []
+    assert [(r.title, r.position, r.line) for r in records] == [("First", 1, 2), ("Second", 2, 4)]
+    assert [(w.line, w.position) for w in warnings] == [(3, None)]
+    assert "'citations that are not yet labeled by anyone'" in warnings[0].reason
+
+
+def test_a_row_of_one_cell_is_a_record_when_the_title_is_the_first_column():
+    records, rejections, warnings = split3(parse_csv(io.BytesIO(b"Title,Year\nOnly a title\n")))
+    assert ([r.title for r in records], rejections, warnings) == (["Only a title"], [], [])
+
+
+def test_a_refworks_tab_delimited_export_is_read_by_its_own_column_names():
+    # Lens.org's 100 records as RefWorks writes them tab-delimited: "Authors, Primary" as
+    # "Surname,Given;..." with Lens's "null" for an unknown given name, the journal in
+    # "Periodical Full", the only page in "Other Pages" when "Start Page" is blank (" ").
+    path = "cff/_baseline_refworks.tsv"
+    assert detect_format(fixture_bytes(path), path) == "csv"
+    records, rejections = parse_fixture(parse_csv, path)
+    assert (len(records), rejections) == (100, [])
+    first = records[0]
+    assert first.title.startswith("The effect of intra-arterial angiotensin II on the hepatic")
+    assert first.authors[:3] == ["van den Hoven", "Smits, MLJ", "Rosenbaum, CENM"]
+    assert (first.journal, first.year, first.volume, first.issue) == (
+        "Journal of Vascular and Interventional Radiology",
+        2014,
+        "25",
+        "3",
+    )
+    assert (first.pages, first.doi, first.publication_types) == (
+        "S105",
+        "10.1016/j.jvir.2013.12.293",
+        ["Journal Article"],
+    )
+    assert (records[1].pmid, records[1].pages) == ("32240769", "69-79")
+
+
+def test_covidence_and_rayyan_csv_exports_give_years_and_each_author():
+    # The same Embase records: Covidence names its year column "Published Year", Rayyan writes
+    # its authors as BibTeX does ("Yang, Z. and Jiang, B. and ...").
+    covidence, rejections = parse_fixture(parse_csv, "cff/_baseline_covidence.csv")
+    assert rejections == []
+    rows = table_rows(FIXTURES / "cff/_baseline_covidence.csv", "Title")
+    assert [r.year for r in covidence] == [int(row["Published Year"]) for row in rows]
+    rayyan, rejections = parse_fixture(parse_csv, "cff/_baseline_rayyan.csv")
+    assert rejections == []
+    assert rayyan[0].authors == ["Yang, Z", "Jiang, B", "Xu, J", "McNamara, ME"]

@@ -5,6 +5,7 @@ import io
 import pytest
 
 from reviewapp.literature.parsers import FileUnreadable, ParsedRecord, parse_ris
+from tests.literature.export_fields import tagged_records
 from tests.literature.helpers import FIXTURES, parse_fixture, split
 
 
@@ -205,3 +206,17 @@ def test_an_embase_number_in_c3_is_not_taken_for_a_pmid():
     text = b"TY  -  JOUR\nTI  -  A trial\nC3  -  EMBASE 643589775\nER  -  \n"
     records, _ = split(parse_ris(io.BytesIO(text)))
     assert records[0].pmid == ""
+
+
+def test_an_embase_record_held_only_from_medline_takes_its_pmid_from_c5():
+    # Embase's own RIS of the citation-file-formatting corpus: some records say only
+    # "DB  - Medline"; their embase.com link says the export is Embase's, where C5 is the PMID.
+    path = FIXTURES / "cff/_baseline_embase.ris"
+    records, rejections = parse_fixture(parse_ris, "cff/_baseline_embase.ris")
+    assert rejections == []
+    expected = [fields.get("C5", [""])[0] for fields in tagged_records(path)]
+    assert sum(1 for pmid in expected if pmid) == 10
+    assert [r.pmid for r in records] == expected
+    # Without an Embase link or database, C5 is not a PMID (other exporters use it otherwise).
+    text = b"TY  - JOUR\nTI  - A trial\nC5  - 38351204\nDB  - Medline\nER  - \n"
+    assert split(parse_ris(io.BytesIO(text)))[0][0].pmid == ""

@@ -1,5 +1,5 @@
 """CSV (or semicolon/tab separated) tables of records: Embase, Scopus, Web of Science, Zotero,
-PubMed's CSV, and hand-made spreadsheets.
+PubMed's CSV, RefWorks' tab-delimited export, and hand-made spreadsheets.
 
 The first row is the header. Headers are matched case-insensitively, ignoring spaces and
 punctuation ("Author Names", "author_names" and "AUTHORNAMES" are the same), against these
@@ -7,18 +7,18 @@ aliases; when several columns map to one field the first alias listed wins (keyw
 
 | field      | accepted headers |
 |------------|------------------|
-| title      | Title, Article Title, TI, Primary Title, Document Title, Original Title (Embase) |
+| title      | Title, Article Title, TI, Primary Title, Document Title, Original Title (Embase), Title Primary (RefWorks) |
 | abstract   | Abstract, AB, Abstract Note (Zotero), Original Abstract (Embase) |
-| authors    | Authors, Author, Author Names (Embase), AU, Author Full Names, AF, Creators |
-| year       | Year, Publication Year, PY, Pub Year, Year Published, Date, Publication Date, PD, Date of Publication; else the year in Embase's Source |
-| journal    | Journal, Journal Title, Source Title (Scopus), Publication Title (Zotero), SO, Secondary Title, T2; else Embase's Source |
+| authors    | Authors, Author, Author Names (Embase), AU, Author Full Names, AF, Creators, Authors, Primary (RefWorks) |
+| year       | Year, Publication Year, PY, Pub Year, Year Published, Date, Publication Date, PD, Date of Publication, Published Year (Covidence); else the year in Embase's Source |
+| journal    | Journal, Journal Title, Source Title (Scopus), Publication Title (Zotero), SO, Secondary Title, T2, Periodical Full, Periodical Abbrev (RefWorks); else Embase's Source |
 | source     | Source (Embase: "Endoscopic Ultrasound (2014) 3:3 (152-160). Date of Publication: 2014" gives journal, year, volume, issue, pages; Cochrane Library, whose header has "CENTRAL ID": the journal's name alone) |
 | doi        | DOI, DI; else a DOI in a URL column |
 | pmid       | PMID, PubMed ID (Scopus), PubmedID, Medline PMID (Embase), PM; else a PubMed URL |
 | pmcid      | PMCID, PMC ID, PMC |
 | volume     | Volume, VL, Vol |
 | issue      | Issue, Number, IS, No |
-| pages      | Pages, Page Range, PG, PP; else Page Start/BP/SP + Page End/EP |
+| pages      | Pages, Page Range, PG, PP; else Page Start/BP/SP + Page End/EP/Other Pages (RefWorks) |
 | keywords   | Keywords, Author Keywords, Index Keywords, Manual Tags, KW, DE, Emtree Medical Index Terms, Emtree Drug Index Terms (with or without "(Major Focus)") |
 | mesh_terms | MeSH Terms, MeSH, MH, MeSH Headings |
 | language   | Language, Language of Original Document, Language of Article, LA |
@@ -54,13 +54,38 @@ from .normalise import (
     split_author_list,
     split_structured_abstract,
 )
-from .records import check_characters, check_lengths, guarded, no_title, pick_year, reject
+from .records import (
+    check_characters,
+    check_lengths,
+    guarded,
+    no_title,
+    number_or_blank,
+    pick_year,
+    reject,
+)
 from .stream import text_stream
 
 ALIASES: dict[str, list[str]] = {
-    "title": ["Title", "Article Title", "TI", "Primary Title", "Document Title", "Original Title"],
+    "title": [
+        "Title",
+        "Article Title",
+        "TI",
+        "Primary Title",
+        "Document Title",
+        "Original Title",
+        "Title Primary",
+    ],
     "abstract": ["Abstract", "AB", "Abstract Note", "Original Abstract"],
-    "authors": ["Authors", "Author", "Author Names", "AU", "Author Full Names", "AF", "Creators"],
+    "authors": [
+        "Authors",
+        "Author",
+        "Author Names",
+        "AU",
+        "Author Full Names",
+        "AF",
+        "Creators",
+        "Authors, Primary",
+    ],
     "year": [
         "Year",
         "Publication Year",
@@ -71,6 +96,7 @@ ALIASES: dict[str, list[str]] = {
         "Publication Date",
         "PD",
         "Date of Publication",
+        "Published Year",
     ],
     "journal": [
         "Journal",
@@ -80,6 +106,8 @@ ALIASES: dict[str, list[str]] = {
         "SO",
         "Secondary Title",
         "T2",
+        "Periodical Full",
+        "Periodical Abbrev",
     ],
     "source": ["Source"],
     "doi": ["DOI", "DI"],
@@ -89,7 +117,7 @@ ALIASES: dict[str, list[str]] = {
     "issue": ["Issue", "Number", "IS", "No"],
     "pages": ["Pages", "Page Range", "PG", "PP"],
     "page_start": ["Page Start", "Start Page", "BP", "SP"],
-    "page_end": ["Page End", "End Page", "EP"],
+    "page_end": ["Page End", "End Page", "EP", "Other Pages"],
     "keywords": [
         "Keywords",
         "Author Keywords",
@@ -177,6 +205,24 @@ def _choose_delimiter(first_line: str) -> str:
     return best
 
 
+# Embase writes its search above the header ("SEARCH QUERY","dinosaur:ti", a line of dashes, a
+# blank line), and keeps it when the file is saved again from Excel. A few lines are enough.
+_PREAMBLE_LINES = 10
+
+
+def _header_index(lines: list[str]) -> int | None:
+    """Which of the first `lines` is the header: the first with a title column, provided every
+    line above it is a banner (at most two filled cells). None when there is no such line."""
+    for index, line in enumerate(lines[:_PREAMBLE_LINES]):
+        cells = _first_row(line, _choose_delimiter(line))
+        if "title" in _column_map(cells):
+            return index
+        if sum(1 for cell in cells if cell.strip()) > 2:
+            # A table row, not a banner: a header further down would be a guess.
+            return None
+    return None
+
+
 def _split_list(value: str) -> list[str]:
     separator = ";" if ";" in value else ","
     return [plain_text(part) for part in value.split(separator) if plain_text(part)]
@@ -232,7 +278,8 @@ def _build(
     pages = first("pages")
     if not pages:
         start, end = first("page_start"), first("page_end")
-        pages = f"{start}-{end}" if start and end else start
+        # RefWorks' "Other Pages" holds the end page, or the only page when Start Page is empty.
+        pages = f"{start}-{end}" if start and end else start or end
     keywords: list[str] = []
     for index in columns.get("keywords", []):
         for keyword in _split_list(row[index]):
@@ -251,8 +298,8 @@ def _build(
         authors=format_authors(split_author_list(first("authors"))),
         journal=first("journal") or source.get("journal", ""),
         year=year,
-        volume=first("volume") or source.get("volume", ""),
-        issue=first("issue") or source.get("issue", ""),
+        volume=number_or_blank(first("volume"), "volume") or source.get("volume", ""),
+        issue=number_or_blank(first("issue"), "issue") or source.get("issue", ""),
         pages=pages or source.get("pages", ""),
         keywords=keywords,
         mesh_terms=_split_list(first("mesh_terms")),
@@ -274,9 +321,12 @@ def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWar
     """
     with text_stream(fileobj, newline="", line_ends=False) as (text, warnings):
         start = text.tell()
-        first_line = text.readline()
+        head = [text.readline() for _ in range(_PREAMBLE_LINES)]
+        skipped = _header_index(head) or 0
         text.seek(start)
-        delimiter = _choose_delimiter(first_line)
+        for _ in range(skipped):
+            text.readline()
+        delimiter = _choose_delimiter(head[skipped])
         reader = csv.reader(text, delimiter=delimiter)
         position = 0
         try:
@@ -294,9 +344,19 @@ def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWar
             yield from warnings
             last_line = reader.line_num
             for row in reader:
-                line = last_line + 1
+                line = skipped + last_line + 1
                 last_line = reader.line_num
                 if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) == 1 < len(header) and columns["title"][0] != 0:
+                    # A line with no delimiter at all between rows: a heading, such as
+                    # abstrackr's "citations that are not yet labeled by anyone" above its
+                    # unscreened records, not a record without a title.
+                    yield ParseWarning(
+                        reason=f"line {line} holds only {row[0].strip()[:80]!r} and no "
+                        f"columns, so it was read as a heading between rows, not as a record",
+                        line=line,
+                    )
                     continue
                 position += 1
                 if row[0].strip().lstrip("\ufeff") == header[0] and _repeats(row, header):
@@ -310,9 +370,10 @@ def parse_csv(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection | ParseWar
                 yield _build(position, line, header, row, columns)
         except csv.Error as error:
             raise FileUnreadable(
-                f"the CSV file breaks at line {reader.line_num} (after record {position}): {error}",
+                f"the CSV file breaks at line {skipped + reader.line_num} (after record "
+                f"{position}): {error}",
                 position=position + 1,
-                line=reader.line_num,
+                line=skipped + reader.line_num,
             ) from error
         if position == 0:
             raise FileUnreadable(
@@ -326,8 +387,8 @@ def _repeats(row: list[str], header: list[str]) -> bool:
 
 
 def looks_like_csv(text: str) -> bool:
-    """True when the first line of `text` reads as a header with a title column."""
-    # The header line as parse_csv reads it: a lone CR ends it too.
-    first_line = io.StringIO(text, newline="").readline()
-    header = _first_row(first_line, _choose_delimiter(first_line))
-    return "title" in _column_map(header)
+    """True when the first line of `text`, or the first below a banner such as Embase's search,
+    reads as a header with a title column."""
+    # The lines as parse_csv reads them: a lone CR ends one too.
+    stream = io.StringIO(text, newline="")
+    return _header_index([stream.readline() for _ in range(_PREAMBLE_LINES)]) is not None

@@ -264,20 +264,33 @@ def format_author(name: str) -> str:
     if "," in name:
         surname, _, given = name.partition(",")
         surname, given = surname.strip(), given.strip()
+        if given == "null":
+            # Lens.org writes an unknown given name as "null" ("van den Hoven, null"), and the
+            # tools its exports pass through keep it: a placeholder, not the initial N.
+            given = ""
         if not given:
             return surname
         # Suffixes such as "Jr" are not initials.
         given = re.sub(r"\b(?:Jr|Sr|II|III|IV)\b\.?", "", given).strip()
         return f"{surname}, {_initials_of(given)}" if given else surname
     parts = name.split()
-    if len(parts) >= 2 and _is_initials(parts[-1]):
-        return f"{' '.join(parts[:-1])}, {parts[-1].replace('.', '').replace('-', '')}"
+    # Initials may come spaced ("Brownstein C D", as EPPI-Reviewer writes them): take every
+    # trailing one, leaving at least one word for the surname.
+    surname_words = len(parts)
+    while surname_words > 1 and _is_initials(parts[surname_words - 1]):
+        surname_words -= 1
+    if surname_words < len(parts):
+        initials = "".join(parts[surname_words:]).replace(".", "").replace("-", "")
+        return f"{' '.join(parts[:surname_words])}, {initials}"
     return name
 
 
 def surname_of(author: str) -> str:
     """The surname part of an author formatted by `format_author` (the whole name if unsplit)."""
     return author.partition(",")[0].strip()
+
+
+_AND = re.compile(r"\s+and\s+")
 
 
 def split_author_list(value: str) -> list[str]:
@@ -287,6 +300,11 @@ def split_author_list(value: str) -> list[str]:
         return []
     if ";" in value:
         return [part.strip() for part in value.split(";") if part.strip()]
+    joined = _AND.split(value)
+    if len(joined) > 1 and all("," in part for part in joined):
+        # BibTeX's "Yang, Z. and Jiang, B." (Rayyan's CSV; abstrackr's, with line breaks): each
+        # part is a whole "Surname, Given" name. "Smith, J and Jones" stays one cell below.
+        return [part.strip() for part in joined if part.strip()]
     pieces = [part.strip() for part in value.split(",") if part.strip()]
     # "Liu R., Adler D.G.": every piece is a name and most end with initials (Scopus also writes
     # "Ma Ch.L.", "Hudson Jr. J."), so commas separate authors. Otherwise the comma separates

@@ -117,6 +117,18 @@ def pick_year(
     )
 
 
+def number_or_blank(value: str, name: str) -> str:
+    """A volume or issue as the source wrote it, or "" when it holds words and is longer than any
+    such number can be (`limits.TEXT_MAX`).
+
+    Sources put other fields there: Ovid's CENTRAL a conference name in VL, Embase an author's
+    affiliation in M1 (RIS's issue tag, which reference managers and Covidence then export as the
+    issue), Zotero a reference in IS. Such a value stays in `raw`; taking it for the number would
+    reject the whole record for a field that was never a number.
+    """
+    return "" if len(value) > TEXT_MAX[name] and " " in value else value
+
+
 def no_title(position: int, line: int | None, fields: list[str]) -> Rejection:
     """The rejection for a record without a title, listing the fields that were looked at."""
     joined = (", " if any("/" in name for name in fields) else "/").join(fields)

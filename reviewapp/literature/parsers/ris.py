@@ -52,7 +52,6 @@ from urllib.parse import parse_qs, urlsplit
 from rispy import TYPE_OF_REFERENCE_MAPPING, RisParser
 
 from .base import FileUnreadable, ParsedRecord, ParseWarning, Rejection
-from .limits import TEXT_MAX
 from .normalise import (
     doi_from_url,
     find_doi,
@@ -67,7 +66,16 @@ from .normalise import (
     split_author_list,
     split_structured_abstract,
 )
-from .records import check_characters, check_lengths, guarded, no_title, pick_year, reject, where
+from .records import (
+    check_characters,
+    check_lengths,
+    guarded,
+    no_title,
+    number_or_blank,
+    pick_year,
+    reject,
+    where,
+)
 from .stream import HEAD_SIZE, text_stream
 
 TITLE_TAGS = ["TI", "T1", "CT", "BT", "ST", "TT"]
@@ -211,7 +219,9 @@ def _pmid(record: dict[str, list[str]]) -> str:
             pmid = normalise_pmid(value)
             if pmid:
                 return pmid
-    if "embase" in databases:
+    # Embase marks a record it holds only from MEDLINE "DB  - Medline" alone, without
+    # "DB  - Embase"; its embase.com link still says whose export it is, and C5 is the PMID.
+    if "embase" in databases or any("embase.com/" in url for url in record.get("UR", [])):
         for value in record.get("C5", []):
             if normalise_pmid(value):
                 return normalise_pmid(value)
@@ -266,18 +276,11 @@ def _pmcid(record: dict[str, list[str]]) -> str:
 
 
 def _volume(record: dict[str, list[str]]) -> str:
-    volume = _first(record, ["VL"])
-    # Ovid's CENTRAL writes "Conference: 2016 Annual Meeting of ... 171" as the volume: words no
-    # volume number is made of; rejecting the record for them would lose a real record.
-    return "" if len(volume) > TEXT_MAX["volume"] and " " in volume else volume
+    return number_or_blank(_first(record, ["VL"]), "volume")
 
 
 def _issue(record: dict[str, list[str]]) -> str:
-    issue = _first(record, ["IS"])
-    # Zotero's RIS of Ovid records can carry a reference of the paper in IS ("Achenbach, T.
-    # (1991). Child Behavior Checklist..."): no issue number is that long, so it is not taken for
-    # one (it stays in `raw`) rather than costing the whole record.
-    return "" if len(issue) > TEXT_MAX["issue"] and " " in issue else issue
+    return number_or_blank(_first(record, ["IS"]), "issue")
 
 
 def _pages(record: dict[str, list[str]]) -> str:
