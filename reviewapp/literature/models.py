@@ -353,7 +353,18 @@ class DuplicateLink(models.Model):
                 name="duplicate_one_active_link",
             ),
         ]
-        indexes = [models.Index(fields=["review", "undone_at"])]
+        indexes = [
+            models.Index(fields=["review", "undone_at"]),
+            # A primary's active duplicates (a merged cluster's members, read with every record
+            # the screening panels show). Without statistics the planner otherwise ANDs the
+            # plain primary index with duplicate_one_active_link, reading every active link of
+            # the database: 10 ms per record shown on the benchmark database, 0.02 ms with this.
+            models.Index(
+                fields=["primary"],
+                condition=Q(undone_at__isnull=True),
+                name="duplicate_active_by_primary",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.duplicate_id} duplicates {self.primary_id} ({self.rule})"
