@@ -177,16 +177,21 @@ def _titles_by_doi() -> dict[str, set[str]]:
     return titles
 
 
-@pytest.mark.parametrize("export", EXPORTS, ids=[export.path for export in EXPORTS])
-def test_each_export_imports_every_record_with_its_own_title_and_doi(review, owner, export):
-    expected = _corpus()[export.path]
-    assert len(expected) == export.records  # the count stated above is the file's own
+def _import(review, owner, export):
+    """The export imported through the services as a user's upload, its format detected."""
     path = FIXTURES / export.path
     with path.open("rb") as fileobj:
         imp = import_create(
             membership=membership_of(owner, review), fileobj=fileobj, file_name=path.name
         )
-    imp = import_run(import_id=imp.pk)
+    return import_run(import_id=imp.pk)
+
+
+@pytest.mark.parametrize("export", EXPORTS, ids=[export.path for export in EXPORTS])
+def test_each_export_imports_every_record_with_its_own_title_and_doi(review, owner, export):
+    expected = _corpus()[export.path]
+    assert len(expected) == export.records  # the count stated above is the file's own
+    imp = _import(review, owner, export)
 
     assert imp.status == JobStatus.DONE, imp.error
     assert imp.format == export.format  # detected, not given
@@ -205,12 +210,7 @@ def test_each_export_imports_every_record_with_its_own_title_and_doi(review, own
 def test_each_export_gives_a_publication_the_doi_and_title_the_others_give_it(
     review, owner, export
 ):
-    path = FIXTURES / export.path
-    with path.open("rb") as fileobj:
-        imp = import_create(
-            membership=membership_of(owner, review), fileobj=fileobj, file_name=path.name
-        )
-    imp = import_run(import_id=imp.pk)
+    imp = _import(review, owner, export)
     assert imp.status == JobStatus.DONE, imp.error
     dois_by_title, titles_by_doi = _dois_by_title(), _titles_by_doi()
     compared = 0
