@@ -305,3 +305,31 @@ def test_postgres_pieces_carry_an_awkward_password_to_the_server_unquoted(
         with admin.cursor() as cursor:
             cursor.execute(f'DROP ROLE IF EXISTS "{role}"')
         admin.close()
+
+
+def test_postgres_connections_turn_jit_off_and_keep_the_options_a_url_gives(monkeypatch):
+    from reviewapp.settings import _database_from_env
+
+    monkeypatch.delenv("POSTGRES_HOST", raising=False)
+    monkeypatch.setenv(
+        "DATABASE_URL",
+        "postgres://reviewapp:pw@127.0.0.1:5432/reviewapp?options=-c%20statement_timeout%3D5000",
+    )
+    options = _database_from_env(production=True)["OPTIONS"]["options"]
+    assert options == "-c jit=off -c statement_timeout=5000"
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("POSTGRES_HOST", "127.0.0.1")
+    monkeypatch.setenv("POSTGRES_PASSWORD", "a-real-password-for-the-test")
+    assert _database_from_env(production=True)["OPTIONS"]["options"] == "-c jit=off"
+
+
+@pytest.mark.django_db
+def test_the_apps_postgres_sessions_run_without_jit():
+    """JIT compiling took 45-70 ms of a 10 ms counts statement on the benchmark database."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("JIT is PostgreSQL's (DATABASE_URL unset: SQLite)")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
