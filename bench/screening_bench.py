@@ -249,12 +249,17 @@ def decisions_stored(url: str | dict) -> int:
     return n
 
 
-def cpu_split(gunicorn_pid: int, database: str = DB) -> dict[str, float]:
+def cpu_split(gunicorn_pid: int, database: str = DB, worker_pid: int = 0) -> dict[str, float]:
     """CPU seconds used so far: the whole machine, gunicorn's workers, PostgreSQL's processes
     (every database: other work on the machine shows there too), of which the backends serving
     `database`, and this load generator. Per process, as {"pid:<n>": (group, seconds)} too:
     `cpu_used` subtracts per process, so a process that exits in between (another helper's
     PostgreSQL backend) cannot make a group's figure negative.
+
+    "machine" counts user, nice, system, irq and softirq time: not steal (time a virtual
+    machine's hypervisor gave to someone else, which earlier runs counted as used) nor guest
+    (already inside user). The Celery worker (with its pool children), Redis, the kernel's
+    interrupt handling and steal are groups of their own, so "anything else" is what is left.
     """
     tick = os.sysconf("SC_CLK_TCK")
     split: dict = {
@@ -262,10 +267,16 @@ def cpu_split(gunicorn_pid: int, database: str = DB) -> dict[str, float]:
         "gunicorn": 0.0,
         "postgresql": 0.0,
         "load generator": 0.0,
+        "celery worker": 0.0,
+        "redis": 0.0,
         THIS_DATABASE: 0.0,
     }
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    split["machine"] = (sum(int(v) for v in fields) - int(fields[3]) - int(fields[4])) / tick
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    split["machine"] = (user + nice + system + irq + softirq) / tick
+    split[KERNEL_INTERRUPTS] = (irq + softirq) / tick
+    split[STEAL] = steal / tick
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -290,6 +301,10 @@ def cpu_split(gunicorn_pid: int, database: str = DB) -> dict[str, float]:
                 group = THIS_DATABASE
         elif int(entry.name) == os.getpid():
             group = "load generator"
+        elif worker_pid and worker_pid in (int(entry.name), int(rest[1])):
+            group = "celery worker"
+        elif comm.startswith("redis-server"):
+            group = "redis"
         if group is not None:
             split[f"pid:{entry.name}"] = (group, used)
     return split
@@ -298,7 +313,8 @@ def cpu_split(gunicorn_pid: int, database: str = DB) -> dict[str, float]:
 def cpu_used(before: dict, after: dict) -> dict[str, float]:
     """CPU seconds per group between two cpu_split snapshots, process by process."""
     used = {k: 0.0 for k, v in after.items() if not k.startswith("pid:")}
-    used["machine"] = after["machine"] - before["machine"]
+    for total in ("machine", KERNEL_INTERRUPTS, STEAL):
+        used[total] = after[total] - before[total]
     for key, (group, seconds) in ((k, v) for k, v in after.items() if k.startswith("pid:")):
         spent = seconds - before.get(key, (group, 0.0))[1]
         used[group] += spent
@@ -309,9 +325,13 @@ def cpu_used(before: dict, after: dict) -> dict[str, float]:
 
 # The backends serving the bench's database: part of "postgresql", not added to the sum again.
 THIS_DATABASE = "postgresql for this database"
+# Machine-wide figures, not processes: interrupts are inside "machine", steal outside it.
+KERNEL_INTERRUPTS = "kernel interrupts"
+STEAL = "steal (not counted in machine)"
+NOT_PROCESSES = ("machine", THIS_DATABASE, KERNEL_INTERRUPTS, STEAL)
 
 
-def run_profile(name, port, users, duration, pause, url, gunicorn_pid=0) -> dict:
+def run_profile(name, port, users, duration, pause, url, gunicorn_pid=0, worker_pid=0) -> dict:
     """One profile: log every reviewer in, warm up, run them for `duration` s; url: the database
     (the Decision rows stored are counted there before and after)."""
     clients = []
@@ -330,14 +350,14 @@ def run_profile(name, port, users, duration, pause, url, gunicorn_pid=0) -> dict
         for i, c in enumerate(clients)
     ]
     threads.append(threading.Thread(target=health_loop, args=(port, stop, tally)))
-    cpu_before = cpu_split(gunicorn_pid)
+    cpu_before = cpu_split(gunicorn_pid, worker_pid=worker_pid)
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join(duration + 60)
     wall = time.perf_counter() - started
-    cpu = cpu_used(cpu_before, cpu_split(gunicorn_pid))
+    cpu = cpu_used(cpu_before, cpu_split(gunicorn_pid, worker_pid=worker_pid))
     stored = decisions_stored(url) - before
     return {
         "name": name,
@@ -485,7 +505,9 @@ def condition_run(stats: str, args, base_env: dict) -> dict:
         gunicorn, worker = serve(env, args, port)
         users = [f"bench-r{i}" for i in range(args.reviewers)]
         results = [
-            run_profile(name, port, users, args.duration, PROFILES[name], url, gunicorn.pid)
+            run_profile(
+                name, port, users, args.duration, PROFILES[name], url, gunicorn.pid, worker.pid
+            )
             for name in args.profiles
         ]
     finally:
@@ -548,9 +570,8 @@ def report(condition: dict, args) -> tuple[list[str], bool]:
                 for k, v in {
                     **result["cpu"],
                     "anything else": result["cpu"]["machine"]
-                    - sum(
-                        v for k, v in result["cpu"].items() if k not in ("machine", THIS_DATABASE)
-                    ),
+                    - result["cpu"][KERNEL_INTERRUPTS]
+                    - sum(v for k, v in result["cpu"].items() if k not in NOT_PROCESSES),
                 }.items()
             )
             + f"; per request: gunicorn {1000 * result['cpu']['gunicorn'] / requests:.1f} ms, "
