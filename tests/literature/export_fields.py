@@ -107,6 +107,20 @@ def ovid_tagged_records(path: Path) -> list[dict[str, list[str]]]:
     return records
 
 
+def cochrane_records(path: Path) -> list[dict[str, list[str]]]:
+    """A Cochrane Library plain-text export's own "XX: value" lines, record by record (a "Record #3
+    of 151" line starts one; DOI is the one three-letter tag)."""
+    records: list[dict[str, list[str]]] = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        if re.fullmatch(r"Record #\d+ of \d+", line.strip()):
+            records.append({})
+            continue
+        tag, _, value = line.partition(": ")
+        if records and value and 2 <= len(tag) <= 3 and tag.isupper():
+            records[-1].setdefault(tag, []).append(value.strip())
+    return records
+
+
 def medline_records(path: Path) -> list[dict[str, list[str]]]:
     """A MEDLINE (PubMed format) export's own fields, record by record: "TAG - value" lines, a
     line starting with six spaces continuing the value above, a "PMID- " line starting a record."""

@@ -17,6 +17,7 @@ from reviewapp.literature.services import import_create, import_run
 from tests.conftest import membership_of
 from tests.fake_eutils import EFETCH_HEAD, PMID_PLACEHOLDER, spread
 from tests.literature.export_fields import (
+    cochrane_records,
     csv_rows,
     ovid_expected,
     ovid_tagged_records,
@@ -61,6 +62,7 @@ def _import(review, user, path: Path, **options) -> Import:
         ("malformed/refworks_tagged.txt", "refworks", 2, 0),
         ("refworks/citationjs_refworks_tagged.txt", "refworks", 6, 0),
         ("malformed/cochrane_central.txt", "cochrane", 2, 1),
+        ("cochrane/bibliometrix_python_central.txt", "cochrane", 12, 0),
         ("ris/asreview_cff_cochrane_endnote.ris", "ris", 3, 0),
         ("ris/asreview_cff_cochrane_refman.ris", "ris", 3, 0),
         ("csv/asreview_cff_cochrane.csv", "csv", 3, 0),
@@ -306,6 +308,50 @@ def test_a_real_cochrane_library_ris_export_is_stored_with_its_pmids_dois_and_cn
         assert record.raw["AN"] == fields["AN"]
     assert [r.raw["AN"][0] for r in stored] == ["CN-00778158", "CN-02677909", "CN-02575572"]
     assert stored[2].authors == ["Arruabarrena, I", "Rivas, GR", "Cañas, M", "Paúl, J"]
+
+
+def _surname_initials(name: str) -> str:
+    surname, initials = name.rsplit(" ", 1)
+    return f"{surname}, {initials.replace('-', '')}"
+
+
+def test_a_real_cochrane_library_plain_text_export_is_stored_with_its_pmids_dois_and_cn_numbers(
+    review, owner
+):
+    # Cochrane Library CENTRAL, plain text: "Record #1 of 151" then "ID: CN-...", "AU: Levin G",
+    # "PM: PUBMED 36631152", "XR: EMBASE ...", "DOI: ...", "US: <the record's link>". Records
+    # 1-12 of a real export of 151, so the banners promise more records than the file holds.
+    path = FIXTURES / "cochrane/bibliometrix_python_central.txt"
+    imp = _import(review, owner, path)
+    assert imp.status == JobStatus.DONE, imp.error
+    assert (imp.format, imp.count_rejected, imp.warnings) == ("cochrane", 0, [])
+    stored = list(Record.objects.filter(source_import=imp).order_by("number"))
+    expected = cochrane_records(path)
+    assert len(stored) == len(expected) == 12
+    for record, fields in zip(stored, expected, strict=True):
+        assert record.title == fields["TI"][0]
+        assert record.year == int(fields["YR"][0])
+        assert record.journal == fields["SO"][0]
+        # "AU: Zhao T-M" is stored the project's way, "Zhao, TM": surname, initials run together.
+        assert record.authors == [_surname_initials(name) for name in fields["AU"]]
+        assert record.doi == fields.get("DOI", [""])[0].lower()
+        # PM holds the PubMed entry ("PUBMED 36631152"); XR's Embase number is no PMID.
+        assert record.pmid == fields.get("PM", [""])[0].removeprefix("PUBMED ")
+        assert " ".join(record.abstract.split()) == fields.get("AB", [""])[0]
+        assert record.raw["ID"] == fields["ID"]
+    # The shapes the excerpt holds, checked against its own lines: no PM and no DOI (record 2,
+    # EMBASE only; record 11, neither), a DOI without PM (record 10), no abstract (record 4).
+    assert [(r.pmid, r.doi) for r in (stored[1], stored[9], stored[10])] == [
+        ("", ""),
+        ("", "10.1016/j.ygyno.2020.05.546"),
+        ("", ""),
+    ]
+    assert (stored[0].pmid, stored[0].doi) == ("36631152", "10.1136/ijgc-2022-004114")
+    assert stored[0].authors == ["Levin, G", "Harrison, R", "Meyer, R", "Ramirez, PT"]
+    assert stored[1].authors == ["Cai, Y", "Zhao, TM", "Wang, R"]
+    assert stored[3].abstract == ""
+    assert (stored[6].volume, stored[6].issue, stored[6].pages) == ("188", "3", "913\u2010919")
+    assert [r.raw["ID"][0] for r in stored[:3]] == ["CN-02521950", "CN-01724674", "CN-02390172"]
 
 
 def test_a_real_cochrane_library_csv_export_is_stored_like_its_ris_export(review, owner):

@@ -114,3 +114,18 @@ def test_a_cochrane_plain_text_export_with_lines_ended_by_cr_alone_is_detected_a
     records, rejections = split(parse(io.BytesIO(data), filename="citation-export.txt"))
     assert [r.title[:20] for r in records] == ["Quality of life in p", "Nasal nitric oxide i"]
     assert len(rejections) == 1
+
+
+@pytest.mark.parametrize("ending", [b"\r", b"\r\n"])
+def test_the_real_cochrane_plain_text_excerpt_reads_the_same_with_a_bom_and_cr_line_ends(ending):
+    # Whether Wiley's plain-text export ends lines with LF, CRLF or CR depends on when it was
+    # saved (the index served the real excerpt with LF): each gives the same records.
+    original = fixture_bytes("cochrane/bibliometrix_python_central.txt")
+    data = b"\xef\xbb\xbf" + original.replace(b"\n", ending)
+    assert detect_format(data[:65536], "citation-export.txt") == "cochrane"
+    expected, _ = split(parse(io.BytesIO(original), filename="citation-export.txt"))
+    records, rejections = split(parse(io.BytesIO(data), filename="citation-export.txt"))
+    assert (len(records), rejections) == (12, [])
+    assert [(r.title, r.pmid, r.doi, r.authors, r.abstract) for r in records] == [
+        (r.title, r.pmid, r.doi, r.authors, r.abstract) for r in expected
+    ]

@@ -1,6 +1,6 @@
 """BibTeX, Web of Science, Ovid, Cochrane, RefWorks, Scopus CSV and PMID/DOI lists, read from real
-exports (tests/fixtures/README.md names each file's origin; Cochrane Library plain text has only a
-hand-written file), and text outside records never rejected."""
+exports (tests/fixtures/README.md names each file's origin; the hand-written files of malformed/
+stay to test damage), and text outside records never rejected."""
 
 from pathlib import Path
 
@@ -54,6 +54,7 @@ def _records(name: str) -> list[ParsedRecord]:
         ("ris/synthesisr_Ovid_ris_example.ris", "ris", 4),
         ("malformed/ovid_trailing_text.ris", "ris", 2),
         ("malformed/cochrane_central.txt", "cochrane", 2),
+        ("cochrane/bibliometrix_python_central.txt", "cochrane", 12),
         ("malformed/refworks_tagged.txt", "refworks", 2),
         ("refworks/citationjs_refworks_tagged.txt", "refworks", 6),
         ("malformed/ebsco_ris.ris", "ris", 2),
@@ -76,7 +77,7 @@ def test_each_export_is_detected_and_read_without_rejections_from_text_outside_r
     assert all(r.title and r.line for r in records)
     rejections = [i for i in items if isinstance(i, Rejection)]
     # Only the hand-written Cochrane file has a bad record (no title), on purpose.
-    assert len(rejections) == (1 if fmt == "cochrane" else 0), rejections
+    assert len(rejections) == (1 if name == "malformed/cochrane_central.txt" else 0), rejections
 
 
 def test_ovid_text_after_each_record_end_is_ignored_not_imported_twice_as_rejections():
