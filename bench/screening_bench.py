@@ -259,7 +259,10 @@ def cpu_split(gunicorn_pid: int, database: str = DB, worker_pid: int = 0) -> dic
     "machine" counts user, nice, system, irq and softirq time: not steal (time a virtual
     machine's hypervisor gave to someone else, which earlier runs counted as used) nor guest
     (already inside user). The Celery worker (with its pool children), Redis, the kernel's
-    interrupt handling and steal are groups of their own, so "anything else" is what is left.
+    interrupt handling, steal and every other process are groups of their own, and a process's
+    figure includes its children that have exited, so "anything else" is only what a process
+    that exited meanwhile used before its parent collected it, and rounding (negative when a
+    child that ran mostly before the profile exits during it: its whole life is counted).
     """
     tick = os.sysconf("SC_CLK_TCK")
     split: dict = {
@@ -269,6 +272,7 @@ def cpu_split(gunicorn_pid: int, database: str = DB, worker_pid: int = 0) -> dic
         "load generator": 0.0,
         "celery worker": 0.0,
         "redis": 0.0,
+        "other processes": 0.0,
         THIS_DATABASE: 0.0,
     }
     user, nice, system, _idle, _iowait, irq, softirq, steal = (
@@ -286,9 +290,11 @@ def cpu_split(gunicorn_pid: int, database: str = DB, worker_pid: int = 0) -> dic
             continue
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         rest = stat[stat.rindex(")") + 2 :].split()
-        used = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
+        # utime + stime, and cutime + cstime: what its children that have exited used (a
+        # PostgreSQL backend that closed, a test run that ended), else uncounted anywhere.
+        used = sum(int(v) for v in rest[11:15]) / tick
         group = None
-        if int(rest[1]) == gunicorn_pid:  # ppid: a worker
+        if gunicorn_pid in (int(entry.name), int(rest[1])):  # the arbiter, or a worker
             group = "gunicorn"
         elif comm.startswith("postgres") or comm.startswith("postmaster"):
             group = "postgresql"
@@ -305,8 +311,10 @@ def cpu_split(gunicorn_pid: int, database: str = DB, worker_pid: int = 0) -> dic
             group = "celery worker"
         elif comm.startswith("redis-server"):
             group = "redis"
-        if group is not None:
-            split[f"pid:{entry.name}"] = (group, used)
+        else:
+            # Kernel threads (softirq, writeback) and whatever else runs on the machine.
+            group = "other processes"
+        split[f"pid:{entry.name}"] = (group, used)
     return split
 
 
