@@ -20,8 +20,9 @@ def _pattern(keyword: str) -> str | None:
         return None
     words = [re.escape(w) for w in keyword.split()]
     body = r"\s+".join(words)
-    # Word boundary before; after, either more word characters (prefix) or a boundary.
-    return rf"(?<!\w){body}" + (r"\w*" if prefix else r"(?!\w)")
+    # After the keyword, either more word characters (prefix) or a word boundary; the boundary
+    # before it is the whole pattern's (`_compiled`).
+    return body + (r"\w*" if prefix else r"(?!\w)")
 
 
 @lru_cache(maxsize=64)
@@ -40,7 +41,10 @@ def _compiled(
             groups.append(kind)
     if not alternatives:
         return None
-    return re.compile("|".join(alternatives), re.IGNORECASE), groups
+    # One look-behind for all keywords: each alternative carrying its own made the engine try
+    # every keyword at every character (0.3-0.5 ms for an abstract with a dozen keywords, paid
+    # for each record a reviewer is shown), where now it tries them only at a word's start.
+    return re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})", re.IGNORECASE), groups
 
 
 def segments(
