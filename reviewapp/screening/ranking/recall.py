@@ -619,14 +619,19 @@ def _rate_integral(model: str, params: Sequence[float], start: float, end: float
 # Per rate: the starting point of the least-squares fit (the authors' code: a = 0.1, k = 0.001;
 # the hyperbolic from a = the highest window rate, b = 0.5, k = 0.001, b kept in [0, 1]), and the
 # direction in which each parameter means more includes left (for the Cox process).
+@dataclass(frozen=True)
+class _Fit:
+    p0: tuple[float, ...] | None  # None: (highest window rate, 0.5, 0.001)
+    bounds: tuple  # as scipy's curve_fit takes them
+    more: tuple[int, ...]
+
+
 _FITS = {
-    "power": {"p0": (0.1, 0.001), "bounds": (-np.inf, np.inf), "more": (1, 1)},
-    "exponential": {"p0": (0.1, 0.001), "bounds": (-np.inf, np.inf), "more": (1, -1)},
-    "hyperbolic": {
-        "p0": None,
-        "bounds": ((-np.inf, 0, -np.inf), (np.inf, 1, np.inf)),
-        "more": (1, 1, -1),
-    },
+    "power": _Fit(p0=(0.1, 0.001), bounds=(-np.inf, np.inf), more=(1, 1)),
+    "exponential": _Fit(p0=(0.1, 0.001), bounds=(-np.inf, np.inf), more=(1, -1)),
+    "hyperbolic": _Fit(
+        p0=None, bounds=((-np.inf, 0, -np.inf), (np.inf, 1, np.inf)), more=(1, 1, -1)
+    ),
 }
 
 
@@ -697,7 +702,7 @@ def counting_process_stop(
             x = np.array([part[0] + 1 for part in parts], dtype=float)
         else:
             x = np.array([(part[0] + part[-1]) / 2 for part in parts], dtype=float)
-        p0 = fit["p0"] or (float(rates.max()), 0.5, 0.001)
+        p0 = fit.p0 or (float(rates.max()), 0.5, 0.001)
         try:
             with np.errstate(all="ignore"):
                 params, cov = curve_fit(
@@ -705,7 +710,7 @@ def counting_process_stop(
                     x,
                     rates,
                     p0=p0,
-                    bounds=fit["bounds"],
+                    bounds=fit.bounds,
                 )
         except (RuntimeError, ValueError):
             continue  # no fit at this point: the authors' code goes on screening
@@ -715,7 +720,7 @@ def counting_process_stop(
                 mu = _rate_integral(model, params, t, n)
                 predicted = found + _remaining_bound(mu, n - t, confidence)
             else:
-                se = np.sqrt(np.abs(np.diag(cov))) * np.asarray(fit["more"])
+                se = np.sqrt(np.abs(np.diag(cov))) * np.asarray(fit.more)
                 if not np.all(np.isfinite(se)):
                     continue
                 totals = []
