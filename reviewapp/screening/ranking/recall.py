@@ -18,6 +18,12 @@ Stopping rules (each returns the number of records screened when it says stop, o
 - :func:`sample_stop`: ranked screening, then a random sample of the rest tested with the
   hypergeometric test of Callaghan & Müller-Hansen 2020 (Syst Rev 9:273), which is exact here
   because the sample really is random.
+- :func:`qbcb_stop`: Lewis, Yang & Frieder 2021, "Certifying one-phase technology-assisted
+  reviews", CIKM '21 pp. 893-902 (the quantile binomial confidence bound, QBCB).
+- :func:`counting_process_stop`: Sneyd & Stevenson's counting-process rules (EMNLP 2019
+  D19-1351; SIGIR 2021) as extended by Stevenson & Bin-Hezam 2023 (ACM TOIS 42(3), "Stopping
+  methods for technology assisted reviews based on point processes"): a rate of includes fitted
+  along the ranking predicts how many are left. A model, not a guarantee.
 The quasi-sampling test itself is :func:`reviewapp.screening.ranking.stopping.stopping_test`.
 """
 
@@ -30,7 +36,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.stats import hypergeom
+from scipy.optimize import curve_fit
+from scipy.stats import binom, hypergeom, norm, poisson
 
 # Record ids or 0/1 labels: a list or a numpy array.
 Ints = Sequence[int] | np.ndarray
@@ -38,10 +45,13 @@ Ints = Sequence[int] | np.ndarray
 __all__ = [
     "RecallInterval",
     "budget_stop",
+    "counting_process_stop",
     "declared_sample_stop",
     "includes_interval",
     "knee_slope_ratio",
     "knee_stop",
+    "qbcb_required",
+    "qbcb_stop",
     "sample_interleave",
     "sample_order",
     "sample_prefix",
@@ -512,3 +522,215 @@ def sample_remaining_bound(
     candidates = np.arange(hits, unscreened - (draws - hits) + 1)
     tail = hypergeom.cdf(hits, unscreened, candidates, draws)
     return int(candidates[tail > 1 - confidence].max()) - hits
+
+
+def qbcb_required(positives: int, target: float = 0.95, confidence: float = 0.95) -> int | None:
+    """QBCB's j (Lewis, Yang & Frieder 2021): how many of ``positives`` random includes the
+    ranking must have found. The recall at the rank of the j-th of them is below ``target`` with
+    probability at most 1 - ``confidence``: j is one more than the ``confidence`` quantile of
+    Binomial(positives, target). None when no j <= positives exists (at 95% recall and 95%
+    confidence that takes 59 positives: below that, the method means screening everything).
+    """
+    if positives < 1:
+        raise ValueError("need at least one positive in the sample")
+    cdf = binom.cdf(np.arange(positives + 1), positives, target)
+    j = int(np.argmax(cdf >= confidence)) + 1
+    return j if j <= positives else None
+
+
+def qbcb_stop(
+    ranked: Ints,
+    labels: Ints,
+    sample_order: Ints,
+    *,
+    positives: int,
+    target: float = 0.95,
+    confidence: float = 0.95,
+) -> tuple[int, int] | None:
+    """The QBCB rule (Lewis, Yang & Frieder 2021) on record ids.
+
+    Screen records in ``sample_order`` (random, fixed before screening) until ``positives``
+    includes are found; then screen ``ranked`` until :func:`qbcb_required` of them are found.
+    Returns (records screened, includes found) at the stop, each record counted once (the
+    sample's cost is part of the stop); None if the collection holds fewer than ``positives``
+    includes or no j exists for them (the method then means screening everything).
+    """
+    j = qbcb_required(positives, target, confidence)
+    y = np.asarray(labels, dtype=np.int64)
+    seen: set[int] = set()
+    sample_positives: list[int] = []
+    for record in sample_order:
+        seen.add(int(record))
+        if y[record]:
+            sample_positives.append(int(record))
+            if len(sample_positives) == positives:
+                break
+    if j is None or len(sample_positives) < positives:
+        return None
+    wanted = set(sample_positives)
+    hits = 0
+    for record in ranked:
+        if hits >= j:
+            break
+        seen.add(int(record))
+        hits += int(record) in wanted
+    return len(seen), int(y[list(seen)].sum())
+
+
+def _rate(model: str, x: np.ndarray, *params: float) -> np.ndarray:
+    """Includes per record at rank x: power a x^k, exponential a e^(-kx), hyperbolic
+    a / (1 + b k x)^(1/b) (params (a, k), (a, k) and (a, b, k))."""
+    if model == "power":
+        a, k = params
+        return a * x**k
+    if model == "exponential":
+        a, k = params
+        return a * np.exp(-k * x)
+    a, b, k = params
+    return a / (1 + b * k * x) ** (1 / b)
+
+
+def _rate_integral(model: str, params: Sequence[float], start: float, end: float) -> float:
+    """Expected includes between ranks ``start`` and ``end`` under the fitted rate."""
+    if model == "power":
+        a, k = params
+        if abs(k + 1) < 1e-12:
+            return a * math.log(end / start)
+        return a / (k + 1) * (end ** (k + 1) - start ** (k + 1))
+    if model == "exponential":
+        a, k = params
+        if abs(k) < 1e-12:
+            return a * (end - start)
+        return a / k * (math.exp(-k * start) - math.exp(-k * end))
+    a, b, k = params
+    if abs(k) < 1e-12:
+        return a * (end - start)
+    if min(1 + b * k * start, 1 + b * k * end) <= 0:
+        return math.inf  # a rising rate that blows up before the end: no bound at all
+    if abs(b - 1) < 1e-12:  # the harmonic rate a / (1 + kx)
+        return a / k * (math.log1p(k * end) - math.log1p(k * start))
+
+    def antiderivative(x: float) -> float:
+        return a / ((b - 1) * k) * (1 + b * k * x) ** (1 - 1 / b)
+
+    return antiderivative(end) - antiderivative(start)
+
+
+# Per rate: the starting point of the least-squares fit (the authors' code: a = 0.1, k = 0.001;
+# the hyperbolic from a = the highest window rate, b = 0.5, k = 0.001, b kept in [0, 1]), and the
+# direction in which each parameter means more includes left (for the Cox process).
+@dataclass(frozen=True)
+class _Fit:
+    p0: tuple[float, ...] | None  # None: (highest window rate, 0.5, 0.001)
+    bounds: tuple  # as scipy's curve_fit takes them
+    more: tuple[int, ...]
+
+
+_FITS = {
+    "power": _Fit(p0=(0.1, 0.001), bounds=(-np.inf, np.inf), more=(1, 1)),
+    "exponential": _Fit(p0=(0.1, 0.001), bounds=(-np.inf, np.inf), more=(1, -1)),
+    "hyperbolic": _Fit(
+        p0=None, bounds=((-np.inf, 0, -np.inf), (np.inf, 1, np.inf)), more=(1, 1, -1)
+    ),
+}
+
+
+def _remaining_bound(mu: float, unscreened: int, confidence: float) -> int:
+    """The ``confidence`` quantile of Poisson(mu) includes left, at most the records left. A
+    fit that says nothing (mu NaN) or too much (mu beyond float range) leaves them all open."""
+    if math.isnan(mu):
+        return unscreened
+    if mu <= 0:
+        return 0
+    quantile = poisson.ppf(confidence, mu) if mu < unscreened else math.inf
+    return unscreened if math.isnan(quantile) else int(min(quantile, unscreened))
+
+
+def counting_process_stop(
+    labels_in_order: Ints,
+    *,
+    model: str = "power",
+    cox: bool = False,
+    target: float = 0.95,
+    confidence: float = 0.95,
+    step: float = 0.025,
+    windows: int = 10,
+    min_found: int = 20,
+) -> int | None:
+    """A counting-process stopping rule (Sneyd & Stevenson 2019, 2021; Stevenson & Bin-Hezam
+    2023). Returns the records screened at the stop, or None (screen everything).
+
+    At every ``step`` share of the collection screened (2.5%, as the authors' code) and once at
+    least ``min_found`` includes are found (their 20): split the screened ranks into ``windows``
+    (10) equal windows, fit the rate of includes per record against rank (``model`` "power",
+    a x^k at the window starts; "exponential", a e^(-kx), or "hyperbolic", a / (1 + bkx)^(1/b),
+    at the window midpoints; least squares from the authors' starting points), and take the includes left as Poisson with
+    mean the rate's integral over the unscreened ranks. Stop when found >= ``target`` x (found +
+    the ``confidence`` quantile of that Poisson). ``cox`` (their Cox process) mixes the Poisson
+    over the fit's parameter uncertainty: every parameter moved together by z standard errors in
+    the direction of more includes left (a up, k down for the exponential...), z on 100
+    points from the 1st to the 99th normal percentile, the predicted totals averaged with normal
+    weights (normalised over that range). Not used here: their later gate on the fit's normalised squared error (its
+    threshold was chosen by grid search on their data) and the shortcut of stopping when the
+    last five windows hold no include (it can only stop earlier).
+
+    The probability statement holds only if includes do arrive as the fitted process: a
+    ranking's stream of includes is not Poisson, so this is a model-based estimate with no
+    guarantee; bench/recall_calibration_bench.py measures how often it is right.
+    """
+    if model not in _FITS:
+        raise ValueError('model must be "power", "exponential" or "hyperbolic"')
+    fit = _FITS[model]
+    y = _labels(labels_in_order)
+    n = y.size
+    curve = np.cumsum(y)
+    z = np.linspace(norm.ppf(0.01), norm.ppf(0.99), 100)
+    weights = norm.pdf(z)
+    # The 1st-99th percentile grid holds 98% of the normal mass: without this the average
+    # would shrink every predicted total by 2% (the authors' code leaves it so).
+    norm_mass = float(np.trapezoid(weights, z))
+    checks = sorted({round(n * step * i) for i in range(1, math.ceil(1 / step) + 1)})
+    for t in checks:
+        if t < windows or t >= n:
+            continue
+        found = int(curve[t - 1])
+        if found < min_found:
+            continue
+        parts = np.array_split(np.arange(t), windows)
+        rates = np.array([y[part].mean() for part in parts])
+        if model == "power":
+            x = np.array([part[0] + 1 for part in parts], dtype=float)
+        else:
+            x = np.array([(part[0] + part[-1]) / 2 for part in parts], dtype=float)
+        p0 = fit.p0 or (float(rates.max()), 0.5, 0.001)
+        try:
+            with np.errstate(all="ignore"):
+                params, cov = curve_fit(
+                    lambda xs, *ps: _rate(model, xs, *ps),
+                    x,
+                    rates,
+                    p0=p0,
+                    bounds=fit.bounds,
+                )
+        except (RuntimeError, ValueError):
+            continue  # no fit at this point: the authors' code goes on screening
+        predicted: float
+        with np.errstate(all="ignore"):
+            if not cox:
+                mu = _rate_integral(model, params, t, n)
+                predicted = found + _remaining_bound(mu, n - t, confidence)
+            else:
+                se = np.sqrt(np.abs(np.diag(cov))) * np.asarray(fit.more)
+                if not np.all(np.isfinite(se)):
+                    continue
+                totals = []
+                for zi in z:
+                    moved = params + zi * se
+                    if model == "hyperbolic":
+                        moved[1] = min(max(moved[1], 1e-6), 1.0)
+                    mu = _rate_integral(model, moved, t, n)
+                    totals.append(found + _remaining_bound(mu, n - t, confidence))
+                predicted = float(np.trapezoid(weights * np.asarray(totals), z) / norm_mass)
+        if found >= target * predicted:
+            return t
+    return None
