@@ -46,6 +46,17 @@ def records_unique(review: Review) -> QuerySet[Record]:
     return Record.objects.filter(review=review).exclude(Exists(active_links))
 
 
+def duplicate_of(record: Record) -> DuplicateLink | None:
+    """The active link that makes ``record`` a duplicate of another (not screened: decisions are
+    made on its primary), with the primary's number; None for a record that is screened."""
+    return (
+        DuplicateLink.objects.filter(duplicate=record, undone_at__isnull=True)
+        .select_related("primary")
+        .only("id", "primary_id", "rule", "status", "primary__id", "primary__number")
+        .first()
+    )
+
+
 def duplicates_active_count(review: Review) -> int:
     return DuplicateLink.objects.filter(review=review, undone_at__isnull=True).count()
 

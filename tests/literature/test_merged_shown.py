@@ -271,6 +271,14 @@ def test_the_record_history_says_which_values_came_from_the_merged_duplicate(
     # The duplicate's own history shows its own values: no note.
     page = client.get(reverse("screening:record-history", args=[review.slug, "ta", b.pk]))
     assert "merged from record" not in page.content.decode()
+    # It says it is a duplicate, not screened, and leads to the record that is.
+    primary_history = reverse("screening:record-history", args=[review.slug, "ta", a.pk])
+    assert (
+        f'A duplicate of <a href="{primary_history}">record {a.number}</a>: it is not screened'
+        in page.content.decode()
+    )
+    page = client.get(primary_history)
+    assert "A duplicate of" not in page.content.decode()
 
 
 def test_the_conflict_shown_says_which_values_came_from_the_merged_duplicate(
