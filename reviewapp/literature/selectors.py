@@ -646,6 +646,13 @@ class MergedFrom:
 
     labels: tuple[str, ...]
     numbers: tuple[int, ...]
+    # The same records' ids, in the same order: the note links each to its page.
+    ids: tuple[int, ...] = ()
+
+    @property
+    def records(self) -> list[tuple[int, int]]:
+        """(number, id) of each record the values came from."""
+        return list(zip(self.numbers, self.ids, strict=True))
 
 
 def merged_from(review: Review, record: Record) -> list[MergedFrom]:
@@ -674,7 +681,7 @@ def merged_from(review: Review, record: Record) -> list[MergedFrom]:
     ids = {pk for others in groups for pk in others}
     numbers = dict(Record.objects.filter(pk__in=ids).values_list("pk", "number"))
     return [
-        MergedFrom(tuple(labels), tuple(numbers.get(pk) or pk for pk in others))
+        MergedFrom(tuple(labels), tuple(numbers.get(pk) or pk for pk in others), others)
         for others, labels in groups.items()
     ]
 

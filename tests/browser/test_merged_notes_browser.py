@@ -132,6 +132,11 @@ def test_the_merged_notes_read_at_both_widths_for_each_role(
         assert "you did not vote on this record" in hidden and "until" not in hidden
     _fits(page)
     _shot(page, f"history-{role}")
+    # The note's number leads to the merged-in record's own page, with its own values.
+    page.get_by_test_id("merged-from").get_by_role("link", name=f"#{copy.number}").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/records/{copy.pk}/")
+    assert f"A duplicate of record {kept.number}" in page.locator("main").inner_text()
 
     # The duplicate's own history: its own values, no note; ravi's vote hidden from rita,
     # whose vote on it would be due were it screened.
