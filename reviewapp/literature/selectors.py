@@ -46,6 +46,17 @@ def records_unique(review: Review) -> QuerySet[Record]:
     return Record.objects.filter(review=review).exclude(Exists(active_links))
 
 
+def duplicate_of(record: Record) -> DuplicateLink | None:
+    """The active link that makes ``record`` a duplicate of another (not screened: decisions are
+    made on its primary), with the primary's number; None for a record that is screened."""
+    return (
+        DuplicateLink.objects.filter(duplicate=record, undone_at__isnull=True)
+        .select_related("primary")
+        .only("id", "primary_id", "rule", "status", "primary__id", "primary__number")
+        .first()
+    )
+
+
 def duplicates_active_count(review: Review) -> int:
     return DuplicateLink.objects.filter(review=review, undone_at__isnull=True).count()
 
@@ -635,6 +646,13 @@ class MergedFrom:
 
     labels: tuple[str, ...]
     numbers: tuple[int, ...]
+    # The same records' ids, in the same order: the note links each to its page.
+    ids: tuple[int, ...] = ()
+
+    @property
+    def records(self) -> list[tuple[int, int]]:
+        """(number, id) of each record the values came from."""
+        return list(zip(self.numbers, self.ids, strict=True))
 
 
 def merged_from(review: Review, record: Record) -> list[MergedFrom]:
@@ -663,7 +681,7 @@ def merged_from(review: Review, record: Record) -> list[MergedFrom]:
     ids = {pk for others in groups for pk in others}
     numbers = dict(Record.objects.filter(pk__in=ids).values_list("pk", "number"))
     return [
-        MergedFrom(tuple(labels), tuple(numbers.get(pk) or pk for pk in others))
+        MergedFrom(tuple(labels), tuple(numbers.get(pk) or pk for pk in others), others)
         for others, labels in groups.items()
     ]
 

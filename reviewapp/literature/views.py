@@ -71,12 +71,7 @@ def record_detail(request, record_id: int, *, review, membership):
         pk=record_id,
         review=review,
     )
-    link = (
-        DuplicateLink.objects.filter(duplicate=record, undone_at__isnull=True)
-        .select_related("primary")
-        .only("id", "primary_id", "rule", "status", "primary__id", "primary__number")
-        .first()
-    )
+    link = selectors.duplicate_of(record)
     # A duplicate shows its own values (it has no merge); a merged cluster's primary, the
     # cluster's merged ones.
     if link is None:

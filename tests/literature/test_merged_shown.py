@@ -267,10 +267,23 @@ def test_the_record_history_says_which_values_came_from_the_merged_duplicate(
     client.force_login(reviewer)
     page = client.get(reverse("screening:record-history", args=[review.slug, "ta", a.pk]))
     note = page.content.decode()
-    assert f"Title, Authors, DOI, Abstract: merged from record #{b.number}." in note
+    # The record named by its number in the review, linked to its page (its id in the link).
+    b_page = reverse("literature:record-detail", args=[review.slug, b.pk])
+    assert (
+        f'Title, Authors, DOI, Abstract: merged from record <a href="{b_page}">#{b.number}</a>.'
+        in note
+    )
     # The duplicate's own history shows its own values: no note.
     page = client.get(reverse("screening:record-history", args=[review.slug, "ta", b.pk]))
     assert "merged from record" not in page.content.decode()
+    # It says it is a duplicate, not screened, and leads to the record that is.
+    primary_history = reverse("screening:record-history", args=[review.slug, "ta", a.pk])
+    assert (
+        f'A duplicate of <a href="{primary_history}">record {a.number}</a>: it is not screened'
+        in page.content.decode()
+    )
+    page = client.get(primary_history)
+    assert "A duplicate of" not in page.content.decode()
 
 
 def test_the_conflict_shown_says_which_values_came_from_the_merged_duplicate(
@@ -286,7 +299,8 @@ def test_the_conflict_shown_says_which_values_came_from_the_merged_duplicate(
             HTTP_HX_REQUEST="true",
         ),
     ):
-        assert f"merged from record #{b.number}." in page.content.decode()
+        b_page = reverse("literature:record-detail", args=[review.slug, b.pk])
+        assert f'merged from record <a href="{b_page}">#{b.number}</a>.' in page.content.decode()
 
 
 def test_a_merge_is_named_by_its_primarys_number_in_the_review(review, cluster):

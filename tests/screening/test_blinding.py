@@ -107,6 +107,22 @@ def test_a_reviewer_who_did_not_vote_does_not_see_the_votes_of_a_conflict(
         reverse("screening:conflict-list", args=[review.slug, "ta"])
     ).content.decode()
     assert "hidden (blinded)" in conflicts and "rita: " not in conflicts
+    history = client.get(
+        reverse("screening:record-history", args=[review.slug, "ta", records[0].pk])
+    ).content.decode()
+    # Every vote is in: the history says what hides them (she did not vote), not "until".
+    assert "you did not vote on this record" in history and "until every vote" not in history
+    assert "rita" not in history
+
+
+def test_the_history_of_a_record_awaiting_votes_says_they_are_hidden_until_every_vote_is_in(
+    client, review, reviewer2, first_vote
+):
+    client.force_login(reviewer2)
+    history = client.get(
+        reverse("screening:record-history", args=[review.slug, "ta", first_vote.pk])
+    ).content.decode()
+    assert "hidden from you until every vote is in" in history and SECRET not in history
 
 
 def test_an_adjudicator_sees_the_votes_of_a_conflict(

@@ -11,9 +11,10 @@ from reviewapp.core.errors import ServiceError
 from reviewapp.core.htmx import is_htmx
 from reviewapp.core.permissions import review_view
 from reviewapp.literature.models import Record
-from reviewapp.literature.selectors import merged_from
+from reviewapp.literature.selectors import duplicate_of, merged_from
 from reviewapp.reviews.constants import Capability
 from reviewapp.screening.constants import Stage
+from reviewapp.screening.rules import ALL_VOTES_IN
 from reviewapp.screening.selectors import record_history as history_get
 from reviewapp.screening.selectors import record_panels, stage_settings_get
 from reviewapp.screening.services import note_add, tag_toggle
@@ -42,9 +43,13 @@ def record_history(request, stage: str, record_id: int, *, review, membership):
             "record": panel.record,
             "state": state,
             "votes_visible": visible,
+            # Hidden although every vote is in: the member did not vote on it (blinding).
+            "all_votes_in": state in ALL_VOTES_IN,
             "events": events,
             "panel": panel,
             "merged_from": merged_from(review, panel.record),
+            # A duplicate is not screened: say so, and where its cluster is.
+            "duplicate_of": duplicate_of(record),
         },
     )
 
