@@ -51,6 +51,9 @@ def normalise_pmid(value: object) -> str:
     """Return the PMID as digits only ("PMID: 12345" -> "12345"), or "" if it is not a PMID."""
     if value is None:
         return ""
+    if value.__class__ is str and len(value) <= 9 and value.isascii() and value.isdigit():
+        # What the expression below makes of it, without the expression (PubMed XML's PMIDs).
+        return value.lstrip("0")  # type: ignore[union-attr]
     match = _PMID_RE.match(str(value))
     if not match:
         return ""
@@ -58,10 +61,21 @@ def normalise_pmid(value: object) -> str:
     return digits
 
 
+# A DOI that `normalise_doi` returns in lower case and otherwise as it is: nothing to unquote,
+# strip or cut off, no prefix, ending in a letter or digit (PubMed XML's, nearly all of them).
+_PLAIN_DOI_RE = re.compile(r"10\.\d{4,9}/[^\s\"<>&%\[]*[0-9A-Za-z]")
+
+
 def normalise_doi(value: object) -> str:
     """Return the DOI in lower case without resolver prefix or trailing punctuation, or ""."""
     if value is None:
         return ""
+    if (
+        value.__class__ is str
+        and _PLAIN_DOI_RE.fullmatch(value)  # type: ignore[arg-type]
+        and not value.lower().endswith(".pdf")  # type: ignore[union-attr]
+    ):
+        return value.lower()  # type: ignore[union-attr]
     text = unquote(str(value)).strip()
     text = _DOI_PREFIX_RE.sub("", text)
     match = _DOI_RE.search(text)
