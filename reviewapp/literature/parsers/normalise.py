@@ -51,9 +51,9 @@ def normalise_pmid(value: object) -> str:
     """Return the PMID as digits only ("PMID: 12345" -> "12345"), or "" if it is not a PMID."""
     if value is None:
         return ""
-    if value.__class__ is str and len(value) <= 9 and value.isascii() and value.isdigit():
+    if type(value) is str and len(value) <= 9 and value.isascii() and value.isdigit():
         # What the expression below makes of it, without the expression (PubMed XML's PMIDs).
-        return value.lstrip("0")  # type: ignore[union-attr]
+        return value.lstrip("0")
     match = _PMID_RE.match(str(value))
     if not match:
         return ""
@@ -70,12 +70,8 @@ def normalise_doi(value: object) -> str:
     """Return the DOI in lower case without resolver prefix or trailing punctuation, or ""."""
     if value is None:
         return ""
-    if (
-        value.__class__ is str
-        and _PLAIN_DOI_RE.fullmatch(value)  # type: ignore[arg-type]
-        and not value.lower().endswith(".pdf")  # type: ignore[union-attr]
-    ):
-        return value.lower()  # type: ignore[union-attr]
+    if type(value) is str and _PLAIN_DOI_RE.fullmatch(value) and not value.lower().endswith(".pdf"):
+        return value.lower()
     text = unquote(str(value)).strip()
     text = _DOI_PREFIX_RE.sub("", text)
     match = _DOI_RE.search(text)
