@@ -80,6 +80,13 @@ MIN_TITLE_WORDS = 3
 MIN_TITLE_CHARS = 15
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+# Bytes 0-9 and a-z to themselves, A-Z to a-z, any other byte to a space: `title_key` of an ASCII
+# title (nearly all) in one C loop. The regular expression's replacement at every space and
+# punctuation mark took 4-5 microseconds a title, some 3% of a PubMed XML record's parse.
+_KEY_BYTES = bytes(
+    c + 32 if 0x41 <= c <= 0x5A else c if 0x30 <= c <= 0x39 or 0x61 <= c <= 0x7A else 0x20
+    for c in range(256)
+)
 _DIGITS = re.compile(r"\d+")
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"}
 _NOTICE_WORDS = {
@@ -147,7 +154,11 @@ class DuplicateLink(NamedTuple):
 
 def title_key(title: str) -> str:
     """Casefolded title without markup, diacritics or punctuation, spaces collapsed."""
-    text = strip_accents(plain_text(title)).casefold()
+    text = plain_text(title)
+    if text.isascii():
+        # What the lines below make of ASCII text (casefold is lower there, nothing to strip).
+        return b" ".join(text.encode("ascii").translate(_KEY_BYTES).split()).decode("ascii")
+    text = strip_accents(text).casefold()
     return _NON_WORD.sub(" ", text).strip()
 
 

@@ -38,6 +38,8 @@ from lxml import etree
 
 from .base import AbstractSection, ParsedRecord, Rejection
 from .normalise import (
+    YEAR_MAX,
+    YEAR_MIN,
     flatten_abstract,
     format_author,
     normalise_doi,
@@ -193,10 +195,9 @@ def _first_with(element: etree._Element | None, tag: str, attribute: str, value:
 
 
 def _pubmed_years(
-    issue: dict[str, etree._Element], article: dict[str, etree._Element], data: dict
+    date: dict[str, etree._Element], article: dict[str, etree._Element], data: dict
 ) -> Iterator[tuple[str, str]]:
     # A generator: `pick_year` stops at the first plausible year, so the later fields are rarely read.
-    date = _kids(issue.get("PubDate"))
     yield "PubDate/Year", inline_text(date.get("Year"))
     yield "PubDate/MedlineDate", inline_text(date.get("MedlineDate"))
     yield "ArticleDate/Year", inline_text(_kids(article.get("ArticleDate")).get("Year"))
@@ -254,9 +255,21 @@ def _build_article(position: int, line: int | None, element: etree._Element):
     title = next((text for _name, text in title_fields if text), "")
     if not title:
         return no_title(position, line, [name for name, _text in title_fields])
-    year = pick_year(position, line, _pubmed_years(issue, article, data))
-    if isinstance(year, Rejection):
-        return year
+    date = _kids(issue.get("PubDate"))
+    year_text = inline_text(date.get("Year"))
+    if (
+        len(year_text) == 4
+        and year_text.isascii()
+        and year_text.isdigit()
+        and YEAR_MIN <= int(year_text) <= YEAR_MAX
+    ):
+        # What pick_year makes of the usual PubDate/Year, without its generator and expression.
+        year: int | None = int(year_text)
+    else:
+        picked = pick_year(position, line, _pubmed_years(date, article, data))
+        if isinstance(picked, Rejection):
+            return picked
+        year = picked
     ids = _ids(data.get("ArticleIdList"))
     pmid = inline_text(citation.get("PMID")) or ids.get("pubmed", "")
     doi = ids.get("doi", "") or inline_text(

@@ -23,7 +23,7 @@ from typing import BinaryIO
 from lxml import etree
 
 from .base import FileUnreadable
-from .normalise import plain_text
+from .normalise import PRINTABLE_SCAN, plain_text, printable
 from .stream import as_seekable, check_head, decode_head, read_head
 
 _SUPER = str.maketrans("0123456789+-=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿ")
@@ -98,7 +98,12 @@ def inline_text(element: etree._Element | None) -> str:
         text = element.text
         if not text:
             return ""
-        if "<" not in text and "&" not in text and "  " not in text and text.isprintable():
+        if (
+            "<" not in text
+            and "&" not in text
+            and "  " not in text
+            and (text.isprintable() if len(text) < PRINTABLE_SCAN else printable(text))
+        ):
             return text.strip()
         return plain_text(text)
     return plain_text(_inline(element))
