@@ -1388,7 +1388,7 @@ def fill(*, scale: float = 1.0, seed: int = 0, reviews: int = 50, log=print) -> 
     from reviewapp.core.tally import tally_recount
 
     with transaction.atomic():
-        tally_recount(parts="sp")
+        tally_recount(parts="spm")
         tally_recount(parts="src")
     return summary
 

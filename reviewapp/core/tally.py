@@ -15,6 +15,9 @@ What is kept (the `name` of a row):
 - ``p:<stage>:<reviewer a>:<reviewer b>:<first value a>:<first value b>``: records both reviewers
   (a's id below b's) have a vote on, by their first votes still standing: the agreement table.
 - ``src:s:<search id>`` and ``src:i:<import id>``: records each search or import added.
+- ``m:<stage>:<reviewer>``: records the reviewer has a vote on at the stage ("screened by me",
+  shown after every decision: counting the reviewer's votes there grew with their work, 1 ms
+  for 1,500 votes and the biggest statement of a decision).
 
 Concurrency: `tally_add` is one INSERT ... ON CONFLICT DO UPDATE adding to the rows, which the
 database applies atomically; its rows are sorted by name so two transactions lock shared rows in
@@ -44,6 +47,11 @@ def state_key(stage: str, state: str, automated: bool, record_id: int) -> str:
 def pair_key(stage: str, a: int, b: int, value_a: str, value_b: str) -> str:
     """The agreement cell of reviewers a and b (a < b) for their first votes value_a, value_b."""
     return f"p:{stage}:{a}:{b}:{value_a}:{value_b}"
+
+
+def member_key(stage: str, reviewer_id: int) -> str:
+    """How many records the reviewer has a vote on at the stage."""
+    return f"m:{stage}:{reviewer_id}"
 
 
 def source_key(*, search_id: int | None = None, import_id: int | None = None) -> str:
@@ -116,6 +124,13 @@ def _recount_sql(part: str, where: str) -> str:
             WHERE 1 = 1 {where.format(t="a")}
             GROUP BY 1, 2
         """
+    if part == "m":
+        return f"""
+            SELECT v.review_id, 'm:' || v.stage || ':' || CAST(v.reviewer_id AS TEXT), COUNT(*)
+            FROM {RecordVote._meta.db_table} v
+            WHERE 1 = 1 {where.format(t="v")}
+            GROUP BY 1, 2
+        """
     return f"""
         SELECT r.review_id,
             CASE WHEN r.search_id IS NOT NULL THEN 'src:s:' || CAST(r.search_id AS TEXT)
@@ -132,7 +147,8 @@ def tally_recount(
 ) -> None:
     """Recompute kept counts from the rows: of one review (or all), one stage (or both).
 
-    parts: "s" the screening states, "p" the agreement cells, "src" the records per source.
+    parts: "s" the screening states, "p" the agreement cells, "m" the votes per reviewer, "src"
+    the records per source.
     Call inside the transaction that rewrote the rows (stage_states_rebuild does), so no page
     sees the counts missing.
     """

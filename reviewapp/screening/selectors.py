@@ -17,6 +17,8 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from reviewapp.core.blinding import others_votes_visible, reader_of
+from reviewapp.core.models import Tally
+from reviewapp.core.tally import member_key
 from reviewapp.literature.models import DuplicateLink, Record
 from reviewapp.literature.selectors import (
     MergedFrom,
@@ -447,8 +449,8 @@ def record_panels(
 
 _MY_PROGRESS = """
 SELECT
-    (SELECT COUNT(*) FROM {vote} v
-        WHERE v.review_id = %(review)s AND v.stage = %(stage)s AND v.reviewer_id = %(user)s),
+    (SELECT COALESCE(SUM(t.n), 0) FROM {tally} t
+        WHERE t.review_id = %(review)s AND t.name = %(name)s),
     (SELECT v.record_id FROM {vote} v
         WHERE v.review_id = %(review)s AND v.stage = %(stage)s AND v.reviewer_id = %(user)s
         ORDER BY v.decided_at DESC, v.id DESC LIMIT 1)
@@ -457,12 +459,18 @@ SELECT
 
 def my_progress(review: Review, stage: str, user) -> tuple[int, int | None]:
     """(how many records I have a vote on at this stage, the one I decided last): what the
-    screening page shows after every decision, in one statement (both read the rv_mine index).
+    screening page shows after every decision, in one statement: the count kept by the vote
+    writes (core.tally), the last one through the rv_mine index.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            _MY_PROGRESS.format(vote=RecordVote._meta.db_table),
-            {"review": review.pk, "stage": stage, "user": user.pk},
+            _MY_PROGRESS.format(vote=RecordVote._meta.db_table, tally=Tally._meta.db_table),
+            {
+                "review": review.pk,
+                "stage": stage,
+                "user": user.pk,
+                "name": member_key(stage, user.pk),
+            },
         )
         count, last = cursor.fetchone()
     return count, last

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from reviewapp.core.db import tables_analyze
-from reviewapp.core.tally import pair_key, state_key, tally_add, tally_recount
+from reviewapp.core.tally import member_key, pair_key, state_key, tally_add, tally_recount
 from reviewapp.literature.models import Record
 from reviewapp.reviews.models import Review
 from reviewapp.screening.constants import ScreenState, Stage
@@ -149,8 +149,9 @@ def tally_changes(
     old_first: dict[int, str],
     new_first: dict[int, str],
 ) -> Counter:
-    """What one record's new event changes in the kept counts: its state's count, and the
-    agreement cell of every pair of reviewers with a vote on it (by their first votes)."""
+    """What one record's new event changes in the kept counts: its state's count, the
+    agreement cell of every pair of reviewers with a vote on it (by their first votes), and the
+    vote count of a reviewer whose vote on it appeared or went."""
     deltas: Counter = Counter()
     if old_state != new_state:
         if old_state != ScreenState.UNSCREENED:
@@ -162,6 +163,10 @@ def tally_changes(
         for i, a in enumerate(reviewers):
             for b in reviewers[i + 1 :]:
                 deltas[pair_key(stage, a, b, firsts[a], firsts[b])] += sign
+    for reviewer in new_first.keys() - old_first.keys():
+        deltas[member_key(stage, reviewer)] += 1
+    for reviewer in old_first.keys() - new_first.keys():
+        deltas[member_key(stage, reviewer)] -= 1
     return deltas
 
 
@@ -387,7 +392,7 @@ def stage_states_rebuild(review: Review, stage: str | None = None) -> int:
             )
         RecordStageState.objects.bulk_create(states, batch_size=BATCH)
         RecordVote.objects.bulk_create(votes, batch_size=BATCH)
-        tally_recount(review.pk, stage=this_stage, parts="sp")
+        tally_recount(review.pk, stage=this_stage, parts="spm")
         written += len(states)
         if this_stage == Stage.TITLE_ABSTRACT:
             NewRecords.objects.filter(pk__in=notes).delete()

@@ -31,7 +31,7 @@ from reviewapp.screening.constants import RetrievalStatus, ScreenState
 from reviewapp.screening.counts import review_counts, review_counts_recount
 from reviewapp.screening.fulltext import report_status_set
 from reviewapp.screening.models import ExclusionReason, RecordStageState, RecordVote, StageSettings
-from reviewapp.screening.selectors import agreement_table
+from reviewapp.screening.selectors import agreement_table, my_progress
 from reviewapp.screening.services import (
     conflict_resolve,
     decision_record,
@@ -60,6 +60,13 @@ def assert_kept_equals_recount(review) -> None:
     fast, slow = prisma_counts_get(review), prisma_counts_recount(review)
     assert fast == dataclasses.replace(slow, record_ids={})
     _assert_agreement_is_the_votes(review)
+    # "Screened by me": each member's kept vote count is the number of their vote rows.
+    for stage in ("ta", "ft"):
+        for membership in review.memberships.select_related("user"):
+            votes = RecordVote.objects.filter(
+                review=review, stage=stage, reviewer=membership.user
+            ).count()
+            assert my_progress(review, stage, membership.user)[0] == votes
 
 
 def _assert_agreement_is_the_votes(review) -> None:
