@@ -225,17 +225,34 @@ class RecordQuerySet(models.QuerySet):
 class Record(models.Model):
     """One imported citation, exactly as one search or file gave it (duplicates included)."""
 
-    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="records")
+    # Not indexed alone: every index below starts with the review. The plain index cost every
+    # record's insert one more index entry (an import writes 100,000 at once) and, with
+    # statistics missing, led the planner to scan a review's rows through it (issue 13).
+    review = models.ForeignKey(
+        Review, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     # The record's number in its review, 1..N in the order records came in: what people see and
     # cite ("record 17"), instead of the database id, which counts every review's records.
     number = models.PositiveIntegerField(
         help_text="The record's number in its review, 1..N in the order records came in."
     )
+    # A record comes from a search or from an import, never both: each is indexed where it is
+    # set (record_by_search, record_by_import), so no insert adds an index entry for a NULL.
     search = models.ForeignKey(
-        Search, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+        Search,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="records",
+        db_index=False,
     )
     source_import = models.ForeignKey(
-        Import, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+        Import,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="records",
+        db_index=False,
     )
     source_position = models.PositiveIntegerField(
         null=True, blank=True, help_text="Record number in the file or search result."
@@ -294,6 +311,14 @@ class Record(models.Model):
             models.Index(fields=["review", "doi"]),
             models.Index(fields=["review", "title_key"]),
             models.Index(fields=["review", "id"]),
+            models.Index(
+                fields=["search"], condition=Q(search__isnull=False), name="record_by_search"
+            ),
+            models.Index(
+                fields=["source_import"],
+                condition=Q(source_import__isnull=False),
+                name="record_by_import",
+            ),
         ]
 
     def __str__(self) -> str:

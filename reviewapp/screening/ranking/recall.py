@@ -293,6 +293,21 @@ def target_size(target: float = 0.95, confidence: float = 0.95) -> int:
     return math.ceil(math.log(1 - confidence) / math.log(target))
 
 
+def _sample_until(sample_order: Ints, y: np.ndarray, includes: int) -> tuple[set[int], list[int]]:
+    """The random-sample phase of the target and QBCB rules: records drawn in ``sample_order``
+    until ``includes`` includes are found (or the sample runs out). Returns (the records
+    screened, the includes found, in the order drawn)."""
+    seen: set[int] = set()
+    found: list[int] = []
+    for record in sample_order:
+        seen.add(int(record))
+        if y[record]:
+            found.append(int(record))
+            if len(found) == includes:
+                break
+    return seen, found
+
+
 def target_stop(
     ranked: Ints,
     labels: Ints,
@@ -310,14 +325,7 @@ def target_stop(
     """
     y = np.asarray(labels, dtype=np.int64)
     t = target_size(target, confidence)
-    seen: set[int] = set()
-    targets: list[int] = []
-    for record in sample_order:
-        seen.add(int(record))
-        if y[record]:
-            targets.append(int(record))
-            if len(targets) == t:
-                break
+    seen, targets = _sample_until(sample_order, y, t)
     if len(targets) < t:
         return None
     missing = set(targets)
@@ -557,14 +565,7 @@ def qbcb_stop(
     """
     j = qbcb_required(positives, target, confidence)
     y = np.asarray(labels, dtype=np.int64)
-    seen: set[int] = set()
-    sample_positives: list[int] = []
-    for record in sample_order:
-        seen.add(int(record))
-        if y[record]:
-            sample_positives.append(int(record))
-            if len(sample_positives) == positives:
-                break
+    seen, sample_positives = _sample_until(sample_order, y, positives)
     if j is None or len(sample_positives) < positives:
         return None
     wanted = set(sample_positives)
