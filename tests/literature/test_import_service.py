@@ -182,6 +182,35 @@ def test_uploading_in_the_browser_imports_and_shows_the_counts(client, review, o
     assert imp.status == JobStatus.DONE or "Waiting for a worker" in page
 
 
+def test_an_upload_spooled_to_disk_is_stored_and_imported_whole(
+    client, review, owner, settings, tmp_path
+):
+    # A browser's large file reaches the view as a temporary file on disk, which the import
+    # moves into its storage instead of copying (reviewapp.core.uploads).
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    content = (FIXTURES / "ris" / "embase.ris").read_bytes()
+    assert len(content) > 1024
+    client.force_login(owner)
+    response = client.post(
+        reverse("literature:import-create", args=[review.slug]),
+        {
+            "file": SimpleUploadedFile("embase.ris", content, content_type="text/plain"),
+            "format": "auto",
+            "source_database": "Embase",
+            "source_kind": "database",
+        },
+    )
+    assert response.status_code == 302
+    imp = Import.objects.get(review=review)
+    with imp.file.open("rb") as stored:
+        assert stored.read() == content
+    assert list(tmp_path.iterdir()) == []  # nothing left behind in the upload folder
+    imp = import_run(import_id=imp.pk)
+    assert imp.status == JobStatus.DONE
+    assert imp.count_imported == Record.objects.filter(review=review).count() > 0
+
+
 def test_an_empty_upload_is_refused_with_a_message(client, review, owner):
     client.force_login(owner)
     upload = SimpleUploadedFile("empty.ris", b"", content_type="text/plain")
