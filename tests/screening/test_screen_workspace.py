@@ -230,3 +230,27 @@ def test_a_record_i_voted_on_is_not_held_for_me_when_i_look_back(client, review,
     assert client.post(renew_url(review, records[0])).status_code == 204
     row = RecordStageState.objects.get(record=records[0], stage="ta")
     assert row.lease_reviewer is None
+
+
+def test_every_link_of_a_record_panel_is_the_url_reversed_for_that_record(owner, reviewer):
+    # The panel's links are made from one reversed path per kind (selectors._record_urls): the
+    # slug here holds the marker's digits, and the ids are of several lengths.
+    from reviewapp.screening.selectors import _ID_MARK, record_panels, stage_settings_get
+    from tests.factories import MembershipFactory, RecordFactory, review_make
+
+    review = review_make(owner=owner, slug=f"trial-{_ID_MARK}-9")
+    MembershipFactory(review=review, user=reviewer, role="reviewer")
+    records = RecordFactory.create_batch(3, review=review)
+    membership = membership_of(reviewer, review)
+    for stage in ("ta", "ft"):
+        ids = [r.pk for r in records]
+        panels = record_panels(review, stage, ids, membership, stage_settings_get(review, stage))
+        assert [p.record.pk for p in panels] == ids
+        for panel in panels:
+            args = [review.slug, stage, panel.record.pk]
+            assert panel.urls is not None
+            assert panel.urls.history == reverse("screening:record-history", args=args)
+            assert panel.urls.decide == reverse("screening:screen-decide", args=args)
+            assert panel.urls.renew == reverse("screening:screen-renew", args=args)
+            assert panel.urls.tag == reverse("screening:record-tag", args=args)
+            assert panel.urls.note == reverse("screening:record-note", args=args)
