@@ -12,21 +12,28 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from reviewapp.core.compiled import CompiledQuery
 from reviewapp.reviews.constants import Capability
 from reviewapp.reviews.models import Membership, Review
+
+# Asked on every request to a review's pages: compiled once (reviewapp.core.compiled). At most
+# one row (unique per review and user): no ordering, which would join the user again and sort.
+_MEMBERSHIP = CompiledQuery(
+    lambda slug, user_id: (
+        Membership.objects.select_related("review")
+        .filter(review__slug=slug, user_id=user_id)
+        .order_by()[:1]
+    ),
+    slug="\x00slug stand-in\x00",
+    user_id=-1_903_000_017,
+)
 
 
 def membership_get(*, user, slug: str) -> Membership:
     """The user's membership of the review with this slug, or Http404 for anyone else."""
     if not user.is_authenticated:
         raise Http404("No such review.")
-    # At most one (unique per review and user): no ordering, which would join the user again
-    # and sort, on every request of every page.
-    found = list(
-        Membership.objects.select_related("review")
-        .filter(review__slug=slug, user=user)
-        .order_by()[:1]
-    )
+    found = _MEMBERSHIP.fetch(slug=slug, user_id=user.pk)
     if not found:
         raise Http404("No such review.")
     membership = found[0]
