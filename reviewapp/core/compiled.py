@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from django.db import connections
 from django.db.models import Model, QuerySet
+
 # ModelIterable's own helper for select_related; django-stubs does not list it.
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
