@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
+from reviewapp.core.compiled import CompiledQuery
 from reviewapp.core.db import tables_analyze
 from reviewapp.core.tally import member_key, pair_key, state_key, tally_add, tally_recount
 from reviewapp.literature.models import Record
@@ -37,12 +38,32 @@ def queue_key(record_id: int) -> int:
     return (record_id * 2654435761) % 2_147_483_647
 
 
+# Every decision locks its record's row, and reads the record's votes under that lock: both
+# compiled once (reviewapp.core.compiled), as building the querysets cost several times what
+# PostgreSQL took to answer them.
+_ROW_LOCKED = CompiledQuery(
+    lambda record_id, stage: RecordStageState.objects.select_for_update().filter(
+        record_id=record_id, stage=stage
+    ),
+    record_id=-1_903_000_029,
+    stage="\x00stage stand-in\x00",
+)
+_VOTES = CompiledQuery(
+    lambda record_id, stage: RecordVote.objects.filter(record_id=record_id, stage=stage),
+    record_id=-1_903_000_031,
+    stage="\x00stage stand-in\x00",
+)
+
+
 def state_lock(*, review: Review, record_id: int, stage: str) -> RecordStageState:
     """The record's state row at the stage, created if missing, locked until the transaction ends.
 
     Must be called inside transaction.atomic(). Locking before the new event is written is what
     makes simultaneous decisions safe: the second waits, then reads the first one's event.
     """
+    found = _ROW_LOCKED.fetch(record_id=record_id, stage=stage)
+    if found:
+        return found[0]
     row, _ = RecordStageState.objects.select_for_update().get_or_create(
         record_id=record_id,
         stage=stage,
@@ -174,10 +195,7 @@ def _votes_write(
     row: RecordStageState, stacks: dict[int, list[str]], last_at: dict
 ) -> dict[int, str]:
     """Write the record's current votes; returns the first values that stood before."""
-    existing = {
-        v.reviewer_id: v
-        for v in RecordVote.objects.filter(record_id=row.record_id, stage=row.stage)
-    }
+    existing = {v.reviewer_id: v for v in _VOTES.fetch(record_id=row.record_id, stage=row.stage)}
     before = {reviewer: v.first_value for reviewer, v in existing.items()}
     gone = [v.pk for reviewer, v in existing.items() if reviewer not in stacks]
     if gone:
