@@ -22,6 +22,7 @@ from django.db.models import Model, QuerySet
 
 # ModelIterable's own helper for select_related; django-stubs does not list it.
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
+from django.db.models.sql import Query
 
 M = TypeVar("M", bound=Model)
 
@@ -92,5 +93,64 @@ class CompiledQuery(Generic[M]):
             # As ModelIterable: select_related's instances, filled from the same row.
             for populator in populators:
                 populator.populate(row, obj)
+            found.append(obj)
+        return found
+
+
+class RawStatement(Generic[M]):
+    """`model.objects.raw(sql, params)` for a statement run on every request: the same
+    instances (fields from the columns named like them, Django's converters of their values,
+    any other column set as an attribute), with what RawQuerySet works out on every call (the
+    columns' fields and converters) worked out once per statement and result shape.
+    """
+
+    def __init__(self, model: type[M], sql: str):
+        self.model = model
+        self.sql = sql
+        self._plans: dict[tuple, tuple] = {}
+
+    def _plan(self, using: str, columns: tuple[str, ...]) -> tuple:
+        connection = connections[using]
+        by_column = {
+            connection.introspection.identifier_converter(f.column): f
+            for f in self.model._meta.concrete_fields
+        }
+        fields = [by_column.get(column) for column in columns]
+        # from_db takes the values in the model's field order, whatever the columns' order.
+        position = {f: i for i, f in enumerate(fields) if f is not None}
+        init = [(position[f], f.attname) for f in self.model._meta.concrete_fields if f in position]
+        extra = [(i, column) for i, column in enumerate(columns) if fields[i] is None]
+        compiler = connection.ops.compiler("SQLCompiler")(Query(self.model), connection, using)
+        cols = [f.get_col(f.model._meta.db_table) if f else None for f in fields]
+        # None for a column of no field, as RawModelIterable passes it: no converter.
+        converters = compiler.get_converters(cols)  # type: ignore[arg-type]
+        return (
+            compiler,
+            converters,
+            [i for i, _ in init],
+            [name for _, name in init],
+            extra,
+        )
+
+    def fetch(self, params: list | dict, *, using: str = "default") -> list[M]:
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            columns = tuple(
+                connection.introspection.identifier_converter(d[0]) for d in cursor.description
+            )
+            rows = cursor.fetchall()
+        key = (using, columns)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans.setdefault(key, self._plan(using, columns))
+        compiler, converters, positions, names, extra = plan
+        if converters:
+            rows = list(compiler.apply_converters(rows, converters))
+        found = []
+        for row in rows:
+            obj = self.model.from_db(using, names, [row[i] for i in positions])
+            for i, column in extra:
+                setattr(obj, column, row[i])
             found.append(obj)
         return found

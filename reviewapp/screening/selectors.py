@@ -6,6 +6,7 @@ reviewapp.screening.state); a record without a row is unscreened.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 
 from reviewapp.core.blinding import others_votes_visible, reader_of
+from reviewapp.core.compiled import RawStatement
 from reviewapp.core.models import Tally
 from reviewapp.core.tally import member_key
 from reviewapp.literature.models import DuplicateLink, Record
@@ -59,16 +61,24 @@ FROM {settings} s WHERE s.review_id = %s AND s.stage = %s
 """
 
 
+@functools.cache
+def _stage_settings_statement() -> RawStatement[StageSettings]:
+    return RawStatement(
+        StageSettings,
+        _STAGE_SETTINGS.format(
+            new=NewRecords._meta.db_table, settings=StageSettings._meta.db_table
+        ),
+    )
+
+
 def stage_settings_get(review: Review, stage: str) -> StageSettings:
     """The stage's settings, and in `records_pending` whether records were added to the review
     since their state rows were last built (read with them, so the queue needs no query for it).
 
-    Read on every screening request: raw SQL, a fifth of the Python time of the same queryset.
+    Read on every screening request: raw SQL (a fifth of the Python time of the same queryset)
+    made into the instance as `raw()` would, with its columns worked out once.
     """
-    sql = _STAGE_SETTINGS.format(
-        new=NewRecords._meta.db_table, settings=StageSettings._meta.db_table
-    )
-    found = list(StageSettings.objects.raw(sql, [review.pk, stage]))
+    found = _stage_settings_statement().fetch([review.pk, stage])
     if not found:
         raise StageSettings.DoesNotExist(f"No {stage} settings for review {review.pk}.")
     return found[0]

@@ -55,3 +55,38 @@ def test_a_stand_in_that_is_not_found_once_is_refused_when_compiled(owner):
     missing = CompiledQuery(lambda slug: Review.objects.filter(slug="x"), slug="stand-in")
     with pytest.raises(ValueError, match="found 0 times"):
         missing.fetch(slug="compiled-four")
+
+
+def test_a_raw_statement_gives_what_raw_gives_whatever_the_columns_order(owner):
+    from reviewapp.core.compiled import RawStatement
+    from reviewapp.literature.models import Record
+    from tests.factories import RecordFactory
+
+    review = review_make(owner=owner, slug="compiled-raw")
+    records = RecordFactory.create_batch(3, review=review)
+    Record.objects.filter(pk=records[0].pk).update(
+        authors=["Prosperini L", "Kinkel RP"], keywords=["natalizumab"]
+    )
+    table = Record._meta.db_table
+    for sql in (
+        f"SELECT * FROM {table} WHERE review_id = %s ORDER BY id",
+        # Columns in another order than the model's fields, and one that is no field.
+        f"SELECT authors, id, number * 10 AS tenfold, title, review_id, keywords, number "
+        f"FROM {table} WHERE review_id = %s ORDER BY id",
+    ):
+        statement = RawStatement(Record, sql)
+        for _ in range(2):  # the second time from the plan worked out the first time
+            got = statement.fetch([review.pk])
+            expected = list(Record.objects.raw(sql, [review.pk]))
+            assert [r.pk for r in got] == [r.pk for r in expected] == [r.pk for r in records]
+            for a, b in zip(got, expected, strict=True):
+                assert a.get_deferred_fields() == b.get_deferred_fields()
+                loaded = [
+                    f.attname
+                    for f in Record._meta.concrete_fields
+                    if f.attname not in a.get_deferred_fields()
+                ]
+                assert {n: getattr(a, n) for n in loaded} == {n: getattr(b, n) for n in loaded}
+                assert getattr(a, "tenfold", None) == getattr(b, "tenfold", None)
+    assert statement.fetch([review.pk])[0].authors == ["Prosperini L", "Kinkel RP"]
+    assert statement.fetch([review.pk])[0].tenfold == 10 * records[0].number
