@@ -1,14 +1,16 @@
-"""Querysets compiled once per process, for the few statements nearly every request runs.
+"""Statements compiled once per process, for the few reads nearly every request makes.
 
 Building and compiling a queryset costs Python far more than PostgreSQL takes to answer a
-one-row lookup: the membership of a review page's user (a join with the review) took 0.8 ms of
-CPU per request, the logged-in user 0.3 ms, for a database round trip of 0.07 ms (issue 13: the
-screening requests, where every millisecond of CPU is a share of the decisions per second).
+one-row lookup: the membership of a review page's user (a join with the review) took 0.87 ms of
+CPU per request, for a database round trip of 0.07 ms (issue 13: the screening requests, where
+every millisecond of CPU is a share of the decisions per second).
 
 `CompiledQuery` compiles its queryset once, with stand-in values where the parameters go, and
 afterwards only binds the real values, runs the statement and makes the model instances as the
 queryset itself would (`ModelIterable`: the same columns, Django's converters of their values,
-select_related's instances). `tests/core/test_compiled.py` compares both for every use.
+select_related's instances). `RawStatement` does for a hand-written statement what `raw()`
+does, with the columns' fields and converters worked out once. `tests/core/test_compiled.py`
+compares them with the querysets and with `raw()`; the screening tests run every use.
 """
 
 from __future__ import annotations
