@@ -309,3 +309,24 @@ def test_hot_screening_queries_use_their_indexes_with_statistics_missing_or_fres
             cursor.execute(f"ANALYZE {table}")
     wrong = _plans_wrong(_requests(client, review, rita, ravi))
     assert not wrong, "\n\n".join(wrong)
+
+
+def test_the_prisma_flow_reads_a_review_s_own_automated_exclusions_with_statistics_missing():
+    # The PRISMA page's full-text rows (reporting.selectors): the stopping rule's exclusions are
+    # read within the review, not by scanning every review's settling decisions per record.
+    from reviewapp.reporting.selectors import REASON_STOPPING_RULE, full_text_rows_sql
+
+    review, _, _ = _fill()
+    _statistics_drop()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (COSTS OFF) " + full_text_rows_sql(),
+            {"review": review.pk, "stopping_rule": REASON_STOPPING_RULE},
+        )
+        lines = [line for (line,) in cursor.fetchall()]
+    plan = "\n".join(lines)
+    assert not SEQ_SCAN.search(plan), plan
+    for i, line in enumerate(lines):
+        if "decision_settling" in line:
+            condition = lines[i + 1]
+            assert "Index Cond" in condition and "review_id" in condition, plan
