@@ -50,7 +50,6 @@ def _movable(storage: Storage, fileobj) -> bool:
     temporary = getattr(fileobj, "temporary_file_path", None)
     if not callable(temporary) or not isinstance(storage, FileSystemStorage):
         return False
-    os.makedirs(storage.location, exist_ok=True)
     try:
         return os.stat(temporary()).st_dev == os.stat(storage.location).st_dev
     except OSError:
@@ -61,6 +60,9 @@ def _movable(storage: Storage, fileobj) -> bool:
 def disk_copy(storage: Storage, fileobj, name: str) -> Iterator[File]:
     """A File for `storage.save` with `fileobj`'s whole content (Django's File reads an open
     file from its start too)."""
+    if isinstance(storage, FileSystemStorage):
+        # Both the move and the copy land in the storage's folder, which may not exist yet.
+        os.makedirs(storage.location, exist_ok=True)
     if _movable(storage, fileobj):
         # Django's own upload temporary: the storage moves it (its naming and permission rules
         # apply), and Django's clean-up at the end of the request finds it gone, as it expects.
@@ -70,7 +72,6 @@ def disk_copy(storage: Storage, fileobj, name: str) -> Iterator[File]:
     if source is None or not isinstance(storage, FileSystemStorage):
         yield File(fileobj, name=name)
         return
-    os.makedirs(storage.location, exist_ok=True)
     copy = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
         dir=storage.location, prefix=".upload-", delete=False
     )
