@@ -314,3 +314,51 @@ def test_same_doi_with_different_pmids_and_merely_related_titles_is_not_offered(
         )
     ]
     assert find_duplicates(existing, new) == []
+
+
+def _crowded_records(rng):
+    """Records whose titles share their first words, years and authors, so that blocks hold
+    dozens of records, with near-copies among them: typos, other DOIs, other authors, numbers."""
+    openings = ["effect of natalizumab withdrawal", "risk of relapse after stopping"]
+    tail = [f"term{i}" for i in range(60)]
+    records = []
+    for i in range(1, 1201):
+        title = f"{rng.choice(openings)} {' '.join(rng.choice(tail) for _ in range(8))}"
+        records.append(
+            MatchRecord(i, "", f"10.1/{i}" if i % 3 else "", title, 2010 + i % 3, f"a{i % 4}")
+        )
+    copies = []
+    for n, original in enumerate(records[::7]):
+        title = original.title
+        spot = rng.randrange(len(title))
+        title = title[:spot] + "x" + title[spot + 1 :]  # one typo
+        if n % 5 == 1:
+            title += " 2"  # a part number: not the same publication
+        copies.append(
+            original._replace(
+                id=5000 + original.id,
+                doi="" if n % 4 else f"10.2/{n}",  # some carry another DOI
+                title=title,
+                year=original.year + (n % 3) - 1,
+                first_author_surname=original.first_author_surname if n % 6 else "zz",
+            )
+        )
+    rng.shuffle(copies)
+    return records, copies
+
+
+def test_a_crowded_block_scored_in_one_call_gives_the_same_links_as_title_by_title(monkeypatch):
+    records, copies = _crowded_records(random.Random(11))
+    found = {}
+    for name, at_least in (("title by title", 10**9), ("one call", 2)):
+        monkeypatch.setattr(matching, "SCORE_IN_ONE_CALL", at_least)
+        found[name] = find_duplicates(records, copies)
+    assert found["one call"] == found["title by title"]
+    rules = {link.rule for link in found["one call"]}
+    assert "fuzzy_title" in rules
+    # Blocks were crowded (so the one-call path ran), and copies that must not match did not.
+    index = matching.DuplicateIndex()
+    for record in records:
+        index.add(record)
+    assert max(len(b) for b in index._blocks.values() if isinstance(b, list)) >= 20
+    assert len(found["one call"]) < len(copies)
