@@ -49,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -653,7 +654,7 @@ def pubmed_xml(article: Article) -> str:
         f'\n                <MeshHeading>\n                    <DescriptorName UI="{ui}" '
         f'MajorTopicYN="{"Y" if major else "N"}">{e(term)}</DescriptorName>'
         + "".join(
-            f'\n                    <QualifierName UI="Q{abs(hash(q)) % 1000000:06d}" '
+            f'\n                    <QualifierName UI="Q{zlib.crc32(q.encode()) % 1000000:06d}" '
             f'MajorTopicYN="N">{e(q)}</QualifierName>'
             for q in quals
         )
@@ -796,23 +797,18 @@ class Generated:
     negatives: int
 
 
-def generate(directory: Path, *, records: int, seed: int, dup_rate: float, ris_share: float):
-    """Write the XML and RIS files and return them with the truth (cluster per position)."""
-    corpus = corpus_load()
-    gen = Generator(seed, corpus)
+def xml_items(gen: Generator, *, records: int, planted_xml: int):
+    """The XML file's articles in file order, before any is written: (originals, items,
+    look-alikes), items being (cluster, article, tags) with cluster the original's index."""
     rng = gen.rng
-    planted = round(records * dup_rate)
-    planted_ris = round(planted * ris_share)
-    planted_xml = planted - planted_ris
     originals_n = records - planted_xml
     originals: list[Article] = []
     negatives = 0
-    generic = 0
     while len(originals) < originals_n:
         roll = rng.random()
         if roll < 0.01:
             originals.append(gen.article(title=rng.choice(GENERIC_TITLES)))
-            generic += 1
+            negatives += 1
             continue
         base = gen.article()
         originals.append(base)
@@ -828,6 +824,18 @@ def generate(directory: Path, *, records: int, seed: int, dup_rate: float, ris_s
         copy, tags = gen.duplicate(originals[cluster])
         items.append((cluster, copy, ",".join(tags)))
     rng.shuffle(items)
+    return originals, items, negatives
+
+
+def generate(directory: Path, *, records: int, seed: int, dup_rate: float, ris_share: float):
+    """Write the XML and RIS files and return them with the truth (cluster per position)."""
+    gen = Generator(seed, corpus_load())
+    rng = gen.rng
+    planted = round(records * dup_rate)
+    planted_ris = round(planted * ris_share)
+    planted_xml = planted - planted_ris
+    originals, items, negatives = xml_items(gen, records=records, planted_xml=planted_xml)
+    originals_n = len(originals)
     xml_path = directory / "bench_pubmed.xml"
     xml_truth, xml_tags = [-1], {}
     with xml_path.open("w", encoding="utf-8") as fh:
@@ -876,7 +884,7 @@ def generate(directory: Path, *, records: int, seed: int, dup_rate: float, ris_s
         ris_tags=ris_tags,
         planted_xml=planted_xml,
         planted_ris=planted_ris,
-        negatives=negatives + generic,
+        negatives=negatives,
     )
 
 

@@ -421,7 +421,10 @@ class DuplicateIndex:
         best: tuple[float, int] | None = None
         for key in block_keys:
             for year in years:
-                for other_id, score in self._similar(entry, self._blocks.get(_key(key, year), ())):
+                block = self._blocks.get(_key(key, year))
+                if block is None:
+                    continue
+                for other_id, score in self._similar(entry.title, block):
                     if other_id in seen or other_id == entry.id:
                         continue
                     seen.add(other_id)
@@ -440,32 +443,27 @@ class DuplicateIndex:
         if best is not None:
             yield "fuzzy_title", round(best[0], 1), best[1]
 
-    def _similar(
-        self, entry: _Entry, block: int | list[int] | tuple
-    ) -> Iterator[tuple[int, float]]:
+    def _similar(self, title: str, block: int | list[int]) -> list[tuple[int, float]]:
         """(id, score) of the block's records whose title scores at least the fuzzy threshold
-        against `entry`'s, in the block's order."""
-        threshold = self.fuzzy_threshold
+        against `title`."""
+        threshold, entries = self.fuzzy_threshold, self._entries
         if isinstance(block, int):
-            block = (block,)
+            score = fuzz.ratio(title, entries[block].title, score_cutoff=threshold)
+            return [(block, score)] if score else []
         if len(block) < SCORE_IN_ONE_CALL:
+            found = []
             for other_id in block:
-                score = fuzz.ratio(
-                    entry.title, self._entries[other_id].title, score_cutoff=threshold
-                )
+                score = fuzz.ratio(title, entries[other_id].title, score_cutoff=threshold)
                 if score:
-                    yield other_id, score
-            return
-        entries = self._entries
-        found = process.extract(
-            entry.title,
-            [entries[other_id].title for other_id in block],
-            scorer=fuzz.ratio,
-            score_cutoff=threshold,
-            limit=None,
-        )
-        for _, score, position in sorted(found, key=lambda hit: hit[2]):
-            yield block[position], score
+                    found.append((other_id, score))
+            return found
+        titles = [entries[other_id].title for other_id in block]
+        return [
+            (block[position], score)
+            for _, score, position in process.extract(
+                title, titles, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+            )
+        ]
 
     def match(self, record: MatchRecord | tuple) -> DuplicateLink | None:
         """The link for `record` against the records filed so far, or None; files nothing."""
