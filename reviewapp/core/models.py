@@ -63,3 +63,22 @@ class Tally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} = {self.n}"
+
+
+class DuplicateVersion(models.Model):
+    """A row per change that may move a review's duplicate corrections (screening/counts.py):
+    its active duplicate links, or the state or automated exclusion of one of its duplicates.
+
+    Written by PostgreSQL triggers (migration core 0004), so no writer can forget it; the
+    highest id of a review is the version its cached corrections are kept under. Ids come from
+    a sequence, so a version never comes back after a rollback. No foreign key: the triggers
+    also fire while a review's rows are being deleted.
+    """
+
+    review_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["review_id", "-id"], name="duplicate_version_latest")]
+
+    def __str__(self) -> str:
+        return f"review {self.review_id} duplicate version {self.id}"

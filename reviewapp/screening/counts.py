@@ -2,10 +2,11 @@
 counts (reviewapp.core.tally), in a fixed number of queries whatever the review's size.
 
 The kept counts cover every state row and vote; what a page shows leaves some out, and those are
-read here from the few rows concerned instead of counting everything: the state rows of active
-duplicates (a duplicate link is rare next to the records), full-text rows of records no longer
-included at title/abstract (an adjudication after full-text votes: rarer still) and reports not
-retrieved. `review_counts_recount` computes the same numbers from every row, for the tests that
+read here from the rows concerned instead of counting everything: the state rows of active
+duplicates, full-text rows of records no longer included at title/abstract (an adjudication
+after full-text votes: rare) and reports not retrieved. Duplicates are not rare (a tenth to a
+half of a search across databases), so on PostgreSQL their part is cached under the review's
+duplicate version, which triggers keep (core.DuplicateVersion). `review_counts_recount` computes the same numbers from every row, for the tests that
 check the kept counts against it.
 """
 
@@ -14,8 +15,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.db import connection
 
+from reviewapp.core.models import DuplicateVersion, Tally
 from reviewapp.core.tally import tally_read
 from reviewapp.literature.models import DuplicateLink
 from reviewapp.reviews.models import Review
@@ -128,22 +131,7 @@ class ReviewCounts:
 # rows of this review found through an index (its active duplicate links, its full-text rows
 # that have a vote, its reports not retrieved), so its cost follows those few rows, not the
 # review's size, with or without statistics.
-_CORRECTIONS = """
-SELECT 'dup', q.stage, q.state, q.auto, COUNT(*) FROM (
-    SELECT s.stage AS stage, s.state AS state,
-        CASE WHEN EXISTS (
-            SELECT 1 FROM {decision} d
-            WHERE d.review_id = %(review)s AND d.stage = s.stage AND d.kind = 'automation'
-                AND d.record_id = s.record_id
-        ) THEN 1 ELSE 0 END AS auto
-    FROM {link} l
-    {duplicate_states}
-    WHERE l.review_id = %(review)s AND l.undone_at IS NULL
-) q GROUP BY q.stage, q.state, q.auto
-UNION ALL
-SELECT 'links', '', '', 0, COUNT(*) FROM {link} l
-    WHERE l.review_id = %(review)s AND l.undone_at IS NULL
-UNION ALL
+_REST = """
 SELECT 'off', q.stage, q.state, q.auto, COUNT(*) FROM (
     SELECT f.stage AS stage, f.state AS state,
         CASE WHEN EXISTS (
@@ -167,6 +155,32 @@ SELECT 'nr', q.in_ft, q.state, 0, COUNT(*) FROM (
     WHERE r.review_id = %(review)s AND r.retrieval_status = 'not_retrieved'
 ) q GROUP BY q.in_ft, q.state
 """
+# The duplicates' part: it reads every active link of the review (one probe of the state rows
+# each), which grows with the links (100,000 links: about 150 ms), so on PostgreSQL its rows are
+# cached under the review's duplicate version (core.DuplicateVersion, kept by triggers).
+_DUPLICATES = """
+SELECT 'dup', q.stage, q.state, q.auto, COUNT(*) FROM (
+    SELECT s.stage AS stage, s.state AS state,
+        CASE WHEN EXISTS (
+            SELECT 1 FROM {decision} d
+            WHERE d.review_id = %(review)s AND d.stage = s.stage AND d.kind = 'automation'
+                AND d.record_id = s.record_id
+        ) THEN 1 ELSE 0 END AS auto
+    FROM {link} l
+    {duplicate_states}
+    WHERE l.review_id = %(review)s AND l.undone_at IS NULL
+) q GROUP BY q.stage, q.state, q.auto
+UNION ALL
+SELECT 'links', '', '', 0, COUNT(*) FROM {link} l
+    WHERE l.review_id = %(review)s AND l.undone_at IS NULL
+"""
+_CORRECTIONS = _DUPLICATES + "UNION ALL" + _REST
+DUPLICATE_PARTS = ("dup", "links")
+# A bound on how long a cached duplicates' part lives: a decision on a record that becomes a
+# duplicate in a concurrent transaction may miss its version (its trigger looked before the
+# link was committed); such a count heals within this time.
+DUPLICATES_CACHED_FOR = 600
+
 # The state rows of each duplicate, looked up one link at a time: on PostgreSQL a LATERAL
 # subquery behind OFFSET 0 (which the planner may not flatten into a hash join over every state
 # row of the database, as it did on a big database with few statistics); SQLite, which has no
@@ -216,12 +230,45 @@ def _parse_source(name: str) -> tuple[str, int] | None:
     return ("search" if kind == "s" else "import", int(pk))
 
 
+_KEPT_AND_VERSION = """
+SELECT name, n FROM {tally} WHERE review_id = %(review)s AND n <> 0
+UNION ALL
+SELECT '', MAX(id) FROM {version} WHERE review_id = %(review)s
+"""
+
+
 def review_counts(review: Review) -> ReviewCounts:
-    """The review's numbers from the kept counts and their corrections: two queries."""
-    kept = tally_read(review.pk)
+    """The review's numbers from the kept counts and their corrections: two queries.
+
+    On PostgreSQL the duplicates' part of the corrections comes from the cache while the
+    review's duplicate version stands (only the rest is read); elsewhere it is read every time.
+    """
+    params = {"review": review.pk}
+    if connection.vendor != "postgresql":
+        kept = tally_read(review.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(_sql(_CORRECTIONS), params)
+            return _assemble(kept, cursor.fetchall())
     with connection.cursor() as cursor:
-        cursor.execute(_sql(_CORRECTIONS), {"review": review.pk})
+        cursor.execute(
+            _KEPT_AND_VERSION.format(
+                tally=Tally._meta.db_table, version=DuplicateVersion._meta.db_table
+            ),
+            params,
+        )
+        kept = dict(cursor.fetchall())
+        version = kept.pop("", None)
+        # created_at too: a review id can be reused (tests, a restored database), its rows not.
+        key = f"counts:duplicates:{review.pk}:{review.created_at.timestamp()}:{version}"
+        cached = cache.get(key) if version is not None else None
+        if cached is not None:
+            cursor.execute(_sql(_REST), params)
+            return _assemble(kept, [*cached, *cursor.fetchall()])
+        cursor.execute(_sql(_CORRECTIONS), params)
         corrections = cursor.fetchall()
+    if version is not None:
+        duplicates = [row for row in corrections if row[0] in DUPLICATE_PARTS]
+        cache.set(key, duplicates, DUPLICATES_CACHED_FOR)
     return _assemble(kept, corrections)
 
 
