@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from reviewapp.core.models import Tally, WorkerHeartbeat
+from reviewapp.core.models import DuplicateVersion, Tally, WorkerHeartbeat
 
 
 @admin.register(WorkerHeartbeat)
@@ -17,6 +17,23 @@ class TallyAdmin(admin.ModelAdmin):
     list_display = ["review", "name", "n"]
     list_filter = ["review"]
     search_fields = ["name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DuplicateVersion)
+class DuplicateVersionAdmin(admin.ModelAdmin):
+    """Read only: written by PostgreSQL triggers (migration core 0004); a row added or removed by
+    hand would make the cached duplicate counts of its review wrong or recomputed."""
+
+    list_display = ["id", "review_id"]
 
     def has_add_permission(self, request):
         return False
