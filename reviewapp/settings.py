@@ -587,6 +587,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
         "options": {"expires": 60 * 60 * 12},
     },
+    "duplicate-versions-prune": {
+        "task": "core.duplicate_versions_prune",
+        "schedule": crontab(hour=3, minute=35),
+        "options": {"expires": 60 * 60 * 12},
+    },
     # Mail whose task never reached the broker (Redis was down when it was queued) goes out here.
     "mail-outbox-flush": {
         "task": "mail.outbox_flush",

@@ -3,7 +3,7 @@ from celery import shared_task
 from django.core.management import call_command
 
 from reviewapp.core.jobs import jobs_recover
-from reviewapp.core.services import worker_heartbeat_record
+from reviewapp.core.services import duplicate_versions_prune, worker_heartbeat_record
 
 
 @shared_task(bind=True, name="core.worker_heartbeat", soft_time_limit=20, time_limit=30)
@@ -23,3 +23,9 @@ def jobs_recover_task() -> dict[str, int]:
 def sessions_clear_task() -> None:
     """Delete expired sessions from the database (Django's clearsessions; beat, daily)."""
     call_command("clearsessions")
+
+
+@shared_task(name="core.duplicate_versions_prune", soft_time_limit=60 * 10, time_limit=60 * 12)
+def duplicate_versions_prune_task() -> int:
+    """Delete the duplicate versions no read needs (beat, daily); returns how many went."""
+    return duplicate_versions_prune()

@@ -126,11 +126,11 @@ class ReviewCounts:
         return waiting
 
 
-# The corrections to the kept counts, each read from the few rows concerned (see the module's
-# docstring), in one statement. Rows: (part, stage, state, automated, n). Every part starts from
-# rows of this review found through an index (its active duplicate links, its full-text rows
-# that have a vote, its reports not retrieved), so its cost follows those few rows, not the
-# review's size, with or without statistics.
+# The corrections to the kept counts but the duplicates' part (below), each read from the few
+# rows concerned (see the module's docstring), in one statement. Rows: (part, stage, state,
+# automated, n). Every part starts from rows of this review found through an index (its
+# full-text rows that have a vote, its reports not retrieved), so its cost follows those few
+# rows, not the review's size, with or without statistics.
 _REST = """
 SELECT 'off', q.stage, q.state, q.auto, COUNT(*) FROM (
     SELECT f.stage AS stage, f.state AS state,

@@ -16,7 +16,7 @@ from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from reviewapp.core.models import WorkerHeartbeat
+from reviewapp.core.models import DuplicateVersion, WorkerHeartbeat
 from reviewapp.extraction.models import ExportJob
 from reviewapp.literature.constants import JobStatus
 from reviewapp.mail.models import OutboundEmail
@@ -26,6 +26,7 @@ SCHEDULED = {
     "worker-heartbeat": "core.worker_heartbeat",
     "jobs-recover": "core.jobs_recover",
     "sessions-clear": "core.sessions_clear",
+    "duplicate-versions-prune": "core.duplicate_versions_prune",
     "exports-expire": "extraction.exports_expire",
     "mail-outbox-flush": "mail.outbox_flush",
     "notifications-digests": "notifications.digests_send",
@@ -80,6 +81,9 @@ def test_every_scheduled_task_runs_by_name_in_the_real_worker(
     assert run("core.jobs_recover") == {"failed": 0, "requeued": 0, "sent": 0, "unsent": 0}
     run("core.sessions_clear")
     assert not Session.objects.filter(session_key="expired" * 4).exists()
+    older, latest = (DuplicateVersion.objects.create(review_id=review.pk) for _ in range(2))
+    assert run("core.duplicate_versions_prune") >= 1
+    assert set(DuplicateVersion.objects.filter(review_id=review.pk)) == {latest}
     assert run("extraction.exports_expire") == 1
     assert ExportJob.objects.get(pk=old.pk).status == JobStatus.EXPIRED
     # A message whose task never reached the broker is handed over, and sent, by the flush.

@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from reviewapp.core.models import DuplicateVersion
+from reviewapp.core.services import duplicate_versions_prune
 from reviewapp.literature.duplicates import duplicate_mark, duplicate_undo
 from reviewapp.literature.models import DuplicateLink
 from reviewapp.screening.constants import DecisionKind, ScreenState
@@ -186,3 +187,35 @@ def test_counts_read_inside_a_rolled_back_link_are_not_kept(review, owner, decid
     after = review_counts(review)
     assert after.duplicates == 1
     assert after == review_counts_recount(review) == _uncached(review)
+
+
+def test_pruning_the_versions_keeps_each_reviews_latest_and_its_cached_counts(
+    review, owner, decided
+):
+    membership = membership_of(owner, review)
+    duplicate_mark(membership=membership, duplicate_id=decided[1].pk, primary_id=decided[0].pk)
+    second = duplicate_mark(
+        membership=membership, duplicate_id=decided[3].pk, primary_id=decided[2].pk
+    )
+    decision_record(membership=membership, record=decided[5], stage="ta", value="exclude")
+    latest = DuplicateVersion.objects.filter(review_id=review.pk).latest("id")
+    assert DuplicateVersion.objects.filter(review_id=review.pk).count() > 1
+    # A review deleted since left its rows behind (no foreign key).
+    gone = DuplicateVersion.objects.create(review_id=review.pk + 10_000)
+    cache.clear()
+    counts = review_counts(review)
+
+    deleted = duplicate_versions_prune()
+
+    assert list(DuplicateVersion.objects.filter(review_id=review.pk)) == [latest]
+    assert not DuplicateVersion.objects.filter(pk=gone.pk).exists()
+    assert deleted >= 2
+    # The version stands, so the counts still come from the cache, and they are right.
+    with CaptureQueriesContext(connection) as queries:
+        assert review_counts(review) == counts
+    assert not _reads_duplicates(queries)
+    assert _uncached(review) == counts
+    # The next change still moves the version on, past the pruned rows.
+    duplicate_undo(membership=membership, link_id=second.pk)
+    assert DuplicateVersion.objects.filter(review_id=review.pk).latest("id").pk > latest.pk
+    assert review_counts(review) == _uncached(review) != counts
