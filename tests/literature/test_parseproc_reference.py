@@ -229,7 +229,7 @@ def _reference_items(path) -> tuple[list, str]:
                 if element.tag == "PubmedArticle":
                     item = _reference_article(position, element)
                 else:
-                    item = pubmed_xml._build(position, element)  # books: read with find already
+                    item = pubmed_xml._build(position, element, 0)  # books: read with find already
                 if isinstance(item, ParsedRecord):
                     item = _reference_prepared(item)
                 items.append(item)

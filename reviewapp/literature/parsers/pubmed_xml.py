@@ -299,8 +299,8 @@ def _build_article(position: int, line: int | None, element: etree._Element):
     return check_lengths(parsed, ids)
 
 
-def _build(position: int, element: etree._Element) -> ParsedRecord | Rejection:
-    line = element.sourceline
+def _build(position: int, element: etree._Element, lines_before: int) -> ParsedRecord | Rejection:
+    line = element.sourceline + lines_before
     if element.tag == "PubmedArticle":
         return _build_article(position, line, element)
     document = element.find("BookDocument")
@@ -364,13 +364,16 @@ def _build(position: int, element: etree._Element) -> ParsedRecord | Rejection:
 
 
 @guarded("PubMed XML")
-def parse_pubmed_xml(fileobj: BinaryIO) -> Iterator[ParsedRecord | Rejection]:
+def parse_pubmed_xml(
+    fileobj: BinaryIO, *, before: tuple[int, int] = (0, 0)
+) -> Iterator[ParsedRecord | Rejection]:
     """Yield the records of a PubMed XML file in order, rejecting the unreadable ones.
 
     Raises FileUnreadable (when iterated) for a file that is not PubMed XML (an HTML page, an
     NCBI ERROR reply, another XML) and, after yielding what it could, for XML that breaks off.
+    `before`: the records and lines a later part of a file starts after (`xmltext.iter_records`).
     """
     for position, element in iter_records(
-        fileobj, record_tags=RECORD_TAGS, root_tags=ROOT_TAGS, label=LABEL
+        fileobj, record_tags=RECORD_TAGS, root_tags=ROOT_TAGS, label=LABEL, before=before
     ):
-        yield _build(position, element)
+        yield _build(position, element, before[1])

@@ -34,6 +34,7 @@ _SUB_OK = set("0123456789+-=()")
 _PROLOG = re.compile(r"^(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)", re.S)
 _ELEMENT = re.compile(r"^<([A-Za-z_][\w.:-]*)")
 _NCBI_ERROR = re.compile(r"<ERROR>(.*?)</ERROR>", re.S)
+_MESSAGE_LINE = re.compile(r"\bline (\d+)\b")
 
 
 def local_name(tag: object) -> str:
@@ -145,9 +146,21 @@ def check_root(head: bytes, expected: set[str], label: str) -> None:
 
 
 def iter_records(
-    fileobj: BinaryIO, *, record_tags: tuple[str, ...], root_tags: set[str], label: str
+    fileobj: BinaryIO,
+    *,
+    record_tags: tuple[str, ...],
+    root_tags: set[str],
+    label: str,
+    before: tuple[int, int] = (0, 0),
 ) -> Iterator[tuple[int, etree._Element]]:
-    """Yield (position, element) for each complete record element, clearing it afterwards."""
+    """Yield (position, element) for each complete record element, clearing it afterwards.
+
+    `before`: (records, lines) to add to the stream's positions and line numbers when it is a
+    later part of a file (see parseproc): the records before its first one, and how many lines
+    further on in the file its lines are. A break is reported at the file's line; the caller
+    shifts its elements' `sourceline`.
+    """
+    records_before, lines_before = before
     stream = as_seekable(fileobj)
     check_root(read_head(stream), root_tags, label)
     events = etree.iterparse(
@@ -159,7 +172,7 @@ def iter_records(
         no_network=True,
         huge_tree=True,
     )
-    position = 0
+    position = records_before
     try:
         for _event, element in events:
             position += 1
@@ -176,8 +189,16 @@ def iter_records(
         if not fatal:
             return
         first = fatal[0]
+        # libxml2's message may name other lines of the stream ("... Volume line 3111"): the
+        # file's lines too.
+        message = (
+            _MESSAGE_LINE.sub(lambda m: f"line {int(m.group(1)) + lines_before}", first.message)
+            if lines_before
+            else first.message
+        )
         raise FileUnreadable(
-            f"the XML breaks off in record {position + 1} (line {first.line}): {first.message}; "
+            f"the XML breaks off in record {position + 1} (line {first.line + lines_before}): "
+            f"{message}; "
             f"the {position} record(s) before it were read, the rest of the file could not be. "
             "Download or export the file again."
         ) from error
