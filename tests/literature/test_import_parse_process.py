@@ -240,16 +240,6 @@ def test_a_parser_process_that_cannot_open_the_file_says_why():
         list(batches)
 
 
-def test_the_child_is_ended_when_the_import_stops_reading(tmp_path):
-    path = _pubmed_file(tmp_path / "articles.xml", 400)
-    with parseproc.batches_in_process(
-        str(path), format="pubmed-xml", filename=path.name, batch_size=2
-    ) as batches:
-        next(iter(batches))
-        process = batches.process
-    assert process.poll() is not None
-
-
 def _records_parsed_in_a_child(path: str) -> int:
     with parseproc.batches_in_process(
         path, format="pubmed-xml", filename="articles.xml", batch_size=7

@@ -152,14 +152,20 @@ def test_a_file_with_nowhere_to_cut_is_read_by_one_process(tmp_path):
         assert sum(len(batch) for batch in batches) == 1
 
 
-def test_the_children_are_ended_when_the_import_stops_reading(tmp_path):
+@pytest.mark.parametrize("halves", [False, True], ids=["one process", "two halves"])
+def test_the_children_are_ended_when_the_import_stops_reading(tmp_path, monkeypatch, halves):
+    if not halves:
+        monkeypatch.setattr(parseproc, "SPLIT_MIN_BYTES", 1 << 40)
     path = _pubmed_file(tmp_path / "articles.xml", 600)
     with parseproc.batches_in_process(
         str(path), format="pubmed-xml", filename=path.name, batch_size=2
     ) as batches:
         next(iter(batches))
-        processes = [process for _receiver, process in batches.children.started]
-    assert len(processes) == 2
+        if isinstance(batches, parseproc.SplitBatches):
+            processes = [process for _receiver, process in batches.children.started]
+        else:
+            processes = [batches.process]
+    assert len(processes) == (2 if halves else 1)
     assert all(process.poll() is not None for process in processes)
 
 
