@@ -72,9 +72,12 @@ SPLIT_MIN_BYTES = 32 * 1024 * 1024
 # How far past the middle the second half's first record is looked for.
 SPLIT_WINDOW = 8 * 1024 * 1024
 RECORD_START = b"<PubmedArticle>"
+RECORD_STARTS = (RECORD_START, b"<PubmedBookArticle>")
 RECORD_ENDS = (b"</PubmedArticle>", b"</PubmedBookArticle>")
 ROOT_START = b"<PubmedArticleSet"
 ROOT_END = b"</PubmedArticleSet>\n"
+# The halves, as a half's process is told which one it reads.
+FIRST, SECOND = "first", "second"
 
 
 class PreparedRecord(NamedTuple):
@@ -263,10 +266,6 @@ class Split(NamedTuple):
         return sum(counts[:2]), _line_ends(counts[2:]) - _line_ends(prolog)
 
 
-FIRST, SECOND = "first", "second"
-RECORD_STARTS = (RECORD_START, b"<PubmedBookArticle>")
-
-
 # --- the child processes ----------------------------------------------------------------------
 
 
@@ -421,7 +420,6 @@ class SplitBatches:
 
     def __init__(self, children: _Children, split: Split, args: tuple[str, ...], spool: str):
         self.children = children
-        self.split = split
         self.args = args
         self.spool = spool
         self.first = children.start(*args, FIRST, str(split.offset), "")

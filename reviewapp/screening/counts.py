@@ -134,11 +134,7 @@ class ReviewCounts:
 _REST = """
 SELECT 'off', q.stage, q.state, q.auto, COUNT(*) FROM (
     SELECT f.stage AS stage, f.state AS state,
-        CASE WHEN EXISTS (
-            SELECT 1 FROM {decision} d
-            WHERE d.review_id = %(review)s AND d.stage = f.stage AND d.kind = 'automation'
-                AND d.record_id = f.record_id
-        ) THEN 1 ELSE 0 END AS auto
+        {automated_f} AS auto
     FROM {state} f
     LEFT JOIN {state} t ON t.record_id = f.record_id AND t.stage = 'ta'
     WHERE f.review_id = %(review)s AND f.stage = 'ft' AND f.state IN ({decided})
@@ -161,11 +157,7 @@ SELECT 'nr', q.in_ft, q.state, 0, COUNT(*) FROM (
 _DUPLICATES = """
 SELECT 'dup', q.stage, q.state, q.auto, COUNT(*) FROM (
     SELECT s.stage AS stage, s.state AS state,
-        CASE WHEN EXISTS (
-            SELECT 1 FROM {decision} d
-            WHERE d.review_id = %(review)s AND d.stage = s.stage AND d.kind = 'automation'
-                AND d.record_id = s.record_id
-        ) THEN 1 ELSE 0 END AS auto
+        {automated_s} AS auto
     FROM {link} l
     {duplicate_states}
     WHERE l.review_id = %(review)s AND l.undone_at IS NULL
@@ -175,6 +167,12 @@ SELECT 'links', '', '', 0, COUNT(*) FROM {link} l
     WHERE l.review_id = %(review)s AND l.undone_at IS NULL
 """
 _CORRECTIONS = _DUPLICATES + "UNION ALL" + _REST
+# 1 when the state row `{alias}` comes from an automated exclusion, else 0.
+_AUTOMATED = """CASE WHEN EXISTS (
+            SELECT 1 FROM {decision} d
+            WHERE d.review_id = %(review)s AND d.stage = {alias}.stage AND d.kind = 'automation'
+                AND d.record_id = {alias}.record_id
+        ) THEN 1 ELSE 0 END"""
 DUPLICATE_PARTS = ("dup", "links")
 # A bound on how long a cached duplicates' part lives: a decision on a record that becomes a
 # duplicate in a concurrent transaction may miss its version (its trigger looked before the
@@ -217,6 +215,8 @@ def _sql(template: str) -> str:
     lateral = _DUPLICATE_STATES.get(connection.vendor, _DUPLICATE_STATES["other"])
     return template.format(
         duplicate_states=lateral.format(**tables),
+        automated_f=_AUTOMATED.format(alias="f", **tables),
+        automated_s=_AUTOMATED.format(alias="s", **tables),
         not_duplicate_f=not_duplicate("f.record_id"),
         not_duplicate_r=not_duplicate("r.record_id"),
         decided=", ".join(f"'{state}'" for state in DECIDED),
